@@ -1,0 +1,163 @@
+//! Filesystems: one module per on-disk filesystem behind one [`Filesystem`] trait, a probe that
+//! names a filesystem by its superblock, and the guest-rooted file tree that resolves guest
+//! paths (symlinks included) inside the guest only.
+//!
+//! Contract of the trait: every `path` argument is an absolute path inside *this* filesystem
+//! (`b"/"`, `b"/etc/fstab"`), already normalised by the caller: no `.` or `..` components, no
+//! empty components, and every component but the last is a real directory (not a symlink).
+//! Symlinks are never followed by an implementation; the guest tree does that, so that a link
+//! can never leave the guest root.
+
+mod error;
+
+pub use error::FsError;
+
+/// Which filesystem a volume holds (BOOT-2 lists the Linux ones the import service accepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsKind {
+    Ext2,
+    Ext3,
+    Ext4,
+    Xfs,
+    Btrfs,
+    Ntfs,
+    Vfat,
+    Jfs,
+    Swap,
+}
+
+impl FsKind {
+    /// The name libguestfs/blkid use ("ext4", "vfat", "swap" …).
+    pub fn name(self) -> &'static str {
+        match self {
+            FsKind::Ext2 => "ext2",
+            FsKind::Ext3 => "ext3",
+            FsKind::Ext4 => "ext4",
+            FsKind::Xfs => "xfs",
+            FsKind::Btrfs => "btrfs",
+            FsKind::Ntfs => "ntfs",
+            FsKind::Vfat => "vfat",
+            FsKind::Jfs => "jfs",
+            FsKind::Swap => "swap",
+        }
+    }
+}
+
+/// Whether a filesystem was cleanly unmounted (GEN-5).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DirtyState {
+    Clean,
+    /// A journal/log needs replay. `replayed` says whether the reader replayed it in memory
+    /// (reads then see the recovered state) or reads possibly stale data.
+    NeedsRecovery {
+        replayed: bool,
+        detail: String,
+    },
+    /// NTFS marked dirty, or hibernated / fast-startup.
+    Dirty {
+        detail: String,
+    },
+}
+
+/// Facts about a filesystem as a whole.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FsInfo {
+    pub kind: FsKind,
+    pub label: Option<String>,
+    /// In the form blkid prints (`8c1f…-…` for Linux filesystems, `1234ABCD` / `1234-ABCD` for
+    /// NTFS / FAT).
+    pub uuid: Option<String>,
+    pub block_size: u32,
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+    pub dirty: DirtyState,
+}
+
+/// The type of a directory entry / inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileType {
+    Regular,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+    Unknown,
+}
+
+/// What `stat` returns (never following a final symlink).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Metadata {
+    pub file_type: FileType,
+    pub size: u64,
+    /// Permission bits and file type bits as in `st_mode` (0 when the filesystem has none).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    /// Seconds since the Unix epoch.
+    pub mtime: i64,
+    /// Inode number (or MFT record number, or a stable synthetic id).
+    pub ino: u64,
+}
+
+/// One entry of a directory listing (`.` and `..` are never returned).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DirEntry {
+    /// Raw name bytes (Linux names need not be UTF-8; NTFS/FAT names are given as UTF-8).
+    pub name: Vec<u8>,
+    pub file_type: FileType,
+}
+
+/// One filesystem, read-only. See the module doc for the path contract.
+pub trait Filesystem: Send + Sync {
+    fn info(&self) -> FsInfo;
+    /// Metadata of `path`, not following a final symlink.
+    fn stat(&self, path: &[u8]) -> Result<Metadata, FsError>;
+    /// Entries of the directory at `path`, without `.` and `..`.
+    fn read_dir(&self, path: &[u8]) -> Result<Vec<DirEntry>, FsError>;
+    /// Read up to `buf.len()` bytes of the regular file at `path` from `offset`; returns how
+    /// many were read (0 at or past the end). Holes read as zeros.
+    fn read_at(&self, path: &[u8], offset: u64, buf: &mut [u8]) -> Result<usize, FsError>;
+    /// Target of the symlink at `path`, as stored.
+    fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError>;
+    /// Whether names compare case-insensitively (NTFS, FAT).
+    fn case_insensitive(&self) -> bool {
+        false
+    }
+
+    /// Read a whole regular file, refusing files larger than `limit` bytes.
+    fn read_file(&self, path: &[u8], limit: u64) -> Result<Vec<u8>, FsError> {
+        let md = self.stat(path)?;
+        if md.file_type != FileType::Regular {
+            return Err(FsError::NotAFile(String::from_utf8_lossy(path).into()));
+        }
+        if md.size > limit {
+            return Err(FsError::TooLarge {
+                path: String::from_utf8_lossy(path).into(),
+                size: md.size,
+                limit,
+            });
+        }
+        let mut out = vec![0u8; md.size as usize];
+        let mut done = 0usize;
+        while done < out.len() {
+            let n = self.read_at(path, done as u64, &mut out[done..])?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        out.truncate(done);
+        Ok(out)
+    }
+}
+
+/// Split a normalised absolute path into its components (`b"/a/b"` → `[b"a", b"b"]`).
+pub fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    path.split(|&c| c == b'/').filter(|c| !c.is_empty())
+}

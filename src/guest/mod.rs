@@ -1,0 +1,5 @@
+//! Inspection: the facts about each operating system found on a disk set (Linux and Windows),
+//! read through the guest file tree. Facts that could not be read are explicit (`unknown` with a
+//! reason), never silently absent.
+
+pub mod linux;
