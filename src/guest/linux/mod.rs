@@ -3,3 +3,4 @@
 
 pub mod fstab;
 pub mod initramfs;
+pub mod packages;
