@@ -5,3 +5,4 @@
 pub mod arch;
 pub mod facts;
 pub mod linux;
+pub mod report;
