@@ -5,6 +5,8 @@
 
 mod disk;
 mod linux;
+#[cfg(test)]
+mod tests;
 
 use crate::guest::facts::Inspection;
 use crate::rules::Profile;
