@@ -83,6 +83,15 @@ pub fn read(dev: &dyn BlockDev) -> Result<Option<Mbr>, VolumeError> {
     if s[510] != 0x55 || s[511] != 0xaa {
         return Ok(None);
     }
+    // A filesystem boot sector (unpartitioned NTFS/FAT) also ends in 55AA.
+    if slice(&s, 3, 8) == b"NTFS    "
+        || slice(&s, 54, 5) == b"FAT12"
+        || slice(&s, 54, 5) == b"FAT16"
+        || slice(&s, 82, 5) == b"FAT32"
+        || slice(&s, 3, 8) == b"-FVE-FS-"
+    {
+        return Ok(None);
+    }
     let disk_sectors = dev.len() / 512;
     let mut m = Mbr {
         disk_signature: le32(&s, 440),

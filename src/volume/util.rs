@@ -22,20 +22,6 @@ pub(crate) fn le64(b: &[u8], off: usize) -> u64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn be32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off.saturating_add(4))
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_be_bytes)
-        .unwrap_or(0)
-}
-
-pub(crate) fn be64(b: &[u8], off: usize) -> u64 {
-    b.get(off..off.saturating_add(8))
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
-}
-
 /// `len` bytes at `off`, or an empty slice when out of range.
 pub(crate) fn slice(b: &[u8], off: usize, len: usize) -> &[u8] {
     b.get(off..off.saturating_add(len)).unwrap_or(&[])
