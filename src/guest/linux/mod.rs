@@ -1,4 +1,5 @@
 //! Linux guests: parsers for the guest's own configuration files (fstab, os-release, GRUB,
 //! network configs) and the facts inspection derives from them.
 
+pub mod files;
 pub mod fstab;
