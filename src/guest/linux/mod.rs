@@ -3,3 +3,5 @@
 
 pub mod files;
 pub mod fstab;
+pub mod osrelease;
+pub mod shellvars;
