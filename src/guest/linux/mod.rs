@@ -1,7 +1,9 @@
 //! Linux guests: parsers for the guest's own configuration files (fstab, os-release, GRUB,
 //! network configs) and the facts inspection derives from them.
 
+pub mod cmdline;
 pub mod files;
 pub mod fstab;
+pub mod grub;
 pub mod osrelease;
 pub mod shellvars;
