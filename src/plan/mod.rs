@@ -2,6 +2,8 @@
 //! initramfs appends), each with the backup it keeps of the original (MOD-*). Planning never
 //! writes; applying is plan + write.
 
+pub mod diff;
+pub mod edit;
 pub mod model;
 
 pub use model::{Change, Plan, PlanNote, PlannedChange};
