@@ -3,3 +3,4 @@
 //! reason), never silently absent.
 
 pub mod linux;
+pub mod mount;
