@@ -6,3 +6,4 @@ pub mod arch;
 pub mod facts;
 pub mod linux;
 pub mod report;
+pub mod mount;
