@@ -9,6 +9,8 @@ use crate::block::{BlockDev, BlockError};
 pub struct Metadata {
     pub block_size: u32,
     pub has_parent: bool,
+    /// "LeaveBlockAllocated": set on fixed disks.
+    pub leave_blocks_allocated: bool,
     pub virtual_size: u64,
     pub logical_sector_size: u32,
 }
@@ -62,6 +64,7 @@ pub fn read(file: &dyn BlockDev, r: Region) -> Result<Metadata, BlockError> {
     let m = Metadata {
         block_size: le32(fp, 0),
         has_parent: le32(fp, 4) & 2 != 0,
+        leave_blocks_allocated: le32(fp, 4) & 1 != 0,
         virtual_size: le64(vs, 0),
         logical_sector_size: le32(ls, 0),
     };

@@ -72,10 +72,11 @@ impl Vhdx {
     }
 
     pub fn info(&self) -> ContainerInfo {
-        let fixed = self.bat.iter().enumerate().all(|(i, e)| {
-            (i as u64 + 1) % (self.chunk_ratio + 1) == 0 || e & 7 == bat::FULLY_PRESENT
-        });
-        let sub = if fixed { "fixed" } else { "dynamic" };
+        let sub = if self.meta.leave_blocks_allocated {
+            "fixed"
+        } else {
+            "dynamic"
+        };
         ContainerInfo::simple("vhdx", Some(sub), self.meta.virtual_size, self.file.len())
     }
 }
