@@ -64,6 +64,7 @@ fn debian_like() -> Inspection {
                 path: "/boot/vmlinuz-6.1.0-26-amd64".into(),
                 initramfs: Some("/boot/initrd.img-6.1.0-26-amd64".into()),
                 initramfs_readable: Fact::Known(true),
+                initramfs_error: None,
                 initramfs_drivers: vec!["virtio_blk".into(), "nvme".into()],
                 module_drivers: vec!["ena".into(), "nvme".into()],
                 modules_dir: true,

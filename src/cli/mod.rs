@@ -3,6 +3,7 @@
 //! 2 usage or I/O error.
 
 pub mod cat;
+pub mod inspect;
 pub mod ls;
 
 use clap::{Parser, Subcommand};
@@ -196,6 +197,12 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             json,
         } => ls::run(&images, &path, long, recursive, json),
         Command::Cat { images, path, json } => cat::run(&images, &path, json),
+        Command::Inspect { images, json, xml } => inspect::run_inspect(&images, json, xml),
+        Command::Check {
+            images,
+            json,
+            target,
+        } => inspect::run_check(&images, json, &target),
         other => Err(CliError::usage(format!(
             "{} is not built yet",
             format!("{other:?}")

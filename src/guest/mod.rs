@@ -7,3 +7,5 @@ pub mod facts;
 pub mod linux;
 pub mod report;
 pub mod mount;
+pub mod treefiles;
+pub mod inspect;
