@@ -121,11 +121,17 @@ pub struct BootConfig {
 }
 
 impl BootConfig {
+    /// THE default entry, when the `default` setting resolves (LNX-7).
     pub fn default_entry(&self) -> Option<&BootEntry> {
         self.default
             .as_ref()
             .ok()
             .and_then(|&i| self.entries.get(i))
+    }
+    /// The entry GRUB boots: the default, or entry 0 when the default names nothing
+    /// (GRUB's own fallback).
+    pub fn booted_entry(&self) -> Option<&BootEntry> {
+        self.default_entry().or_else(|| self.entries.first())
     }
 }
 
@@ -198,13 +204,27 @@ pub fn inspect(files: &dyn GuestFiles) -> Option<BootConfig> {
     });
     if let Some((path, cfg)) = cfg {
         let lookup = |k: &str| -> Option<String> {
-            env.get(k).map(str::to_string).or_else(|| {
-                (k == "kernelopts")
-                    .then(|| cfg.kernelopts_fallback.clone())
-                    .flatten()
-            })
+            env.get(k)
+                .map(str::to_string)
+                .or_else(|| {
+                    (k == "kernelopts")
+                        .then(|| cfg.kernelopts_fallback.clone())
+                        .flatten()
+                })
+                .or_else(|| {
+                    cfg.vars
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.clone())
+                })
         };
         let mut entries = cfg.entries.clone();
+        for e in entries.iter_mut() {
+            if e.cmdline.contains('$') {
+                e.cmdline = expand_vars(&e.cmdline, &lookup);
+            }
+        }
         let mut kind = LoaderKind::Grub2;
         if let Some(pos) = cfg.bls_position {
             kind = LoaderKind::Grub2Bls;
