@@ -69,13 +69,10 @@ pub fn kernel_version_of(path: &str) -> Option<String> {
     .map(str::to_string)
 }
 
-/// GRUB's way of finding the entry a `default` setting names: a numeric path (`1>2`), or
-/// titles/ids joined by `>`; an empty setting means entry 0.
-pub fn resolve_default(entries: &[BootEntry], setting: &str) -> Result<usize, String> {
+/// The entries a `default` setting matches, GRUB style: a numeric path (`1>2`), or titles/ids
+/// joined by `>`; an empty setting means entry 0. GRUB takes the first match.
+pub fn matching_entries(entries: &[BootEntry], setting: &str) -> Vec<usize> {
     let setting = setting.trim();
-    if entries.is_empty() {
-        return Err("no boot entries".into());
-    }
     let parts: Vec<&str> = if setting.is_empty() {
         vec!["0"]
     } else {
@@ -83,13 +80,26 @@ pub fn resolve_default(entries: &[BootEntry], setting: &str) -> Result<usize, St
     };
     entries
         .iter()
-        .position(|e| {
+        .enumerate()
+        .filter(|(_, e)| {
             e.levels.len() == parts.len()
                 && e.levels.iter().zip(&parts).all(|(l, p)| {
                     *p == l.index.to_string() || *p == l.title || l.id.as_deref() == Some(*p)
                 })
         })
-        .ok_or_else(|| format!("default {setting:?} matches no boot entry"))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The entry GRUB boots for a `default` setting (the first match), or why there is none.
+pub fn resolve_default(entries: &[BootEntry], setting: &str) -> Result<usize, String> {
+    if entries.is_empty() {
+        return Err("no boot entries".into());
+    }
+    matching_entries(entries, setting)
+        .first()
+        .copied()
+        .ok_or_else(|| format!("default {:?} matches no boot entry", setting.trim()))
 }
 
 /// Which boot loader configuration was found.
