@@ -5,5 +5,6 @@ pub mod cmdline;
 pub mod files;
 pub mod fstab;
 pub mod grub;
+pub mod network;
 pub mod osrelease;
 pub mod shellvars;
