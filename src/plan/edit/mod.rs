@@ -26,3 +26,4 @@ pub fn split_eol(line: &str) -> (&str, &str) {
         (line, "")
     }
 }
+pub mod network;

@@ -107,6 +107,101 @@ pub fn inspect(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     v
 }
 
+/// The interfaces enslaved to `primary` (bond slaves, bridge ports, team ports) in any
+/// flavour, so that disabling "other" interfaces leaves them alone.
+pub fn members_of(files: &dyn GuestFiles, primary: &str) -> Vec<String> {
+    use super::shellvars;
+    let mut out: Vec<String> = Vec::new();
+    // RHEL ifcfg: MASTER=/BRIDGE= in the member's file
+    for n in files.list(ifcfg_rh::DIR) {
+        if let Some(t) = n
+            .strip_prefix("ifcfg-")
+            .and_then(|_| files.read_string(&format!("{}/{n}", ifcfg_rh::DIR)))
+        {
+            let v = shellvars::parse(&t);
+            if ["MASTER", "BRIDGE", "TEAM_MASTER"]
+                .iter()
+                .any(|k| shellvars::get(&v, k) == Some(primary))
+            {
+                out.push(
+                    ifcfg_rh::parse(&t, &format!("{}/{n}", ifcfg_rh::DIR))
+                        .name
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    // SUSE: BONDING_SLAVE_n / BRIDGE_PORTS in the primary's file
+    if let Some(t) = files.read_string(&format!("{}/ifcfg-{primary}", ifcfg_suse::DIR)) {
+        for a in shellvars::parse(&t) {
+            if a.key.starts_with("BONDING_SLAVE") || a.key == "BRIDGE_PORTS" {
+                out.extend(a.value.split_whitespace().map(str::to_string));
+            }
+        }
+    }
+    // ifupdown: bond-slaves / bridge-ports of the primary's stanza
+    for (_, t) in ifupdown::files_in_use(files) {
+        for s in ifupdown::parse(&t)
+            .stanzas
+            .iter()
+            .filter(|s| s.name == primary)
+        {
+            for (k, v, _) in &s.options {
+                if matches!(
+                    k.as_str(),
+                    "bond-slaves" | "slaves" | "bridge-ports" | "bridge_ports" | "link"
+                ) {
+                    out.extend(
+                        v.split_whitespace()
+                            .filter(|x| *x != "none")
+                            .map(str::to_string),
+                    );
+                }
+            }
+        }
+    }
+    // netplan: interfaces: of the primary bond/bridge
+    for p in netplan::files_in_use(files) {
+        if let Some(doc) = files.read_string(&p).and_then(|t| netplan::load(&t).ok()) {
+            for (sec, _) in netplan::SECTIONS {
+                if let Some(ifs) = doc["network"][*sec][primary]["interfaces"].as_vec() {
+                    out.extend(ifs.iter().filter_map(|y| y.as_str().map(str::to_string)));
+                }
+            }
+        }
+    }
+    // keyfile: master=/controller= names the primary
+    for d in keyfile::DIRS {
+        for n in files.list(d) {
+            if let Some(t) = files.read_string(&format!("{d}/{n}")) {
+                let ini = ini::Ini::parse(&t);
+                if ["master", "controller"]
+                    .iter()
+                    .any(|k| ini.get("connection", k) == Some(primary))
+                {
+                    out.extend(ini.get("connection", "interface-name").map(str::to_string));
+                }
+            }
+        }
+    }
+    // networkd: Bond=/Bridge= names the primary
+    for p in networkd::files_in_use(files, ".network") {
+        if let Some(t) = files.read_string(&p) {
+            let ini = ini::Ini::parse(&t);
+            if ["Bond", "Bridge"]
+                .iter()
+                .any(|k| ini.get("Network", k) == Some(primary))
+            {
+                out.extend(ini.get("Match", "Name").map(str::to_string));
+            }
+        }
+    }
+    out.retain(|m| !m.is_empty() && m != primary);
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
