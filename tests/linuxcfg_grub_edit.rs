@@ -370,3 +370,40 @@ fn rhel8_bls() {
     );
     insta::assert_snapshot!("rhel8_bls", snap);
 }
+
+/// RHEL 7 /etc/default/grub from leapp's tests (GRUB_DEFAULT=saved, serial console and
+/// net.ifnames=0 already there): only biosdevname=0 is added, GRUB_DEFAULT stays `saved`
+/// (the choice lives in grubenv), and the file stays plain assignments.
+#[test]
+fn rhel7_default_grub_saved() {
+    let p = "../shared/data/linux/misc/oamg__leapp-repository/repos/system_upgrade/common/actors/addupgradebootentry/tests/files/grub_test.fixed";
+    let old = text(p);
+    let c1 = cmdline::edit_default_grub(&old, &edit());
+    let new = gedit::edit_default_grub(
+        &c1,
+        Some("Red Hat Enterprise Linux Server (3.10.0-1160.el7.x86_64) 7.9 (Maipo)"),
+        Some(1),
+    );
+    bash_n(&new);
+    assert_eq!(grub::default_grub::problems(&new), vec![]);
+    let d = grub::default_grub::parse(&new);
+    assert_eq!(d.default.as_deref(), Some("saved"));
+    assert_eq!(
+        d.cmdline_linux.as_deref(),
+        Some(
+            "console=tty0 crashkernel=auto console=ttyS0,115200n8 no_timer_check net.ifnames=0 biosdevname=0"
+        )
+    );
+    assert_eq!(
+        gedit::edit_default_grub(
+            &cmdline::edit_default_grub(&new, &edit()),
+            Some("x"),
+            Some(1)
+        ),
+        new
+    );
+    insta::assert_snapshot!(
+        "rhel7_default_grub_saved",
+        unified("/etc/default/grub", &old, &new)
+    );
+}

@@ -19,6 +19,7 @@ pub mod ifupdown;
 pub mod keyfile;
 pub mod netplan;
 pub mod networkd;
+pub mod udev;
 
 /// What to do with interfaces other than the primary one (GEN-4: only one is supported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
