@@ -57,6 +57,33 @@ fn parse_value(text: &str, mut i: usize) -> (String, usize) {
                 }
                 i += 1;
             }
+            // command substitution is kept as written (never run)
+            b'`' => {
+                out.push(c);
+                i += 1;
+                while let Some(&d) = b.get(i) {
+                    out.push(d);
+                    i += 1;
+                    if d == b'`' {
+                        break;
+                    }
+                }
+            }
+            b'$' if b.get(i + 1) == Some(&b'(') => {
+                let mut depth = 0usize;
+                while let Some(&d) = b.get(i) {
+                    out.push(d);
+                    i += 1;
+                    if d == b'(' {
+                        depth += 1;
+                    } else if d == b')' {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
             b'\\' => {
                 if let Some(&e) = b.get(i + 1) {
                     if e >= 0x80 {
@@ -132,6 +159,45 @@ pub fn parse(text: &str) -> Vec<Assignment> {
     out
 }
 
+/// Words on a line after its assignments that the shell would run as a command (a value
+/// whose quotes end too early: `K="a b" c d`). `None` when the line is only assignments,
+/// blank, or a comment.
+pub fn trailing_command(line: &str) -> Option<String> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    loop {
+        while matches!(b.get(i), Some(b' ' | b'\t' | b'\r')) {
+            i += 1;
+        }
+        if i >= b.len() || b.get(i) == Some(&b'#') {
+            return None;
+        }
+        let mut j = i;
+        if line.get(i..).is_some_and(|r| r.starts_with("export ")) {
+            j += 7;
+            while matches!(b.get(j), Some(b' ' | b'\t')) {
+                j += 1;
+            }
+        }
+        let ks = j;
+        while b.get(j).is_some_and(|&c| is_key_char(c, j == ks)) {
+            j += 1;
+        }
+        if j > ks && b.get(j) == Some(&b'=') {
+            let (_, end) = parse_value(line, j + 1);
+            if end <= i {
+                return None;
+            }
+            i = end;
+            if b.get(i) == Some(&b';') {
+                i += 1;
+            }
+            continue;
+        }
+        return Some(line.get(i..).unwrap_or("").trim_end().to_string());
+    }
+}
+
 /// The last value assigned to `key`.
 pub fn get<'a>(vars: &'a [Assignment], key: &str) -> Option<&'a str> {
     vars.iter()
@@ -193,6 +259,19 @@ mod tests {
         assert_eq!(quote("eth0"), "eth0");
         // unterminated quote: no panic, value runs to the end
         assert_eq!(get(&parse("X=\"abc"), "X"), Some("abc"));
+        assert_eq!(
+            get(
+                &parse("D=`lsb_release -i -s 2> /dev/null || echo Debian`\n"),
+                "D"
+            ),
+            Some("`lsb_release -i -s 2> /dev/null || echo Debian`")
+        );
+        assert_eq!(get(&parse("D=$(a (b) c) x\n"), "D"), Some("$(a (b) c)"));
+        assert_eq!(
+            trailing_command("A=\"x\" B=1 cmd arg"),
+            Some("cmd arg".to_string())
+        );
+        assert_eq!(trailing_command("A=\"x y\"  # c"), None);
         assert_eq!(get(&parse("Y=a\\é b\nZ=1"), "Y"), Some("aé"));
     }
 }
