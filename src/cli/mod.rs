@@ -203,6 +203,11 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             json,
             target,
         } => inspect::run_check(&images, json, &target),
+        Command::Plan {
+            images,
+            json,
+            target,
+        } => inspect::run_plan(&images, json, &target),
         other => Err(CliError::usage(format!(
             "{} is not built yet",
             format!("{other:?}")

@@ -95,8 +95,16 @@ pub fn is_v6(addr: &str) -> bool {
 /// Most files of one flavour read (bounds work on hostile images).
 pub const MAX_FILES: usize = 512;
 
-/// Every interface configuration found in the guest, all flavours.
+/// Every interface configuration found in the guest, all flavours. Vendor defaults shipped in
+/// /lib and /usr/lib (systemd's container and VM `.network` files) are not the guest's own
+/// configuration and are left out: they match interfaces the imported VM will not have.
 pub fn inspect(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
+    let mut v = all_configs(files);
+    v.retain(|c| !c.source.starts_with("/lib/") && !c.source.starts_with("/usr/lib/"));
+    v
+}
+
+fn all_configs(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     let mut v = Vec::new();
     v.extend(ifupdown::read(files));
     v.extend(ifcfg_rh::read(files));
