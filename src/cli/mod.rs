@@ -2,6 +2,8 @@
 //! the library. Exit codes: 0 ok, 1 findings/errors in the image (a blocker, a damaged image),
 //! 2 usage or I/O error.
 
+mod convert;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -185,6 +187,12 @@ impl std::fmt::Display for CliError {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
+        Command::Convert {
+            image,
+            out,
+            format,
+            json,
+        } => convert::run(&image, &out, &format, json),
         other => Err(CliError::usage(format!(
             "{} is not built yet",
             format!("{other:?}")
