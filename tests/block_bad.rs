@@ -518,3 +518,63 @@ fn tar_member_claiming_a_terabyte() {
     let e = block::open(&p, &OpenOptions::default()).err().unwrap();
     assert!(matches!(e, BlockError::Truncated { .. }), "{e}");
 }
+
+fn vhd_sum(b: &[u8], field: usize) -> u32 {
+    let s: u32 = b
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(field..field + 4).contains(i))
+        .map(|(_, &x)| x as u32)
+        .sum();
+    !s
+}
+
+#[test]
+fn differencing_vhd_names_its_parent() {
+    let t = tempfile::tempdir().unwrap();
+    let p = made(
+        t.path(),
+        &["-O", "vpc", "-o", "subformat=dynamic"],
+        "child.vhd",
+    );
+    let mut d = std::fs::read(&p).unwrap();
+    let len = d.len();
+    // Disk type 4 (differencing) in both footers, checksums recomputed.
+    for base in [0, len - 512] {
+        d[base + 60..base + 64].copy_from_slice(&4u32.to_be_bytes());
+        let s = vhd_sum(&d[base..base + 512], 64);
+        d[base + 64..base + 68].copy_from_slice(&s.to_be_bytes());
+    }
+    // Parent unicode name in the dynamic header (at the footer's data offset).
+    let dh = u64::from_be_bytes(d[16..24].try_into().unwrap()) as usize;
+    let name: Vec<u8> = "parent.vhd"
+        .encode_utf16()
+        .flat_map(|c| c.to_be_bytes())
+        .collect();
+    d[dh + 64..dh + 64 + name.len()].copy_from_slice(&name);
+    let s = vhd_sum(&d[dh..dh + 1024], 36);
+    d[dh + 36..dh + 40].copy_from_slice(&s.to_be_bytes());
+    std::fs::write(&p, d).unwrap();
+    let e = block::open(&p, &OpenOptions::default()).err().unwrap();
+    assert!(matches!(e, BlockError::BackingUnavailable { .. }), "{e}");
+    assert!(e.to_string().contains("parent parent.vhd"), "{e}");
+}
+
+#[test]
+fn vhdx_with_a_log_to_replay_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let p = made(t.path(), &["-O", "vhdx"], "d.vhdx");
+    let mut d = std::fs::read(&p).unwrap();
+    for base in [64usize << 10, 128 << 10] {
+        d[base + 48..base + 64].copy_from_slice(&[0x42; 16]); // LogGuid: a log is active
+        d[base + 4..base + 8].fill(0);
+        let crc = crc32c::crc32c(&d[base..base + 4096]);
+        d[base + 4..base + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+    std::fs::write(&p, d).unwrap();
+    let e = block::open(&p, &OpenOptions::default()).err().unwrap();
+    assert!(
+        matches!(e, BlockError::Unsupported { ref reason, .. } if reason.contains("log")),
+        "{e}"
+    );
+}
