@@ -32,6 +32,7 @@ step() { # step NAME command...
 
 TARBALL=$(scripts/images/debootstrap.sh)
 step debian12-bios scripts/images/debian12.sh bios "$OUT" "$TARBALL"
+step debian12-datadisk scripts/images/datadisk.sh "$OUT"
 
 python3 scripts/images/index.py "$OUT"
 touch "$OUT/.complete"

@@ -30,3 +30,26 @@ debian_mirror() {
 
 # sha256 of a string
 sha() { sha256sum | cut -c1-16; }
+
+# Apply the debian12 guest configuration (the defects the import service must fix) to a Debian
+# root tree: fstab, ifupdown static eth0, hostname, GRUB defaults (root=/dev/sdX, serial console).
+#   debian12_configure ROOT OVERLAY
+debian12_configure() {
+  local root=$1 overlay=$2
+  cp -a "$overlay/." "$root/"
+  chown -R 0:0 "$root/etc/fstab" "$root/etc/network/interfaces" "$root/etc/hostname" "$root/etc/hosts" \
+    "$root/etc/cifs-credentials"
+  chmod 0644 "$root/etc/fstab" "$root/etc/network/interfaces" "$root/etc/hostname" "$root/etc/hosts"
+  chmod 0600 "$root/etc/cifs-credentials"
+  mkdir -p "$root/srv/data" "$root/mnt/share" "$root/media/cdrom0"
+  # GRUB: root=/dev/sda1 (no UUID), serial console, short timeout.
+  sed -i -e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=1/' \
+         -e 's/^GRUB_CMDLINE_LINUX=.*/GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200n8"/' \
+         -e 's/^#\?GRUB_DISABLE_LINUX_UUID=.*/GRUB_DISABLE_LINUX_UUID=true/' \
+         -e 's/^#\?GRUB_TERMINAL=.*/GRUB_TERMINAL="console serial"/' "$root/etc/default/grub"
+  grep -q '^GRUB_DISABLE_LINUX_UUID=true' "$root/etc/default/grub" || echo 'GRUB_DISABLE_LINUX_UUID=true' >>"$root/etc/default/grub"
+  grep -q '^GRUB_TERMINAL=' "$root/etc/default/grub" || echo 'GRUB_TERMINAL="console serial"' >>"$root/etc/default/grub"
+  echo 'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"' >>"$root/etc/default/grub"
+  # root password "guestfix" (for interactive debugging of boot tests only)
+  echo 'root:guestfix' | chroot "$root" chpasswd
+}

@@ -27,23 +27,7 @@ ROOT_FS=ext4; GRUB_FS=ext2; PARTMAP=msdos; ROOT_PARTNO=1; ROOT_DEV=/dev/sda1
 MiB=$((1024 * 1024))
 DISK_MIB=2048; ROOT_START_MIB=1; ROOT_MIB=1791; SWAP_START_MIB=1792; SWAP_MIB=256
 
-# ---- guest configuration (the defects the import service must fix) ---------------------------
-cp -a "$overlay/." "$root/"
-chown -R 0:0 "$root/etc/fstab" "$root/etc/network/interfaces" "$root/etc/hostname" "$root/etc/hosts" \
-  "$root/etc/cifs-credentials"
-chmod 0644 "$root/etc/fstab" "$root/etc/network/interfaces" "$root/etc/hostname" "$root/etc/hosts"
-chmod 0600 "$root/etc/cifs-credentials"
-mkdir -p "$root/srv/data" "$root/mnt/share" "$root/media/cdrom0"
-# GRUB: root=/dev/sda1 (no UUID), serial console, short timeout.
-sed -i -e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=1/' \
-       -e 's/^GRUB_CMDLINE_LINUX=.*/GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200n8"/' \
-       -e 's/^#\?GRUB_DISABLE_LINUX_UUID=.*/GRUB_DISABLE_LINUX_UUID=true/' \
-       -e 's/^#\?GRUB_TERMINAL=.*/GRUB_TERMINAL="console serial"/' "$root/etc/default/grub"
-grep -q '^GRUB_DISABLE_LINUX_UUID=true' "$root/etc/default/grub" || echo 'GRUB_DISABLE_LINUX_UUID=true' >>"$root/etc/default/grub"
-grep -q '^GRUB_TERMINAL=' "$root/etc/default/grub" || echo 'GRUB_TERMINAL="console serial"' >>"$root/etc/default/grub"
-echo 'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"' >>"$root/etc/default/grub"
-# root password "guestfix" (for interactive debugging of boot tests only)
-echo 'root:guestfix' | chroot "$root" chpasswd
+debian12_configure "$root" "$overlay"
 ls "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-* >/dev/null || die "$name: no kernel/initrd in the debootstrap tree"
 
 # ---- grub.cfg by the guest's own grub-mkconfig (grub-probe/grub-mkrelpath stood in) ------------
