@@ -33,6 +33,9 @@ step() { # step NAME command...
 TARBALL=$(scripts/images/debootstrap.sh)
 step debian12-bios scripts/images/debian12.sh bios "$OUT" "$TARBALL"
 step debian12-datadisk scripts/images/datadisk.sh "$OUT"
+step sample scripts/images/sample-raw.sh "$OUT"
+step sample-containers scripts/images/containers.sh "$OUT" sample "$OUT/debian12-datadisk.raw" --damaged
+step debian12-bios-containers scripts/images/containers.sh "$OUT" debian12-bios "$OUT/debian12-datadisk.raw"
 
 python3 scripts/images/index.py "$OUT"
 touch "$OUT/.complete"
