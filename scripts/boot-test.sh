@@ -13,11 +13,14 @@
 #   --memory MiB                      default 1024
 #   --log FILE                        keep the console log there (default: a temp file)
 #   --accel tcg|kvm                   default tcg
+#   --efi-fallback                    boot a SCRATCH copy of the first disk to which the BOOT-4 fix
+#                                     was applied: EFI/BOOT/BOOTX64.EFI := EFI/<first dir>/grubx64.efi
+#                                     on the ESP (mtools); the image itself is not touched
 # The images are opened with snapshot=on: they are never modified. Disk formats are detected with
 # qemu-img info, so raw/qcow2/vmdk/vhd/vhdx all work.
 set -euo pipefail
 
-bus=sata firmware=bios net=none expect='login:' timeout=240 memory=1024 log="" accel=tcg
+bus=sata firmware=bios net=none expect='login:' timeout=240 memory=1024 log="" accel=tcg efi_fallback=0
 disks=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
     --memory) memory=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     --accel) accel=$2; shift 2 ;;
+    --efi-fallback) efi_fallback=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "boot-test: unknown option $1" >&2; exit 2 ;;
     *) disks+=("$1"); shift ;;
@@ -63,6 +67,19 @@ case "$firmware" in
     args+=(-drive "if=pflash,format=raw,readonly=on,file=$code" -drive "if=pflash,format=raw,file=$tmp/vars.fd") ;;
   *) echo "boot-test: --firmware bios|uefi" >&2; exit 2 ;;
 esac
+
+if [ $efi_fallback = 1 ]; then
+  qemu-img convert -O raw "${disks[0]}" "$tmp/scratch.raw"
+  esp_start=$(sfdisk -J "$tmp/scratch.raw" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["partitiontable"]
+print([p["start"] * t.get("sectorsize", 512) for p in t["partitions"] if p["type"].upper() == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"][0])')
+  loader=$(mdir -b -i "$tmp/scratch.raw@@$esp_start" ::EFI | grep -iv '/boot$' | head -n 1)
+  mmd -i "$tmp/scratch.raw@@$esp_start" ::EFI/BOOT 2>/dev/null || true
+  mcopy -i "$tmp/scratch.raw@@$esp_start" "$loader/grubx64.efi" ::EFI/BOOT/BOOTX64.EFI
+  echo "boot-test: scratch copy with ${loader#::}/grubx64.efi as EFI/BOOT/BOOTX64.EFI" >&2
+  disks[0]="$tmp/scratch.raw"
+fi
 
 case "$bus" in
   sata) args+=(-device ahci,id=ahci) ;;
