@@ -85,7 +85,9 @@ def check_fs(img, path, p):
         with open(path, "rb") as f:
             f.seek(start + 4096 - 10)
             check("swap signature " + what, f.read(10) == b"SWAPSPACE2")
-    elif fs in ("luks", "lvm", "bios_grub", "none"):
+    elif fs == "luks":
+        run("cryptsetup luksDump " + what, ["cryptsetup", "luksDump", extract(path, start, size)])
+    elif fs in ("lvm", "bios_grub", "none"):
         pass
     else:
         check("known fs type %s in %s" % (fs, what), False)

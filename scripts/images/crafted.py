@@ -12,6 +12,8 @@ image.json (see docs/test-images.md):
   dirs: {"part:/path": "octal mode"}     directories git cannot hold (empty ones), with modes
   modes: {"part:/path": "octal mode"}    modes git cannot hold (0600, 0000, setuid ...)
   symlinks: {"part:/path": "target"}
+  files: {"part:/path": "content"}       per-image files (override the tree)
+  subst: {"@KEY@": "value"}              replaced in every file of the trees (shared trees)
   kernels: [{version, arch (x86_64|aarch64|i686), part (holds /lib/modules), bootpart (holds
              /boot), vmlinuz, initrd (paths under /boot), initrd_comp (gzip|xz|zstd|none),
              mod_ext (.ko|.ko.xz|.ko.zst), modules [names], initrd_modules [names]}]
@@ -60,6 +62,26 @@ for p in spec["partitions"]:
     else:
         os.mkdir(d)
     pdir[p["name"]] = d
+subst = spec.get("subst", {})
+for d in pdir.values():
+    for dp, dns, fns in os.walk(d):
+        for fn in fns:
+            f = os.path.join(dp, fn)
+            if os.path.islink(f) or not subst:
+                continue
+            data = open(f, "rb").read()
+            new = data
+            for k, v in subst.items():
+                new = new.replace(k.encode(), v.encode())
+            if new != data:
+                os.unlink(f)  # the tree may be hard-linked/shared: write a new file
+                open(f, "wb").write(new)
+for sp, content in spec.get("files", {}).items():
+    write_path = ppath(sp)
+    os.makedirs(os.path.dirname(write_path), exist_ok=True)
+    if os.path.lexists(write_path):
+        os.unlink(write_path)
+    open(write_path, "w").write(content)
 for sp, mode in spec.get("dirs", {}).items():
     os.makedirs(ppath(sp), exist_ok=True)
 for sp, target in spec.get("symlinks", {}).items():
@@ -194,19 +216,20 @@ def vmlinuz(k):
 
 # ---- kernels, modules, initramfs ---------------------------------------------------------------
 for k in spec.get("kernels", []):
-    root = pdir[k["part"]]
+    root = pdir[k["part"]] if k.get("part") else None
     boot = pdir[k["bootpart"]]
     bprefix = "" if parts[k["bootpart"]].get("mountpoint") == "/boot" else "boot"
     mdir_rel = os.path.join("usr/lib" if k.get("usrmerge") else "lib", "modules", k["version"])
-    mdir = os.path.join(root, mdir_rel)
+    mdir = os.path.join(root or work, mdir_rel)
     dep = []
-    for m in k["modules"]:
+    for m in k["modules"] if root else []:
         rel = os.path.join("kernel", MOD_DIR.get(m, "drivers/misc"), m + k["mod_ext"])
         write(os.path.join(mdir, rel), module(m, k))
         dep.append(rel + ":")
-    write(os.path.join(mdir, "modules.dep"), ("\n".join(dep) + "\n").encode())
-    write(os.path.join(mdir, "modules.order"), ("\n".join(d[:-1].replace(k["mod_ext"], ".ko") for d in dep) + "\n").encode())
-    write(os.path.join(mdir, "modules.builtin"), b"kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_ring.ko\n")
+    if root:
+        write(os.path.join(mdir, "modules.dep"), ("\n".join(dep) + "\n").encode())
+        write(os.path.join(mdir, "modules.order"), ("\n".join(d[:-1].replace(k["mod_ext"], ".ko") for d in dep) + "\n").encode())
+        write(os.path.join(mdir, "modules.builtin"), b"kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_ring.ko\n")
     write(os.path.join(boot, bprefix, os.path.basename(k["vmlinuz"])), vmlinuz(k), 0o755 if "el" in k["version"] else 0o644)
     write(os.path.join(boot, bprefix, "config-" + k["version"]),
           ("# Linux/%s %s Kernel Configuration (guestfix crafted)\nCONFIG_VIRTIO_BLK=m\nCONFIG_BLK_DEV_NVME=m\nCONFIG_VIRTIO_PCI=y\n"
@@ -305,9 +328,6 @@ for p in spec["partitions"]:
         sh("cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
            "--pbkdf-force-iterations", "1000", "--uuid", p["uuid"], "--label", p.get("label", ""),
            "--key-file", key, img)
-    if fs not in ("ext4", "ext3", "ext2", "xfs", "btrfs", "vfat") or not p.get("tree") and not os.listdir(tree):
-        if os.path.exists(man) and fs not in ("ext4", "ext3", "ext2", "xfs", "btrfs", "vfat"):
-            os.unlink(man)
 
 # ---- disk ---------------------------------------------------------------------------------------------
 disk = os.path.join(work, NAME + ".raw")
