@@ -36,6 +36,13 @@ step debian12-datadisk scripts/images/datadisk.sh "$OUT"
 step sample scripts/images/sample-raw.sh "$OUT"
 step sample-containers scripts/images/containers.sh "$OUT" sample "$OUT/debian12-datadisk.raw" --damaged
 step debian12-bios-containers scripts/images/containers.sh "$OUT" debian12-bios "$OUT/debian12-datadisk.raw"
+for v in uefi xfs btrfs; do
+  step "debian12-$v" scripts/images/debian12.sh "$v" "$OUT" "$TARBALL"
+done
+for t in test-images/trees/*/image.json; do
+  n=$(basename "$(dirname "$t")")
+  step "$n" python3 scripts/images/crafted.py "$n" "$OUT"
+done
 
 python3 scripts/images/index.py "$OUT"
 touch "$OUT/.complete"
