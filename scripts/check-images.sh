@@ -87,7 +87,7 @@ def check_fs(img, path, p):
             check("swap signature " + what, f.read(10) == b"SWAPSPACE2")
     elif fs == "luks":
         run("cryptsetup luksDump " + what, ["cryptsetup", "luksDump", extract(path, start, size)])
-    elif fs in ("lvm", "bios_grub", "none"):
+    elif fs in ("lvm", "bios_grub", "msr", "none"):
         pass
     else:
         check("known fs type %s in %s" % (fs, what), False)

@@ -43,6 +43,11 @@ for t in test-images/trees/*/image.json; do
   n=$(basename "$(dirname "$t")")
   step "$n" python3 scripts/images/crafted.py "$n" "$OUT"
 done
+# Windows-like guests: NTFS directories need guestfish (libguestfs appliance, TCG)
+for t in test-images/trees/*/windows.json; do
+  n=$(basename "$(dirname "$t")")
+  step "$n" bash -c 'source scripts/libguestfs-env.sh && python3 scripts/images/windows.py "$0" "$1"' "$n" "$OUT"
+done
 
 python3 scripts/images/index.py "$OUT"
 touch "$OUT/.complete"
