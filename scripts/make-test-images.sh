@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Build (or reuse) the project's test images. Idempotent; no loop devices, no kernel mounts.
 # Output: ${XDG_CACHE_HOME:-$HOME/.cache}/guestfix/test-images/<hash of the builder's inputs>
-# (this script, scripts/images/**, test-images/trees/**); that folder's path is the LAST stdout
+# (this script, scripts/images/**, test-images/trees/**, test-images/sample.*); that folder's path is the LAST stdout
 # line. --print-dir prints it without building. See docs/test-images.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/images/common.sh
 
 inputs_hash() {
-  { echo scripts/make-test-images.sh; find scripts/images test-images/trees -type f -o -type l; } |
+  { echo scripts/make-test-images.sh; echo test-images/sample.qcow2; echo test-images/sample.root.manifest.tsv
+    find scripts/images test-images/trees -type f -o -type l; } |
     LC_ALL=C sort | while read -r f; do
       printf '%s\0' "$f"
       if [ -L "$f" ]; then readlink "$f"; else sha256sum <"$f"; fi
