@@ -8,13 +8,63 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
   e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g libhivex-bin gdisk fdisk
   debootstrap cpio zstd xz-utils lz4 bzip2 libxml2-utils sqlite3 python3 qemu-utils
+  # test-image builder (scripts/make-test-images.sh) and checkers (scripts/check-images.sh)
+  grub-pc-bin grub-efi-amd64-bin grub-common cryptsetup-bin lvm2 libguestfs-tools
+  tar gzip file binutils
 )
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+# qemu-system comes from bookworm-backports (it must match the preinstalled qemu-utils 10.x from
+# backports; bookworm's 7.2 fails with "held broken packages"), see docs/tooling-notes.
+BPO_PKGS=(qemu-system-x86 qemu-system-data seabios ovmf)
+
+apt_retry() { # other users may hold the apt/dpkg lock: wait and retry
+  local i
+  for i in $(seq 1 60); do
+    if $SUDO apt-get -o DPkg::Lock::Timeout=60 "$@"; then return 0; fi
+    echo "install-deps: apt-get $1 failed (attempt $i), retrying in 10 s" >&2; sleep 10
+  done
+  return 1
+}
+
+# The URI of the machine's Debian (bookworm) entry, read from its apt sources; hard-codes no host.
+debian_uri() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    uri=$(awk 'BEGIN{RS="";FS="\n"}
+      { u=""; s=""; for(i=1;i<=NF;i++){ if($i ~ /^URIs:/){sub(/^URIs:[ \t]*/,"",$i); split($i,a," "); u=a[1]}
+                                       if($i ~ /^Suites:/){s=$i} }
+        if (u!="" && s ~ /(^|[ \t])bookworm([ \t]|$)/) { print u; exit } }' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    uri=$(awk '$1=="deb" && $0 ~ / bookworm( |$)/ { for(i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  done
+  return 1
+}
+
+need_update=0
+if ! grep -rqsE '(^|[[:space:]])bookworm-backports([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  uri=$(debian_uri) || { echo "install-deps: no bookworm entry in the apt sources" >&2; exit 2; }
+  echo "install-deps: adding bookworm-backports from $uri"
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" | $SUDO tee /etc/apt/sources.list.d/guestfix-backports.sources >/dev/null
+  need_update=1
+fi
+
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+missing=(); missing_bpo=()
+for p in "${PKGS[@]}"; do is_installed "$p" || missing+=("$p"); done
+for p in "${BPO_PKGS[@]}"; do is_installed "$p" || missing_bpo+=("$p"); done
+if [ ${#missing[@]} -gt 0 ] || [ ${#missing_bpo[@]} -gt 0 ] || [ $need_update = 1 ]; then
+  apt_retry update -qq
+fi
+if [ ${#missing_bpo[@]} -gt 0 ]; then
+  echo "install-deps: installing from bookworm-backports: ${missing_bpo[*]}"
+  apt_retry install -y -qq -t bookworm-backports "${missing_bpo[@]}" >/dev/null
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt_retry install -y -qq "${missing[@]}" >/dev/null
 fi
