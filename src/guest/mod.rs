@@ -2,5 +2,8 @@
 //! read through the guest file tree. Facts that could not be read are explicit (`unknown` with a
 //! reason), never silently absent.
 
+pub mod arch;
+pub mod facts;
 pub mod linux;
 pub mod mount;
+pub mod report;
