@@ -34,7 +34,9 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed;
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) as u8
         })
         .collect()
@@ -60,14 +62,19 @@ fn linux_tree(root: &Path) {
     w("odd/-dash", b"dash\n");
     w("odd/back\\slash", b"bs\n");
     w("odd/new\nline", b"nl\n");
-    let bad = root.join("odd").join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
+    let bad = root
+        .join("odd")
+        .join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
     std::fs::write(bad, b"latin1\n").unwrap();
     // A sparse file claiming 40 MiB with a few bytes at the end.
     let f = std::fs::File::create(root.join("sparse.bin")).unwrap();
     f.set_len(40 << 20).unwrap();
     std::os::unix::fs::FileExt::write_all_at(&f, b"tail", (40 << 20) - 4).unwrap();
-    std::fs::set_permissions(root.join("etc/passwd"), std::fs::Permissions::from_mode(0o640))
-        .unwrap();
+    std::fs::set_permissions(
+        root.join("etc/passwd"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
     std::fs::create_dir_all(root.join("links")).unwrap();
     let l = |t: &str, p: &str| std::os::unix::fs::symlink(t, root.join(p)).unwrap();
     l("../etc/hostname", "links/rel");
@@ -111,7 +118,11 @@ fn host_facts(root: &Path, with_perm: bool) -> BTreeMap<Vec<u8>, Fact> {
         } else if ft.is_dir() {
             (FileType::Directory, 0, String::new())
         } else if ft.is_file() {
-            (FileType::Regular, md.len(), sha(&std::fs::read(e.path()).unwrap()))
+            (
+                FileType::Regular,
+                md.len(),
+                sha(&std::fs::read(e.path()).unwrap()),
+            )
         } else {
             (FileType::Fifo, 0, String::new())
         };
@@ -158,8 +169,14 @@ fn guest_facts(t: &GuestTree, with_perm: bool, skip: &[&[u8]]) -> BTreeMap<Vec<u
 }
 
 fn assert_same(host: &BTreeMap<Vec<u8>, Fact>, guest: &BTreeMap<Vec<u8>, Fact>) {
-    let hk: Vec<String> = host.keys().map(|k| String::from_utf8_lossy(k).into()).collect();
-    let gk: Vec<String> = guest.keys().map(|k| String::from_utf8_lossy(k).into()).collect();
+    let hk: Vec<String> = host
+        .keys()
+        .map(|k| String::from_utf8_lossy(k).into())
+        .collect();
+    let gk: Vec<String> = guest
+        .keys()
+        .map(|k| String::from_utf8_lossy(k).into())
+        .collect();
     assert_eq!(hk, gk, "names differ");
     for (k, h) in host {
         assert_eq!(Some(h), guest.get(k), "{}", String::from_utf8_lossy(k));
@@ -171,8 +188,18 @@ fn ext4_image(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
     std::fs::create_dir_all(&src).unwrap();
     linux_tree(&src);
     let img = dir.join("ext4.img");
-    std::fs::File::create(&img).unwrap().set_len(24 << 20).unwrap();
-    let mut args = vec!["-q", "-F", "-L", "rootfs", "-U", "8c1f3a52-0d3e-4b6e-9d6e-3f1c2b4a5d6e"];
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(24 << 20)
+        .unwrap();
+    let mut args = vec![
+        "-q",
+        "-F",
+        "-L",
+        "rootfs",
+        "-U",
+        "8c1f3a52-0d3e-4b6e-9d6e-3f1c2b4a5d6e",
+    ];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["-d", src.to_str().unwrap(), img.to_str().unwrap()]);
     sh("mkfs.ext4", &args);
@@ -192,7 +219,10 @@ fn ext4_walk_matches_source_tree() {
     let p = guestfix::fs::probe(&*dev).unwrap().unwrap();
     assert_eq!(p.kind, FsKind::Ext4);
     assert_eq!(p.label.as_deref(), Some("rootfs"));
-    assert_eq!(p.uuid.as_deref(), Some("8c1f3a52-0d3e-4b6e-9d6e-3f1c2b4a5d6e"));
+    assert_eq!(
+        p.uuid.as_deref(),
+        Some("8c1f3a52-0d3e-4b6e-9d6e-3f1c2b4a5d6e")
+    );
     let fs = guestfix::fs::ext4::Ext4Fs::open(dev).unwrap();
     let info = fs.info();
     assert_eq!(info.dirty, DirtyState::Clean);
@@ -248,7 +278,8 @@ fn hostile_symlinks_stay_inside_the_guest() {
         b"deep\n"
     );
     assert_eq!(
-        t.read_file(b"/links/dirlink/../../etc/hostname", 100).unwrap(),
+        t.read_file(b"/links/dirlink/../../etc/hostname", 100)
+            .unwrap(),
         b"guest-host\n",
         "`..` after a symlinked dir applies to the link's target, as in the kernel"
     );
@@ -265,14 +296,17 @@ fn hostile_symlinks_stay_inside_the_guest() {
     assert_eq!(t.stat(b"/links/abs").unwrap().file_type, FileType::Regular);
     assert_eq!(t.readlink(b"/links/abs").unwrap(), b"/etc/hostname");
     assert!(!t.exists(b"/links/dangling"));
-    assert!(t.exists(b"/links/dangling/..") == false);
+    assert!(!t.exists(b"/links/dangling/.."));
     // Hostile path input.
     assert!(t.read_file(b"/etc/host\0name", 100).is_err());
     assert!(matches!(
         t.read_file(b"/etc/hostname/x", 100),
         Err(FsError::NotADirectory(_))
     ));
-    assert!(matches!(t.read_file(b"/fifo", 100), Err(FsError::NotAFile(_))));
+    assert!(matches!(
+        t.read_file(b"/fifo", 100),
+        Err(FsError::NotAFile(_))
+    ));
 }
 
 /// Set ext4's needs_recovery bit (and fix the superblock checksum, which is CRC32C without the
@@ -307,7 +341,10 @@ fn ext4_needs_recovery_without_replay_is_reported() {
             } => assert!(detail.contains("cannot replay"), "{detail}"),
             other => panic!("{extra:?}: {other:?}"),
         }
-        assert_eq!(fs.read_file(b"/etc/hostname", 100).unwrap(), b"guest-host\n");
+        assert_eq!(
+            fs.read_file(b"/etc/hostname", 100).unwrap(),
+            b"guest-host\n"
+        );
         assert_eq!(fs.read_file(b"/etc/passwd", 100).unwrap(), GUEST_PASSWD);
     }
 }
@@ -329,8 +366,14 @@ fn fat_walk_matches_source_tree_and_is_case_insensitive() {
     w("deep/a/b/c/d/e.txt", b"e\n");
     w("MixedCase.Txt", b"mixed\n");
     let img = d.path().join("fat.img");
-    std::fs::File::create(&img).unwrap().set_len(8 << 20).unwrap();
-    sh("mkfs.vfat", &["-n", "ESP", "-i", "1234ABCD", img.to_str().unwrap()]);
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    sh(
+        "mkfs.vfat",
+        &["-n", "ESP", "-i", "1234ABCD", img.to_str().unwrap()],
+    );
     let mut args = vec!["-s", "-i", img.to_str().unwrap()];
     let entries: Vec<String> = std::fs::read_dir(&src)
         .unwrap()
@@ -362,12 +405,21 @@ fn fat_walk_matches_source_tree_and_is_case_insensitive() {
 
 fn ntfs_image(dir: &Path, files: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
     let img = dir.join("ntfs.img");
-    std::fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
-    sh("mkntfs", &["-F", "-f", "-q", "-L", "WinSys", img.to_str().unwrap()]);
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    sh(
+        "mkntfs",
+        &["-F", "-f", "-q", "-L", "WinSys", img.to_str().unwrap()],
+    );
     for (name, data) in files {
         let src = dir.join(format!("f{}", name.len()));
         std::fs::write(&src, data).unwrap();
-        sh("ntfscp", &["-q", img.to_str().unwrap(), src.to_str().unwrap(), name]);
+        sh(
+            "ntfscp",
+            &["-q", img.to_str().unwrap(), src.to_str().unwrap(), name],
+        );
     }
     img
 }
@@ -466,23 +518,60 @@ fn linux_guest_tree_from_fstab() {
         std::fs::File::create(&p).unwrap().set_len(size).unwrap();
         sh(
             "mkfs.ext4",
-            &["-q", "-F", "-U", uuid, "-d", src.to_str().unwrap(), p.to_str().unwrap()],
+            &[
+                "-q",
+                "-F",
+                "-U",
+                uuid,
+                "-d",
+                src.to_str().unwrap(),
+                p.to_str().unwrap(),
+            ],
         );
     };
-    mk("r.img", 8 << 20, "11111111-2222-4333-8444-555555555555", &root_src);
-    mk("b.img", 4 << 20, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", &boot_src);
+    mk(
+        "r.img",
+        8 << 20,
+        "11111111-2222-4333-8444-555555555555",
+        &root_src,
+    );
+    mk(
+        "b.img",
+        4 << 20,
+        "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+        &boot_src,
+    );
     let e = dp.join("e.img");
     std::fs::File::create(&e).unwrap().set_len(2 << 20).unwrap();
     sh("mkfs.vfat", &[e.to_str().unwrap()]);
     let efi_src = dp.join("BOOTX64.EFI");
     std::fs::write(&efi_src, b"MZ-efi").unwrap();
     sh("mmd", &["-i", e.to_str().unwrap(), "::/EFI"]);
-    sh("mcopy", &["-i", e.to_str().unwrap(), efi_src.to_str().unwrap(), "::/EFI/"]);
+    sh(
+        "mcopy",
+        &[
+            "-i",
+            e.to_str().unwrap(),
+            efi_src.to_str().unwrap(),
+            "::/EFI/",
+        ],
+    );
     let s = dp.join("s.img");
     std::fs::File::create(&s).unwrap().set_len(1 << 20).unwrap();
-    sh("mkswap", &["-q", "-U", "5a5a5a5a-1111-4222-8333-444444444444", s.to_str().unwrap()]);
+    sh(
+        "mkswap",
+        &[
+            "-q",
+            "-U",
+            "5a5a5a5a-1111-4222-8333-444444444444",
+            s.to_str().unwrap(),
+        ],
+    );
     let disk = dp.join("disk.raw");
-    std::fs::File::create(&disk).unwrap().set_len(20 << 20).unwrap();
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(20 << 20)
+        .unwrap();
     let script = "label: dos\nlabel-id: 0xd00dfeed\n\
                   start=2048, size=16384, type=83, bootable\n\
                   start=18432, size=8192, type=83\n\
@@ -496,8 +585,14 @@ fn linux_guest_tree_from_fstab() {
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success());
     let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
-    for (img, sector) in [(&dp.join("r.img"), 2048u64), (&dp.join("b.img"), 18432), (&e, 26624), (&s, 30720)] {
-        std::os::unix::fs::FileExt::write_all_at(&f, &std::fs::read(img).unwrap(), sector * 512).unwrap();
+    for (img, sector) in [
+        (&dp.join("r.img"), 2048u64),
+        (&dp.join("b.img"), 18432),
+        (&e, 26624),
+        (&s, 30720),
+    ] {
+        std::os::unix::fs::FileExt::write_all_at(&f, &std::fs::read(img).unwrap(), sector * 512)
+            .unwrap();
     }
     drop(f);
     let dev: Arc<dyn BlockDev> = Arc::new(RawFile::open(&disk).unwrap());
@@ -508,7 +603,11 @@ fn linux_guest_tree_from_fstab() {
     assert_eq!(roots[0].volume, "/dev/sda1");
     let lt = guestfix::guest::mount::build_linux_tree(&set, &roots[0]).unwrap();
     use guestfix::guest::mount::FstabStatus as S;
-    let st: Vec<(&str, S)> = lt.fstab.iter().map(|o| (o.file.as_str(), o.status.clone())).collect();
+    let st: Vec<(&str, S)> = lt
+        .fstab
+        .iter()
+        .map(|o| (o.file.as_str(), o.status.clone()))
+        .collect();
     assert_eq!(st[0], ("/", S::Root));
     assert_eq!(st[1], ("/boot", S::Mounted));
     assert_eq!(st[2], ("/boot/efi", S::Mounted));
@@ -517,10 +616,24 @@ fn linux_guest_tree_from_fstab() {
     assert_eq!(st[4], ("/mnt/nfs", S::NotAFilesystem("nfs".into())));
     assert_eq!(st[5], ("/srv", S::Unresolved));
     let t = &lt.tree;
-    assert_eq!(t.read_file(b"/boot/grub/grub.cfg", 100).unwrap(), b"set timeout=5\n");
-    assert_eq!(t.read_file(b"/etc/grub-link", 100).unwrap(), b"set timeout=5\n");
-    assert_eq!(t.read_file(b"/boot/efi/efi/bootx64.efi", 100).unwrap(), b"MZ-efi");
-    let names: Vec<Vec<u8>> = t.read_dir(b"/boot").unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(
+        t.read_file(b"/boot/grub/grub.cfg", 100).unwrap(),
+        b"set timeout=5\n"
+    );
+    assert_eq!(
+        t.read_file(b"/etc/grub-link", 100).unwrap(),
+        b"set timeout=5\n"
+    );
+    assert_eq!(
+        t.read_file(b"/boot/efi/efi/bootx64.efi", 100).unwrap(),
+        b"MZ-efi"
+    );
+    let names: Vec<Vec<u8>> = t
+        .read_dir(b"/boot")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert!(names.contains(&b"efi".to_vec()) && names.contains(&b"grub".to_vec()));
     // The swap partition was recognised with its UUID.
     let sw = set.find("/dev/sda4").unwrap();
@@ -540,7 +653,12 @@ fn linux_guest_tree_from_fstab() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(out.stdout, b"set timeout=5\n");
     let out = Command::new(exe)
-        .args(["cat", disk.to_str().unwrap(), "-p", "/dev/sda2:/grub/grub.cfg"])
+        .args([
+            "cat",
+            disk.to_str().unwrap(),
+            "-p",
+            "/dev/sda2:/grub/grub.cfg",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.stdout, b"set timeout=5\n");
@@ -549,9 +667,19 @@ fn linux_guest_tree_from_fstab() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "efi\ngrub\nlost+found\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "efi\ngrub\nlost+found\n"
+    );
     let out = Command::new(exe)
-        .args(["ls", disk.to_str().unwrap(), "-R", "--json", "-p", "/boot/efi"])
+        .args([
+            "ls",
+            disk.to_str().unwrap(),
+            "-R",
+            "--json",
+            "-p",
+            "/boot/efi",
+        ])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -55,13 +55,18 @@ fn mbr_primary_extended_and_logical() {
     );
     // An ext4 in logical partition 5, a swap in 6 (found by signature).
     let p5 = blank(d.path(), "p5.img", 16384 * 512);
-    sh("mkfs.ext4", &["-q", "-F", "-L", "logical5", p5.to_str().unwrap()]);
+    sh(
+        "mkfs.ext4",
+        &["-q", "-F", "-L", "logical5", p5.to_str().unwrap()],
+    );
     let sw = blank(d.path(), "sw.img", 8192 * 512);
     sh("mkswap", &["-q", "-L", "swp", sw.to_str().unwrap()]);
     let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
     use std::os::unix::fs::FileExt;
-    f.write_all_at(&std::fs::read(&p5).unwrap(), 32768 * 512).unwrap();
-    f.write_all_at(&std::fs::read(&sw).unwrap(), 51200 * 512).unwrap();
+    f.write_all_at(&std::fs::read(&p5).unwrap(), 32768 * 512)
+        .unwrap();
+    f.write_all_at(&std::fs::read(&sw).unwrap(), 51200 * 512)
+        .unwrap();
     drop(f);
     let set = guestfix::fs::scan_disks(&[open(&disk)]).unwrap();
     let di = &set.disks[0];
@@ -74,7 +79,14 @@ fn mbr_primary_extended_and_logical() {
     let names: Vec<&str> = set.volumes.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(
         names,
-        ["/dev/sda1", "/dev/sda2", "/dev/sda3", "/dev/sda5", "/dev/sda6", "/dev/sda7"]
+        [
+            "/dev/sda1",
+            "/dev/sda2",
+            "/dev/sda3",
+            "/dev/sda5",
+            "/dev/sda6",
+            "/dev/sda7"
+        ]
     );
     let p = |n: &str| set.find(n).unwrap().partition.clone().unwrap();
     assert!(p("/dev/sda1").bootable && !p("/dev/sda2").bootable);
@@ -111,17 +123,52 @@ fn sgdisk_disk(dir: &Path) -> std::path::PathBuf {
     sh(
         "sgdisk",
         &[
-            "-U", "11223344-5566-4788-99aa-bbccddeeff00",
-            "-n", "1:2048:+2M", "-t", "1:ef00", "-c", "1:EFI System Partition",
-            "-u", "1:0a0b0c0d-0000-4000-8000-000000000001",
-            "-n", "2:0:+1M", "-t", "2:ef02", "-c", "2:bios",
-            "-n", "3:0:+8M", "-t", "3:8300", "-c", "3:root",
-            "-u", "3:0a0b0c0d-0000-4000-8000-000000000003",
-            "-n", "4:0:+2M", "-t", "4:8200",
-            "-n", "5:0:+2M", "-t", "5:8e00",
-            "-n", "6:0:+2M", "-t", "6:0700", "-c", "6:Basic data partition",
-            "-n", "7:0:+1M", "-t", "7:0c01",
-            "-n", "8:0:+1M", "-t", "8:2700",
+            "-U",
+            "11223344-5566-4788-99aa-bbccddeeff00",
+            "-n",
+            "1:2048:+2M",
+            "-t",
+            "1:ef00",
+            "-c",
+            "1:EFI System Partition",
+            "-u",
+            "1:0a0b0c0d-0000-4000-8000-000000000001",
+            "-n",
+            "2:0:+1M",
+            "-t",
+            "2:ef02",
+            "-c",
+            "2:bios",
+            "-n",
+            "3:0:+8M",
+            "-t",
+            "3:8300",
+            "-c",
+            "3:root",
+            "-u",
+            "3:0a0b0c0d-0000-4000-8000-000000000003",
+            "-n",
+            "4:0:+2M",
+            "-t",
+            "4:8200",
+            "-n",
+            "5:0:+2M",
+            "-t",
+            "5:8e00",
+            "-n",
+            "6:0:+2M",
+            "-t",
+            "6:0700",
+            "-c",
+            "6:Basic data partition",
+            "-n",
+            "7:0:+1M",
+            "-t",
+            "7:0c01",
+            "-n",
+            "8:0:+1M",
+            "-t",
+            "8:2700",
             s,
         ],
     );
@@ -173,7 +220,10 @@ fn gpt_types_guids_and_labels() {
     assert_eq!(p3.partlabel.as_deref(), Some("root"));
     // What sgdisk itself reports for partition 3.
     let info = sh("sgdisk", &["-i", "3", disk.to_str().unwrap()]);
-    assert!(info.to_lowercase().contains(p3.partuuid.as_deref().unwrap()));
+    assert!(
+        info.to_lowercase()
+            .contains(p3.partuuid.as_deref().unwrap())
+    );
     // PARTUUID / PARTLABEL resolve through the fstab spec resolver.
     assert_eq!(
         guestfix::guest::mount::resolve_spec(&set, "PARTLABEL=root").map(|v| v.name.as_str()),
@@ -200,7 +250,17 @@ fn gpt_ldm_partitions_mark_a_dynamic_disk() {
     let disk = blank(d.path(), "ldm.raw", 8 << 20);
     sh(
         "sgdisk",
-        &["-n", "1:2048:+1M", "-t", "1:4201", "-n", "2:0:+2M", "-t", "2:4200", disk.to_str().unwrap()],
+        &[
+            "-n",
+            "1:2048:+1M",
+            "-t",
+            "1:4201",
+            "-n",
+            "2:0:+2M",
+            "-t",
+            "2:4200",
+            disk.to_str().unwrap(),
+        ],
     );
     let set = scan(&[open(&disk)]).unwrap();
     assert!(set.disks[0].dynamic_disk);
@@ -222,12 +282,17 @@ fn bad_primary_gpt_falls_back_to_backup_and_says_so() {
     let set = scan(&[Arc::new(MemDisk::new("bad", bytes.clone()))]).unwrap();
     assert!(set.disks[0].gpt_used_backup);
     assert!(
-        set.warnings.iter().any(|w| w.contains("primary GPT is bad") && w.contains("CRC32")),
+        set.warnings
+            .iter()
+            .any(|w| w.contains("primary GPT is bad") && w.contains("CRC32")),
         "{:?}",
         set.warnings
     );
     let parts = |s: &guestfix::volume::DiskSet| -> Vec<_> {
-        s.volumes.iter().map(|v| v.partition.clone().unwrap()).collect()
+        s.volumes
+            .iter()
+            .map(|v| v.partition.clone().unwrap())
+            .collect()
     };
     assert_eq!(parts(&set), parts(&good));
     // A bad entry array (entry CRC) also falls back.
@@ -469,7 +534,13 @@ fn lvm_metadata_text_parses() {
         guestfix::volume::lvm::SegmentKind::Unsupported("thin-pool".into())
     );
     // Syntax errors are typed and located, never panics.
-    for bad in ["vg0 {", "vg0 { a = [1, }", "vg0 { a = \"x }", "}", "a = 99999999999999999999"] {
+    for bad in [
+        "vg0 {",
+        "vg0 { a = [1, }",
+        "vg0 { a = \"x }",
+        "}",
+        "a = 99999999999999999999",
+    ] {
         assert!(
             matches!(
                 guestfix::volume::lvm::parse_text(bad),
@@ -544,7 +615,11 @@ fn lvm_missing_pv_and_bogus_extents_are_reported() {
 
     let text = metadata("vg0", 1, false, true);
     let (a, b) = pv_set(&text);
-    let set = scan(&[Arc::new(MemDisk::new("pv0", a)), Arc::new(MemDisk::new("pv1", b))]).unwrap();
+    let set = scan(&[
+        Arc::new(MemDisk::new("pv0", a)),
+        Arc::new(MemDisk::new("pv1", b)),
+    ])
+    .unwrap();
     let root = set.lvs.iter().find(|l| l.lv == "root").unwrap();
     assert!(
         root.unsupported.as_deref().unwrap().contains("exceed"),
