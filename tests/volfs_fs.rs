@@ -776,7 +776,12 @@ fn mutated_fat_ext4_ntfs_images_never_panic() {
             "::/",
         ],
     );
-    let (o, w) = mutate_and_walk(&std::fs::read(&fat).unwrap(), &[0..48 * 1024], 500, 1);
+    let (o, w) = mutate_and_walk(
+        &std::fs::read(&fat).unwrap(),
+        &[0..16 * 1024, 16 * 1024..48 * 1024],
+        500,
+        1,
+    );
     assert!(o > 0 && w > 0, "fat {o} {w}");
     let ext = d.path().join("ext.img");
     std::fs::File::create(&ext)
@@ -793,7 +798,12 @@ fn mutated_fat_ext4_ntfs_images_never_panic() {
             ext.to_str().unwrap(),
         ],
     );
-    let (o, w) = mutate_and_walk(&std::fs::read(&ext).unwrap(), &[0..256 * 1024], 300, 2);
+    let (o, w) = mutate_and_walk(
+        &std::fs::read(&ext).unwrap(),
+        &[0..4096, 4096..256 * 1024],
+        300,
+        2,
+    );
     assert!(o > 0 && w > 0, "ext4 {o} {w}");
     let ntfs = ntfs_image(
         d.path(),
