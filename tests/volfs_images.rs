@@ -93,7 +93,7 @@ fn compare(
     got: BTreeMap<Vec<u8>, Row>,
     with_mode: bool,
 ) {
-    want.remove(&b"/".to_vec());
+    want.remove(b"/".as_slice());
     if !with_mode {
         for r in want.values_mut() {
             r.mode = 0;
