@@ -366,6 +366,23 @@ pub fn build_linux_tree(set: &DiskSet, root: &RootCandidate) -> Result<LinuxTree
                         Ok(()) => FstabStatus::Mounted,
                         Err(err) => FstabStatus::Failed(err.to_string()),
                     }
+        o.status = if e.vfstype == "swap" || e.file == "swap" {
+            FstabStatus::Swap
+        } else if bind || PSEUDO.contains(&e.vfstype.as_str()) {
+            FstabStatus::NotAFilesystem(if bind {
+                "bind mount".into()
+            } else {
+                e.vfstype.clone()
+            })
+        } else if !e.file.starts_with('/') {
+            FstabStatus::NotAFilesystem(format!("mount point {:?}", e.file))
+        } else if let Some(v) = vol {
+            if e.file == "/" {
+                if v.name != root.volume {
+                    out.warnings.push(format!(
+                        "fstab line {line}: / is {} but the root found is {}",
+                        v.name, root.volume
+                    ));
                 }
             } else {
                 FstabStatus::Unresolved

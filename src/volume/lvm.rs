@@ -647,15 +647,22 @@ impl BlockDev for LvDev {
                     reason: format!("no segment maps byte {pos}"),
                 })?;
             let rel = pos - p.lv_start;
-            let (dev, dev_off, avail) = if p.chunk == 0 {
-                let (d, base) = &p.stripes[0];
-                (d, base + rel, p.len - rel)
-            } else {
-                let n = p.stripes.len() as u64;
-                let ci = rel / p.chunk;
-                let within = rel % p.chunk;
-                let (d, base) = &p.stripes[(ci % n) as usize];
-                (d, base + (ci / n) * p.chunk + within, p.chunk - within)
+            let bad = || BlockError::Corrupt {
+                path: self.name.clone().into(),
+                reason: format!("no stripe maps byte {pos}"),
+            };
+            let (dev, dev_off, avail) = match rel.checked_div(p.chunk) {
+                None => {
+                    let (d, base) = p.stripes.first().ok_or_else(bad)?;
+                    (d, base + rel, p.len - rel)
+                }
+                Some(ci) => {
+                    let n = p.stripes.len() as u64;
+                    let within = rel % p.chunk;
+                    let idx = ci.checked_rem(n).ok_or_else(bad)?;
+                    let (d, base) = p.stripes.get(idx as usize).ok_or_else(bad)?;
+                    (d, base + (ci / n) * p.chunk + within, p.chunk - within)
+                }
             };
             let take = (avail.min((buf.len() - done) as u64)) as usize;
             dev.read_at(dev_off, &mut buf[done..done + take])?;
