@@ -9,6 +9,7 @@
 //! can never leave the guest root.
 
 mod error;
+pub mod xfs;
 
 pub use error::FsError;
 
