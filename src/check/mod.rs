@@ -1,2 +1,161 @@
 //! Pre-flight checks: findings about an inspected guest, each tied to a requirement ID of the
-//! import spec (FMT-*, OS-*, BOOT-*, GEN-*, LNX-*, WIN-*), with severity, evidence and a fix.
+//! import spec (FMT-*, OS-*, BOOT-*, GEN-*, LNX-*, WIN-*), with a severity, the evidence (file and
+//! line, kernel version, partition …) and what the user should do. A check that found nothing
+//! wrong reports `pass`, so the report shows everything that was judged.
+
+mod disk;
+mod linux;
+
+use crate::guest::facts::Inspection;
+use crate::rules::Profile;
+use serde::Serialize;
+
+/// How bad a finding is. `Blocker` means the import will fail; exit code 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Blocker,
+    Warning,
+    Info,
+    Pass,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Blocker => "blocker",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+            Severity::Pass => "pass",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// Requirement ID (FMT-1, LNX-4 …).
+    pub id: String,
+    pub severity: Severity,
+    /// What was judged, in a few words.
+    pub title: String,
+    /// What was found, with where (file:line, device, kernel …).
+    pub evidence: Vec<String>,
+    /// What the user should do (or what `guestfix plan` will do).
+    pub fix: Option<String>,
+    /// The image, disk or OS root the finding is about.
+    pub subject: String,
+}
+
+impl Finding {
+    pub fn new(id: &str, severity: Severity, subject: &str, title: impl Into<String>) -> Self {
+        Finding {
+            id: id.to_string(),
+            severity,
+            title: title.into(),
+            evidence: Vec::new(),
+            fix: None,
+            subject: subject.to_string(),
+        }
+    }
+    pub fn evidence(mut self, e: impl Into<String>) -> Self {
+        self.evidence.push(e.into());
+        self
+    }
+    pub fn evidences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, e: I) -> Self {
+        self.evidence.extend(e.into_iter().map(Into::into));
+        self
+    }
+    pub fn fix(mut self, f: impl Into<String>) -> Self {
+        self.fix = Some(f.into());
+        self
+    }
+}
+
+/// The whole report of `guestfix check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub target: String,
+    pub findings: Vec<Finding>,
+    pub blockers: usize,
+    pub warnings: usize,
+}
+
+impl Report {
+    pub fn has_blockers(&self) -> bool {
+        self.blockers > 0
+    }
+}
+
+/// Run every check of the profile over an inspection.
+pub fn run(insp: &Inspection, profile: &Profile, today: &str) -> Report {
+    let mut findings = Vec::new();
+    disk::check(insp, profile, &mut findings);
+    for os in &insp.operating_systems {
+        if os.os_type == "linux" {
+            linux::check(insp, os, profile, today, &mut findings);
+        }
+    }
+    // Stable order: blockers first, then by requirement ID.
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then_with(|| id_key(&a.id).cmp(&id_key(&b.id)))
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
+    let blockers = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Blocker)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    Report {
+        target: profile.settings.id.clone(),
+        findings,
+        blockers,
+        warnings,
+    }
+}
+
+/// Sort key for IDs: "LNX-10" after "LNX-9".
+fn id_key(id: &str) -> (String, u32) {
+    match id.rsplit_once('-') {
+        Some((p, n)) => (p.to_string(), n.parse().unwrap_or(0)),
+        None => (id.to_string(), 0),
+    }
+}
+
+/// The human table of a report.
+pub fn render_text(r: &Report) -> String {
+    let mut out = String::new();
+    for f in &r.findings {
+        out.push_str(&format!(
+            "{:<8} {:<7} {}: {}\n",
+            f.severity.as_str(),
+            f.id,
+            f.subject,
+            f.title
+        ));
+        for e in &f.evidence {
+            out.push_str(&format!("                   found: {e}\n"));
+        }
+        if let Some(fix) = &f.fix {
+            if f.severity != Severity::Pass {
+                out.push_str(&format!("                   fix:   {fix}\n"));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "\ntarget {}: {} blocker(s), {} warning(s), {} check(s) passed\n",
+        r.target,
+        r.blockers,
+        r.warnings,
+        r.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Pass)
+            .count()
+    ));
+    out
+}

@@ -2,4 +2,6 @@
 //! read through the guest file tree. Facts that could not be read are explicit (`unknown` with a
 //! reason), never silently absent.
 
+pub mod arch;
+pub mod facts;
 pub mod linux;

@@ -2,3 +2,5 @@
 //! network configs) and the facts inspection derives from them.
 
 pub mod fstab;
+pub mod initramfs;
+pub mod packages;

@@ -1,0 +1,603 @@
+//! Checks on one Linux root: OS-1, OS-2, OS-4, OS-5, BOOT-1, BOOT-2, BOOT-4, BOOT-5, BOOT-6,
+//! GEN-2 (several boot-loader configs), GEN-4, LNX-1..LNX-8, and MOD-L3 (fstab entries that
+//! match nothing in the image).
+
+use super::{Finding, Severity, disk::human};
+use crate::guest::facts::{Inspection, OsFacts};
+use crate::rules::{LinuxSupport, Profile};
+
+pub(super) fn check(
+    insp: &Inspection,
+    os: &OsFacts,
+    profile: &Profile,
+    today: &str,
+    out: &mut Vec<Finding>,
+) {
+    let s = &profile.settings;
+    let subj = os.root.as_str();
+    let mut push = |f: Finding| out.push(f);
+
+    // OS-1 / LNX-1: architecture.
+    match os.arch.known() {
+        Some(a) if s.accepted_arch.contains(a) => push(Finding::new(
+            "OS-1",
+            Severity::Pass,
+            subj,
+            format!("architecture {a}"),
+        )),
+        Some(a) => {
+            let why = if a == "i386" || a == "i686" {
+                match &s.refuse_32bit_since {
+                    Some(d) if today >= d.as_str() => {
+                        format!("32-bit guests are refused since {d}")
+                    }
+                    _ => "32-bit guest".into(),
+                }
+            } else {
+                format!("{a} guests are refused")
+            };
+            push(
+                Finding::new(
+                    "OS-1",
+                    Severity::Blocker,
+                    subj,
+                    format!("architecture {a} not supported"),
+                )
+                .evidence(why)
+                .fix(format!(
+                    "only {} guests can be imported",
+                    s.accepted_arch.join(", ")
+                )),
+            )
+        }
+        None => push(
+            Finding::new("OS-1", Severity::Warning, subj, "architecture unknown")
+                .evidence(format!("{:?}", os.arch)),
+        ),
+    }
+
+    // OS-2 / OS-4 / LNX-1: distro, version and default kernel against the matrix.
+    let distro = os.distro.known().cloned().unwrap_or_default();
+    let version = os.version.known().cloned().unwrap_or_default();
+    let kernel = os
+        .bootloader
+        .known()
+        .and_then(|b| b.default_kernel_version.clone())
+        .or_else(|| newest_kernel(os));
+    let m = profile
+        .matrix
+        .match_linux(&distro, &version, kernel.as_deref());
+    let name = format!(
+        "{} {}",
+        os.product_name.known().cloned().unwrap_or(distro.clone()),
+        version
+    );
+    match &m.support {
+        LinuxSupport::Supported { eol } => {
+            push(Finding::new(
+                "OS-2",
+                Severity::Pass,
+                subj,
+                format!("{name} is supported"),
+            ));
+            if *eol {
+                push(
+                    Finding::new(
+                        "OS-4",
+                        Severity::Warning,
+                        subj,
+                        format!("{name} is end of life"),
+                    )
+                    .evidence("imported, but untested by the import service")
+                    .fix("plan an upgrade to a supported release"),
+                );
+            }
+        }
+        LinuxSupport::PointReleaseNotListed { listed, eol } => {
+            push(
+                Finding::new(
+                    "OS-2",
+                    Severity::Warning,
+                    subj,
+                    format!("{name}: this point release is not in the tested list"),
+                )
+                .evidence(format!("listed: {}", listed.join(", ")))
+                .fix("the major version is accepted; a listed point release is safest"),
+            );
+            if *eol {
+                push(Finding::new(
+                    "OS-4",
+                    Severity::Warning,
+                    subj,
+                    format!("{name} is end of life"),
+                ));
+            }
+        }
+        LinuxSupport::VersionNotListed { listed } => push(
+            Finding::new(
+                "OS-2",
+                Severity::Blocker,
+                subj,
+                format!("{name} is not a supported version"),
+            )
+            .evidence(format!(
+                "supported {distro} versions: {}",
+                listed.join(", ")
+            ))
+            .fix("upgrade or reinstall on a supported release"),
+        ),
+        LinuxSupport::DistroNotListed => push(
+            Finding::new(
+                "OS-2",
+                Severity::Blocker,
+                subj,
+                format!(
+                    "distribution {:?} is not supported",
+                    if distro.is_empty() {
+                        "unknown"
+                    } else {
+                        &distro
+                    }
+                ),
+            )
+            .evidence(format!(
+                "distro: {:?}, version: {:?}",
+                os.distro, os.version
+            )),
+        ),
+    }
+    match (kernel.as_deref(), m.kernel_ok) {
+        (Some(k), Some(false)) => push(
+            Finding::new(
+                "LNX-1",
+                Severity::Blocker,
+                subj,
+                "kernel version not supported",
+            )
+            .evidence(format!(
+                "default kernel {k}; accepted: {}",
+                m.accepted_kernels.join(", ")
+            ))
+            .fix("make a distribution kernel of an accepted version the default"),
+        ),
+        (Some(k), Some(true)) => push(Finding::new(
+            "LNX-1",
+            Severity::Pass,
+            subj,
+            format!("default kernel {k} is accepted"),
+        )),
+        (None, _) => push(
+            Finding::new("LNX-1", Severity::Warning, subj, "default kernel unknown")
+                .evidence(format!("{:?}", os.bootloader)),
+        ),
+        _ => {}
+    }
+    // OS-5: licensing facts.
+    if matches!(distro.as_str(), "rhel" | "sles") {
+        push(
+            Finding::new(
+                "OS-5",
+                Severity::Info,
+                subj,
+                format!("{name} needs its own subscription"),
+            )
+            .fix("bring your own licence/subscription"),
+        );
+    }
+
+    // BOOT-2: root filesystem type, Btrfs subvolumes.
+    let root_mount = os.mountpoints.iter().find(|m| m.mountpoint == "/");
+    if let Some(rm) = root_mount {
+        if s.linux_filesystems.iter().any(|f| f == &rm.fstype) {
+            push(Finding::new(
+                "BOOT-2",
+                Severity::Pass,
+                subj,
+                format!("root filesystem {} on {}", rm.fstype, rm.device),
+            ));
+        } else {
+            push(
+                Finding::new(
+                    "BOOT-2",
+                    Severity::Blocker,
+                    subj,
+                    format!("root filesystem {} not supported", rm.fstype),
+                )
+                .evidence(format!("/ on {} ({})", rm.device, rm.fstype))
+                .fix(format!("accepted: {}", s.linux_filesystems.join(", "))),
+            );
+        }
+    }
+    if s.refuse_btrfs_subvolumes {
+        let subvol_mounts: Vec<String> = os
+            .mountpoints
+            .iter()
+            .filter(|m| {
+                m.fstype == "btrfs"
+                    && (m.options.contains("subvol=") || m.options.contains("subvolid="))
+            })
+            .map(|m| format!("{} mounted from {} ({})", m.mountpoint, m.device, m.options))
+            .collect();
+        if !subvol_mounts.is_empty() {
+            push(
+                Finding::new("BOOT-2", Severity::Blocker, subj, "Btrfs subvolumes are refused")
+                    .evidences(subvol_mounts)
+                    .fix("move the root to a plain filesystem (or the top-level Btrfs volume) before export"),
+            );
+        }
+    }
+
+    // BOOT-1 / BOOT-4: boot modes.
+    let bm = &os.boot_modes;
+    let modes = match (bm.bios, bm.uefi) {
+        (true, true) => "BIOS and UEFI",
+        (true, false) => "BIOS",
+        (false, true) => "UEFI",
+        (false, false) => "none",
+    };
+    if bm.bios || bm.uefi {
+        push(
+            Finding::new(
+                "BOOT-1",
+                Severity::Info,
+                subj,
+                format!("boots with {modes}"),
+            )
+            .evidences(bm.evidence.clone()),
+        );
+    } else {
+        push(
+            Finding::new("BOOT-1", Severity::Blocker, subj, "no boot mode found")
+                .evidences(bm.evidence.clone())
+                .fix("install GRUB for BIOS (boot code in the MBR) or UEFI (an ESP with a loader)"),
+        );
+    }
+    if bm.bios && bm.uefi {
+        push(
+            Finding::new(
+                "FMT-5",
+                Severity::Info,
+                subj,
+                "hybrid BIOS+UEFI GRUB: import works, export is refused",
+            )
+            .evidences(bm.evidence.clone()),
+        );
+    }
+    if bm.uefi {
+        match bm.uefi_fallback_loader {
+            Some(true) => push(Finding::new("BOOT-4", Severity::Pass, subj, "fallback loader EFI/BOOT/BOOTX64.EFI present")),
+            _ => push(
+                Finding::new(
+                    "BOOT-4",
+                    if bm.bios { Severity::Warning } else { Severity::Blocker },
+                    subj,
+                    "UEFI fallback loader \\EFI\\BOOT\\BOOTX64.EFI missing",
+                )
+                .evidence(format!("ESP {}", bm.esp_device.clone().unwrap_or_default()))
+                .fix("guestfix plan adds it from the distribution's loader (rule uefi-fallback-debian)"),
+            ),
+        }
+    }
+
+    // BOOT-5 / LNX-7 / GEN-2: boot loader.
+    match os.bootloader.known() {
+        Some(b) => {
+            push(Finding::new(
+                "BOOT-5",
+                Severity::Pass,
+                subj,
+                format!("boot loader {} ({})", b.kind, b.config_files.join(", ")),
+            ));
+            if b.kind == "grub2-bls" && b.default_kernel.is_none() {
+                push(
+                    Finding::new(
+                        "LNX-7",
+                        Severity::Blocker,
+                        subj,
+                        "BLS-style GRUB found but the default kernel could not be detected",
+                    )
+                    .evidences(b.config_files.clone())
+                    .fix("set saved_entry in grubenv (grub2-set-default) so the default is resolvable"),
+                );
+            } else if b.default_kernel.is_some() {
+                push(Finding::new(
+                    "LNX-7",
+                    Severity::Pass,
+                    subj,
+                    format!(
+                        "default entry resolves to {}",
+                        b.default_kernel.clone().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        None => push(
+            Finding::new(
+                "BOOT-5",
+                Severity::Blocker,
+                subj,
+                "no GRUB legacy or GRUB 2 configuration found",
+            )
+            .evidence(format!("{:?}", os.bootloader))
+            .fix("Linux guests must boot with GRUB legacy or GRUB 2"),
+        ),
+    }
+    for n in os
+        .notes
+        .iter()
+        .filter(|n| n.contains("multiple different grub"))
+    {
+        push(
+            Finding::new(
+                "GEN-2",
+                Severity::Blocker,
+                subj,
+                "multiple different grub/menu.lst files found",
+            )
+            .evidence(n.clone())
+            .fix("keep one boot-loader configuration"),
+        );
+    }
+
+    // BOOT-6: root on the boot disk.
+    if let Some(rm) = root_mount {
+        let boot_disk = insp
+            .disks
+            .first()
+            .map(|d| d.device.clone())
+            .unwrap_or_default();
+        if !boot_disk.is_empty()
+            && !rm.device.starts_with("/dev/mapper")
+            && !rm.device.starts_with(&boot_disk)
+            && rm.device.starts_with("/dev/sd")
+        {
+            push(
+                Finding::new(
+                    "BOOT-6",
+                    Severity::Blocker,
+                    subj,
+                    "root is not on the boot disk",
+                )
+                .evidence(format!("/ on {}, boot loader on {boot_disk}", rm.device))
+                .fix("move the root partition to the disk that holds the boot loader"),
+            );
+        }
+    }
+
+    // MOD-L3: fstab entries that match nothing in the image.
+    for p in &os.unresolved_fstab {
+        push(
+            Finding::new("MOD-L3", Severity::Warning, subj, format!("fstab entry for {} matches nothing in the image", p.mountpoint))
+                .evidence(format!("{}:{}: {} {} {} ({})", p.file, p.line, p.spec, p.mountpoint, p.fstype, p.reason))
+                .fix("guestfix plan adds nofail (or disables it); fix the device name after import and drop nofail"),
+        );
+    }
+
+    // GEN-4 / LNX-4: network.
+    match os.network.known() {
+        Some(n) => {
+            let statics: Vec<String> = n
+                .interfaces
+                .iter()
+                .filter(|i| !i.dhcp4 && !i.addresses.is_empty())
+                .map(|i| {
+                    format!(
+                        "{} ({}): static {} in {}",
+                        i.name,
+                        i.flavour,
+                        i.addresses.join(", "),
+                        i.file
+                    )
+                })
+                .collect();
+            if !statics.is_empty() {
+                push(
+                    Finding::new(
+                        "GEN-4",
+                        Severity::Warning,
+                        subj,
+                        "static IP configuration will not work after import",
+                    )
+                    .evidences(statics)
+                    .fix("guestfix plan switches it to DHCP (MOD-L2)"),
+                );
+            }
+            let names: std::collections::BTreeSet<&str> = n
+                .interfaces
+                .iter()
+                .map(|i| i.name.as_str())
+                .filter(|n| *n != "lo")
+                .collect();
+            if names.len() > 1 {
+                push(
+                    Finding::new(
+                        "GEN-4",
+                        Severity::Warning,
+                        subj,
+                        "several network interfaces configured; the VM will have one",
+                    )
+                    .evidence(names.into_iter().collect::<Vec<_>>().join(", ")),
+                );
+            }
+            let predictable: Vec<String> = n
+                .interfaces
+                .iter()
+                .filter(|i| is_predictable_name(&i.name))
+                .map(|i| format!("{} in {}", i.name, i.file))
+                .collect();
+            if n.predictable_names_disabled {
+                push(
+                    Finding::new(
+                        "LNX-4",
+                        Severity::Pass,
+                        subj,
+                        "predictable interface names disabled",
+                    )
+                    .evidences(n.evidence.clone()),
+                );
+            } else {
+                push(
+                    Finding::new("LNX-4", Severity::Warning, subj, "predictable network interface names are in use")
+                        .evidences(predictable)
+                        .fix("guestfix plan adds net.ifnames=0 biosdevname=0 and renames the config to eth0"),
+                );
+            }
+        }
+        None => push(
+            Finding::new(
+                "GEN-4",
+                Severity::Warning,
+                subj,
+                "network configuration could not be read",
+            )
+            .evidence(format!("{:?}", os.network)),
+        ),
+    }
+
+    // LNX-2: free space on the root volume.
+    if let Some(rm) = root_mount {
+        let free = insp
+            .disks
+            .iter()
+            .flat_map(|d| &d.volumes)
+            .find(|v| v.device == rm.device)
+            .and_then(|v| v.free_bytes);
+        match free {
+            Some(f) if f < s.min_root_free_bytes => push(
+                Finding::new(
+                    "LNX-2",
+                    Severity::Warning,
+                    subj,
+                    "little free space on the root volume",
+                )
+                .evidence(format!("{} free on {}", human(f), rm.device))
+                .fix(format!(
+                    "free at least {} before export",
+                    human(s.min_root_free_bytes)
+                )),
+            ),
+            Some(f) => push(Finding::new(
+                "LNX-2",
+                Severity::Pass,
+                subj,
+                format!("{} free on the root volume", human(f)),
+            )),
+            None => {}
+        }
+    }
+
+    // LNX-3 / LNX-8: drivers and initramfs of the default kernel.
+    let dk = kernel
+        .as_deref()
+        .and_then(|k| os.kernels.iter().find(|x| x.version == k))
+        .or_else(|| os.kernels.first());
+    match dk {
+        Some(k) => {
+            match k.initramfs_readable.known() {
+                Some(true) => push(Finding::new("LNX-8", Severity::Pass, subj, format!("initramfs of {} is readable", k.version))),
+                _ => push(
+                    Finding::new("LNX-8", Severity::Blocker, subj, "Could not read your initramfs/initrd to determine which drivers are needed")
+                        .evidence(format!("kernel {}: initramfs {:?} ({:?})", k.version, k.initramfs, k.initramfs_readable))
+                        .fix("regenerate the initramfs (update-initramfs -u / dracut -f) before export"),
+                ),
+            }
+            for d in &s.required_drivers {
+                let present = d.modules.iter().any(|m| {
+                    k.initramfs_drivers
+                        .iter()
+                        .chain(&k.module_drivers)
+                        .any(|x| norm(x) == norm(m))
+                });
+                if present {
+                    push(Finding::new(
+                        "LNX-3",
+                        Severity::Pass,
+                        subj,
+                        format!("{} driver present for {}", d.name, k.version),
+                    ));
+                } else {
+                    push(
+                        Finding::new(
+                            "LNX-3",
+                            if d.severity.as_deref() == Some("blocker") {
+                                Severity::Blocker
+                            } else {
+                                Severity::Warning
+                            },
+                            subj,
+                            format!("{} driver missing", d.name),
+                        )
+                        .evidence(format!(
+                            "kernel {}: no {} module in the initramfs or /lib/modules",
+                            k.version,
+                            d.modules.join("/")
+                        ))
+                        .fix(format!(
+                            "install the {} driver (or let a rule with modules_dir add it, MOD-L1)",
+                            d.name
+                        )),
+                    );
+                }
+            }
+        }
+        None => push(
+            Finding::new("LNX-8", Severity::Blocker, subj, "no kernel found")
+                .fix("install a distribution kernel"),
+        ),
+    }
+
+    // LNX-5 / LNX-6: remote access and DHCP client.
+    match os.ssh_server.known() {
+        Some(s) if s.installed && s.enabled => push(
+            Finding::new(
+                "LNX-5",
+                Severity::Pass,
+                subj,
+                "SSH server installed and enabled",
+            )
+            .evidences(s.evidence.clone()),
+        ),
+        Some(s) if s.installed => push(
+            Finding::new(
+                "LNX-5",
+                Severity::Warning,
+                subj,
+                "SSH server installed but not enabled",
+            )
+            .evidences(s.evidence.clone())
+            .fix("enable sshd before export"),
+        ),
+        _ => push(
+            Finding::new("LNX-5", Severity::Warning, subj, "no SSH server found")
+                .fix("install and enable an SSH server, add a non-root user with a public key"),
+        ),
+    }
+    match os.dhcp_client.known() {
+        Some(c) if !c.is_empty() => push(Finding::new("LNX-6", Severity::Pass, subj, format!("DHCP client: {}", c.join(", ")))),
+        _ => push(
+            Finding::new("LNX-6", Severity::Blocker, subj, "no DHCP client found")
+                .evidence(format!("{:?}", os.dhcp_client))
+                .fix("install a DHCP client (isc-dhcp-client, dhcpcd, NetworkManager, systemd-networkd)"),
+        ),
+    }
+}
+
+fn norm(m: &str) -> String {
+    m.replace('-', "_")
+}
+
+fn newest_kernel(os: &OsFacts) -> Option<String> {
+    os.kernels.iter().map(|k| k.version.clone()).max_by(|a, b| {
+        crate::rules::Version::parse(a)
+            .map(|v| v.0)
+            .cmp(&crate::rules::Version::parse(b).map(|v| v.0))
+    })
+}
+
+/// ens33, enp0s3, eno1, enx…, wlp2s0: systemd's predictable names (LNX-4).
+pub(crate) fn is_predictable_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    (n.starts_with("en") || n.starts_with("wl") || n.starts_with("ww"))
+        && b.len() > 3
+        && matches!(b[2], b'o' | b's' | b'p' | b'x' | b'P')
+}

@@ -1,0 +1,376 @@
+//! Initramfs / initrd reading (LNX-8, LNX-3, MOD-L1): the kernel unpacks a sequence of cpio
+//! archives, each plain or compressed (gzip, xz, lzma, zstd, lz4 legacy, bzip2), often an
+//! uncompressed early-microcode archive followed by the compressed main one. We list every file
+//! in every archive, bounded in size and count, and derive the kernel modules present.
+
+use std::io::Read;
+
+/// Bounds for reading an initramfs from an untrusted image.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most bytes any decompressed archive may expand to.
+    pub max_unpacked: u64,
+    /// Most files listed.
+    pub max_entries: usize,
+    /// Most archives in the sequence.
+    pub max_archives: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_unpacked: 1 << 30,
+            max_entries: 200_000,
+            max_archives: 16,
+        }
+    }
+}
+
+/// Why an initramfs could not be read (LNX-8).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InitramfsError {
+    #[error("empty file")]
+    Empty,
+    #[error("not a cpio archive or known compression at offset {offset} (magic {magic})")]
+    UnknownFormat { offset: usize, magic: String },
+    #[error("{compression} data is corrupt: {reason}")]
+    Decompress {
+        compression: &'static str,
+        reason: String,
+    },
+    #[error("decompressed data exceeds {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("cpio entry at offset {offset}: {reason}")]
+    Cpio { offset: usize, reason: String },
+    #[error("more than {0} entries or archives")]
+    TooMany(usize),
+}
+
+/// One archive of the sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveInfo {
+    /// none, gzip, xz, lzma, zstd, lz4, bzip2.
+    pub compression: &'static str,
+    pub offset: usize,
+    pub entries: usize,
+}
+
+/// What an initramfs holds.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub archives: Vec<ArchiveInfo>,
+    /// Every path, without a leading `./` or `/`.
+    pub files: Vec<String>,
+}
+
+impl Listing {
+    /// Kernel module names (`virtio_blk`, `nvme` …) of every `.ko[.xz|.zst|.gz]` file, with `-`
+    /// normalised to `_` as modprobe does.
+    pub fn modules(&self) -> Vec<String> {
+        let mut m: Vec<String> = self.files.iter().filter_map(|f| module_name(f)).collect();
+        m.sort();
+        m.dedup();
+        m
+    }
+}
+
+/// The module name of a `.ko` path, if it is one.
+pub fn module_name(path: &str) -> Option<String> {
+    let base = path.rsplit('/').next()?;
+    let stem = [".ko", ".ko.xz", ".ko.zst", ".ko.gz", ".ko.bz2"]
+        .iter()
+        .find_map(|ext| base.strip_suffix(ext))?;
+    (!stem.is_empty()).then(|| stem.replace('-', "_"))
+}
+
+/// List an initramfs image.
+pub fn list(data: &[u8], limits: &Limits) -> Result<Listing, InitramfsError> {
+    if data.is_empty() {
+        return Err(InitramfsError::Empty);
+    }
+    let mut out = Listing::default();
+    let mut pos = 0usize;
+    while pos < data.len() {
+        // Archives are padded with zeros (to 4 bytes, sometimes to 512).
+        while pos < data.len() && data[pos] == 0 {
+            pos += 1;
+        }
+        if pos >= data.len() {
+            break;
+        }
+        if out.archives.len() >= limits.max_archives {
+            return Err(InitramfsError::TooMany(limits.max_archives));
+        }
+        let rest = &data[pos..];
+        if rest.starts_with(b"07070") {
+            let before = out.files.len();
+            let used = read_cpio(rest, &mut out.files, limits, pos)?;
+            out.archives.push(ArchiveInfo {
+                compression: "none",
+                offset: pos,
+                entries: out.files.len() - before,
+            });
+            pos += used;
+            continue;
+        }
+        let (compression, unpacked) = decompress(rest, limits)?;
+        let before = out.files.len();
+        let mut inner = 0usize;
+        // A compressed member may itself hold several cpio archives back to back.
+        while inner < unpacked.len() {
+            while inner < unpacked.len() && unpacked[inner] == 0 {
+                inner += 1;
+            }
+            if inner >= unpacked.len() {
+                break;
+            }
+            if !unpacked[inner..].starts_with(b"07070") {
+                return Err(InitramfsError::Cpio {
+                    offset: inner,
+                    reason: format!("{compression} member does not hold a cpio archive"),
+                });
+            }
+            inner += read_cpio(&unpacked[inner..], &mut out.files, limits, inner)?;
+        }
+        out.archives.push(ArchiveInfo {
+            compression,
+            offset: pos,
+            entries: out.files.len() - before,
+        });
+        // The compressed member runs to the end of the file (the kernel stops there too).
+        break;
+    }
+    if out.archives.is_empty() {
+        return Err(InitramfsError::Empty);
+    }
+    Ok(out)
+}
+
+fn hexfield(b: &[u8], at: usize, base: usize) -> Result<usize, InitramfsError> {
+    let s = b
+        .get(at..at + 8)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .ok_or(InitramfsError::Cpio {
+            offset: base + at,
+            reason: "truncated header".into(),
+        })?;
+    usize::from_str_radix(s, 16).map_err(|_| InitramfsError::Cpio {
+        offset: base + at,
+        reason: format!("bad hex field {s:?}"),
+    })
+}
+
+fn octfield(b: &[u8], at: usize, len: usize, base: usize) -> Result<usize, InitramfsError> {
+    let s = b
+        .get(at..at + len)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .ok_or(InitramfsError::Cpio {
+            offset: base + at,
+            reason: "truncated header".into(),
+        })?;
+    usize::from_str_radix(s, 8).map_err(|_| InitramfsError::Cpio {
+        offset: base + at,
+        reason: format!("bad octal field {s:?}"),
+    })
+}
+
+/// Read one cpio archive (newc, crc or odc) up to its TRAILER!!!; returns the bytes used.
+fn read_cpio(
+    b: &[u8],
+    files: &mut Vec<String>,
+    limits: &Limits,
+    base: usize,
+) -> Result<usize, InitramfsError> {
+    let mut pos = 0usize;
+    loop {
+        let hdr = b.get(pos..pos + 6).ok_or(InitramfsError::Cpio {
+            offset: base + pos,
+            reason: "archive ends without TRAILER!!!".into(),
+        })?;
+        let (name_at, namesize, filesize, align) = match hdr {
+            b"070701" | b"070702" => {
+                let filesize = hexfield(b, pos + 54, base)?;
+                let namesize = hexfield(b, pos + 94, base)?;
+                (pos + 110, namesize, filesize, 4usize)
+            }
+            b"070707" => {
+                let namesize = octfield(b, pos + 59, 6, base)?;
+                let filesize = octfield(b, pos + 65, 11, base)?;
+                (pos + 76, namesize, filesize, 1usize)
+            }
+            _ => {
+                return Err(InitramfsError::Cpio {
+                    offset: base + pos,
+                    reason: format!("bad magic {:?}", String::from_utf8_lossy(hdr)),
+                });
+            }
+        };
+        let name_end = name_at
+            .checked_add(namesize)
+            .filter(|&e| e <= b.len() && namesize > 0)
+            .ok_or(InitramfsError::Cpio {
+                offset: base + pos,
+                reason: format!("name of {namesize} bytes runs past the end"),
+            })?;
+        let raw = &b[name_at..name_end - 1];
+        let name = String::from_utf8_lossy(raw).into_owned();
+        let data_at = align_up(name_end, align);
+        let data_end = data_at
+            .checked_add(filesize)
+            .filter(|&e| e <= b.len())
+            .ok_or(InitramfsError::Cpio {
+                offset: base + pos,
+                reason: format!("{name}: {filesize} bytes of data run past the end"),
+            })?;
+        if name == "TRAILER!!!" {
+            return Ok(align_up(data_end, align).min(b.len()));
+        }
+        let clean = name.trim_start_matches("./").trim_start_matches('/');
+        if !clean.is_empty() && clean != "." {
+            if files.len() >= limits.max_entries {
+                return Err(InitramfsError::TooMany(limits.max_entries));
+            }
+            files.push(clean.to_string());
+        }
+        pos = align_up(data_end, align);
+    }
+}
+
+fn align_up(v: usize, a: usize) -> usize {
+    v.div_ceil(a) * a
+}
+
+/// Read at most `limit` bytes from a decoder; more is an error (decompression bomb).
+fn bounded<R: Read>(r: R, limit: u64, name: &'static str) -> Result<Vec<u8>, InitramfsError> {
+    let mut out = Vec::new();
+    let mut taken = r.take(limit + 1);
+    match taken.read_to_end(&mut out) {
+        Ok(_) => {}
+        // Trailing garbage after a complete stream is common (padding); keep what was decoded.
+        Err(e) if !out.is_empty() => {
+            let _ = e;
+        }
+        Err(e) => {
+            return Err(InitramfsError::Decompress {
+                compression: name,
+                reason: e.to_string(),
+            });
+        }
+    }
+    if out.len() as u64 > limit {
+        return Err(InitramfsError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+fn decompress(d: &[u8], limits: &Limits) -> Result<(&'static str, Vec<u8>), InitramfsError> {
+    let lim = limits.max_unpacked;
+    let err = |c: &'static str, e: String| InitramfsError::Decompress {
+        compression: c,
+        reason: e,
+    };
+    if d.starts_with(&[0x1f, 0x8b]) {
+        return Ok((
+            "gzip",
+            bounded(flate2::read::GzDecoder::new(d), lim, "gzip")?,
+        ));
+    }
+    if d.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        let mut out = Vec::new();
+        let mut w = LimitedWriter::new(&mut out, lim);
+        lzma_rs::xz_decompress(&mut std::io::BufReader::new(d), &mut w).map_err(|e| {
+            if w.exceeded {
+                InitramfsError::TooLarge { limit: lim }
+            } else {
+                err("xz", format!("{e:?}"))
+            }
+        })?;
+        return Ok(("xz", out));
+    }
+    if d.len() > 13 && d[0] == 0x5d && d[1] == 0 && d[2] == 0 {
+        let mut out = Vec::new();
+        let mut w = LimitedWriter::new(&mut out, lim);
+        lzma_rs::lzma_decompress(&mut std::io::BufReader::new(d), &mut w).map_err(|e| {
+            if w.exceeded {
+                InitramfsError::TooLarge { limit: lim }
+            } else {
+                err("lzma", format!("{e:?}"))
+            }
+        })?;
+        return Ok(("lzma", out));
+    }
+    if d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let dec =
+            ruzstd::decoding::StreamingDecoder::new(d).map_err(|e| err("zstd", e.to_string()))?;
+        return Ok(("zstd", bounded(dec, lim, "zstd")?));
+    }
+    if d.starts_with(&[0x02, 0x21, 0x4c, 0x18]) {
+        return Ok(("lz4", lz4_legacy(&d[4..], lim)?));
+    }
+    if d.starts_with(b"BZh") {
+        let dec = bzip2_rs::DecoderReader::new(d);
+        return Ok(("bzip2", bounded(dec, lim, "bzip2")?));
+    }
+    Err(InitramfsError::UnknownFormat {
+        offset: 0,
+        magic: d.iter().take(6).map(|b| format!("{b:02x}")).collect(),
+    })
+}
+
+/// The Linux kernel's lz4 "legacy" framing: blocks of (u32 LE compressed size, data), each
+/// decompressing to at most 8 MiB.
+fn lz4_legacy(mut d: &[u8], limit: u64) -> Result<Vec<u8>, InitramfsError> {
+    const BLOCK: usize = 8 << 20;
+    let mut out = Vec::new();
+    while d.len() >= 4 {
+        let n = u32::from_le_bytes([d[0], d[1], d[2], d[3]]) as usize;
+        if n == 0x184C2102 {
+            d = &d[4..];
+            continue;
+        }
+        let Some(block) = d.get(4..4 + n) else { break };
+        let mut buf = vec![0u8; BLOCK];
+        let got = lz4_flex::block::decompress_into(block, &mut buf).map_err(|e| {
+            InitramfsError::Decompress {
+                compression: "lz4",
+                reason: e.to_string(),
+            }
+        })?;
+        out.extend_from_slice(&buf[..got]);
+        if out.len() as u64 > limit {
+            return Err(InitramfsError::TooLarge { limit });
+        }
+        d = &d[4 + n..];
+    }
+    Ok(out)
+}
+
+struct LimitedWriter<'a> {
+    out: &'a mut Vec<u8>,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl<'a> LimitedWriter<'a> {
+    fn new(out: &'a mut Vec<u8>, limit: u64) -> Self {
+        LimitedWriter {
+            out,
+            limit,
+            exceeded: false,
+        }
+    }
+}
+
+impl std::io::Write for LimitedWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() as u64 + buf.len() as u64 > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("decompressed data too large"));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

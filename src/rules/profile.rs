@@ -1,0 +1,258 @@
+//! A target profile: its settings (profile.toml), its OS matrix, and its rules.
+
+use super::{OsMatrix, RulesError};
+use serde::Deserialize;
+
+/// The built-in transforms a rule may name (implemented in `crate::plan`).
+pub const TRANSFORMS: &[&str] = &[
+    "fstab",
+    "crypttab",
+    "network-dhcp",
+    "kernel-cmdline",
+    "grub-default",
+    "uefi-fallback",
+    "initramfs-drivers",
+];
+
+/// A loaded target profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub settings: ProfileSettings,
+    pub matrix: OsMatrix,
+    /// Sorted by `order`, then id.
+    pub rules: Vec<Rule>,
+}
+
+/// `[profile]` of profile.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSettings {
+    pub id: String,
+    pub description: String,
+    pub os_matrix: String,
+    pub accepted_arch: Vec<String>,
+    #[serde(default)]
+    pub refuse_32bit_since: Option<String>,
+    pub backup_pattern: String,
+    pub accepted_formats: Vec<String>,
+    pub max_image_bytes: u64,
+    #[serde(default)]
+    pub manifest_needed_above_bytes: Option<u64>,
+    pub max_volumes: usize,
+    #[serde(default)]
+    pub export_max_volume_bytes: Option<u64>,
+    pub linux_filesystems: Vec<String>,
+    #[serde(default)]
+    pub refuse_btrfs_subvolumes: bool,
+    pub min_root_free_bytes: u64,
+    #[serde(default)]
+    pub required_drivers: Vec<DriverSpec>,
+    #[serde(default)]
+    pub boot_drivers: Vec<DriverSpec>,
+    #[serde(default)]
+    pub windows_min_free_bytes: Option<u64>,
+}
+
+/// A driver and the module names that provide it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriverSpec {
+    pub name: String,
+    pub modules: Vec<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+}
+
+/// When a rule applies. Every given field must hold.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// "linux" or "windows".
+    #[serde(default)]
+    pub os: Option<String>,
+    /// Distro names (any of).
+    #[serde(default)]
+    pub distro: Vec<String>,
+    /// Version patterns as in the OS matrix (any of).
+    #[serde(default)]
+    pub version: Vec<String>,
+    /// Guest files that must exist (all of).
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Named facts that must hold (all of): "uefi", "bios", "static-network", "lvm", "btrfs".
+    #[serde(default)]
+    pub facts: Vec<String>,
+}
+
+/// One rule: when it applies, which transform runs, with which parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    /// The import-spec requirement it implements (MOD-L3 …).
+    pub requirement: String,
+    #[serde(default)]
+    pub order: i64,
+    pub description: String,
+    #[serde(default)]
+    pub when: Condition,
+    pub transform: String,
+    #[serde(default)]
+    pub params: toml::Table,
+    /// The file the rule came from.
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl Rule {
+    /// A string parameter.
+    pub fn param_str(&self, key: &str) -> Option<&str> {
+        self.params.get(key).and_then(|v| v.as_str())
+    }
+    /// A list-of-strings parameter (missing = empty).
+    pub fn param_list(&self, key: &str) -> Vec<String> {
+        self.params
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    pub fn param_bool(&self, key: &str) -> Option<bool> {
+        self.params.get(key).and_then(|v| v.as_bool())
+    }
+    pub fn param_int(&self, key: &str) -> Option<i64> {
+        self.params.get(key).and_then(|v| v.as_integer())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    profile: ProfileSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<Rule>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T, RulesError> {
+    toml::from_str(text).map_err(|e| RulesError::Parse {
+        path: path.to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl Profile {
+    /// Build a profile from the (name, contents) of every .toml file in its folder.
+    pub fn from_files(target: &str, files: &[(String, String)]) -> Result<Profile, RulesError> {
+        let find = |name: &str| files.iter().find(|(n, _)| n == name);
+        let path = |n: &str| format!("{target}/{n}");
+        let (_, ptext) = find("profile.toml").ok_or_else(|| RulesError::UnknownTarget {
+            target: target.to_string(),
+            looked: "profile.toml".into(),
+        })?;
+        let settings = parse::<ProfileFile>(&path("profile.toml"), ptext)?.profile;
+        let (_, mtext) = find(&settings.os_matrix).ok_or_else(|| RulesError::Parse {
+            path: path("profile.toml"),
+            message: format!("os_matrix file {:?} not found", settings.os_matrix),
+        })?;
+        let matrix: OsMatrix = parse(&path(&settings.os_matrix), mtext)?;
+        let mut rules = Vec::new();
+        for (name, text) in files {
+            if name == "profile.toml" || *name == settings.os_matrix {
+                continue;
+            }
+            let rf: RuleFile = parse(&path(name), text)?;
+            for mut r in rf.rule {
+                if !TRANSFORMS.contains(&r.transform.as_str()) {
+                    return Err(RulesError::BadRule {
+                        path: path(name),
+                        id: r.id,
+                        message: format!(
+                            "unknown transform {:?} (known: {})",
+                            r.transform,
+                            TRANSFORMS.join(", ")
+                        ),
+                    });
+                }
+                r.source = path(name);
+                rules.push(r);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &rules {
+            if !seen.insert(r.id.clone()) {
+                return Err(RulesError::BadRule {
+                    path: r.source.clone(),
+                    id: r.id.clone(),
+                    message: "duplicate rule id".into(),
+                });
+            }
+        }
+        rules.sort_by(|a, b| a.order.cmp(&b.order).then(a.id.cmp(&b.id)));
+        Ok(Profile {
+            settings,
+            matrix,
+            rules,
+        })
+    }
+
+    /// Render a backup file name from the profile's pattern.
+    pub fn backup_name(&self, name: &str) -> String {
+        self.settings.backup_pattern.replace("{name}", name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_with(rule: &str) -> Vec<(String, String)> {
+        vec![
+            (
+                "profile.toml".into(),
+                include_str!("../../rules/ec2/profile.toml").into(),
+            ),
+            (
+                "os-matrix.toml".into(),
+                include_str!("../../rules/ec2/os-matrix.toml").into(),
+            ),
+            ("x.toml".into(), rule.into()),
+        ]
+    }
+
+    #[test]
+    fn unknown_transform_and_fields_are_refused() {
+        let bad = "[[rule]]\nid='a'\nrequirement='MOD-L3'\ndescription='d'\ntransform='rm-rf'\n";
+        let e = Profile::from_files("t", &files_with(bad)).unwrap_err();
+        assert!(e.to_string().contains("unknown transform"), "{e}");
+        let typo = "[[rule]]\nid='a'\nrequirement='MOD-L3'\ndescription='d'\ntransform='fstab'\nwhne={os='linux'}\n";
+        assert!(Profile::from_files("t", &files_with(typo)).is_err());
+        let dup = "[[rule]]\nid='a'\nrequirement='X'\ndescription='d'\ntransform='fstab'\n[[rule]]\nid='a'\nrequirement='X'\ndescription='d'\ntransform='fstab'\n";
+        assert!(
+            Profile::from_files("t", &files_with(dup))
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate")
+        );
+    }
+
+    #[test]
+    fn params_and_backup_name() {
+        let ok = "[[rule]]\nid='a'\nrequirement='MOD-L3'\ndescription='d'\ntransform='fstab'\nparams={disable_types=['cifs'], file='/etc/fstab', n=3, b=true}\n";
+        let p = Profile::from_files("t", &files_with(ok)).unwrap();
+        let r = &p.rules[0];
+        assert_eq!(r.param_list("disable_types"), vec!["cifs"]);
+        assert_eq!(r.param_str("file"), Some("/etc/fstab"));
+        assert_eq!(r.param_int("n"), Some(3));
+        assert_eq!(r.param_bool("b"), Some(true));
+        assert_eq!(p.backup_name("fstab"), "fstab.guestfix-orig");
+    }
+}
