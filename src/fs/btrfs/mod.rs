@@ -95,6 +95,9 @@ struct Resolved {
     inode: InodeItem,
 }
 
+/// The last decompressed extent, keyed by (disk_bytenr, disk_num_bytes).
+type CachedExtent = ((u64, u64), Arc<Vec<u8>>);
+
 /// An open Btrfs filesystem with one subvolume as its root.
 pub struct BtrfsFs {
     sb: Superblock,
@@ -104,7 +107,7 @@ pub struct BtrfsFs {
     mounted: Arc<TreeRoot>,
     trees: Mutex<HashMap<u64, Arc<TreeRoot>>>,
     /// Last decompressed extent: (disk_bytenr, compression) → data.
-    extent_cache: Mutex<Option<((u64, u64), Arc<Vec<u8>>)>>,
+    extent_cache: Mutex<Option<CachedExtent>>,
 }
 
 fn path_str(p: &[u8]) -> String {
@@ -202,12 +205,7 @@ impl BtrfsFs {
         self.reader.stats()
     }
 
-    fn root_tree_walk(
-        &self,
-        min: Key,
-        max: Key,
-        f: &mut dyn FnMut(&Key, &[u8]) -> Result<ControlFlow<()>, FsError>,
-    ) -> Result<(), FsError> {
+    fn root_tree_walk(&self, min: Key, max: Key, f: &mut tree::Visitor) -> Result<(), FsError> {
         self.reader
             .walk(self.sb.root, self.sb.root_level, min, max, f)
     }
@@ -262,7 +260,7 @@ impl BtrfsFs {
         t: &TreeRoot,
         min: Key,
         max: Key,
-        f: &mut dyn FnMut(&Key, &[u8]) -> Result<ControlFlow<()>, FsError>,
+        f: &mut tree::Visitor,
     ) -> Result<(), FsError> {
         self.reader.walk(t.item.bytenr, t.item.level, min, max, f)
     }

@@ -195,6 +195,9 @@ impl Node {
     }
 }
 
+/// A walk visitor: gets each item's key and data; `Break` stops the walk.
+pub type Visitor<'a> = dyn FnMut(&Key, &[u8]) -> Result<ControlFlow<()>, FsError> + 'a;
+
 /// Statistics for callers that want to report I/O (tests, `--verbose`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct IoStats {
@@ -287,7 +290,7 @@ impl TreeReader {
         level: u8,
         min: Key,
         max: Key,
-        f: &mut dyn FnMut(&Key, &[u8]) -> Result<ControlFlow<()>, FsError>,
+        f: &mut Visitor,
     ) -> Result<(), FsError> {
         let mut budget = WALK_NODE_BUDGET;
         self.walk_node(root, level, None, None, min, max, &mut budget, f)
@@ -304,7 +307,7 @@ impl TreeReader {
         min: Key,
         max: Key,
         budget: &mut u64,
-        f: &mut dyn FnMut(&Key, &[u8]) -> Result<ControlFlow<()>, FsError>,
+        f: &mut Visitor,
     ) -> Result<ControlFlow<()>, FsError> {
         if *budget == 0 {
             return Err(corrupt("tree", "walk visited too many blocks"));
