@@ -173,7 +173,7 @@ fn make_fixture() -> Fixture {
     build_tree(&tree);
     let image = dir.path().join("btrfs.img");
     let f = std::fs::File::create(&image).unwrap();
-    f.set_len(512 << 20).unwrap(); // sparse; large enough for the 64 MiB mirror
+    f.set_len(160 << 20).unwrap(); // sparse; large enough for the 64 MiB mirror
     drop(f);
     let out = Command::new("mkfs.btrfs")
         .args(["-q", "-L", "guestroot", "--rootdir"])
@@ -217,7 +217,9 @@ fn mkfs_rootdir_tree_reads_back_exactly() {
     assert_eq!(info.kind, FsKind::Btrfs);
     assert_eq!(info.label.as_deref(), Some("guestroot"));
     assert_eq!(info.dirty, DirtyState::Clean);
-    assert_eq!(info.total_bytes, 512 << 20);
+    // mkfs.btrfs --rootdir may grow the file to fit the tree; the superblock says how far.
+    assert_eq!(info.total_bytes, std::fs::metadata(&fx.image).unwrap().len());
+    assert!(info.free_bytes > 0 && info.free_bytes < info.total_bytes);
     // blkid agrees on the UUID.
     let blkid = Command::new("blkid")
         .args(["-o", "value", "-s", "UUID"])
@@ -394,7 +396,20 @@ fn damaged_images_give_typed_errors() {
         other => panic!("expected a corrupt superblock, got {:?}", other.err()),
     }
 
-    // A flipped byte in the root tree block: its crc32c catches it.
+    // One damaged copy of a DUP tree block: the other copy is used, as the kernel does.
+    let copies = root_tree_copies(&good);
+    assert_eq!(copies.len(), 2, "mkfs.btrfs 6.2 defaults to DUP metadata");
+    for &c in &copies {
+        let mut d = good.clone();
+        d[c + 200] ^= 0x55;
+        let fs = open_mem(d).unwrap();
+        assert_eq!(
+            fs.read_file(b"/etc/hostname", 100).unwrap(),
+            b"btrfs-guest\n"
+        );
+    }
+
+    // Both copies of the root tree block damaged: its crc32c catches it.
     let copies = root_tree_copies(&good);
     assert!(!copies.is_empty());
     let phys = copies[0];
@@ -426,8 +441,11 @@ fn damaged_images_give_typed_errors() {
         let mut d = good[..(80 << 20)].to_vec();
         d[off] = d[off].wrapping_add(1 + i as u8);
         if let Ok(fs) = open_mem(d) {
-            let mut all = BTreeMap::new();
-            let _ = walk_fs_fallible(&fs, "/", &mut all);
+            let _ = fs.list_subvolumes();
+            let _ = fs.read_dir(b"/");
+            let _ = fs.read_dir(b"/many");
+            let _ = fs.read_file(b"/etc/fstab", 1 << 20);
+            let _ = fs.readlink(b"/link-long");
         }
     }
 }
@@ -459,4 +477,194 @@ fn walk_fs_fallible(
         }
     }
     Ok(())
+}
+
+/// A verified tree block found in a raw image (one per copy: DUP metadata has two).
+#[derive(Debug, Clone)]
+struct Block {
+    phys: usize,
+    bytenr: u64,
+    owner: u64,
+    level: u8,
+}
+
+const NODESIZE: usize = 16384;
+
+fn le64(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+fn le32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+
+/// Every tree block with the image's fsid and a valid crc32c, scanning at 4 KiB steps.
+fn tree_blocks(img: &[u8]) -> Vec<Block> {
+    let fsid = img[0x10020..0x10030].to_vec();
+    (0..img.len() - NODESIZE)
+        .step_by(4096)
+        .filter(|&o| img[o + 32..o + 48] == fsid[..])
+        .filter(|&o| crc32c::crc32c(&img[o + 32..o + NODESIZE]) == le32(img, o))
+        .map(|o| Block {
+            phys: o,
+            bytenr: le64(img, o + 48),
+            owner: le64(img, o + 88),
+            level: img[o + 100],
+        })
+        .collect()
+}
+
+/// Apply `edit` to every copy of the block at `bytenr` and fix their checksums.
+fn edit_block(img: &mut [u8], blocks: &[Block], bytenr: u64, edit: impl Fn(&mut [u8])) {
+    let mut n = 0;
+    for b in blocks.iter().filter(|b| b.bytenr == bytenr) {
+        let blk = &mut img[b.phys..b.phys + NODESIZE];
+        edit(blk);
+        let c = crc32c::crc32c(&blk[32..]);
+        blk[..4].copy_from_slice(&c.to_le_bytes());
+        n += 1;
+    }
+    assert!(n > 0);
+}
+
+/// Leaf items: (key objectid, key type, key offset, data range inside the block).
+fn leaf_items(blk: &[u8]) -> Vec<(u64, u8, u64, std::ops::Range<usize>)> {
+    let n = le32(blk, 96) as usize;
+    (0..n)
+        .map(|i| {
+            let a = 101 + i * 25;
+            let off = 101 + le32(blk, a + 17) as usize;
+            let size = le32(blk, a + 21) as usize;
+            (le64(blk, a), blk[a + 8], le64(blk, a + 9), off..off + size)
+        })
+        .collect()
+}
+
+fn walk_all(img: Vec<u8>) -> Result<(), FsError> {
+    let fs = open_mem(img)?;
+    let mut all = BTreeMap::new();
+    walk_fs_fallible(&fs, "/", &mut all)
+}
+
+fn assert_corrupt(r: Result<(), FsError>, what: &str, needle: &str) {
+    match r {
+        Err(FsError::Corrupt {
+            structure, reason, ..
+        }) => {
+            let msg = format!("{structure}: {reason}");
+            assert!(msg.contains(needle), "{what}: {msg}");
+        }
+        other => panic!("{what}: expected a Corrupt error, got {other:?}"),
+    }
+}
+
+#[test]
+fn crafted_tree_damage_is_refused() {
+    let fx = make_fixture();
+    let good = image_bytes(&fx);
+    let blocks = tree_blocks(&good);
+    assert!(walk_all(good.clone()).is_ok());
+
+    // B-tree cycles: an internal FS-tree node whose second pointer points at itself, or at the
+    // same child as its first pointer.
+    let node = blocks
+        .iter()
+        .find(|b| b.owner == 5 && b.level >= 1)
+        .expect("the 2000-entry directory makes a multi-level FS tree")
+        .clone();
+    let ptr1 = 101 + 33 + 17;
+    let mut d = good.clone();
+    edit_block(&mut d, &blocks, node.bytenr, |blk| {
+        blk[ptr1..ptr1 + 8].copy_from_slice(&node.bytenr.to_le_bytes())
+    });
+    assert_corrupt(walk_all(d), "self-pointer", "level");
+    let mut d = good.clone();
+    edit_block(&mut d, &blocks, node.bytenr, |blk| {
+        let first = le64(blk, 101 + 17);
+        blk[ptr1..ptr1 + 8].copy_from_slice(&first.to_le_bytes())
+    });
+    assert_corrupt(walk_all(d), "duplicate child", "first key");
+
+    // A directory entry pointing at its own directory.
+    let (leaf, idx) = blocks
+        .iter()
+        .filter(|b| b.owner == 5 && b.level == 0)
+        .find_map(|b| {
+            let blk = &good[b.phys..b.phys + NODESIZE];
+            leaf_items(blk)
+                .into_iter()
+                .position(|it| it.1 == 96 && blk[it.3.start + 8] == 1)
+                .map(|i| (b.clone(), i))
+        })
+        .unwrap();
+    let mut d = good.clone();
+    edit_block(&mut d, &blocks, leaf.bytenr, |blk| {
+        let (dir, _, _, r) = leaf_items(blk)[idx].clone();
+        blk[r.start..r.start + 8].copy_from_slice(&dir.to_le_bytes());
+    });
+    assert_corrupt(walk_all(d), "self-referencing dir", "itself");
+
+    // A regular extent whose disk address lies past the end of every chunk / the device.
+    let (leaf, idx) = blocks
+        .iter()
+        .filter(|b| b.owner == 5 && b.level == 0)
+        .find_map(|b| {
+            let blk = &good[b.phys..b.phys + NODESIZE];
+            leaf_items(blk)
+                .into_iter()
+                .position(|it| it.1 == 108 && blk[it.3.start + 20] == 1)
+                .map(|i| (b.clone(), i))
+        })
+        .unwrap();
+    let mut d = good.clone();
+    edit_block(&mut d, &blocks, leaf.bytenr, |blk| {
+        let r = leaf_items(blk)[idx].3.clone();
+        blk[r.start + 21..r.start + 29].copy_from_slice(&(1u64 << 50).to_le_bytes());
+    });
+    assert_corrupt(walk_all(d), "extent past the end", "chunk");
+
+    // An absurd inode size: bounded reads refuse it, reads at huge offsets do not allocate.
+    let (leaf, idx, ino) = blocks
+        .iter()
+        .filter(|b| b.owner == 5 && b.level == 0)
+        .find_map(|b| {
+            let blk = &good[b.phys..b.phys + NODESIZE];
+            leaf_items(blk)
+                .into_iter()
+                .enumerate()
+                .find(|(_, it)| it.1 == 1 && le32(blk, it.3.start + 52) & 0o170000 == 0o100000)
+                .map(|(i, it)| (b.clone(), i, it.0))
+        })
+        .unwrap();
+    let mut d = good.clone();
+    edit_block(&mut d, &blocks, leaf.bytenr, |blk| {
+        let r = leaf_items(blk)[idx].3.clone();
+        blk[r.start + 16..r.start + 24].copy_from_slice(&u64::MAX.to_le_bytes());
+    });
+    let fs = open_mem(d).unwrap();
+    let mut all = BTreeMap::new();
+    let r = walk_fs_fallible(&fs, "/", &mut all);
+    assert!(
+        matches!(r, Err(FsError::TooLarge { size: u64::MAX, .. })),
+        "inode {ino}: {r:?}"
+    );
+}
+
+#[test]
+fn log_tree_is_reported_as_needing_recovery() {
+    // GEN-5: a non-zero log_root means fsync'ed data sits in a log tree this reader does not
+    // replay.
+    let fx = make_fixture();
+    let mut d = image_bytes(&fx);
+    let sb = 0x10000;
+    d[sb + 0x60..sb + 0x68].copy_from_slice(&0x1234_0000u64.to_le_bytes());
+    let c = crc32c::crc32c(&d[sb + 0x20..sb + 0x1000]);
+    d[sb..sb + 4].copy_from_slice(&c.to_le_bytes());
+    let fs = open_mem(d).unwrap();
+    match fs.info().dirty {
+        DirtyState::NeedsRecovery { replayed, detail } => {
+            assert!(!replayed);
+            assert!(detail.contains("log tree"), "{detail}");
+        }
+        other => panic!("expected NeedsRecovery, got {other:?}"),
+    }
 }

@@ -192,6 +192,14 @@ impl ChunkMap {
 
     /// Physical offset of `[logical, logical+len)`, which must lie inside one chunk.
     pub fn map(&self, logical: u64, len: u64) -> Result<u64, FsError> {
+        self.map_copies(logical, len)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| corrupt("chunk map", "chunk without stripes"))
+    }
+
+    /// Physical offsets of every copy of `[logical, logical+len)` (two for DUP).
+    pub fn map_copies(&self, logical: u64, len: u64) -> Result<Vec<u64>, FsError> {
         let (_, c) =
             self.chunks.range(..=logical).next_back().ok_or_else(|| {
                 corrupt("chunk map", format!("no chunk maps logical {logical:#x}"))
@@ -204,14 +212,21 @@ impl ChunkMap {
                 format!("logical range {logical:#x}+{len} is not inside one chunk"),
             ));
         }
-        let stripe = c
+        let copies = if c.flags & profile::DUP != 0 { 2 } else { 1 };
+        let out: Vec<u64> = c
             .stripes
-            .first()
-            .ok_or_else(|| corrupt("chunk map", "chunk without stripes"))?;
-        stripe
-            .offset
-            .checked_add(within)
-            .ok_or_else(|| corrupt("chunk map", "physical offset overflows"))
+            .iter()
+            .take(copies)
+            .map(|s| {
+                s.offset
+                    .checked_add(within)
+                    .ok_or_else(|| corrupt("chunk map", "physical offset overflows"))
+            })
+            .collect::<Result<_, _>>()?;
+        if out.is_empty() {
+            return Err(corrupt("chunk map", "chunk without stripes"));
+        }
+        Ok(out)
     }
 
     pub fn len(&self) -> usize {

@@ -54,6 +54,8 @@ const EMPTY_SUBVOL_DIR_OBJECTID: u64 = 2;
 const MAX_PATH_DEPTH: usize = 4096;
 /// Longest symlink target (PATH_MAX).
 const MAX_SYMLINK: u64 = 4096;
+/// Most entries one directory listing may return (bounds memory on crafted trees).
+const MAX_DIR_ENTRIES: usize = 4 << 20;
 
 /// Which subvolume to open (fstab `subvol=` / `subvolid=`); both `None` means the default
 /// subvolume, as the kernel mounts it.
@@ -754,6 +756,12 @@ impl Filesystem for BtrfsFs {
                                 "entry {:?} points to the directory itself",
                                 String::from_utf8_lossy(&e.name)
                             ),
+                        ));
+                    }
+                    if out.len() >= MAX_DIR_ENTRIES {
+                        return Err(corrupt(
+                            format!("directory {dir} of subvolume {tree_id}"),
+                            format!("more than {MAX_DIR_ENTRIES} entries"),
                         ));
                     }
                     out.push(DirEntry {

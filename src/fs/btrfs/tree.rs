@@ -234,6 +234,10 @@ impl TreeReader {
     /// Read `len` bytes at logical address `logical` (inside one chunk).
     pub fn read_logical(&self, logical: u64, buf: &mut [u8]) -> Result<(), FsError> {
         let phys = self.chunks.map(logical, buf.len() as u64)?;
+        self.read_physical(logical, phys, buf)
+    }
+
+    fn read_physical(&self, logical: u64, phys: u64, buf: &mut [u8]) -> Result<(), FsError> {
         let end_ok = phys
             .checked_add(buf.len() as u64)
             .is_some_and(|e| e <= self.dev.len());
@@ -266,9 +270,29 @@ impl TreeReader {
                 format!("block address {bytenr:#x} is not aligned"),
             ));
         }
-        let mut buf = vec![0u8; self.nodesize as usize];
-        self.read_logical(bytenr, &mut buf)?;
-        let node = Arc::new(Node::parse(buf, bytenr, &self.fsid)?);
+        // Try every copy (DUP keeps two); the first one that verifies wins, as in the kernel.
+        let mut first_err = None;
+        let mut parsed = None;
+        for phys in self.chunks.map_copies(bytenr, u64::from(self.nodesize))? {
+            let mut buf = vec![0u8; self.nodesize as usize];
+            let r = self
+                .read_physical(bytenr, phys, &mut buf)
+                .and_then(|_| Node::parse(buf, bytenr, &self.fsid));
+            match r {
+                Ok(n) => {
+                    parsed = Some(n);
+                    break;
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        let node = match (parsed, first_err) {
+            (Some(n), _) => Arc::new(n),
+            (None, Some(e)) => return Err(e),
+            (None, None) => return Err(corrupt("chunk map", "no copy of a tree block")),
+        };
         if let Ok(mut s) = self.stats.lock() {
             s.nodes_read += 1;
         }
