@@ -218,7 +218,10 @@ fn mkfs_rootdir_tree_reads_back_exactly() {
     assert_eq!(info.label.as_deref(), Some("guestroot"));
     assert_eq!(info.dirty, DirtyState::Clean);
     // mkfs.btrfs --rootdir may grow the file to fit the tree; the superblock says how far.
-    assert_eq!(info.total_bytes, std::fs::metadata(&fx.image).unwrap().len());
+    assert_eq!(
+        info.total_bytes,
+        std::fs::metadata(&fx.image).unwrap().len()
+    );
     assert!(info.free_bytes > 0 && info.free_bytes < info.total_bytes);
     // blkid agrees on the UUID.
     let blkid = Command::new("blkid")

@@ -52,6 +52,7 @@ pub fn decompress(
         Compression::None => src.get(..n).unwrap_or(src).to_vec(),
         Compression::Zlib => read_bounded(flate2::read::ZlibDecoder::new(src), n, "zlib extent")?,
         Compression::Zstd => {
+            zstd_header_guard(src, out_len)?;
             let dec = ruzstd::decoding::StreamingDecoder::new(src)
                 .map_err(|e| corrupt("zstd extent", e.to_string()))?;
             read_bounded(dec, n, "zstd extent")?
@@ -60,6 +61,60 @@ pub fn decompress(
     };
     out.resize(n, 0);
     Ok(out)
+}
+
+/// Largest zstd window accepted (btrfs writes windows of at most 128 KiB; the kernel's
+/// ZSTD_BTRFS_MAX_WINDOWLOG is 17). Refusing bigger windows up front keeps a crafted frame
+/// from making the decoder reserve a large buffer.
+const ZSTD_MAX_WINDOW: u64 = 1 << 20;
+
+/// Check a zstd frame header before decoding: magic, window size, declared content size.
+fn zstd_header_guard(src: &[u8], out_len: u64) -> Result<(), FsError> {
+    let w = "zstd extent";
+    if u32_at(src, 0, w)? != 0xFD2F_B528 {
+        return Err(corrupt(w, "no zstd frame magic"));
+    }
+    let fhd = *src
+        .get(4)
+        .ok_or_else(|| corrupt(w, "truncated frame header"))?;
+    let single_segment = fhd & 0x20 != 0;
+    let mut pos = 5usize;
+    if !single_segment {
+        let wd = *src
+            .get(pos)
+            .ok_or_else(|| corrupt(w, "truncated frame header"))?;
+        pos += 1;
+        let log = 10 + u64::from(wd >> 3);
+        let base = 1u64 << log.min(62);
+        let window = base + (base / 8) * u64::from(wd & 7);
+        if window > ZSTD_MAX_WINDOW {
+            return Err(corrupt(w, format!("window of {window} bytes")));
+        }
+    }
+    pos += [0usize, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs_len = match (fhd >> 6, single_segment) {
+        (0, false) => 0,
+        (0, true) => 1,
+        (1, _) => 2,
+        (2, _) => 4,
+        _ => 8,
+    };
+    if fcs_len > 0 {
+        let b = super::le::bytes(src, pos, fcs_len, w)?;
+        let mut v = [0u8; 8];
+        v[..fcs_len].copy_from_slice(b);
+        let mut fcs = u64::from_le_bytes(v);
+        if fcs_len == 2 {
+            fcs += 256;
+        }
+        if fcs > out_len {
+            return Err(corrupt(
+                w,
+                format!("frame declares {fcs} bytes, more than the stated {out_len}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// btrfs LZO framing: a 4-byte total length, then segments of (4-byte length, LZO1X data),
@@ -98,4 +153,72 @@ fn lzo_framed(src: &[u8], out_len: usize, sectorsize: u32) -> Result<Vec<u8>, Fs
         pos = end;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn text(n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| b"btrfs compressed extent "[i % 24])
+            .collect()
+    }
+
+    #[test]
+    fn zlib_round_trip_and_bomb_refused() {
+        let plain = text(100_000);
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&plain).unwrap();
+        let z = enc.finish().unwrap();
+        assert_eq!(
+            decompress(Compression::Zlib, &z, 100_000, 4096).unwrap(),
+            plain
+        );
+        // Stated size smaller than the stream: refused, not truncated silently.
+        let e = decompress(Compression::Zlib, &z, 4096, 4096).unwrap_err();
+        assert!(e.to_string().contains("more than the stated 4096"), "{e}");
+        // More than BTRFS_MAX_UNCOMPRESSED is never allocated.
+        assert!(decompress(Compression::Zlib, &z, 1 << 30, 4096).is_err());
+        assert!(decompress(Compression::Zlib, &z[..z.len() / 2], 100_000, 4096).is_err());
+    }
+
+    #[test]
+    fn zstd_round_trip_and_bomb_refused() {
+        let plain = text(100_000);
+        let z = ruzstd::encoding::compress_to_vec(
+            &plain[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert_eq!(
+            decompress(Compression::Zstd, &z, 100_000, 4096).unwrap(),
+            plain
+        );
+        let e = decompress(Compression::Zstd, &z, 4096, 4096).unwrap_err();
+        assert!(e.to_string().contains("more than the stated 4096"), "{e}");
+        // A frame header claiming a 2 GiB window.
+        let bad = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa8, 0, 0, 0, 0];
+        assert!(zstd_header_guard(&bad, 4096).is_err());
+    }
+
+    #[test]
+    fn lzo_framing_is_bounded() {
+        // One segment: 'a' then a back-reference of distance 1, length 2+31+255*400: an
+        // LZO1X "run" that would decompress to ~100 KiB from 420 bytes.
+        let mut seg = vec![17 + 1, b'a', 0x20];
+        seg.extend(std::iter::repeat_n(0u8, 400));
+        seg.extend_from_slice(&[1, 0, 0, 0x11, 0, 0]);
+        let mut framed = Vec::new();
+        framed.extend_from_slice(&((8 + seg.len()) as u32).to_le_bytes());
+        framed.extend_from_slice(&(seg.len() as u32).to_le_bytes());
+        framed.extend_from_slice(&seg);
+        // A segment may produce at most one sector.
+        let e = decompress(Compression::Lzo, &framed, 128 * 1024, 4096).unwrap_err();
+        assert!(e.to_string().contains("exceeds"), "{e}");
+        // Total length beyond the stored bytes.
+        let mut bad = framed.clone();
+        bad[..4].copy_from_slice(&10_000u32.to_le_bytes());
+        assert!(decompress(Compression::Lzo, &bad, 4096, 4096).is_err());
+    }
 }
