@@ -295,3 +295,93 @@ fn subvol_options_open_the_right_tree() {
         Err(FsError::NotFound(_))
     ));
 }
+
+const NODESIZE: usize = 16384;
+
+fn le64(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+fn le32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+
+/// Physical offsets of the verified tree blocks owned by tree `owner` at level 0.
+fn leaves_of(img: &[u8], owner: u64) -> Vec<usize> {
+    let fsid = img[0x10020..0x10030].to_vec();
+    (0..img.len() - NODESIZE)
+        .step_by(4096)
+        .filter(|&o| img[o + 32..o + 48] == fsid[..])
+        .filter(|&o| crc32c::crc32c(&img[o + 32..o + NODESIZE]) == le32(img, o))
+        .filter(|&o| le64(img, o + 88) == owner && img[o + 100] == 0)
+        .collect()
+}
+
+/// In every leaf copy of tree `owner`, rewrite the EXTENT_DATA items of compression `comp`
+/// with `edit(item data)`, then fix the checksums.
+fn edit_extents(img: &mut [u8], owner: u64, comp: u8, edit: &dyn Fn(&mut [u8])) -> usize {
+    let mut n = 0;
+    for o in leaves_of(img, owner) {
+        let blk = &mut img[o..o + NODESIZE];
+        let items = le32(blk, 96) as usize;
+        for i in 0..items {
+            let a = 101 + i * 25;
+            if blk[a + 8] != 108 {
+                continue;
+            }
+            let off = 101 + le32(blk, a + 17) as usize;
+            let size = le32(blk, a + 21) as usize;
+            let data = &mut blk[off..off + size];
+            if data[16] == comp {
+                edit(data);
+                n += 1;
+            }
+        }
+        let c = crc32c::crc32c(&blk[32..]);
+        blk[..4].copy_from_slice(&c.to_le_bytes());
+    }
+    n
+}
+
+#[test]
+fn real_compressed_extents_with_understated_sizes_are_refused() {
+    // Decompression bombs made from the kernel's own compressed extents: the item claims
+    // fewer uncompressed bytes (ram_bytes, num_bytes) than the data expands to.
+    let Some(dir) = fixture() else { return };
+    let good = std::fs::read(dir.join("disk.img")).unwrap();
+    for (comp, name) in [(1u8, "zlib"), (2, "lzo"), (3, "zstd")] {
+        let mut img = good.clone();
+        let n = edit_extents(&mut img, 256, comp, &|d: &mut [u8]| {
+            if d[20] == 1 {
+                // regular: ram_bytes = num_bytes = 64 KiB (the real extents hold 128 KiB)
+                d[8..16].copy_from_slice(&65536u64.to_le_bytes());
+                d[45..53].copy_from_slice(&65536u64.to_le_bytes());
+            } else {
+                // inline: ram_bytes 100 (the real data expands to ~2.6 KiB)
+                d[8..16].copy_from_slice(&100u64.to_le_bytes());
+            }
+        });
+        assert!(n >= 6, "{name}: edited {n} extents");
+        let dev: Arc<dyn BlockDev> = Arc::new(guestfix::block::raw::MemDisk::new("mem", img));
+        let fs = BtrfsFs::open(dev, &BtrfsOpenOptions::default()).unwrap();
+        for path in [
+            format!("/var/data/{name}.txt"),
+            format!("/var/data/small-{name}.txt"),
+        ] {
+            match fs.read_file(path.as_bytes(), 1 << 30) {
+                Err(FsError::Corrupt { reason, .. }) => assert!(
+                    reason.contains("more than") || reason.contains("exceeds"),
+                    "{path}: {reason}"
+                ),
+                other => panic!(
+                    "{path}: expected a bound error, got {:?}",
+                    other.map(|d| d.len())
+                ),
+            }
+        }
+        // Uncompressed files are unaffected.
+        assert_eq!(
+            fs.read_file(b"/home/user/notes.txt", 100).unwrap(),
+            b"home of user\n"
+        );
+    }
+}

@@ -132,7 +132,7 @@ fn lzo_framed(src: &[u8], out_len: usize, sectorsize: u32) -> Result<Vec<u8>, Fs
     let sector = sectorsize as usize;
     let mut out = Vec::with_capacity(out_len);
     let mut pos = 4usize;
-    while pos < total && out.len() < out_len {
+    while pos < total {
         let left_in_sector = sector - pos % sector;
         if left_in_sector < 4 {
             pos += left_in_sector;
@@ -147,6 +147,12 @@ fn lzo_framed(src: &[u8], out_len: usize, sectorsize: u32) -> Result<Vec<u8>, Fs
             .filter(|&e| e <= total)
             .ok_or_else(|| corrupt(w, format!("segment of {seg_len} bytes runs past the end")))?;
         let seg = src.get(pos..end).ok_or_else(|| corrupt(w, "segment"))?;
+        if out.len() >= out_len {
+            return Err(corrupt(
+                w,
+                format!("decompresses to more than the stated {out_len} bytes"),
+            ));
+        }
         let want = sector.min(out_len - out.len());
         let part = lzo::decompress(seg, want)?;
         out.extend_from_slice(&part);
