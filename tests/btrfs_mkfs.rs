@@ -21,6 +21,10 @@ struct Entry {
     ty: FileType,
     size: u64,
     content: String,
+    /// Permission bits and owner.
+    mode: u32,
+    uid: u32,
+    gid: u32,
 }
 
 fn sha(data: &[u8]) -> String {
@@ -77,6 +81,16 @@ fn build_tree(root: &Path) {
     std::os::unix::fs::symlink("x".repeat(1000), root.join("link-long")).unwrap();
     std::os::unix::fs::symlink("dangling/target", root.join("a/b/dangling")).unwrap();
     w("names/\u{e9}t\u{e9} with spaces", b"utf8 name\n");
+    w("modes/setuid", b"#!/bin/sh\n");
+    w("modes/private", b"secret\n");
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |p: &str, m: u32| {
+        std::fs::set_permissions(root.join(p), std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    chmod("modes/setuid", 0o4755);
+    chmod("modes/private", 0o600);
+    chmod("a/b/c", 0o1777);
+    std::os::unix::fs::chown(root.join("modes/private"), Some(1234), Some(4321)).unwrap();
     let ok = Command::new("mkfifo")
         .arg(root.join("fifo"))
         .status()
@@ -114,7 +128,18 @@ fn walk_host(root: &Path) -> BTreeMap<String, Entry> {
         } else {
             (FileType::Unknown, 0, String::new())
         };
-        out.insert(rel, Entry { ty, size, content });
+        use std::os::unix::fs::MetadataExt;
+        out.insert(
+            rel,
+            Entry {
+                ty,
+                size,
+                content,
+                mode: md.mode() & 0o7777,
+                uid: md.uid(),
+                gid: md.gid(),
+            },
+        );
     }
     out
 }
@@ -155,6 +180,9 @@ fn walk_fs(fs: &dyn Filesystem, dir: &str, out: &mut BTreeMap<String, Entry>) {
                 ty: md.file_type,
                 size,
                 content,
+                mode: md.mode & 0o7777,
+                uid: md.uid,
+                gid: md.gid,
             },
         );
     }
@@ -669,5 +697,47 @@ fn log_tree_is_reported_as_needing_recovery() {
             assert!(detail.contains("log tree"), "{detail}");
         }
         other => panic!("expected NeedsRecovery, got {other:?}"),
+    }
+}
+
+#[test]
+fn raid_and_multi_device_filesystems_are_reported_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.img"), dir.path().join("b.img"));
+    for p in [&a, &b] {
+        std::fs::File::create(p)
+            .unwrap()
+            .set_len(256 << 20)
+            .unwrap();
+    }
+    let out = Command::new("mkfs.btrfs")
+        .args(["-q", "-m", "raid1", "-d", "raid1"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match open_path(&a) {
+        Err(FsError::Unsupported { what, .. }) => assert!(what.contains("multi-device"), "{what}"),
+        other => panic!("expected Unsupported, got {:?}", other.err()),
+    }
+
+    // A single-device image whose system chunk claims RAID1: the profile is named.
+    let fx = make_fixture();
+    let mut d = image_bytes(&fx);
+    let sb = 0x10000;
+    // sys_chunk_array at 0x32b: key (17 bytes), then the chunk item; its type is at +24.
+    let ty = sb + 0x32b + 17 + 24;
+    let flags = le64(&d, ty) | (1 << 4);
+    d[ty..ty + 8].copy_from_slice(&flags.to_le_bytes());
+    let c = crc32c::crc32c(&d[sb + 0x20..sb + 0x1000]);
+    d[sb..sb + 4].copy_from_slice(&c.to_le_bytes());
+    match open_mem(d) {
+        Err(FsError::Unsupported { what, .. }) => assert!(what.contains("RAID1"), "{what}"),
+        other => panic!("expected Unsupported RAID1, got {:?}", other.err()),
     }
 }
