@@ -385,3 +385,25 @@ fn real_compressed_extents_with_understated_sizes_are_refused() {
         );
     }
 }
+
+#[test]
+fn explicit_hole_extents_read_as_zeros() {
+    let Some(dir) = fixture() else { return };
+    // The filesystem made without no-holes really has explicit hole items (disk byte 0).
+    let tree = std::fs::read_to_string(dir.join("holes-tree.txt")).unwrap();
+    assert!(tree.contains("extent data disk byte 0 nr 0"));
+    let dev: Arc<dyn BlockDev> = Arc::new(RawFile::open(&dir.join("holes.img")).unwrap());
+    let fs = BtrfsFs::open(dev, &BtrfsOpenOptions::default()).unwrap();
+    assert!(!fs.root_is_subvolume());
+    let got = fs.read_file(b"/sparse", 1 << 30).unwrap();
+    let mut want = vec![0u8; 6 << 20];
+    want[..5].copy_from_slice(b"start");
+    want[2 << 20..(2 << 20) + 6].copy_from_slice(b"middle");
+    want[6_291_453..].copy_from_slice(b"end");
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "sparse content");
+    // A read that lies wholly inside a hole.
+    let mut buf = [0xffu8; 4096];
+    assert_eq!(fs.read_at(b"/sparse", 3 << 20, &mut buf).unwrap(), 4096);
+    assert!(buf.iter().all(|&b| b == 0));
+}

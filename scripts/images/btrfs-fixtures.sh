@@ -10,6 +10,8 @@
 #   sha256.tsv        guest-path <TAB> sha256 of what each guest file must read back as
 #   subvolumes.txt    guestfish `btrfs-subvolume-list /` output (the real tool's view)
 #   default.txt       guestfish `btrfs-subvolume-get-default /` output
+#   holes.img         a second Btrfs made with `-O ^no-holes` (holes are explicit extent items:
+#                     disk_bytenr 0) holding /sparse, written by the kernel
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 hash=$(sha256sum "$0" | cut -c1-12)
@@ -40,9 +42,21 @@ printf 'after-snapshot\n' > src/hostname-new
 printf 'home of user\n' > src/notes.txt
 printf '<?xml version="1.0"?>\n<snapshot><type>single</type><num>1</num><description>first root filesystem</description></snapshot>\n' > src/info.xml
 
+# Explicit hole extents only exist without the no-holes feature (a mkfs.btrfs 6.2 default).
+truncate -s 200M holes.img
+mkfs.btrfs -q -O ^no-holes -L holes holes.img >&2
+
 guestfish --rw <<'GF'
 sparse disk.img 512M
+add holes.img format:raw
 run
+mount /dev/sdb /
+touch /sparse
+pwrite /sparse "start" 0
+truncate-size /sparse 6291456
+pwrite /sparse "middle" 2097152
+pwrite /sparse "end" 6291453
+umount /
 mkfs btrfs /dev/sda label:gfbtrfs
 mount /dev/sda /
 btrfs-subvolume-create /@
@@ -96,6 +110,8 @@ GF
   done
 } > sha256.tsv
 btrfs check --readonly disk.img >&2
+btrfs check --readonly holes.img >&2
+btrfs inspect-internal dump-tree -t 5 holes.img > holes-tree.txt
 cd /
 rm -rf "$out"
 mv "$out.tmp" "$out"
