@@ -461,23 +461,89 @@ fn damaged_images_give_typed_errors() {
     });
     assert!(r.is_err(), "a truncated image must fail somewhere");
 
-    // Many single-byte corruptions of metadata: never a panic or a hang.
-    let sb_area = 0x10000..0x11000;
-    for (i, off) in sb_area
-        .clone()
-        .step_by(97)
-        .chain((phys..phys + 16384).step_by(211))
+    // Many single-byte corruptions of metadata, with the checksums fixed up so that the
+    // parsers (not just the crc check) see the damage: errors, never a panic or a hang.
+    let shared = Arc::new(good.clone());
+    let fix_block = |blk: &mut Vec<u8>, csum_from: usize| {
+        let c = crc32c::crc32c(&blk[csum_from..]);
+        blk[..4].copy_from_slice(&c.to_le_bytes());
+    };
+    let mut outcomes = [0usize; 2];
+    let sb = 0x10000usize;
+    let superblock_offsets = (0x20..0x1000).step_by(53);
+    let node_offsets = (32..16384).step_by(97);
+    for (i, off) in superblock_offsets
+        .map(|o| (true, o))
+        .chain(node_offsets.map(|o| (false, o)))
         .enumerate()
     {
-        let mut d = good[..(80 << 20)].to_vec();
-        d[off] = d[off].wrapping_add(1 + i as u8);
-        if let Ok(fs) = open_mem(d) {
-            let _ = fs.list_subvolumes();
-            let _ = fs.read_dir(b"/");
-            let _ = fs.read_dir(b"/many");
-            let _ = fs.read_file(b"/etc/fstab", 1 << 20);
-            let _ = fs.readlink(b"/link-long");
+        let (is_sb, o) = off;
+        let patches = if is_sb {
+            let mut blk = good[sb..sb + 4096].to_vec();
+            blk[o] = blk[o].wrapping_add(1 + (i % 250) as u8);
+            let c = crc32c::crc32c(&blk[0x20..]);
+            blk[..4].copy_from_slice(&c.to_le_bytes());
+            vec![(sb as u64, blk)]
+        } else {
+            copies
+                .iter()
+                .map(|&c| {
+                    let mut blk = good[c..c + 16384].to_vec();
+                    blk[o] = blk[o].wrapping_add(1 + (i % 250) as u8);
+                    fix_block(&mut blk, 32);
+                    (c as u64, blk)
+                })
+                .collect()
+        };
+        let dev = Arc::new(Patched {
+            base: shared.clone(),
+            patches,
+        });
+        match BtrfsFs::open(dev, &BtrfsOpenOptions::default()) {
+            Ok(fs) => {
+                outcomes[0] += 1;
+                let _ = fs.list_subvolumes();
+                let _ = fs.read_dir(b"/");
+                let _ = fs.read_dir(b"/many");
+                let _ = fs.read_file(b"/etc/fstab", 1 << 20);
+                let _ = fs.readlink(b"/link-long");
+            }
+            Err(_) => outcomes[1] += 1,
         }
+    }
+    eprintln!(
+        "btrfs: crafted metadata damage: {} opened, {} refused",
+        outcomes[0], outcomes[1]
+    );
+    assert!(outcomes[1] > 0, "some damage must be refused at open");
+}
+
+/// The image with some byte ranges replaced, without copying it.
+struct Patched {
+    base: Arc<Vec<u8>>,
+    patches: Vec<(u64, Vec<u8>)>,
+}
+
+impl BlockDev for Patched {
+    fn len(&self) -> u64 {
+        self.base.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        guestfix::block::check_range("patched", self.len(), offset, buf.len())?;
+        let end = offset + buf.len() as u64;
+        buf.copy_from_slice(&self.base[offset as usize..end as usize]);
+        for (at, bytes) in &self.patches {
+            let pend = at + bytes.len() as u64;
+            let (lo, hi) = (offset.max(*at), end.min(pend));
+            if lo < hi {
+                buf[(lo - offset) as usize..(hi - offset) as usize]
+                    .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
+            }
+        }
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "patched".into()
     }
 }
 
@@ -740,4 +806,38 @@ fn raid_and_multi_device_filesystems_are_reported_unsupported() {
         Err(FsError::Unsupported { what, .. }) => assert!(what.contains("RAID1"), "{what}"),
         other => panic!("expected Unsupported RAID1, got {:?}", other.err()),
     }
+}
+
+#[test]
+fn data_checksums_catch_damaged_file_data() {
+    let fx = make_fixture();
+    let mut d = image_bytes(&fx);
+    let src = std::fs::read(fx.tree.join("big/three-mib")).unwrap();
+    // Find the file's second MiB on disk (mkfs writes it uncompressed, in one extent or more).
+    let needle = &src[1 << 20..(1 << 20) + 256];
+    let at = d
+        .windows(needle.len())
+        .step_by(4096)
+        .position(|w| w == needle)
+        .expect("file data on disk")
+        * 4096;
+    d[at + 100] ^= 0x01;
+    let fs = open_mem(d).unwrap();
+    match fs.read_file(b"/big/three-mib", 1 << 30) {
+        Err(FsError::Corrupt { reason, .. }) => {
+            assert!(reason.contains("data checksum"), "{reason}")
+        }
+        other => panic!(
+            "expected a data checksum error, got {:?}",
+            other.map(|v| v.len())
+        ),
+    }
+    // A read that does not touch the damaged sector still works.
+    let mut buf = vec![0u8; 4096];
+    fs.read_at(b"/big/three-mib", 0, &mut buf).unwrap();
+    assert_eq!(buf, src[..4096]);
+    assert_eq!(
+        fs.read_file(b"/etc/hostname", 100).unwrap(),
+        b"btrfs-guest\n"
+    );
 }

@@ -17,6 +17,7 @@
 
 pub mod chunk;
 pub mod compress;
+pub mod csum;
 pub mod dir;
 pub mod extent_data;
 pub mod inode;
@@ -54,6 +55,10 @@ const EMPTY_SUBVOL_DIR_OBJECTID: u64 = 2;
 const MAX_PATH_DEPTH: usize = 4096;
 /// Longest symlink target (PATH_MAX).
 const MAX_SYMLINK: u64 = 4096;
+/// `BTRFS_INODE_NODATASUM`.
+const INODE_NODATASUM: u64 = 1;
+/// Uncompressed data is read and checksum-verified in pieces of this size.
+const DATA_CHUNK: u64 = 1 << 20;
 /// Most entries one directory listing may return (bounds memory on crafted trees).
 const MAX_DIR_ENTRIES: usize = 4 << 20;
 
@@ -105,6 +110,8 @@ pub struct BtrfsFs {
     sb: Superblock,
     sb_offset: u64,
     reader: TreeReader,
+    /// Root block and level of the checksum tree, when there is one.
+    csum_root: Option<(u64, u8)>,
     default_id: u64,
     mounted: Arc<TreeRoot>,
     trees: Mutex<HashMap<u64, Arc<TreeRoot>>>,
@@ -149,6 +156,7 @@ impl BtrfsFs {
             sb,
             sb_offset,
             reader,
+            csum_root: None,
             default_id: FS_TREE_OBJECTID,
             mounted: Arc::new(TreeRoot {
                 id: 0,
@@ -158,6 +166,7 @@ impl BtrfsFs {
             extent_cache: Mutex::new(None),
         };
         fs.default_id = fs.find_default_id()?;
+        fs.csum_root = fs.find_csum_root()?;
         let id = match (&opts.subvol, opts.subvolid) {
             (None, None) => fs.default_id,
             (None, Some(id)) => id,
@@ -210,6 +219,67 @@ impl BtrfsFs {
     fn root_tree_walk(&self, min: Key, max: Key, f: &mut tree::Visitor) -> Result<(), FsError> {
         self.reader
             .walk(self.sb.root, self.sb.root_level, min, max, f)
+    }
+
+    fn find_csum_root(&self) -> Result<Option<(u64, u8)>, FsError> {
+        let id = csum::CSUM_TREE_OBJECTID;
+        let mut last = None;
+        self.root_tree_walk(
+            Key::new(id, ROOT_ITEM_KEY, 0),
+            Key::new(id, ROOT_ITEM_KEY, u64::MAX),
+            &mut |_, d| {
+                last = Some(RootItem::parse(d, id)?);
+                Ok(ControlFlow::Continue(()))
+            },
+        )?;
+        Ok(last.map(|r| (r.bytenr, r.level)))
+    }
+
+    /// Checksums of `count` sectors from logical `start` (all `None` without a csum tree).
+    fn data_sums(&self, start: u64, count: usize) -> Result<Vec<Option<u32>>, FsError> {
+        match self.csum_root {
+            Some(root) => csum::lookup(&self.reader, root, self.sb.sectorsize, start, count),
+            None => Ok(vec![None; count]),
+        }
+    }
+
+    /// Read `dst.len()` bytes of data at logical `at` inside the disk extent
+    /// `[ext_start, ext_end)`, verifying whole sectors against the checksum tree.
+    fn read_data_verified(
+        &self,
+        at: u64,
+        dst: &mut [u8],
+        ext_start: u64,
+        ext_end: u64,
+    ) -> Result<(), FsError> {
+        let ss = u64::from(self.sb.sectorsize);
+        let mut done = 0usize;
+        let mut tmp = Vec::new();
+        while done < dst.len() {
+            let pos = at + done as u64;
+            let a0 = (pos / ss * ss).max(ext_start);
+            let want_end = (pos + (dst.len() - done) as u64).min(a0 + DATA_CHUNK);
+            let a1 = want_end.div_ceil(ss).saturating_mul(ss).min(ext_end);
+            if a1 <= pos {
+                return Err(corrupt("file extent", "data range outside its disk extent"));
+            }
+            tmp.resize((a1 - a0) as usize, 0);
+            self.reader.read_logical(a0, &mut tmp)?;
+            let aligned = a0 % ss == 0 && (a1 % ss == 0 || a1 == ext_end);
+            if aligned {
+                let count = (a1 - a0).div_ceil(ss) as usize;
+                let sums = self.data_sums(a0, count)?;
+                csum::verify(&tmp, a0, self.sb.sectorsize, &sums)?;
+            }
+            let from = (pos - a0) as usize;
+            let n = (a1 - pos).min((dst.len() - done) as u64) as usize;
+            let src = tmp
+                .get(from..from + n)
+                .ok_or_else(|| corrupt("file extent", "data range"))?;
+            dst[done..done + n].copy_from_slice(src);
+            done += n;
+        }
+        Ok(())
     }
 
     fn find_default_id(&self) -> Result<u64, FsError> {
@@ -420,6 +490,7 @@ impl BtrfsFs {
         buf.fill(0);
         let end = offset + n as u64;
         let ino = r.ino;
+        let nodatasum = r.inode.flags & INODE_NODATASUM != 0;
         let mut err = None;
         self.tree_walk(
             &r.tree,
@@ -438,7 +509,7 @@ impl BtrfsFs {
                     return Ok(ControlFlow::Continue(()));
                 }
                 let dst = &mut buf[(from - offset) as usize..(to - offset) as usize];
-                if let Err(e) = self.copy_extent(ino, &ext, from - ext_start, dst) {
+                if let Err(e) = self.copy_extent(ino, nodatasum, &ext, from - ext_start, dst) {
                     err = Some(e);
                     return Ok(ControlFlow::Break(()));
                 }
@@ -455,6 +526,7 @@ impl BtrfsFs {
     fn copy_extent(
         &self,
         ino: u64,
+        nodatasum: bool,
         ext: &FileExtent,
         within: u64,
         dst: &mut [u8],
@@ -510,7 +582,13 @@ impl BtrfsFs {
                     let at = disk_bytenr
                         .checked_add(src_off)
                         .ok_or_else(|| corrupt(w(), "disk address overflows"))?;
-                    return self.reader.read_logical(at, dst);
+                    if nodatasum {
+                        return self.reader.read_logical(at, dst);
+                    }
+                    let ext_end = disk_bytenr
+                        .checked_add(*disk_num_bytes)
+                        .ok_or_else(|| corrupt(w(), "disk extent end overflows"))?;
+                    return self.read_data_verified(at, dst, *disk_bytenr, ext_end);
                 }
                 if *disk_num_bytes > compress::MAX_COMPRESSED {
                     return Err(corrupt(
@@ -524,7 +602,7 @@ impl BtrfsFs {
                 if !fits {
                     return Err(corrupt(w(), "file range past the decompressed extent"));
                 }
-                let plain = self.decompressed(*disk_bytenr, *disk_num_bytes, ext)?;
+                let plain = self.decompressed(*disk_bytenr, *disk_num_bytes, ext, nodatasum)?;
                 let avail = plain.get(src_off as usize..).unwrap_or(&[]);
                 let k = avail.len().min(dst.len());
                 dst[..k].copy_from_slice(&avail[..k]);
@@ -538,6 +616,7 @@ impl BtrfsFs {
         disk_bytenr: u64,
         disk_num_bytes: u64,
         ext: &FileExtent,
+        nodatasum: bool,
     ) -> Result<Arc<Vec<u8>>, FsError> {
         let key = (disk_bytenr, disk_num_bytes);
         if let Ok(c) = self.extent_cache.lock() {
@@ -549,6 +628,12 @@ impl BtrfsFs {
         }
         let mut raw = vec![0u8; disk_num_bytes as usize];
         self.reader.read_logical(disk_bytenr, &mut raw)?;
+        if !nodatasum {
+            // Checksums cover the compressed bytes as stored.
+            let ss = u64::from(self.sb.sectorsize);
+            let sums = self.data_sums(disk_bytenr, disk_num_bytes.div_ceil(ss) as usize)?;
+            csum::verify(&raw, disk_bytenr, self.sb.sectorsize, &sums)?;
+        }
         let plain = Arc::new(compress::decompress(
             ext.compression,
             &raw,
