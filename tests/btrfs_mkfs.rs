@@ -443,7 +443,6 @@ fn damaged_images_give_typed_errors() {
     // Both copies of the root tree block damaged: its crc32c catches it.
     let copies = root_tree_copies(&good);
     assert!(!copies.is_empty());
-    let phys = copies[0];
     let mut d = good.clone();
     for &c in &copies {
         d[c + 200] ^= 0x55;
