@@ -62,6 +62,13 @@ fn compressed_sparse_and_prealloc_files_read_back_exactly() {
     assert_eq!(fs.default_subvolume_id(), want_default);
     assert_eq!(fs.mounted_subvolume_id(), 256);
     assert!(fs.root_is_subvolume(), "BOOT-2: / is subvolume @");
+    let root = fs.mounted_subvolume().unwrap().unwrap();
+    assert_eq!(
+        (root.id, root.path.as_str(), root.is_snapshot),
+        (256, "@", false)
+    );
+    let raw = RawFile::open(&dir.join("disk.img")).unwrap();
+    assert!(BtrfsFs::probe(&raw));
 
     // Every file with a recorded SHA-256 (compressed ones included) reads back exactly.
     let sums = std::fs::read_to_string(dir.join("sha256.tsv")).unwrap();

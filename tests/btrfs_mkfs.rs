@@ -268,6 +268,7 @@ fn mkfs_rootdir_tree_reads_back_exactly() {
     assert_eq!(fs.default_subvolume_id(), 5);
     assert!(!fs.root_is_subvolume());
     assert!(fs.list_subvolumes().unwrap().is_empty());
+    assert_eq!(fs.mounted_subvolume().unwrap(), None);
 
     let mut got = BTreeMap::new();
     walk_fs(&fs, "/", &mut got);

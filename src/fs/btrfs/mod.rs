@@ -186,6 +186,27 @@ impl BtrfsFs {
         Ok(fs)
     }
 
+    /// Whether `dev` carries the Btrfs magic at 64 KiB (a cheap probe; [`BtrfsFs::open`]
+    /// does the real validation).
+    pub fn probe(dev: &dyn BlockDev) -> bool {
+        let mut m = [0u8; 8];
+        dev.read_at(superblock::SUPER_OFFSETS[0] + 0x40, &mut m)
+            .is_ok()
+            && &m == superblock::MAGIC
+    }
+
+    /// The subvolume presented as `/` (`None` for the top level, id 5): for BOOT-2 evidence
+    /// ("/ is subvolume @, id 256").
+    pub fn mounted_subvolume(&self) -> Result<Option<Subvolume>, FsError> {
+        if !self.root_is_subvolume() {
+            return Ok(None);
+        }
+        Ok(self
+            .list_subvolumes()?
+            .into_iter()
+            .find(|s| s.id == self.mounted.id))
+    }
+
     /// The superblock in use.
     pub fn superblock(&self) -> &Superblock {
         &self.sb
@@ -895,6 +916,7 @@ mod tests {
     #[test]
     fn refuses_non_btrfs_and_tiny_devices() {
         let dev: Arc<dyn BlockDev> = Arc::new(MemDisk::new("zero", vec![0u8; 1 << 20]));
+        assert!(!BtrfsFs::probe(&*dev));
         assert!(matches!(
             BtrfsFs::open(dev, &BtrfsOpenOptions::default()),
             Err(FsError::Unrecognised(_))
