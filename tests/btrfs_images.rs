@@ -155,6 +155,28 @@ fn image_for(manifest: &Path) -> Option<(PathBuf, String)> {
     None
 }
 
+/// From `index.json` next to the manifest: (partition number, fs type) of the partition whose
+/// `manifest` field names this manifest.
+fn index_entry(manifest: &Path, name: &str) -> Option<(usize, String)> {
+    let text = std::fs::read_to_string(manifest.parent()?.join("index.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    for img in v.get("images")?.as_array()? {
+        for p in img
+            .get("partitions")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if p.get("manifest").and_then(|m| m.as_str()) == Some(name) {
+                let number = p.get("number")?.as_u64()? as usize;
+                let fs = p.get("fs")?.as_str()?.to_string();
+                return Some((number, fs));
+            }
+        }
+    }
+    None
+}
+
 #[test]
 fn built_images_match_their_manifests() {
     let Ok(root) = std::env::var("GUESTFIX_TEST_IMAGES") else {
@@ -169,18 +191,26 @@ fn built_images_match_their_manifests() {
         };
         let dev: Arc<dyn BlockDev> = Arc::new(RawFile::open(&image).unwrap());
         let parts = partitions(&*dev);
-        let btrfs: Vec<&Part> = parts.iter().filter(|p| is_btrfs(&*dev, p)).collect();
-        let chosen = btrfs
-            .iter()
-            .find(|p| {
-                p.name == part
-                    || part.trim_start_matches(['p', 'a', 'r', 't']) == p.number.to_string()
-            })
-            .or(if btrfs.len() == 1 {
-                btrfs.first()
-            } else {
-                None
-            });
+        let manifest_name = manifest.file_name().unwrap().to_str().unwrap().to_string();
+        // index.json (when present) says which partition number and filesystem a manifest is
+        // for; otherwise match the GPT partition name or number, and accept only Btrfs.
+        let chosen = match index_entry(&manifest, &manifest_name) {
+            Some((_, fs)) if fs != "btrfs" => None,
+            Some((number, _)) => parts.iter().find(|p| p.number == number),
+            None => {
+                let named = parts.iter().find(|p| {
+                    p.name == part
+                        || part.trim_start_matches(['p', 'a', 'r', 't']) == p.number.to_string()
+                });
+                let btrfs: Vec<&Part> = parts.iter().filter(|p| is_btrfs(&*dev, p)).collect();
+                match named {
+                    Some(p) => Some(p),
+                    None if btrfs.len() == 1 => btrfs.first().copied(),
+                    None => None,
+                }
+            }
+        }
+        .filter(|p| is_btrfs(&*dev, p));
         let Some(p) = chosen else {
             continue; // not a Btrfs filesystem (ext4, XFS, … manifests belong to others)
         };
