@@ -841,3 +841,35 @@ fn data_checksums_catch_damaged_file_data() {
         b"btrfs-guest\n"
     );
 }
+
+#[test]
+fn superblock_mirror_at_256_gib_is_used_when_the_others_are_damaged() {
+    // A sparse 260 GiB image (a few MiB on disk) carries all three superblock copies.
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("huge.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(260 << 30)
+        .unwrap();
+    let out = Command::new("mkfs.btrfs")
+        .args(["-q", "-L", "huge"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rw = RawFile::open_rw(&img).unwrap();
+    use guestfix::block::WritableDev;
+    for at in [0x1_0000u64, 0x400_0000] {
+        let mut b = [0u8; 1];
+        rw.read_at(at + 0x200, &mut b).unwrap();
+        rw.write_at(at + 0x200, &[b[0] ^ 0xff]).unwrap();
+    }
+    let fs = open_path(&img).unwrap();
+    assert_eq!(fs.superblock_offset(), 0x40_0000_0000);
+    assert_eq!(fs.info().label.as_deref(), Some("huge"));
+    assert!(fs.read_dir(b"/").unwrap().is_empty());
+}
