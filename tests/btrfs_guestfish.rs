@@ -414,3 +414,49 @@ fn explicit_hole_extents_read_as_zeros() {
     assert_eq!(fs.read_at(b"/sparse", 3 << 20, &mut buf).unwrap(), 4096);
     assert!(buf.iter().all(|&b| b == 0));
 }
+
+/// Counts bytes that reach the device.
+struct Counting {
+    inner: RawFile,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl BlockDev for Counting {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), guestfix::block::BlockError> {
+        self.bytes
+            .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.inner.read_at(offset, buf)
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+#[test]
+fn resolving_paths_across_subvolumes_reads_few_blocks() {
+    let Some(dir) = fixture() else { return };
+    let dev = Arc::new(Counting {
+        inner: RawFile::open(&dir.join("disk.img")).unwrap(),
+        bytes: Default::default(),
+    });
+    let t0 = std::time::Instant::now();
+    let fs = BtrfsFs::open(dev.clone(), &BtrfsOpenOptions::default()).unwrap();
+    let fstab = fs.read_file(b"/etc/fstab", 1 << 20).unwrap();
+    let notes = fs.read_file(b"/home/user/notes.txt", 1 << 20).unwrap();
+    let snap = fs
+        .read_file(b"/.snapshots/1/snapshot/etc/hostname", 1 << 20)
+        .unwrap();
+    let elapsed = t0.elapsed();
+    let total = dev.bytes.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "btrfs: open (default subvolume @) + /etc/fstab + /home (subvolume @/home) + snapshot \
+         hostname: {total} bytes read, {elapsed:?}"
+    );
+    assert!(fstab.starts_with(b"UUID=0 / btrfs subvol=@"));
+    assert_eq!(notes, b"home of user\n");
+    assert_eq!(snap, b"before-snapshot\n");
+    assert!(total < 1 << 20, "read {total} bytes");
+}
