@@ -4,6 +4,7 @@
 
 use guestfix::block::BlockDev;
 use guestfix::block::raw::MemDisk;
+use guestfix::fs::btrfs::superblock::crc32c;
 use guestfix::fs::btrfs::{BtrfsFs, BtrfsOpenOptions};
 use guestfix::fs::{FileType, Filesystem};
 use libfuzzer_sys::fuzz_target;
@@ -37,11 +38,40 @@ fn walk(fs: &BtrfsFs, dir: Vec<u8>, depth: usize, budget: &mut usize) {
     }
 }
 
+/// Recompute the superblock's and every tree block's crc32c so that mutations reach the
+/// parsers behind the checksum checks.
+fn fix_checksums(disk: &mut [u8]) {
+    const SB: usize = 0x10000;
+    if disk.len() < SB + 4096 {
+        return;
+    }
+    let fsid: Vec<u8> = disk[SB + 0x20..SB + 0x30].to_vec();
+    let ns = u32::from_le_bytes([
+        disk[SB + 0x94],
+        disk[SB + 0x95],
+        disk[SB + 0x96],
+        disk[SB + 0x97],
+    ]) as usize;
+    if ns.is_power_of_two() && (4096..=65536).contains(&ns) {
+        let mut o = 0;
+        while o + ns <= disk.len() {
+            if o != SB && disk[o + 32..o + 48] == fsid[..] {
+                let c = crc32c(&disk[o + 32..o + ns]);
+                disk[o..o + 4].copy_from_slice(&c.to_le_bytes());
+            }
+            o += 4096;
+        }
+    }
+    let c = crc32c(&disk[SB + 0x20..SB + 4096]);
+    disk[SB..SB + 4].copy_from_slice(&c.to_le_bytes());
+}
+
 fuzz_target!(|data: &[u8]| {
     // The fuzzer's bytes are placed at the primary superblock's neighbourhood so that short
-    // inputs still reach the parsers: device = 64 KiB of zeros + input.
+    // inputs still reach the parsers: device = 64 KiB of zeros + input, checksums fixed.
     let mut disk = vec![0u8; 0x10000];
     disk.extend_from_slice(data);
+    fix_checksums(&mut disk);
     let dev: Arc<dyn BlockDev> = Arc::new(MemDisk::new("fuzz", disk));
     if let Ok(fs) = BtrfsFs::open(dev, &BtrfsOpenOptions::default()) {
         let _ = fs.info();
