@@ -460,3 +460,25 @@ fn resolving_paths_across_subvolumes_reads_few_blocks() {
     assert_eq!(snap, b"before-snapshot\n");
     assert!(total < 1 << 20, "read {total} bytes");
 }
+
+#[test]
+fn the_guests_own_fstab_subvol_options_open_each_mount() {
+    let Some(dir) = fixture() else { return };
+    let root = open(&dir, BtrfsOpenOptions::default()).unwrap();
+    let fstab = String::from_utf8(root.read_file(b"/etc/fstab", 1 << 20).unwrap()).unwrap();
+    let mut seen = Vec::new();
+    for line in fstab.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let opts = BtrfsOpenOptions::from_mount_options(f[3]).unwrap();
+        let fs = open(&dir, opts).unwrap();
+        seen.push((f[1].to_string(), fs.mounted_subvolume_id()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("/".to_string(), 256),
+            ("/home".to_string(), 257),
+            ("/.snapshots".to_string(), 258)
+        ]
+    );
+}

@@ -71,6 +71,26 @@ pub struct BtrfsOpenOptions {
     pub subvolid: Option<u64>,
 }
 
+impl BtrfsOpenOptions {
+    /// The `subvol=` / `subvolid=` options of an fstab (or `mount -o`) option string such as
+    /// `compress=zstd,subvol=@/home`; other options are ignored. An unparsable `subvolid` is
+    /// an error naming it.
+    pub fn from_mount_options(options: &str) -> Result<Self, FsError> {
+        let mut o = BtrfsOpenOptions::default();
+        for opt in options.split(',') {
+            if let Some(v) = opt.strip_prefix("subvol=") {
+                o.subvol = Some(v.to_string());
+            } else if let Some(v) = opt.strip_prefix("subvolid=") {
+                let id = v
+                    .parse()
+                    .map_err(|_| FsError::NotFound(format!("subvolid={v}: not a subvolume id")))?;
+                o.subvolid = Some(id);
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// One subvolume or snapshot, as `btrfs subvolume list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Subvolume {
@@ -926,6 +946,32 @@ mod tests {
             BtrfsFs::open(dev, &BtrfsOpenOptions::default()),
             Err(FsError::Unrecognised(_))
         ));
+    }
+
+    #[test]
+    fn mount_options_from_a_real_fstab() {
+        // util-linux's libmount test fstab (Fedora-style subvolumes).
+        let text = std::fs::read_to_string(
+            "../shared/data/linux/fstab/util-linux/tests/ts/libmount/files/fstab_btrfs",
+        )
+        .unwrap();
+        let opts: Vec<BtrfsOpenOptions> = text
+            .lines()
+            .map(|l| l.split_whitespace().nth(3).unwrap())
+            .map(|o| BtrfsOpenOptions::from_mount_options(o).unwrap())
+            .collect();
+        assert_eq!(opts.len(), 10);
+        assert_eq!(opts[0].subvol.as_deref(), Some("root"));
+        assert_eq!(opts[0].subvolid, None);
+        assert_eq!(
+            (opts[1].subvol.as_deref(), opts[1].subvolid),
+            (None, Some(5))
+        );
+        assert_eq!(opts[3].subvolid, Some(263));
+        assert_eq!(opts[9].subvol.as_deref(), Some("var_cache"));
+        assert!(BtrfsOpenOptions::from_mount_options("subvolid=abc").is_err());
+        let none = BtrfsOpenOptions::from_mount_options("defaults").unwrap();
+        assert_eq!((none.subvol, none.subvolid), (None, None));
     }
 
     #[test]
