@@ -22,4 +22,91 @@ pub enum BlockError {
     Unsupported { path: PathBuf, reason: String },
     #[error("{dev}: device is read-only")]
     ReadOnly { dev: String },
+
+    /// FMT-3: an empty file, or one no container format recognises.
+    #[error("{path}: disk-image-size = 0 has an invalid format ({reason})")]
+    InvalidFormat { path: PathBuf, reason: String },
+    /// The image ends before a structure it declares.
+    #[error(
+        "{path}: truncated: {what} at offset {offset} (+{len} bytes) lies past the end of the file ({file_size} bytes)"
+    )]
+    Truncated {
+        path: PathBuf,
+        what: String,
+        offset: u64,
+        len: u64,
+        file_size: u64,
+    },
+    /// A size the image claims is larger than the bound this reader accepts.
+    #[error("{path}: {what} claims {size} bytes, more than the limit of {limit}")]
+    TooLarge {
+        path: PathBuf,
+        what: String,
+        size: u64,
+        limit: u64,
+    },
+    /// A checksum in the image does not match its structure.
+    #[error("{path}: bad checksum in {what}")]
+    Checksum { path: PathBuf, what: String },
+    /// Encrypted images (qcow2 AES/LUKS) are refused.
+    #[error("{path}: encrypted image ({method}) is not supported")]
+    Encrypted { path: PathBuf, method: String },
+    /// A backing file chain that refers back to one of its own members.
+    #[error("{path}: backing file chain loops back to {backing}")]
+    BackingLoop { path: PathBuf, backing: PathBuf },
+    /// A backing file chain deeper than [`super::MAX_BACKING_DEPTH`].
+    #[error("{path}: backing file chain is deeper than {limit}")]
+    BackingTooDeep { path: PathBuf, limit: usize },
+    /// A backing/parent file outside the image's folder without
+    /// [`super::OpenOptions::allow_outside_backing`].
+    #[error(
+        "{path}: backing file {backing} lies outside the image's folder (allow_outside_backing is off)"
+    )]
+    BackingOutside { path: PathBuf, backing: PathBuf },
+    /// A backing file is named but cannot be resolved here (image read from memory / inside an OVA).
+    #[error(
+        "{path}: has a backing/parent file {backing:?} that cannot be opened from this context"
+    )]
+    BackingUnavailable { path: PathBuf, backing: String },
+    /// FMT-3: the VHD header copy of the footer differs from the trailing footer.
+    #[error(
+        "{path}: footers are not identical (VHD footer copy at offset 0 differs from the trailing footer)"
+    )]
+    FooterMismatch { path: PathBuf },
+    /// FMT-3: a compressed VMDK grain that inflates to the wrong length.
+    #[error(
+        "{path}: uncompressed data has an invalid length (grain at file offset {offset}: {got} bytes, expected {expected})"
+    )]
+    GrainLength {
+        path: PathBuf,
+        offset: u64,
+        got: u64,
+        expected: u64,
+    },
+    /// FMT-2 / FMT-3: a VMDK kind the import service refuses and we do not read.
+    #[error("{path}: unsupported VMDK file format ({create_type})")]
+    UnsupportedVmdk { path: PathBuf, create_type: String },
+    /// FMT-2: an OVA whose OVF names a disk file the tar does not hold.
+    #[error("{path}: OVF names disk file {href:?} which is not in the OVA")]
+    OvaMissingDisk { path: PathBuf, href: String },
+    /// FMT-2: an OVA disk split into several files (ovf:chunkSize).
+    #[error(
+        "{path}: OVA disk {href:?} is split into several files (ovf:chunkSize), which is refused"
+    )]
+    OvaSplitDisk { path: PathBuf, href: String },
+}
+
+impl BlockError {
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        BlockError::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+    pub(crate) fn unsupported(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        BlockError::Unsupported {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
 }

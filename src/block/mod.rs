@@ -4,11 +4,21 @@
 //!
 //! Nothing here knows about partitions or filesystems.
 
+pub mod counter;
 mod error;
+pub mod ova;
+pub mod qcow2;
 pub mod raw;
+pub(crate) mod util;
+pub mod vhd;
+pub mod vhdx;
+pub mod vmdk;
+pub mod writer;
 
+pub use counter::CountingDev;
 pub use error::BlockError;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A read-only virtual disk (or a slice of one). Reads take `&self` so that every later layer
@@ -101,7 +111,282 @@ pub struct OpenOptions {
     pub allow_outside_backing: bool,
 }
 
+/// Deepest backing-file chain accepted (image + this many backing files).
+pub const MAX_BACKING_DEPTH: usize = 16;
+
+/// Facts about a container (`guestfix inspect --json`, checks FMT-1..5).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContainerInfo {
+    /// "raw", "qcow2", "vhd", "vhdx", "vmdk", "ova".
+    pub format: String,
+    /// "v2"/"v3" (qcow2), "fixed"/"dynamic" (VHD, VHDX), "streamOptimized"/"monolithicSparse"/
+    /// "monolithicFlat" (VMDK).
+    pub subformat: Option<String>,
+    /// Size of the virtual disk in bytes (for an OVA: of its first disk).
+    pub virtual_size: u64,
+    /// Size of the container file on the host (allocated size of the image).
+    pub file_size: u64,
+    /// Backing / parent file as named in the image.
+    pub backing_file: Option<String>,
+    pub backing_format: Option<String>,
+    /// For an OVA: its disks in OVF order.
+    pub disks: Vec<OvaDiskInfo>,
+}
+
+/// One disk of an OVA.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OvaDiskInfo {
+    /// File name in the tar (OVF References/File href).
+    pub href: String,
+    /// OVF DiskSection diskId.
+    pub disk_id: String,
+    /// Byte offset of the disk file inside the tar, and its size.
+    pub offset: u64,
+    pub file_size: u64,
+    /// The disk file's own container facts.
+    pub format: String,
+    pub subformat: Option<String>,
+    pub virtual_size: u64,
+}
+
+impl ContainerInfo {
+    pub(crate) fn simple(
+        format: &str,
+        subformat: Option<&str>,
+        virtual_size: u64,
+        file_size: u64,
+    ) -> Self {
+        ContainerInfo {
+            format: format.into(),
+            subformat: subformat.map(Into::into),
+            virtual_size,
+            file_size,
+            backing_file: None,
+            backing_format: None,
+            disks: Vec::new(),
+        }
+    }
+}
+
+/// Where an image was opened from: resolves backing/parent/extent files and guards the chain.
+pub(crate) struct Ctx<'a> {
+    pub opts: &'a OpenOptions,
+    /// Canonical folder of the image file; `None` when the image comes from memory or an OVA
+    /// (then no other host file may be opened).
+    pub dir: Option<PathBuf>,
+    /// Canonical paths of the chain opened so far (loop detection).
+    pub chain: Vec<PathBuf>,
+}
+
+impl Ctx<'_> {
+    /// Resolve a file named by the image at `image` (relative names are next to the image),
+    /// refusing files outside the image's folder unless allowed.
+    pub fn resolve(&self, image: &str, name: &str) -> Result<PathBuf, BlockError> {
+        let Some(dir) = &self.dir else {
+            return Err(BlockError::BackingUnavailable {
+                path: image.into(),
+                backing: name.to_string(),
+            });
+        };
+        let p = Path::new(name);
+        let joined = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        };
+        let canon = joined.canonicalize().map_err(|source| BlockError::Io {
+            path: joined.clone(),
+            source,
+        })?;
+        if !self.opts.allow_outside_backing && !canon.starts_with(dir) {
+            return Err(BlockError::BackingOutside {
+                path: image.into(),
+                backing: canon,
+            });
+        }
+        Ok(canon)
+    }
+
+    /// Open a backing file named by the image at `image`.
+    pub fn open_backing(&self, image: &str, name: &str) -> Result<Arc<dyn BlockDev>, BlockError> {
+        let canon = self.resolve(image, name)?;
+        let opened = open_path(&canon, self.opts, &self.chain)?;
+        opened
+            .disks
+            .into_iter()
+            .next()
+            .ok_or_else(|| BlockError::corrupt(image, format!("backing file {name} holds no disk")))
+    }
+}
+
+/// The disks of one opened container and its facts.
+pub(crate) struct Opened {
+    pub disks: Vec<Arc<dyn BlockDev>>,
+    pub info: ContainerInfo,
+}
+
+fn open_path(path: &Path, opts: &OpenOptions, chain: &[PathBuf]) -> Result<Opened, BlockError> {
+    let canon = path.canonicalize().map_err(|source| BlockError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if chain.contains(&canon) {
+        return Err(BlockError::BackingLoop {
+            path: chain.last().cloned().unwrap_or_else(|| canon.clone()),
+            backing: canon,
+        });
+    }
+    if chain.len() > MAX_BACKING_DEPTH {
+        return Err(BlockError::BackingTooDeep {
+            path: canon,
+            limit: MAX_BACKING_DEPTH,
+        });
+    }
+    let file: Arc<dyn BlockDev> = Arc::new(raw::RawFile::open(path)?);
+    let mut new_chain = chain.to_vec();
+    new_chain.push(canon.clone());
+    let ctx = Ctx {
+        opts,
+        dir: canon.parent().map(Path::to_path_buf),
+        chain: new_chain,
+    };
+    open_container(file, &ctx)
+}
+
+/// Container formats recognised by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Raw,
+    Qcow2,
+    Vhd,
+    Vhdx,
+    VmdkSparse,
+    VmdkDescriptor,
+    Ova,
+}
+
+/// Name the container format of `file` by its magic numbers and structure.
+pub fn detect(file: &dyn BlockDev) -> Result<Format, BlockError> {
+    let len = file.len();
+    if len == 0 {
+        return Err(BlockError::InvalidFormat {
+            path: file.describe().into(),
+            reason: "the file is empty".into(),
+        });
+    }
+    let mut head = vec![0u8; len.min(1024) as usize];
+    file.read_at(0, &mut head)?;
+    let h = |o: usize, n: usize| util::sub(&head, o, n);
+    if h(0, 4) == qcow2::header::MAGIC {
+        return Ok(Format::Qcow2);
+    }
+    if h(0, 4) == vmdk::sparse::MAGIC || h(0, 4) == b"COWD" {
+        return Ok(Format::VmdkSparse);
+    }
+    if h(0, 8) == b"vhdxfile" {
+        return Ok(Format::Vhdx);
+    }
+    if h(0, 8) == vhd::footer::COOKIE {
+        return Ok(Format::Vhd);
+    }
+    if h(257, 5) == b"ustar" {
+        return Ok(Format::Ova);
+    }
+    if vmdk::descriptor::looks_like_descriptor(&head) {
+        return Ok(Format::VmdkDescriptor);
+    }
+    if len >= 512 {
+        let mut tail = [0u8; 512];
+        file.read_at(len - 512, &mut tail)?;
+        if util::sub(&tail, 0, 8) == vhd::footer::COOKIE {
+            return Ok(Format::Vhd);
+        }
+    }
+    Ok(Format::Raw)
+}
+
+/// Detect and open the container held by `file`.
+pub(crate) fn open_container(file: Arc<dyn BlockDev>, ctx: &Ctx) -> Result<Opened, BlockError> {
+    let one = |dev: Arc<dyn BlockDev>, info: ContainerInfo| Opened {
+        disks: vec![dev],
+        info,
+    };
+    Ok(match detect(&*file)? {
+        Format::Raw => {
+            let info = ContainerInfo::simple("raw", None, file.len(), file.len());
+            one(file, info)
+        }
+        Format::Qcow2 => {
+            let q = qcow2::Qcow2::open(file, ctx)?;
+            let info = q.info();
+            one(Arc::new(q), info)
+        }
+        Format::Vhd => {
+            let v = vhd::Vhd::open(file, ctx)?;
+            let info = v.info();
+            one(Arc::new(v), info)
+        }
+        Format::Vhdx => {
+            let v = vhdx::Vhdx::open(file)?;
+            let info = v.info();
+            one(Arc::new(v), info)
+        }
+        Format::VmdkSparse => {
+            let v = vmdk::open_sparse_file(file)?;
+            let info = v.info();
+            one(v, info)
+        }
+        Format::VmdkDescriptor => {
+            let (dev, info) = vmdk::open_descriptor_file(file, ctx)?;
+            one(dev, info)
+        }
+        Format::Ova => ova::open(file, ctx)?,
+    })
+}
+
 /// Open a disk image read-only, detecting its container format by content (not by extension).
-pub fn open(path: &std::path::Path, _opts: &OpenOptions) -> Result<Arc<dyn BlockDev>, BlockError> {
-    Ok(Arc::new(raw::RawFile::open(path)?))
+/// For an OVA this is its first disk in OVF order; use [`open_all`] for every disk.
+pub fn open(path: &Path, opts: &OpenOptions) -> Result<Arc<dyn BlockDev>, BlockError> {
+    let o = open_path(path, opts, &[])?;
+    o.disks
+        .into_iter()
+        .next()
+        .ok_or_else(|| BlockError::InvalidFormat {
+            path: path.to_path_buf(),
+            reason: "the container holds no disk".into(),
+        })
+}
+
+/// Open every disk of an image: one for a plain image, all disks in OVF order for an OVA.
+pub fn open_all(path: &Path, opts: &OpenOptions) -> Result<Vec<Arc<dyn BlockDev>>, BlockError> {
+    Ok(open_path(path, opts, &[])?.disks)
+}
+
+/// Open an image and return its disks together with its container facts.
+pub fn open_with_info(
+    path: &Path,
+    opts: &OpenOptions,
+) -> Result<(Vec<Arc<dyn BlockDev>>, ContainerInfo), BlockError> {
+    let o = open_path(path, opts, &[])?;
+    Ok((o.disks, o.info))
+}
+
+/// Container facts of an image (format, sizes, backing file, OVA disk list).
+pub fn info(path: &Path, opts: &OpenOptions) -> Result<ContainerInfo, BlockError> {
+    Ok(open_path(path, opts, &[])?.info)
+}
+
+/// Open a container held by any device (a [`raw::MemDisk`] in fuzzing, a slice of a file …).
+/// No other host file is ever opened: images naming a backing file or flat extent are refused.
+pub fn open_dev(
+    file: Arc<dyn BlockDev>,
+) -> Result<(Vec<Arc<dyn BlockDev>>, ContainerInfo), BlockError> {
+    let opts = OpenOptions::default();
+    let ctx = Ctx {
+        opts: &opts,
+        dir: None,
+        chain: Vec::new(),
+    };
+    let o = open_container(file, &ctx)?;
+    Ok((o.disks, o.info))
 }

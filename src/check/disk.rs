@@ -109,8 +109,8 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
         }
     }
     // GEN-3: encrypted volumes. GEN-5: dirty filesystems. GEN-6: LVM notes.
-    for d in &insp.disks {
-        for v in &d.volumes {
+    {
+        for v in insp.all_volumes() {
             match v.content.as_deref() {
                 Some(c @ ("crypto_LUKS" | "BitLocker")) => out.push(
                     Finding::new("GEN-3", Severity::Blocker, &v.device, "encrypted volume")
@@ -151,15 +151,22 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
                 );
             }
         }
+    }
+    for d in &insp.disks {
         for n in &d.notes {
-            let id = if n.contains("LVM") { "GEN-6" } else { "BOOT-1" };
-            out.push(Finding::new(id, Severity::Warning, &d.device, "disk note").evidence(n));
+            out.push(Finding::new("BOOT-1", Severity::Warning, &d.device, "disk note").evidence(n));
         }
     }
+    // GEN-6: LVM that cannot be activated.
+    for w in insp.warnings.iter().filter(|w| w.starts_with("LVM")) {
+        out.push(
+            Finding::new("GEN-6", Severity::Blocker, "disk set", "logical volume group activation failed")
+                .evidence(w.clone())
+                .fix("repair the volume group (missing or corrupt physical volumes) before export"),
+        );
+    }
     if !insp
-        .disks
-        .iter()
-        .flat_map(|d| &d.volumes)
+        .all_volumes()
         .any(|v| matches!(v.content.as_deref(), Some("crypto_LUKS" | "BitLocker")))
     {
         out.push(Finding::new(

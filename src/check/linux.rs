@@ -457,9 +457,7 @@ pub(super) fn check(
     // LNX-2: free space on the root volume.
     if let Some(rm) = root_mount {
         let free = insp
-            .disks
-            .iter()
-            .flat_map(|d| &d.volumes)
+            .all_volumes()
             .find(|v| v.device == rm.device)
             .and_then(|v| v.free_bytes);
         match free {
@@ -497,7 +495,7 @@ pub(super) fn check(
                 Some(true) => push(Finding::new("LNX-8", Severity::Pass, subj, format!("initramfs of {} is readable", k.version))),
                 _ => push(
                     Finding::new("LNX-8", Severity::Blocker, subj, "Could not read your initramfs/initrd to determine which drivers are needed")
-                        .evidence(format!("kernel {}: initramfs {:?} ({:?})", k.version, k.initramfs, k.initramfs_readable))
+                        .evidence(format!("kernel {}: initramfs {}: {}", k.version, k.initramfs.clone().unwrap_or_else(|| "none".into()), k.initramfs_error.clone().unwrap_or_else(|| format!("{:?}", k.initramfs_readable))))
                         .fix("regenerate the initramfs (update-initramfs -u / dracut -f) before export"),
                 ),
             }

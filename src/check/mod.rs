@@ -5,6 +5,8 @@
 
 mod disk;
 mod linux;
+#[cfg(test)]
+mod tests;
 
 use crate::guest::facts::Inspection;
 use crate::rules::Profile;
@@ -158,4 +160,27 @@ pub fn render_text(r: &Report) -> String {
             .count()
     ));
     out
+}
+
+/// The report when the container itself cannot be opened: the error is the finding. Messages
+/// the import service is known to give are mapped to their IDs (FMT-2, FMT-3).
+pub fn image_error_report(image: &str, error: &str, profile: &Profile) -> Report {
+    let id = if error.contains("SeSparse")
+        || error.contains("split")
+        || error.contains("several files")
+        || error.contains("chunk")
+    {
+        "FMT-2"
+    } else {
+        "FMT-3"
+    };
+    let f = Finding::new(id, Severity::Blocker, image, "the image cannot be read")
+        .evidence(error.to_string())
+        .fix("re-export the image from the source hypervisor");
+    Report {
+        target: profile.settings.id.clone(),
+        findings: vec![f],
+        blockers: 1,
+        warnings: 0,
+    }
 }

@@ -2,6 +2,10 @@
 //! the library. Exit codes: 0 ok, 1 findings/errors in the image (a blocker, a damaged image),
 //! 2 usage or I/O error.
 
+pub mod cat;
+pub mod inspect;
+pub mod ls;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -185,6 +189,20 @@ impl std::fmt::Display for CliError {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
+        Command::Ls {
+            images,
+            path,
+            long,
+            recursive,
+            json,
+        } => ls::run(&images, &path, long, recursive, json),
+        Command::Cat { images, path, json } => cat::run(&images, &path, json),
+        Command::Inspect { images, json, xml } => inspect::run_inspect(&images, json, xml),
+        Command::Check {
+            images,
+            json,
+            target,
+        } => inspect::run_check(&images, json, &target),
         other => Err(CliError::usage(format!(
             "{} is not built yet",
             format!("{other:?}")

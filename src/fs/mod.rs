@@ -162,3 +162,12 @@ pub trait Filesystem: Send + Sync {
 pub fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     path.split(|&c| c == b'/').filter(|c| !c.is_empty())
 }
+
+pub mod ext4;
+pub mod fat;
+pub mod ntfs;
+pub mod probe;
+pub mod tree;
+
+pub use probe::{OpenOptions, open_filesystem, probe, scan_disks};
+pub use tree::GuestTree;

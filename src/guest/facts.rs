@@ -29,6 +29,16 @@ impl<T> Fact<T> {
     }
 }
 
+impl Inspection {
+    /// Every volume: partitions of every disk, then logical volumes.
+    pub fn all_volumes(&self) -> impl Iterator<Item = &VolumeFacts> {
+        self.disks
+            .iter()
+            .flat_map(|d| &d.volumes)
+            .chain(&self.logical_volumes)
+    }
+}
+
 impl<T> From<Option<T>> for Fact<T> {
     fn from(o: Option<T>) -> Self {
         match o {
@@ -45,6 +55,8 @@ pub struct Inspection {
     pub images: Vec<ImageFacts>,
     /// Every disk, with its partition table and volumes (BOOT-*, GEN-3).
     pub disks: Vec<DiskFacts>,
+    /// LVM logical volumes (and any volume not on one disk).
+    pub logical_volumes: Vec<VolumeFacts>,
     /// Every operating system root found (more than one = multi-boot, GEN-2).
     pub operating_systems: Vec<OsFacts>,
     /// Problems met while inspecting that did not stop it.
@@ -183,6 +195,8 @@ pub struct KernelFacts {
     pub initramfs: Option<String>,
     /// LNX-8: the initramfs is a readable archive.
     pub initramfs_readable: Fact<bool>,
+    /// Why it is not readable.
+    pub initramfs_error: Option<String>,
     /// Driver modules found in the initramfs (virtio_blk, nvme, ena …).
     pub initramfs_drivers: Vec<String>,
     /// Driver modules found under /lib/modules/<version>.

@@ -5,3 +5,7 @@
 pub mod arch;
 pub mod facts;
 pub mod linux;
+pub mod report;
+pub mod mount;
+pub mod treefiles;
+pub mod inspect;

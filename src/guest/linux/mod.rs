@@ -1,6 +1,12 @@
 //! Linux guests: parsers for the guest's own configuration files (fstab, os-release, GRUB,
 //! network configs) and the facts inspection derives from them.
 
+pub mod cmdline;
+pub mod files;
 pub mod fstab;
+pub mod grub;
 pub mod initramfs;
+pub mod network;
+pub mod osrelease;
 pub mod packages;
+pub mod shellvars;

@@ -1,0 +1,282 @@
+//! qcow2 (versions 2 and 3): header, L1/L2 tables, zero and compressed clusters (deflate, zstd),
+//! backing files; and the qcow2 writer (copy-on-write overlay and full copy).
+
+pub mod header;
+pub mod l1l2;
+pub mod writer;
+
+use super::util::{MAX_TABLE_BYTES, be64, for_each_chunk, read_into, read_vec};
+use super::{BlockDev, BlockError, ContainerInfo, Ctx};
+use header::{Compression, Header};
+use l1l2::{Mapping, OFFSET_MASK, decode_l2};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Bytes of L2 tables kept in memory per image.
+const L2_CACHE_BYTES: u64 = 16 << 20;
+
+/// A qcow2 image read through its container file.
+pub struct Qcow2 {
+    file: Arc<dyn BlockDev>,
+    name: String,
+    pub header: Header,
+    l1: Vec<u64>,
+    backing: Option<Arc<dyn BlockDev>>,
+    l2_cache: Mutex<HashMap<u64, Arc<Vec<u64>>>>,
+    zcache: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
+}
+
+impl Qcow2 {
+    /// Open the qcow2 image held by `file`; backing files are resolved through `ctx`.
+    pub(crate) fn open(file: Arc<dyn BlockDev>, ctx: &Ctx) -> Result<Qcow2, BlockError> {
+        let name = file.describe();
+        let first = file.len().min(2 << 20);
+        let buf = read_vec(&*file, 0, first, MAX_TABLE_BYTES, "qcow2 header")?;
+        let header = Header::parse(&buf, &name)?;
+        let cs = header.cluster_size();
+        // L1 must cover the virtual size.
+        let l2_entries = cs / 8;
+        let need = header.size.div_ceil(cs * l2_entries);
+        if (header.l1_size as u64) < need {
+            return Err(BlockError::corrupt(
+                &name,
+                format!(
+                    "qcow2 L1 table has {} entries, {} needed for the virtual size",
+                    header.l1_size, need
+                ),
+            ));
+        }
+        let l1_bytes = header.l1_size as u64 * 8;
+        if header.l1_table_offset % cs != 0 && header.l1_size != 0 {
+            return Err(BlockError::corrupt(
+                &name,
+                "qcow2 L1 table offset not cluster aligned",
+            ));
+        }
+        let raw = read_vec(
+            &*file,
+            header.l1_table_offset,
+            l1_bytes,
+            32 << 20,
+            "qcow2 L1 table",
+        )?;
+        let l1: Vec<u64> = raw.chunks_exact(8).map(|c| be64(c, 0)).collect();
+        let backing = match &header.backing_file {
+            Some(b) => Some(ctx.open_backing(&name, b)?),
+            None => None,
+        };
+        Ok(Qcow2 {
+            file,
+            name,
+            header,
+            l1,
+            backing,
+            l2_cache: Mutex::new(HashMap::new()),
+            zcache: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn info(&self) -> ContainerInfo {
+        ContainerInfo {
+            format: "qcow2".into(),
+            subformat: Some(format!("v{}", self.header.version)),
+            virtual_size: self.header.size,
+            file_size: self.file.len(),
+            backing_file: self.header.backing_file.clone(),
+            backing_format: self.header.backing_format.clone(),
+            disks: Vec::new(),
+        }
+    }
+
+    fn cluster_size(&self) -> u64 {
+        self.header.cluster_size()
+    }
+
+    fn l2_table(&self, l2_off: u64) -> Result<Arc<Vec<u64>>, BlockError> {
+        if let Ok(c) = self.l2_cache.lock() {
+            if let Some(t) = c.get(&l2_off) {
+                return Ok(t.clone());
+            }
+        }
+        let cs = self.cluster_size();
+        if l2_off % cs != 0 {
+            return Err(BlockError::corrupt(
+                &self.name,
+                format!("qcow2 L2 table offset {l2_off:#x} not cluster aligned"),
+            ));
+        }
+        let raw = read_vec(&*self.file, l2_off, cs, MAX_TABLE_BYTES, "qcow2 L2 table")?;
+        let t: Arc<Vec<u64>> = Arc::new(raw.chunks_exact(8).map(|c| be64(c, 0)).collect());
+        if let Ok(mut c) = self.l2_cache.lock() {
+            if (c.len() as u64 + 1) * cs > L2_CACHE_BYTES {
+                c.clear();
+            }
+            c.insert(l2_off, t.clone());
+        }
+        Ok(t)
+    }
+
+    /// What guest cluster `idx` maps to.
+    pub fn mapping(&self, idx: u64) -> Result<Mapping, BlockError> {
+        let l2_entries = self.cluster_size() / 8;
+        let l1_idx = (idx / l2_entries) as usize;
+        let l1e = self.l1.get(l1_idx).copied().unwrap_or(0);
+        let l2_off = l1e & OFFSET_MASK;
+        if l2_off == 0 {
+            return Ok(Mapping::Unallocated);
+        }
+        let t = self.l2_table(l2_off)?;
+        let e = t.get((idx % l2_entries) as usize).copied().unwrap_or(0);
+        let m = decode_l2(e, self.header.cluster_bits, self.header.version);
+        if let Mapping::Data(off) = m {
+            if off % self.cluster_size() != 0 {
+                return Err(BlockError::corrupt(
+                    &self.name,
+                    format!(
+                        "qcow2 L2 entry for cluster {idx}: data offset {off:#x} not cluster aligned"
+                    ),
+                ));
+            }
+        }
+        Ok(m)
+    }
+
+    fn compressed_cluster(&self, offset: u64, len: u64) -> Result<Arc<Vec<u8>>, BlockError> {
+        if let Ok(z) = self.zcache.lock() {
+            if let Some((o, d)) = z.as_ref() {
+                if *o == offset {
+                    return Ok(d.clone());
+                }
+            }
+        }
+        let cs = self.cluster_size();
+        // The stored length is an upper bound that may run past the end of the file.
+        let avail = self.file.len().saturating_sub(offset);
+        if avail == 0 {
+            return Err(BlockError::Truncated {
+                path: self.name.clone().into(),
+                what: "qcow2 compressed cluster".into(),
+                offset,
+                len,
+                file_size: self.file.len(),
+            });
+        }
+        let src = read_vec(
+            &*self.file,
+            offset,
+            len.min(avail),
+            4 << 20,
+            "qcow2 compressed cluster",
+        )?;
+        let mut out = vec![0u8; cs as usize];
+        let got = match self.header.compression {
+            Compression::Deflate => super::util::inflate(&src, &mut out, false).map_err(|e| {
+                BlockError::corrupt(
+                    &self.name,
+                    format!("qcow2 compressed cluster at {offset:#x}: {e}"),
+                )
+            })?,
+            Compression::Zstd => zstd_into(&src, &mut out).map_err(|e| {
+                BlockError::corrupt(
+                    &self.name,
+                    format!("qcow2 zstd cluster at {offset:#x}: {e}"),
+                )
+            })?,
+        };
+        if got != cs {
+            return Err(BlockError::corrupt(
+                &self.name,
+                format!(
+                    "qcow2 compressed cluster at {offset:#x} inflates to {got} bytes, expected {cs}"
+                ),
+            ));
+        }
+        let d = Arc::new(out);
+        if let Ok(mut z) = self.zcache.lock() {
+            *z = Some((offset, d.clone()));
+        }
+        Ok(d)
+    }
+}
+
+/// Decompress one zstd frame into `out`; returns the number of bytes it holds.
+fn zstd_into(src: &[u8], out: &mut [u8]) -> Result<u64, String> {
+    use std::io::Read;
+    let mut dec = ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| e.to_string())?;
+    let mut n = 0usize;
+    loop {
+        let Some(dst) = out.get_mut(n..) else { break };
+        if dst.is_empty() {
+            // Check whether more data follows.
+            let mut one = [0u8; 1];
+            let extra = dec.read(&mut one).map_err(|e| e.to_string())?;
+            return Ok(n as u64 + extra as u64);
+        }
+        let r = dec.read(dst).map_err(|e| e.to_string())?;
+        if r == 0 {
+            break;
+        }
+        n += r;
+    }
+    Ok(n as u64)
+}
+
+impl BlockDev for Qcow2 {
+    fn len(&self) -> u64 {
+        self.header.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        super::check_range(&self.name, self.header.size, offset, buf.len())?;
+        let cs = self.cluster_size();
+        for_each_chunk(offset, buf.len(), cs, |idx, within, pos, n| {
+            let dst = buf.get_mut(pos..pos + n).unwrap_or(&mut []);
+            match self.mapping(idx)? {
+                Mapping::Unallocated => match &self.backing {
+                    Some(b) => read_backing(&**b, idx * cs + within, dst),
+                    None => {
+                        dst.fill(0);
+                        Ok(())
+                    }
+                },
+                Mapping::Zero => {
+                    dst.fill(0);
+                    Ok(())
+                }
+                Mapping::Data(host) => {
+                    read_into(&*self.file, host + within, dst, "qcow2 data cluster")
+                }
+                Mapping::Compressed { offset, len } => {
+                    let d = self.compressed_cluster(offset, len)?;
+                    let s = d.get(within as usize..within as usize + n).unwrap_or(&[]);
+                    if s.len() == dst.len() {
+                        dst.copy_from_slice(s);
+                    }
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// Read from a backing file that may be shorter than the overlay (the rest reads as zeros).
+pub(crate) fn read_backing(
+    b: &dyn BlockDev,
+    offset: u64,
+    dst: &mut [u8],
+) -> Result<(), BlockError> {
+    let blen = b.len();
+    if offset >= blen {
+        dst.fill(0);
+        return Ok(());
+    }
+    let n = ((blen - offset) as usize).min(dst.len());
+    let (head, tail) = dst.split_at_mut(n);
+    b.read_at(offset, head)?;
+    tail.fill(0);
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `guestfix inspect IMAGE...` (human, `--json`, `--xml`) and `guestfix check IMAGE...`.
+
+use super::{CliError, EXIT_FINDINGS, EXIT_OK};
+use guestfix::check;
+use guestfix::guest::inspect::{InspectError, InspectOptions, Inspected, inspect};
+use guestfix::guest::report;
+use guestfix::rules::RulesSource;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Map an inspection error: a damaged or unsupported image is exit 1, a host I/O error exit 2.
+pub fn inspect_err(e: InspectError) -> CliError {
+    match &e {
+        InspectError::Block(guestfix::block::BlockError::Io { .. }) => CliError::usage(e.to_string()),
+        _ => CliError::image(e.to_string()),
+    }
+}
+
+pub fn open(images: &[PathBuf]) -> Result<Inspected, CliError> {
+    inspect(images, &InspectOptions::default()).map_err(inspect_err)
+}
+
+fn print(s: &str) -> Result<(), CliError> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes())
+        .and_then(|_| o.flush())
+        .map_err(|e| CliError::usage(e.to_string()))
+}
+
+pub fn json_string<T: serde::Serialize>(v: &T) -> Result<String, CliError> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(|e| CliError::usage(e.to_string()))
+}
+
+pub fn run_inspect(images: &[PathBuf], json: bool, xml: bool) -> Result<u8, CliError> {
+    let i = open(images)?;
+    let out = if json {
+        json_string(&i.inspection)?
+    } else if xml {
+        report::to_xml(&i.inspection)
+    } else {
+        report::to_text(&i.inspection)
+    };
+    print(&out)?;
+    Ok(if i.inspection.operating_systems.is_empty() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// Today's UTC date as YYYY-MM-DD (`GUESTFIX_TODAY` overrides it, for reproducible runs).
+pub fn today() -> String {
+    if let Ok(t) = std::env::var("GUESTFIX_TODAY") {
+        return t;
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+pub fn load_profile(target: &str) -> Result<guestfix::rules::Profile, CliError> {
+    RulesSource::from_env()
+        .load(target)
+        .map_err(|e| CliError::usage(e.to_string()))
+}
+
+pub fn run_check(images: &[PathBuf], json: bool, target: &str) -> Result<u8, CliError> {
+    let profile = load_profile(target)?;
+    let report = match inspect(images, &InspectOptions::default()) {
+        Ok(i) => check::run(&i.inspection, &profile, &today()),
+        // A container the service would refuse is a finding, not a crash (FMT-2, FMT-3).
+        Err(InspectError::Block(e)) if !matches!(e, guestfix::block::BlockError::Io { .. }) => {
+            check::image_error_report(&images[0].display().to_string(), &e.to_string(), &profile)
+        }
+        Err(e) => return Err(inspect_err(e)),
+    };
+    let out = if json {
+        json_string(&report)?
+    } else {
+        check::render_text(&report)
+    };
+    print(&out)?;
+    Ok(if report.has_blockers() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,692 @@
+//! The inspection run: open the images (block), scan partitions and LVM (volume), probe and open
+//! filesystems (fs), find every OS root, mount each Linux root's fstab, and gather the facts.
+//! Only the blocks needed are read; the read counter says how many.
+
+use super::facts::*;
+use super::linux::{self, files::GuestFiles, initramfs};
+use super::mount::{self, FstabStatus, OsKind, RootCandidate};
+use super::treefiles::TreeFiles;
+use crate::block::{self, BlockDev, CountingDev, counter::ReadStats};
+use crate::fs::probe::OpenOptions as FsOpenOptions;
+use crate::fs::tree::GuestTree;
+use crate::fs::{DirtyState, FileType};
+use crate::volume::{Content, DiskSet, Volume};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Largest initramfs read (a real one is 10–150 MiB).
+const MAX_INITRAMFS: u64 = 512 << 20;
+/// Driver modules worth reporting (boot-critical storage and network on cloud/virtual platforms).
+pub const DRIVERS_OF_INTEREST: &[&str] = &[
+    "virtio_blk", "virtio_scsi", "virtio_net", "virtio_pci", "virtio_ring", "virtio",
+    "nvme", "nvme_core", "ena", "ixgbevf", "xen_blkfront", "xen_netfront", "hv_vmbus",
+    "hv_storvsc", "hv_netvsc", "vmw_pvscsi", "vmxnet3", "ahci", "sd_mod",
+];
+
+/// How to inspect.
+#[derive(Debug, Clone, Default)]
+pub struct InspectOptions {
+    pub block: block::OpenOptions,
+    /// Skip reading the package database.
+    pub no_applications: bool,
+}
+
+/// Errors that stop an inspection (a damaged container, an unreadable disk).
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error(transparent)]
+    Block(#[from] block::BlockError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
+}
+
+/// One OS root with its mounted tree, kept for planning and applying.
+pub struct Guest {
+    pub root: RootCandidate,
+    pub tree: GuestTree,
+    pub fstab: Vec<mount::FstabOutcome>,
+    /// Index into `Inspection::operating_systems`.
+    pub os_index: usize,
+}
+
+/// The facts plus what later stages need to work on the guest.
+pub struct Inspected {
+    pub inspection: Inspection,
+    pub set: DiskSet,
+    pub guests: Vec<Guest>,
+    /// The disks as opened (uncounted), in order.
+    pub disks: Vec<Arc<dyn BlockDev>>,
+    pub paths: Vec<PathBuf>,
+    stats: Vec<Arc<ReadStats>>,
+}
+
+impl Inspected {
+    /// Bytes and reads so far through the counted disks.
+    pub fn read_stats(&self) -> (u64, u64) {
+        self.stats
+            .iter()
+            .fold((0, 0), |(b, r), s| (b + s.bytes(), r + s.reads()))
+    }
+}
+
+fn image_format(info: &block::ContainerInfo) -> String {
+    match (info.format.as_str(), info.subformat.as_deref()) {
+        ("vmdk", Some(s)) => format!("vmdk-{s}"),
+        ("vhd", Some(s)) => format!("vhd-{s}"),
+        (f, _) => f.to_string(),
+    }
+}
+
+/// Inspect a disk set given as image paths (an OVA brings all its disks).
+pub fn inspect(paths: &[PathBuf], opts: &InspectOptions) -> Result<Inspected, InspectError> {
+    let mut disks: Vec<Arc<dyn BlockDev>> = Vec::new();
+    let mut counted: Vec<Arc<dyn BlockDev>> = Vec::new();
+    let mut stats = Vec::new();
+    let mut images = Vec::new();
+    for p in paths {
+        let (devs, info) = block::open_with_info(p, &opts.block)?;
+        images.push(ImageFacts {
+            path: p.display().to_string(),
+            format: image_format(&info),
+            virtual_size: info.virtual_size,
+            file_size: info.file_size,
+            backing_file: info.backing_file.clone(),
+            disks: info.disks.iter().map(|d| d.href.clone()).collect(),
+            notes: Vec::new(),
+        });
+        for d in devs {
+            let c = CountingDev::new(d.clone());
+            stats.push(c.stats());
+            counted.push(Arc::new(c));
+            disks.push(d);
+        }
+    }
+    let set = crate::fs::probe::scan_disks(&counted)?;
+    let mut insp = Inspection {
+        images,
+        warnings: set.warnings.clone(),
+        ..Default::default()
+    };
+    let mut vol_facts: Vec<VolumeFacts> = set.volumes.iter().map(volume_facts).collect();
+    for d in &set.disks {
+        insp.disks.push(DiskFacts {
+            device: format!("/dev/{}", d.name),
+            size: d.size,
+            partition_table: format!("{:?}", d.table).to_lowercase(),
+            mbr_boot_code: d.mbr_boot_code,
+            hybrid_mbr: matches!(d.mbr_kind, crate::volume::MbrKind::Hybrid),
+            primary_partitions: d.primary_partitions as u32,
+            volumes: Vec::new(),
+            notes: {
+                let mut n = Vec::new();
+                if d.gpt_used_backup {
+                    n.push("primary GPT header is damaged; the backup header was used".into());
+                }
+                if d.dynamic_disk {
+                    n.push("Windows dynamic disk (LDM)".into());
+                }
+                n
+            },
+        });
+    }
+    for lv in set.lvs.iter().filter(|l| l.unsupported.is_some()) {
+        insp.warnings.push(format!(
+            "LVM {}/{}: {}",
+            lv.vg,
+            lv.lv,
+            lv.unsupported.clone().unwrap_or_default()
+        ));
+    }
+
+    // Open every filesystem once for its free space and dirty state (GEN-5, LNX-2, WIN-1).
+    for (v, f) in set.volumes.iter().zip(vol_facts.iter_mut()) {
+        if let Content::Filesystem { .. } = v.content {
+            match mount::open_volume(v, &FsOpenOptions::default()) {
+                Ok(fs) => {
+                    let i = fs.info();
+                    f.free_bytes = Some(i.free_bytes);
+                    f.total_bytes = Some(i.total_bytes);
+                    f.dirty = match i.dirty {
+                        DirtyState::Clean => None,
+                        DirtyState::NeedsRecovery { replayed, detail } => Some(format!(
+                            "{detail}{}",
+                            if replayed {
+                                " (journal replayed in memory for reading)"
+                            } else {
+                                " (journal not replayed: reads may be stale)"
+                            }
+                        )),
+                        DirtyState::Dirty { detail } => Some(detail),
+                    };
+                }
+                Err(e) => insp.warnings.push(format!("{}: {e}", v.name)),
+            }
+        }
+    }
+    for (v, f) in set.volumes.iter().zip(vol_facts) {
+        match v.disk {
+            Some(d) if d < insp.disks.len() => insp.disks[d].volumes.push(f),
+            _ => insp.logical_volumes.push(f),
+        }
+    }
+
+    let (roots, errs) = mount::find_roots(&set);
+    for (v, e) in errs {
+        insp.warnings.push(format!("{v}: {e}"));
+    }
+    let mut guests = Vec::new();
+    for root in roots {
+        match root.os {
+            OsKind::Linux => match mount::build_linux_tree(&set, &root) {
+                Ok(lt) => {
+                    insp.warnings.extend(lt.warnings.iter().cloned());
+                    let facts = linux_facts(&set, &root, &lt.tree, &lt.fstab, opts);
+                    insp.operating_systems.push(facts);
+                    guests.push(Guest {
+                        root,
+                        tree: lt.tree,
+                        fstab: lt.fstab,
+                        os_index: insp.operating_systems.len() - 1,
+                    });
+                }
+                Err(e) => insp.warnings.push(format!("{}: {e}", root.volume)),
+            },
+            OsKind::Windows => match mount::build_windows_tree(&root) {
+                Ok(tree) => {
+                    let facts = windows_facts(&set, &root, &tree);
+                    insp.operating_systems.push(facts);
+                    guests.push(Guest {
+                        root,
+                        tree,
+                        fstab: Vec::new(),
+                        os_index: insp.operating_systems.len() - 1,
+                    });
+                }
+                Err(e) => insp.warnings.push(format!("{}: {e}", root.volume)),
+            },
+        }
+    }
+    let mut out = Inspected {
+        inspection: insp,
+        set,
+        guests,
+        disks,
+        paths: paths.to_vec(),
+        stats,
+    };
+    let (b, r) = out.read_stats();
+    out.inspection.bytes_read = b;
+    out.inspection.reads = r;
+    Ok(out)
+}
+
+fn volume_facts(v: &Volume) -> VolumeFacts {
+    let p = v.partition.as_ref();
+    let (content, uuid, label) = match &v.content {
+        Content::Filesystem { fs, label, uuid } => (Some(fs.clone()), uuid.clone(), label.clone()),
+        Content::LvmPv { pv_uuid, .. } => (Some("LVM2_member".into()), Some(pv_uuid.clone()), None),
+        Content::Luks { uuid, .. } => (Some("crypto_LUKS".into()), uuid.clone(), None),
+        Content::BitLocker => (Some("BitLocker".into()), None, None),
+        Content::Ldm => (Some("LDM".into()), None, None),
+        Content::MdRaid { uuid, .. } => (Some("linux_raid_member".into()), uuid.clone(), None),
+        Content::Swap { uuid, label } => (Some("swap".into()), uuid.clone(), label.clone()),
+        Content::Extended => (Some("extended".into()), None, None),
+        Content::Unknown => (None, None, None),
+    };
+    VolumeFacts {
+        device: v.name.clone(),
+        start: p.map(|p| p.start).unwrap_or(0),
+        size: v.size,
+        part_type: p.map(|p| p.type_name.clone()),
+        partuuid: p.and_then(|p| p.partuuid.clone()),
+        partlabel: p.and_then(|p| p.partlabel.clone()),
+        bootable: p.is_some_and(|p| p.bootable),
+        content,
+        uuid,
+        label,
+        ..Default::default()
+    }
+}
+
+/// The facts of a Windows root that need no registry (the hive reader adds the rest).
+fn windows_facts(_set: &DiskSet, root: &RootCandidate, tree: &GuestTree) -> OsFacts {
+    let files = TreeFiles(tree);
+    let arch = ["/Windows/System32/cmd.exe", "/Windows/explorer.exe", "/Windows/System32/ntoskrnl.exe"]
+        .iter()
+        .find_map(|p| files.read(p).and_then(|b| super::arch::pe_arch(&b).map(str::to_string)));
+    let mut f = empty_os(&root.volume, "windows");
+    f.distro = Fact::Known("windows".into());
+    f.arch = arch.into();
+    f.mountpoints.push(MountFacts {
+        mountpoint: "/".into(),
+        device: root.volume.clone(),
+        fstype: "ntfs".into(),
+        options: String::new(),
+        spec: root.volume.clone(),
+    });
+    f
+}
+
+fn empty_os(root: &str, os_type: &str) -> OsFacts {
+    OsFacts {
+        root: root.to_string(),
+        os_type: os_type.to_string(),
+        distro: Fact::unknown("not found"),
+        product_name: Fact::unknown("not found"),
+        major_version: Fact::unknown("not found"),
+        minor_version: Fact::unknown("not found"),
+        version: Fact::unknown("not found"),
+        arch: Fact::unknown("not found"),
+        hostname: Fact::unknown("not found"),
+        package_format: Fact::unknown("not found"),
+        package_management: Fact::unknown("not found"),
+        mountpoints: Vec::new(),
+        unresolved_fstab: Vec::new(),
+        kernels: Vec::new(),
+        bootloader: Fact::unknown("not found"),
+        boot_modes: BootModes::default(),
+        network: Fact::unknown("not found"),
+        ssh_server: Fact::unknown("not found"),
+        dhcp_client: Fact::unknown("not found"),
+        cloud_init: false,
+        applications: Fact::unknown("not found"),
+        windows: None,
+        notes: Vec::new(),
+    }
+}
+
+fn linux_facts(
+    set: &DiskSet,
+    root: &RootCandidate,
+    tree: &GuestTree,
+    fstab: &[mount::FstabOutcome],
+    opts: &InspectOptions,
+) -> OsFacts {
+    let files = TreeFiles(tree);
+    let mut f = empty_os(&root.volume, "linux");
+    match linux::osrelease::detect(&files) {
+        Some(os) => {
+            f.distro = Fact::Known(os.distro.clone());
+            f.product_name = Fact::Known(os.product_name.clone());
+            f.major_version = os.major.into();
+            f.minor_version = Fact::Known(os.minor.unwrap_or(0));
+            f.version = if os.best_version.is_empty() {
+                Fact::unknown(format!("{} states no version", os.source))
+            } else {
+                Fact::Known(os.best_version.clone())
+            };
+            let pf = serde_json::to_value(os.package_format)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .filter(|s| s != "unknown");
+            let pm = serde_json::to_value(os.package_manager)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .filter(|s| s != "unknown");
+            f.package_format = pf.into();
+            f.package_management = pm.into();
+        }
+        None => f.distro = Fact::unknown("no os-release, lsb-release or *-release file"),
+    }
+    f.hostname = linux::osrelease::hostname(&files).into();
+    f.arch = elf_arch(&files);
+
+    // Mount points and fstab problems (MOD-L3).
+    for o in fstab {
+        match &o.status {
+            FstabStatus::Root | FstabStatus::Mounted => {
+                if let Some(v) = &o.volume {
+                    f.mountpoints.push(MountFacts {
+                        mountpoint: o.file.clone(),
+                        device: v.clone(),
+                        fstype: o.vfstype.clone(),
+                        options: fstab_options(tree, o.line),
+                        spec: o.spec.clone(),
+                    });
+                }
+            }
+            FstabStatus::Unresolved => f.unresolved_fstab.push(FstabProblem {
+                file: "/etc/fstab".into(),
+                line: o.line,
+                spec: o.spec.clone(),
+                mountpoint: o.file.clone(),
+                fstype: o.vfstype.clone(),
+                reason: "the device matches nothing in the image".into(),
+            }),
+            FstabStatus::Failed(why) => f.unresolved_fstab.push(FstabProblem {
+                file: "/etc/fstab".into(),
+                line: o.line,
+                spec: o.spec.clone(),
+                mountpoint: o.file.clone(),
+                fstype: o.vfstype.clone(),
+                reason: format!("resolves but cannot be opened: {why}"),
+            }),
+            FstabStatus::Swap if o.volume.is_none() => f.unresolved_fstab.push(FstabProblem {
+                file: "/etc/fstab".into(),
+                line: o.line,
+                spec: o.spec.clone(),
+                mountpoint: o.file.clone(),
+                fstype: o.vfstype.clone(),
+                reason: "swap device matches nothing in the image".into(),
+            }),
+            _ => {}
+        }
+    }
+    if !f.mountpoints.iter().any(|m| m.mountpoint == "/") {
+        let fstype = match set.find(&root.volume).map(|v| &v.content) {
+            Some(Content::Filesystem { fs, .. }) => fs.clone(),
+            _ => String::new(),
+        };
+        f.mountpoints.insert(
+            0,
+            MountFacts {
+                mountpoint: "/".into(),
+                device: root.volume.clone(),
+                fstype,
+                options: String::new(),
+                spec: root.volume.clone(),
+            },
+        );
+    }
+
+    // Boot loader (BOOT-5, LNX-7) and kernels (LNX-1, LNX-3, LNX-8).
+    let boot = linux::grub::inspect(&files);
+    f.bootloader = match &boot {
+        Some(b) => {
+            let d = b.default_entry();
+            Fact::Known(BootloaderFacts {
+                kind: match b.kind {
+                    linux::grub::LoaderKind::Grub2 => "grub2",
+                    linux::grub::LoaderKind::Grub2Bls => "grub2-bls",
+                    linux::grub::LoaderKind::GrubLegacy => "grub-legacy",
+                }
+                .into(),
+                config_files: std::iter::once(b.config_path.clone())
+                    .chain(b.grubenv_path.clone())
+                    .collect(),
+                default_title: d.map(|e| e.title_path()),
+                default_kernel: d.and_then(|e| e.kernel.clone()),
+                default_kernel_version: d.and_then(|e| e.kernel_version.clone()),
+                default_cmdline: d.map(|e| e.cmdline.clone()),
+                timeout: b.timeout.clone(),
+                entries: b.entries.iter().map(|e| e.title_path()).collect(),
+            })
+        }
+        None => Fact::unknown("no grub.cfg, BLS entries, grub.conf or menu.lst found"),
+    };
+    if let Some(n) = several_grub_configs(&files) {
+        f.notes.push(n);
+    }
+    f.kernels = kernels(&files);
+    f.boot_modes = boot_modes(set, root, tree, &files);
+    f.ssh_server = Fact::Known(ssh(&files));
+    let dhcp: Vec<String> = [
+        ("/sbin/dhclient", "dhclient"),
+        ("/usr/sbin/dhclient", "dhclient"),
+        ("/usr/sbin/dhcpcd", "dhcpcd"),
+        ("/sbin/dhcpcd", "dhcpcd"),
+        ("/usr/sbin/NetworkManager", "NetworkManager"),
+        ("/usr/lib/systemd/systemd-networkd", "systemd-networkd"),
+        ("/lib/systemd/systemd-networkd", "systemd-networkd"),
+        ("/usr/sbin/wicked", "wicked"),
+        ("/usr/sbin/udhcpc", "udhcpc"),
+    ]
+    .iter()
+    .filter(|(p, _)| files.exists(p))
+    .map(|(_, n)| n.to_string())
+    .collect::<std::collections::BTreeSet<_>>()
+    .into_iter()
+    .collect();
+    f.dhcp_client = Fact::Known(dhcp);
+    f.cloud_init = files.exists("/usr/bin/cloud-init") || files.exists("/etc/cloud/cloud.cfg");
+    f.network = network(&files, &f);
+    f.applications = if opts.no_applications {
+        Fact::unknown("not asked for (--no-applications)")
+    } else {
+        applications(&files)
+    };
+    f
+}
+
+fn fstab_options(tree: &GuestTree, line: usize) -> String {
+    tree.read_file(b"/etc/fstab", mount::MAX_FSTAB)
+        .ok()
+        .and_then(|t| {
+            linux::fstab::entries(&String::from_utf8_lossy(&t))
+                .into_iter()
+                .find(|(n, _)| *n == line)
+                .map(|(_, e)| e.options)
+        })
+        .unwrap_or_default()
+}
+
+fn elf_arch(files: &TreeFiles) -> Fact<String> {
+    for p in [
+        "/bin/ls", "/usr/bin/ls", "/bin/sh", "/usr/bin/bash", "/bin/bash", "/usr/bin/coreutils",
+        "/bin/busybox", "/sbin/init", "/usr/lib/systemd/systemd", "/lib/systemd/systemd",
+    ] {
+        if let Some(a) = read_head(files, p, 64).and_then(|b| super::arch::elf_arch(&b)) {
+            return Fact::Known(a.to_string());
+        }
+    }
+    Fact::unknown("no ELF binary found in /bin, /usr/bin, /sbin")
+}
+
+fn read_head(files: &TreeFiles, path: &str, n: usize) -> Option<Vec<u8>> {
+    let (fs, inner) = files.0.resolve(path.as_bytes()).ok()?;
+    let mut b = vec![0u8; n];
+    let got = fs.read_at(&inner, 0, &mut b).ok()?;
+    b.truncate(got);
+    Some(b)
+}
+
+/// GEN-2: several different boot-loader configuration files.
+fn several_grub_configs(files: &TreeFiles) -> Option<String> {
+    let mut found: Vec<(String, Vec<u8>)> = Vec::new();
+    for p in [
+        "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/boot/grub/menu.lst",
+        "/boot/grub/grub.conf", "/etc/grub.conf",
+    ] {
+        if files.is_symlink(p).is_some() {
+            continue;
+        }
+        if let Some(b) = files.read(p) {
+            if !found.iter().any(|(_, c)| *c == b) {
+                found.push((p.to_string(), b));
+            }
+        }
+    }
+    // GRUB legacy menu.lst + grub.conf are often one file; a grub.cfg beside a menu.lst generated
+    // by update-grub-legacy-ec2 is the multi-config case the import service refuses.
+    (found.len() > 1).then(|| {
+        format!(
+            "multiple different grub/menu.lst files found: {}",
+            found.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+fn kernels(files: &TreeFiles) -> Vec<KernelFacts> {
+    let mut versions: Vec<String> = files
+        .list("/boot")
+        .iter()
+        .filter_map(|n| n.strip_prefix("vmlinuz-").or_else(|| n.strip_prefix("vmlinux-")))
+        .filter(|v| !v.contains("rescue"))
+        .map(str::to_string)
+        .collect();
+    for m in files.list("/lib/modules").into_iter().chain(files.list("/usr/lib/modules")) {
+        if !versions.contains(&m) && files.exists(&format!("/usr/lib/modules/{m}/vmlinuz")) {
+            versions.push(m);
+        }
+    }
+    versions.sort();
+    versions.dedup();
+    versions
+        .into_iter()
+        .map(|v| {
+            let path = if files.exists(&format!("/boot/vmlinuz-{v}")) {
+                format!("/boot/vmlinuz-{v}")
+            } else {
+                format!("/usr/lib/modules/{v}/vmlinuz")
+            };
+            let initrd = [
+                format!("/boot/initrd.img-{v}"),
+                format!("/boot/initramfs-{v}.img"),
+                format!("/boot/initrd-{v}"),
+                format!("/boot/initrd-{v}.img"),
+                format!("/boot/initramfs-{v}"),
+            ]
+            .into_iter()
+            .find(|p| files.0.exists(p.as_bytes()));
+            let mut initramfs_error = None;
+            let (readable, drivers) = match &initrd {
+                None => (Fact::unknown("no initramfs found for this kernel"), vec![]),
+                Some(p) => match files.0.read_file(p.as_bytes(), MAX_INITRAMFS) {
+                    Err(e) => (Fact::unknown(format!("{p}: {e}")), vec![]),
+                    Ok(data) => match initramfs::list(&data, &initramfs::Limits::default()) {
+                        Ok(l) => (Fact::Known(true), interesting(l.modules())),
+                        // Present but not a readable archive: a known "no" (LNX-8).
+                        Err(e) => {
+                            initramfs_error = Some(format!("{p}: {e}"));
+                            (Fact::Known(false), vec![])
+                        }
+                    },
+                },
+            };
+            let mdir = ["/lib/modules", "/usr/lib/modules"]
+                .iter()
+                .map(|d| format!("{d}/{v}"))
+                .find(|d| !files.list(d).is_empty());
+            let module_drivers = mdir
+                .as_ref()
+                .map(|d| {
+                    let mut m = Vec::new();
+                    for f in ["modules.dep", "modules.builtin"] {
+                        if let Some(t) = files.read_string(&format!("{d}/{f}")) {
+                            for line in t.lines() {
+                                let path = line.split(':').next().unwrap_or("");
+                                if let Some(n) = initramfs::module_name(path) {
+                                    m.push(n);
+                                }
+                            }
+                        }
+                    }
+                    interesting(m)
+                })
+                .unwrap_or_default();
+            KernelFacts {
+                version: v,
+                path,
+                initramfs: initrd,
+                initramfs_readable: readable,
+                initramfs_error,
+                initramfs_drivers: drivers,
+                module_drivers,
+                modules_dir: mdir.is_some(),
+            }
+        })
+        .collect()
+}
+
+fn interesting(mut m: Vec<String>) -> Vec<String> {
+    m.retain(|x| DRIVERS_OF_INTEREST.contains(&x.as_str()));
+    m.sort();
+    m.dedup();
+    m
+}
+
+fn boot_modes(set: &DiskSet, root: &RootCandidate, tree: &GuestTree, files: &TreeFiles) -> BootModes {
+    let mut b = BootModes::default();
+    let disk = set.find(&root.volume).and_then(|v| v.disk).unwrap_or(0);
+    if let Some(d) = set.disks.get(disk) {
+        if d.mbr_boot_code {
+            b.bios = true;
+            b.evidence.push(format!("/dev/{}: boot code in the MBR", d.name));
+        }
+    }
+    for v in &set.volumes {
+        let Some(p) = &v.partition else { continue };
+        if p.type_name == "BIOS boot" {
+            b.bios = true;
+            b.evidence.push(format!("{}: BIOS boot partition", v.name));
+        }
+    }
+    if files.exists("/boot/grub/i386-pc/normal.mod") || files.exists("/boot/grub2/i386-pc/normal.mod") {
+        b.evidence.push("GRUB i386-pc modules installed".into());
+    }
+    // UEFI: an ESP with a loader. Prefer the one mounted in the guest (/boot/efi).
+    let esp = set.volumes.iter().find(|v| {
+        v.partition.as_ref().is_some_and(|p| p.type_name == "EFI System"
+            || p.mbr_type == Some(0xef))
+    });
+    if let Some(esp) = esp {
+        b.esp_device = Some(esp.name.clone());
+        if let Ok(fs) = mount::open_volume(esp, &FsOpenOptions::default()) {
+            let mut t = GuestTree::new();
+            if t.mount(b"/", fs, &esp.name).is_ok() {
+                let loaders: Vec<String> = t
+                    .read_dir(b"/EFI")
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|d| {
+                        let dir = format!("/EFI/{}", String::from_utf8_lossy(&d.name));
+                        t.read_dir(dir.as_bytes())
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter(|e| e.file_type == FileType::Regular)
+                            .map(move |e| format!("{dir}/{}", String::from_utf8_lossy(&e.name)))
+                    })
+                    .filter(|p| p.to_ascii_lowercase().ends_with(".efi"))
+                    .collect();
+                if !loaders.is_empty() {
+                    b.uefi = true;
+                    b.evidence.push(format!("{}: ESP with {}", esp.name, loaders.join(", ")));
+                }
+                b.uefi_fallback_loader = Some(t.exists(b"/EFI/BOOT/BOOTX64.EFI"));
+            }
+        }
+    }
+    let _ = tree;
+    b
+}
+
+fn ssh(files: &TreeFiles) -> ServiceFacts {
+    let installed = ["/usr/sbin/sshd", "/sbin/sshd"].iter().find(|p| files.exists(p));
+    let mut evidence: Vec<String> = installed.iter().map(|p| format!("{p} present")).collect();
+    let enabled = [
+        "/etc/systemd/system/multi-user.target.wants/ssh.service",
+        "/etc/systemd/system/multi-user.target.wants/sshd.service",
+        "/etc/systemd/system/sockets.target.wants/ssh.socket",
+        "/etc/systemd/system/sshd.service",
+        "/etc/rc3.d/S55sshd",
+        "/etc/rc2.d/S01ssh",
+        "/etc/rc3.d/S01ssh",
+    ]
+    .iter()
+    .find(|p| files.is_symlink(p).is_some() || files.exists(p));
+    if let Some(e) = enabled {
+        evidence.push(format!("{e} enabled"));
+    }
+    ServiceFacts {
+        installed: installed.is_some(),
+        enabled: enabled.is_some(),
+        evidence,
+    }
+}
+
+fn network(_files: &TreeFiles, _f: &OsFacts) -> Fact<NetworkFacts> {
+    Fact::unknown("network configuration parser not wired yet")
+}
+
+fn applications(files: &TreeFiles) -> Fact<Vec<Application>> {
+    if let Some(t) = files.read_string("/var/lib/dpkg/status") {
+        return Fact::Known(linux::packages::parse_dpkg_status(&t));
+    }
+    if files.exists("/var/lib/rpm/rpmdb.sqlite") || files.exists("/usr/lib/sysimage/rpm/rpmdb.sqlite") {
+        return Fact::unknown("rpm sqlite database: reader not built yet");
+    }
+    if files.exists("/var/lib/rpm/Packages") {
+        return Fact::unknown("rpm Berkeley DB database is not read (only the sqlite form)");
+    }
+    Fact::unknown("no package database found")
+}

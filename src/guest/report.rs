@@ -1,0 +1,364 @@
+//! Rendering an [`Inspection`]: a human summary, and XML compatible with virt-inspector's
+//! output (it validates against virt-inspector.rng from guestfs-tools). The JSON form is the
+//! serde serialisation of the facts (docs/inspect-json.md).
+
+use super::facts::{Fact, Inspection, OsFacts};
+use std::fmt::Write;
+
+/// Values virt-inspector.rng accepts for <distro>; others are left out of the XML (the element
+/// is optional), and stay in the JSON.
+const RNG_DISTROS: &[&str] = &[
+    "alpinelinux",
+    "altlinux",
+    "archlinux",
+    "buildroot",
+    "centos",
+    "cirros",
+    "coreos",
+    "debian",
+    "fedora",
+    "freebsd",
+    "freedos",
+    "frugalware",
+    "gentoo",
+    "kalilinux",
+    "kylin",
+    "linuxmint",
+    "mageia",
+    "mandriva",
+    "meego",
+    "msdos",
+    "neokylin",
+    "netbsd",
+    "openbsd",
+    "openmandriva",
+    "opensuse",
+    "oraclelinux",
+    "pardus",
+    "pldlinux",
+    "redhat-based",
+    "rhel",
+    "scientificlinux",
+    "slackware",
+    "sles",
+    "suse-based",
+    "ttylinux",
+    "ubuntu",
+    "voidlinux",
+    "windows",
+];
+const RNG_PKG_FORMATS: &[&str] = &[
+    "apk", "deb", "ebuild", "pacman", "pisi", "pkgsrc", "rpm", "xbps",
+];
+const RNG_PKG_MGMT: &[&str] = &[
+    "apk", "apt", "dnf", "pacman", "pisi", "portage", "up2date", "urpmi", "xbps", "yum", "zypper",
+];
+
+fn esc(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+fn fact_str<T: ToString>(f: &Fact<T>) -> String {
+    match f {
+        Fact::Known(v) => v.to_string(),
+        Fact::Unknown { unknown } => format!("unknown ({unknown})"),
+    }
+}
+
+/// virt-inspector compatible XML.
+pub fn to_xml(insp: &Inspection) -> String {
+    let mut x = String::from("<?xml version=\"1.0\"?>\n<operatingsystems>\n");
+    for os in &insp.operating_systems {
+        x.push_str("  <operatingsystem>\n");
+        let _ = writeln!(x, "    <root>{}</root>", esc(&os.root));
+        let _ = writeln!(x, "    <name>{}</name>", esc(&os.os_type));
+        if let Some(a) = os.arch.known() {
+            let _ = writeln!(x, "    <arch>{}</arch>", esc(a));
+        }
+        if let Some(d) = os
+            .distro
+            .known()
+            .filter(|d| RNG_DISTROS.contains(&d.as_str()))
+        {
+            let _ = writeln!(x, "    <distro>{}</distro>", esc(d));
+        }
+        if let Some(p) = os.product_name.known() {
+            let _ = writeln!(x, "    <product_name>{}</product_name>", esc(p));
+        }
+        let _ = writeln!(
+            x,
+            "    <major_version>{}</major_version>",
+            os.major_version.known().copied().unwrap_or(0)
+        );
+        let _ = writeln!(
+            x,
+            "    <minor_version>{}</minor_version>",
+            os.minor_version.known().copied().unwrap_or(0)
+        );
+        if let Some(w) = &os.windows {
+            if let Some(r) = w.get("system_root").and_then(|v| v.as_str()) {
+                let _ = writeln!(x, "    <windows_systemroot>{}</windows_systemroot>", esc(r));
+            }
+            if let Some(r) = w.get("current_control_set").and_then(|v| v.as_str()) {
+                let _ = writeln!(
+                    x,
+                    "    <windows_current_control_set>{}</windows_current_control_set>",
+                    esc(r)
+                );
+            }
+        }
+        if let Some(p) = os
+            .package_format
+            .known()
+            .filter(|p| RNG_PKG_FORMATS.contains(&p.as_str()))
+        {
+            let _ = writeln!(x, "    <package_format>{}</package_format>", esc(p));
+        }
+        if let Some(p) = os
+            .package_management
+            .known()
+            .filter(|p| RNG_PKG_MGMT.contains(&p.as_str()))
+        {
+            let _ = writeln!(x, "    <package_management>{}</package_management>", esc(p));
+        }
+        if let Some(h) = os.hostname.known() {
+            let _ = writeln!(x, "    <hostname>{}</hostname>", esc(h));
+        }
+        write_mounts(&mut x, os);
+        write_filesystems(&mut x, insp, os);
+        if let Some(w) = &os.windows {
+            if let Some(m) = w.get("drive_mappings").and_then(|v| v.as_object()) {
+                if !m.is_empty() {
+                    x.push_str("    <drive_mappings>\n");
+                    for (letter, dev) in m {
+                        let _ = writeln!(
+                            x,
+                            "      <drive_mapping name=\"{}\">{}</drive_mapping>",
+                            esc(letter),
+                            esc(dev.as_str().unwrap_or(""))
+                        );
+                    }
+                    x.push_str("    </drive_mappings>\n");
+                }
+            }
+        }
+        if let Some(apps) = os.applications.known() {
+            x.push_str("    <applications>\n");
+            for a in apps {
+                x.push_str("      <application>\n");
+                let _ = writeln!(x, "        <name>{}</name>", esc(&a.name));
+                if a.epoch != 0 {
+                    let _ = writeln!(x, "        <epoch>{}</epoch>", a.epoch);
+                }
+                let _ = writeln!(x, "        <version>{}</version>", esc(&a.version));
+                if !a.release.is_empty() {
+                    let _ = writeln!(x, "        <release>{}</release>", esc(&a.release));
+                }
+                if !a.arch.is_empty() {
+                    let _ = writeln!(x, "        <arch>{}</arch>", esc(&a.arch));
+                }
+                x.push_str("      </application>\n");
+            }
+            x.push_str("    </applications>\n");
+        }
+        x.push_str("  </operatingsystem>\n");
+    }
+    x.push_str("</operatingsystems>\n");
+    x
+}
+
+fn write_mounts(x: &mut String, os: &OsFacts) {
+    // virt-inspector lists mount points longest first.
+    let mut mps: Vec<_> = os
+        .mountpoints
+        .iter()
+        .filter(|m| m.mountpoint.starts_with('/') || m.mountpoint.ends_with(':'))
+        .collect();
+    mps.sort_by(|a, b| {
+        b.mountpoint
+            .len()
+            .cmp(&a.mountpoint.len())
+            .then(a.mountpoint.cmp(&b.mountpoint))
+    });
+    x.push_str("    <mountpoints>\n");
+    for m in mps {
+        let _ = writeln!(
+            x,
+            "      <mountpoint dev=\"{}\">{}</mountpoint>",
+            esc(&m.device),
+            esc(&m.mountpoint)
+        );
+    }
+    x.push_str("    </mountpoints>\n");
+}
+
+fn write_filesystems(x: &mut String, insp: &Inspection, os: &OsFacts) {
+    let mut devs: Vec<&str> = os.mountpoints.iter().map(|m| m.device.as_str()).collect();
+    devs.sort();
+    devs.dedup();
+    x.push_str("    <filesystems>\n");
+    for d in devs {
+        let v = insp
+            .disks
+            .iter()
+            .flat_map(|dk| &dk.volumes)
+            .find(|v| v.device == d);
+        let _ = writeln!(x, "      <filesystem dev=\"{}\">", esc(d));
+        if let Some(v) = v {
+            if let Some(t) = &v.content {
+                let _ = writeln!(x, "        <type>{}</type>", esc(t));
+            }
+            if let Some(l) = &v.label {
+                let _ = writeln!(x, "        <label>{}</label>", esc(l));
+            }
+            if let Some(u) = &v.uuid {
+                let _ = writeln!(x, "        <uuid>{}</uuid>", esc(u));
+            }
+        }
+        x.push_str("      </filesystem>\n");
+    }
+    x.push_str("    </filesystems>\n");
+}
+
+/// A human summary.
+pub fn to_text(insp: &Inspection) -> String {
+    let mut t = String::new();
+    for img in &insp.images {
+        let _ = writeln!(
+            t,
+            "image {}: {} , virtual size {} bytes{}",
+            img.path,
+            img.format,
+            img.virtual_size,
+            if img.disks.is_empty() {
+                String::new()
+            } else {
+                format!(", disks {}", img.disks.join(", "))
+            }
+        );
+    }
+    for d in &insp.disks {
+        let _ = writeln!(
+            t,
+            "disk {}: {} bytes, {} partition table{}",
+            d.device,
+            d.size,
+            d.partition_table,
+            if d.mbr_boot_code {
+                ", MBR boot code"
+            } else {
+                ""
+            }
+        );
+        for v in &d.volumes {
+            let _ = writeln!(
+                t,
+                "  {:<18} {:>14} {:<14} {} {}",
+                v.device,
+                v.size,
+                v.content.clone().unwrap_or_else(|| "-".into()),
+                v.uuid
+                    .clone()
+                    .map(|u| format!("UUID={u}"))
+                    .unwrap_or_default(),
+                v.part_type.clone().unwrap_or_default()
+            );
+        }
+    }
+    if insp.operating_systems.is_empty() {
+        t.push_str("no operating system found\n");
+    }
+    for os in &insp.operating_systems {
+        let _ = writeln!(t, "\n{} root {}", os.os_type, os.root);
+        let _ = writeln!(t, "  product:   {}", fact_str(&os.product_name));
+        let _ = writeln!(
+            t,
+            "  distro:    {} {}",
+            fact_str(&os.distro),
+            fact_str(&os.version)
+        );
+        let _ = writeln!(t, "  arch:      {}", fact_str(&os.arch));
+        let _ = writeln!(t, "  hostname:  {}", fact_str(&os.hostname));
+        let _ = writeln!(
+            t,
+            "  packages:  {} / {}",
+            fact_str(&os.package_format),
+            fact_str(&os.package_management)
+        );
+        let modes: Vec<&str> = [(os.boot_modes.bios, "BIOS"), (os.boot_modes.uefi, "UEFI")]
+            .iter()
+            .filter(|(b, _)| *b)
+            .map(|(_, n)| *n)
+            .collect();
+        let _ = writeln!(
+            t,
+            "  boot:      {}",
+            if modes.is_empty() {
+                "none found".into()
+            } else {
+                modes.join(" + ")
+            }
+        );
+        if let Some(b) = os.bootloader.known() {
+            let _ = writeln!(
+                t,
+                "  bootloader: {} default {} ({})",
+                b.kind,
+                b.default_kernel_version.clone().unwrap_or_default(),
+                b.default_cmdline.clone().unwrap_or_default()
+            );
+        }
+        for k in &os.kernels {
+            let _ = writeln!(
+                t,
+                "  kernel {} initramfs {} drivers: {}",
+                k.version,
+                match k.initramfs_readable.known() {
+                    Some(true) => "readable",
+                    Some(false) => "UNREADABLE",
+                    None => "?",
+                },
+                k.initramfs_drivers.join(" ")
+            );
+        }
+        for m in &os.mountpoints {
+            let _ = writeln!(
+                t,
+                "  mount {:<12} {} ({})",
+                m.mountpoint, m.device, m.fstype
+            );
+        }
+        for p in &os.unresolved_fstab {
+            let _ = writeln!(
+                t,
+                "  fstab {}:{} {} -> nothing in the image ({})",
+                p.file, p.line, p.spec, p.reason
+            );
+        }
+        if let Some(n) = os.network.known() {
+            for i in &n.interfaces {
+                let _ = writeln!(
+                    t,
+                    "  net {} [{}] {} {}",
+                    i.name,
+                    i.flavour,
+                    if i.dhcp4 {
+                        "dhcp".to_string()
+                    } else {
+                        format!("static {}", i.addresses.join(","))
+                    },
+                    i.file
+                );
+            }
+        }
+        if let Some(a) = os.applications.known() {
+            let _ = writeln!(t, "  applications: {}", a.len());
+        }
+    }
+    let _ = writeln!(
+        t,
+        "\nread {} bytes in {} reads",
+        insp.bytes_read, insp.reads
+    );
+    t
+}

@@ -1,0 +1,140 @@
+//! The plan: an ordered list of changes to one guest, each tied to the rule and requirement that
+//! asked for it, with the backup it keeps of the original. `plan` prints it; `apply` executes it.
+
+use serde::Serialize;
+
+/// One change to the guest.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// Replace a file's content. The original is kept at `backup` (same directory).
+    EditFile {
+        path: String,
+        #[serde(skip)]
+        old: Vec<u8>,
+        #[serde(skip)]
+        new: Vec<u8>,
+        backup: Option<String>,
+        diff: String,
+    },
+    /// Add a new file (e.g. EFI/BOOT/BOOTX64.EFI). Fails at apply if the path exists.
+    AddFile {
+        path: String,
+        #[serde(skip)]
+        content: Vec<u8>,
+        /// Where the content came from (another guest file), for the audit.
+        copied_from: Option<String>,
+        size: u64,
+        sha256: String,
+    },
+    /// Move a file to a new name in the same filesystem (network config renamed for eth0);
+    /// the old name is kept as the backup.
+    RenameFile { from: String, to: String },
+    /// Append a cpio archive to an initramfs (MOD-L1).
+    AppendInitramfs {
+        path: String,
+        #[serde(skip)]
+        archive: Vec<u8>,
+        backup: Option<String>,
+        modules: Vec<String>,
+    },
+}
+
+impl Change {
+    /// The guest path the change writes.
+    pub fn path(&self) -> &str {
+        match self {
+            Change::EditFile { path, .. }
+            | Change::AddFile { path, .. }
+            | Change::AppendInitramfs { path, .. } => path,
+            Change::RenameFile { to, .. } => to,
+        }
+    }
+}
+
+/// A change and why it is made.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlannedChange {
+    pub rule: String,
+    pub requirement: String,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// Something the user must know or do that the plan cannot fix by itself.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlanNote {
+    pub rule: String,
+    pub requirement: String,
+    pub message: String,
+}
+
+/// The plan for one OS root.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Plan {
+    pub target: String,
+    pub root: String,
+    pub changes: Vec<PlannedChange>,
+    pub notes: Vec<PlanNote>,
+    /// Rules that were considered and why they did not apply or changed nothing.
+    pub skipped: Vec<PlanNote>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The plan as text: unified diffs and a line per other change.
+    pub fn render_text(&self) -> String {
+        let mut t = format!("# plan for {} (target {})\n", self.root, self.target);
+        if self.changes.is_empty() {
+            t.push_str("# nothing to change\n");
+        }
+        for c in &self.changes {
+            t.push_str(&format!("\n# {} ({})\n", c.rule, c.requirement));
+            match &c.change {
+                Change::EditFile { path, backup, diff, .. } => {
+                    if let Some(b) = backup {
+                        t.push_str(&format!("# keep original {path} as {b}\n"));
+                    }
+                    t.push_str(diff);
+                }
+                Change::AddFile {
+                    path,
+                    copied_from,
+                    size,
+                    sha256,
+                    ..
+                } => t.push_str(&format!(
+                    "add {path} ({size} bytes, sha256 {sha256}){}\n",
+                    copied_from
+                        .as_ref()
+                        .map(|c| format!(" copied from {c}"))
+                        .unwrap_or_default()
+                )),
+                Change::RenameFile { from, to } => {
+                    t.push_str(&format!("rename {from} -> {to}\n"))
+                }
+                Change::AppendInitramfs {
+                    path,
+                    archive,
+                    backup,
+                    modules,
+                } => t.push_str(&format!(
+                    "append a {}-byte cpio archive to {path} with modules {}{}\n",
+                    archive.len(),
+                    modules.join(" "),
+                    backup
+                        .as_ref()
+                        .map(|b| format!(" (original kept as {b})"))
+                        .unwrap_or_default()
+                )),
+            }
+        }
+        for n in &self.notes {
+            t.push_str(&format!("\nnote {} ({}): {}\n", n.rule, n.requirement, n.message));
+        }
+        t
+    }
+}
