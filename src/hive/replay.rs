@@ -112,7 +112,15 @@ pub(crate) fn recover(
         } else if l.get(log::ENTRIES_START..log::ENTRIES_START + 4) == Some(b"HvLE".as_slice())
             || BaseBlock::parse(l).is_ok_and(|b| b.file_type == base_block::FILE_TYPE_LOG_NEW)
         {
-            new_logs.push(i);
+            // A new-format log is valid only with an intact base block copy.
+            match BaseBlock::parse(l) {
+                Ok(b) if b.checksum_ok() => new_logs.push(i),
+                Ok(b) => report.notes.push(format!(
+                    "log #{i}: base block checksum {:#010x} != {:#010x}, log invalid",
+                    b.checksum, b.computed_checksum
+                )),
+                Err(e) => report.notes.push(format!("log #{i}: base block: {e}")),
+            }
         } else {
             report.notes.push(format!(
                 "log #{i}: neither an old nor a new format log, skipped"
@@ -201,6 +209,28 @@ fn replay_new(
         scans.push((i, l, s));
     }
     let mut expected = base.secondary_sequence;
+    let has = |seq: u32| {
+        scans
+            .iter()
+            .any(|(_, _, s)| s.entries.iter().any(|e| e.sequence == seq))
+    };
+    if !has(expected) {
+        // Missing log entries (Windows 8.1+ "partial reconcile"): the primary already holds
+        // the data of the overwritten entries, but its base block was not updated. The
+        // subsequent entries (sequence > secondary) that remain are applied from the lowest.
+        let lowest = scans
+            .iter()
+            .flat_map(|(_, _, s)| s.entries.iter().map(|e| e.sequence))
+            .filter(|&q| q > expected)
+            .min();
+        if let Some(q) = lowest {
+            report.notes.push(format!(
+                "no log entry with sequence {expected}: entries {expected}..{q} were \
+                 reconciled already; applying from {q}"
+            ));
+            expected = q;
+        }
+    }
     let mut last: Option<(u32, u32, u32)> = None;
     loop {
         let found = scans.iter().find_map(|(i, l, s)| {
