@@ -87,6 +87,16 @@ pub enum HiveError {
     /// A key node reachable from itself (a cycle in the key tree) during a recursive walk.
     #[error("key node at {offset:#x} is its own ancestor (cycle in the key tree)")]
     KeyCycle { offset: u32 },
+    /// A subkey list names a key node whose parent field points elsewhere (a list shared by
+    /// two keys, or a key linked from a foreign list).
+    #[error(
+        "key node at {offset:#x} is listed under {listed_under:#x} but its parent is {parent:#x}"
+    )]
+    WrongParent {
+        offset: u32,
+        listed_under: u32,
+        parent: u32,
+    },
     /// A recursive walk deeper than Windows allows (512 levels).
     #[error("key node at {offset:#x}: key tree deeper than {limit} levels")]
     KeyTreeTooDeep { offset: u32, limit: usize },

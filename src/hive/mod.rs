@@ -279,7 +279,20 @@ impl<'h> Key<'h> {
             return Ok(Vec::new());
         }
         let offs = self.hive.subkey_offsets(self.node.subkey_list)?;
-        offs.into_iter().map(|o| self.hive.key_at(o)).collect()
+        offs.into_iter().map(|o| self.child(o)).collect()
+    }
+
+    /// The key node at `offset`, which must name this key as its parent.
+    fn child(&self, offset: u32) -> Result<Key<'h>, HiveError> {
+        let k = self.hive.key_at(offset)?;
+        if k.node.parent != self.node.cell_offset {
+            return Err(HiveError::WrongParent {
+                offset,
+                listed_under: self.node.cell_offset,
+                parent: k.node.parent,
+            });
+        }
+        Ok(k)
     }
 
     /// The subkey called `name`, compared case-insensitively as Windows does.
@@ -289,7 +302,7 @@ impl<'h> Key<'h> {
         }
         let want = upcase(name);
         for o in self.hive.subkey_offsets(self.node.subkey_list)? {
-            let k = self.hive.key_at(o)?;
+            let k = self.child(o)?;
             if upcase(k.name()) == want {
                 return Ok(Some(k));
             }
