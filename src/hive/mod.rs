@@ -178,6 +178,19 @@ impl Hive {
         })
     }
 
+    /// For a SYSTEM hive: the control set Windows boots with (`Select\Current` = N gives
+    /// `ControlSet00N`), or `None` if the hive has no `Select` key.
+    pub fn current_control_set(&self) -> Result<Option<Key<'_>>, HiveError> {
+        let root = self.root();
+        let Some(select) = root.subkey("Select")? else {
+            return Ok(None);
+        };
+        let Some(n) = select.value("Current")?.and_then(|v| v.as_dword()) else {
+            return Ok(None);
+        };
+        root.subkey(&format!("ControlSet{n:03}"))
+    }
+
     /// Visit every key depth-first (pre-order, subkeys in list order), with its path relative
     /// to the root (`""` for the root, `A\B` below). Bounded: at most `max_keys` keys, at most
     /// [`MAX_DEPTH`] levels, and no key node visited twice (a cycle is an error). Returns the
