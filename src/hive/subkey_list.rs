@@ -89,6 +89,11 @@ impl Hive {
     /// Collect the key node offsets reachable from the subkey list at `list`, following `ri`
     /// records (bounded depth; each list visited at most once, so no cycle or blow-up).
     pub fn subkey_offsets(&self, list: u32) -> Result<Vec<u32>, HiveError> {
+        // Fast path: a leaf list needs no cycle bookkeeping.
+        let top = SubkeyList::parse(&self.cell(list)?)?;
+        if top.kind != SubkeyListKind::IndexRoot {
+            return Ok(top.elements);
+        }
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
         self.collect(list, 0, &mut out, &mut seen)?;
