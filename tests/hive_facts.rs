@@ -2,6 +2,8 @@
 //! control set, the computer name, service start types and image paths, MountedDevices, BCD
 //! objects and elements. Host names come from the data manifest; the rest are fixed Windows
 //! facts (tcpip.sys is a boot-start kernel driver, BCD object types, the boot manager GUID).
+//! These are the reads the WIN-3 (EMS in BCD), WIN-9 (TCP/IP enabled) and MOD-W1 (boot-start
+//! services) checks build on.
 
 use guestfix::hive::Hive;
 use std::time::Instant;

@@ -7,6 +7,12 @@
 //! [`log`] (new-format LOG1/LOG2, HvLE), [`old_log`] (DIRT). Every record keeps its cell offset
 //! and size so that a writer can patch in place.
 //!
+//! What it is for (import requirements): service start types and image paths for WIN-9 (TCP/IP
+//! and DHCP enabled) and MOD-W1 (storage/network drivers as boot-start services, which the
+//! in-place writer will patch through the exposed cell offsets and sizes), BCD elements for WIN-3
+//! (EMS), `TimeZoneInformation\RealTimeIsUniversal` for WIN-7. Dirty hives are read as Windows
+//! would after log recovery, so checks see what the guest will see at its first boot.
+//!
 //! The hive is untrusted input: every size and count it claims is bounded by the bytes actually
 //! present, every walk is bounded in depth and guarded against cycles, and errors are typed
 //! ([`HiveError`]) and name the on-disk reason.
