@@ -33,6 +33,10 @@ fn is_device(v: &str) -> bool {
 /// A parameter to add that is present with another value is replaced (except `console=`,
 /// which may repeat: another console is added only if this exact one is missing).
 pub fn edit_cmdline(cmdline: &str, e: &CmdlineEdit) -> String {
+    if cmdline.matches('"').count() % 2 == 1 {
+        // an unterminated quote swallows the rest of the line: editing would guess
+        return cmdline.to_string();
+    }
     let ps = params(cmdline);
     let mut out = String::with_capacity(cmdline.len() + 64);
     let mut last = 0;
@@ -146,6 +150,9 @@ fn requote(original: &str, new: &str) -> String {
 /// additions go to `GRUB_CMDLINE_LINUX` (which also applies to recovery entries), which is
 /// appended when missing.
 pub fn edit_default_grub(text: &str, e: &CmdlineEdit) -> String {
+    if shellvars::has_unterminated_quote(text) {
+        return text.to_string();
+    }
     let vars = shellvars::parse(text);
     let devices_only = CmdlineEdit {
         resolve: e.resolve,

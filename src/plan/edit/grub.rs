@@ -69,7 +69,7 @@ pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfg
         }
         if in_entry == 0 {
             // find `set NAME=` anywhere in the statement (after `then`/`else` too)
-            let mut replaced = None;
+            let mut replaced: Vec<((usize, usize), String)> = Vec::new();
             for (i, x) in w.iter().enumerate() {
                 let is_set = i > 0 && w.get(i - 1).is_some_and(|p| p.text == "set");
                 if !is_set {
@@ -77,18 +77,22 @@ pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfg
                 }
                 if let Some(v) = x.text.strip_prefix("default=") {
                     if !uses_saved && Some(v) == current.as_deref() && v != setting {
-                        replaced = Some((x.span, format!("default={}", dq(setting))));
+                        replaced.push((x.span, format!("default={}", dq(setting))));
                     }
                 } else if let (Some(v), Some(t)) = (x.text.strip_prefix("timeout="), timeout) {
                     if v != t.to_string() {
-                        replaced = Some((x.span, format!("timeout={t}")));
+                        replaced.push((x.span, format!("timeout={t}")));
                     }
                 }
             }
-            if let Some(((s, e), new)) = replaced {
-                out.push_str(content.get(..s).unwrap_or(""));
-                out.push_str(&new);
-                out.push_str(content.get(e..).unwrap_or(""));
+            if !replaced.is_empty() {
+                let mut last = 0;
+                for ((s, e), new) in replaced {
+                    out.push_str(content.get(last..s).unwrap_or(""));
+                    out.push_str(&new);
+                    last = e;
+                }
+                out.push_str(content.get(last..).unwrap_or(""));
                 out.push_str(eol);
                 continue;
             }
@@ -126,6 +130,10 @@ pub fn new_grubenv(saved_entry: &str) -> Result<Vec<u8>, grubenv::GrubenvError> 
 /// `/etc/default/grub`: `GRUB_DEFAULT` (kept as `saved` when it is — grubenv carries the
 /// choice then) and `GRUB_TIMEOUT`; appended when missing.
 pub fn edit_default_grub(text: &str, setting: Option<&str>, timeout: Option<u32>) -> String {
+    if shellvars::has_unterminated_quote(text) {
+        // the shell cannot read this file; nothing appended would be seen either
+        return text.to_string();
+    }
     let vars = shellvars::parse(text);
     let mut edits: Vec<((usize, usize), String)> = Vec::new();
     let mut seen_default = false;

@@ -70,6 +70,13 @@ pub fn edit(path: &str, text: &str, d: Dialect, p: &NetEdit) -> FileEdit {
     if device == "lo" {
         return FileEdit::unchanged(path, text);
     }
+    if shellvars::has_unterminated_quote(text) {
+        let mut e = FileEdit::unchanged(path, text);
+        e.notes.push(format!(
+            "{path}: not edited, a quote is left open (the shell cannot read it)"
+        ));
+        return e;
+    }
     let primary = p.is_primary(&device);
     let slave_of_primary = ["MASTER", "BRIDGE", "TEAM_MASTER"]
         .iter()

@@ -159,6 +159,7 @@ pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
         }
         let cur = match actions.get(l) {
             Some(Action::Set(s)) => s.clone(),
+            Some(Action::Disable(_)) => continue,
             _ => line.to_string(),
         };
         let indent_len = cur.len() - cur.trim_start().len();
