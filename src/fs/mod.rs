@@ -9,6 +9,7 @@
 //! can never leave the guest root.
 
 mod error;
+pub mod ext4w;
 
 pub use error::FsError;
 
