@@ -3,10 +3,10 @@
 //! handing out a block the metadata map says is superblock, descriptor table, bitmap, inode
 //! table or journal. Counts in descriptors and superblock follow every change.
 
+use super::Ext4Writer;
 use super::bitmap;
 use super::error::{Ext4WriteError, corrupt};
 use super::group_desc::{BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED};
-use super::Ext4Writer;
 
 impl Ext4Writer {
     fn group_of_block(&self, b: u64) -> u32 {
@@ -16,7 +16,11 @@ impl Ext4Writer {
     /// Whether block `b` is filesystem metadata (or the journal).
     pub(super) fn is_reserved(&self, b: u64) -> bool {
         let i = self.reserved.partition_point(|&(s, _)| s <= b);
-        i > 0 && self.reserved.get(i - 1).is_some_and(|&(s, e)| b >= s && b < e)
+        i > 0
+            && self
+                .reserved
+                .get(i - 1)
+                .is_some_and(|&(s, e)| b >= s && b < e)
     }
 
     /// The block bitmap of group `g` (built from the metadata map if BLOCK_UNINIT).
@@ -43,9 +47,15 @@ impl Ext4Writer {
                 if self.sb.metadata_csum() {
                     let c = bitmap::csum(self.sb.csum_seed, &bm, self.sb.blocks_per_group);
                     let want = gd.block_bitmap_csum();
-                    let c = if self.sb.desc_size >= 64 { c } else { c & 0xFFFF };
+                    let c = if self.sb.desc_size >= 64 {
+                        c
+                    } else {
+                        c & 0xFFFF
+                    };
                     if c != want {
-                        return Err(Ext4WriteError::Checksum(format!("block bitmap of group {g}")));
+                        return Err(Ext4WriteError::Checksum(format!(
+                            "block bitmap of group {g}"
+                        )));
                     }
                 }
                 bm
@@ -85,9 +95,15 @@ impl Ext4Writer {
                 let bm = self.read_block(gd.inode_bitmap())?;
                 if self.sb.metadata_csum() {
                     let c = bitmap::csum(self.sb.csum_seed, &bm, self.sb.inodes_per_group);
-                    let c = if self.sb.desc_size >= 64 { c } else { c & 0xFFFF };
+                    let c = if self.sb.desc_size >= 64 {
+                        c
+                    } else {
+                        c & 0xFFFF
+                    };
                     if c != gd.inode_bitmap_csum() {
-                        return Err(Ext4WriteError::Checksum(format!("inode bitmap of group {g}")));
+                        return Err(Ext4WriteError::Checksum(format!(
+                            "inode bitmap of group {g}"
+                        )));
                     }
                 }
                 bm
@@ -108,7 +124,11 @@ impl Ext4Writer {
 
     /// Allocate `count` blocks, first fit from `goal`; returns runs `(start, len)` in order.
     /// Nothing is allocated when there is not enough space.
-    pub(super) fn alloc_blocks(&mut self, goal: u64, count: u64) -> Result<Vec<(u64, u32)>, Ext4WriteError> {
+    pub(super) fn alloc_blocks(
+        &mut self,
+        goal: u64,
+        count: u64,
+    ) -> Result<Vec<(u64, u32)>, Ext4WriteError> {
         if count == 0 {
             return Ok(Vec::new());
         }
@@ -128,7 +148,11 @@ impl Ext4Writer {
                 break;
             }
             let g = (g0 + k) % ng;
-            let free = self.groups.get(g as usize).map(|d| d.free_blocks()).unwrap_or(0);
+            let free = self
+                .groups
+                .get(g as usize)
+                .map(|d| d.free_blocks())
+                .unwrap_or(0);
             if free == 0 {
                 continue;
             }
@@ -201,7 +225,8 @@ impl Ext4Writer {
     pub(super) fn free_blocks(&mut self, runs: &[(u64, u32)]) -> Result<(), Ext4WriteError> {
         for &(s, l) in runs {
             for b in s..s + u64::from(l) {
-                if b < self.sb.first_data_block || b >= self.sb.blocks_count || self.is_reserved(b) {
+                if b < self.sb.first_data_block || b >= self.sb.blocks_count || self.is_reserved(b)
+                {
                     return Err(corrupt("extent", format!("block {b} cannot be freed")));
                 }
                 let g = self.group_of_block(b);
@@ -228,12 +253,20 @@ impl Ext4Writer {
     }
 
     /// Allocate an inode, first fit from `goal_group`. Returns its number.
-    pub(super) fn alloc_inode(&mut self, goal_group: u32, is_dir: bool) -> Result<u32, Ext4WriteError> {
+    pub(super) fn alloc_inode(
+        &mut self,
+        goal_group: u32,
+        is_dir: bool,
+    ) -> Result<u32, Ext4WriteError> {
         let ng = self.sb.group_count;
         let ipg = self.sb.inodes_per_group;
         for k in 0..ng {
             let g = (goal_group % ng + k) % ng;
-            let free = self.groups.get(g as usize).map(|d| d.free_inodes()).unwrap_or(0);
+            let free = self
+                .groups
+                .get(g as usize)
+                .map(|d| d.free_inodes())
+                .unwrap_or(0);
             if free == 0 {
                 continue;
             }

@@ -152,7 +152,12 @@ pub fn remove(buf: &mut [u8], name: &[u8], what: &str) -> Result<bool, Ext4Write
 }
 
 /// Set the inode number of record `name` (used for `..` when a directory moves).
-pub fn set_inode(buf: &mut [u8], name: &[u8], inode: u32, what: &str) -> Result<bool, Ext4WriteError> {
+pub fn set_inode(
+    buf: &mut [u8],
+    name: &[u8],
+    inode: u32,
+    what: &str,
+) -> Result<bool, Ext4WriteError> {
     for e in parse(buf, what)? {
         if e.inode != 0 && e.name == name {
             wr32(buf, e.off, inode);
@@ -165,7 +170,11 @@ pub fn set_inode(buf: &mut [u8], name: &[u8], inode: u32, what: &str) -> Result<
 /// A fresh block holding no record (one empty record spanning it), with a tail if `csum`.
 pub fn empty_block(block_size: usize, csum: bool) -> Vec<u8> {
     let mut b = vec![0u8; block_size];
-    let end = if csum { block_size - TAIL_LEN } else { block_size };
+    let end = if csum {
+        block_size - TAIL_LEN
+    } else {
+        block_size
+    };
     put(&mut b, 0, 0, end, &[], 0);
     if csum {
         put_tail(&mut b);
@@ -209,7 +218,13 @@ pub fn update_csum(b: &mut [u8], inode_seed: u32) {
 }
 
 /// The first block of a new directory: `.`, `..` (and the tail).
-pub fn new_dir_block(block_size: usize, csum: bool, me: u32, parent: u32, filetype: bool) -> Vec<u8> {
+pub fn new_dir_block(
+    block_size: usize,
+    csum: bool,
+    me: u32,
+    parent: u32,
+    filetype: bool,
+) -> Vec<u8> {
     let ft = if filetype { FT_DIR } else { 0 };
     pack_block(
         block_size,

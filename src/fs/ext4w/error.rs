@@ -35,7 +35,9 @@ pub enum Ext4WriteError {
     InvalidPath(String),
     #[error("ext4: no space left: {0}")]
     NoSpace(String),
-    #[error("{path}: needs {extents} extents, more than the {limit} this writer supports (extent tree depth <= 1)")]
+    #[error(
+        "{path}: needs {extents} extents, more than the {limit} this writer supports (extent tree depth <= 1)"
+    )]
     TooFragmented {
         path: String,
         extents: usize,

@@ -216,6 +216,7 @@ pub fn build(
 /// Physical block of logical block `lblk`, if mapped.
 pub fn map_block(extents: &[Extent], lblk: u32) -> Option<u64> {
     extents.iter().find_map(|e| {
-        (lblk >= e.logical && lblk - e.logical < e.len).then(|| e.start + u64::from(lblk - e.logical))
+        (lblk >= e.logical && lblk - e.logical < e.len)
+            .then(|| e.start + u64::from(lblk - e.logical))
     })
 }

@@ -206,7 +206,12 @@ pub fn expected_limit(block_size: usize, count_off: usize, csum: bool) -> usize 
 }
 
 impl DxBlock {
-    pub fn parse(buf: Vec<u8>, count_off: usize, csum: bool, what: &str) -> Result<Self, Ext4WriteError> {
+    pub fn parse(
+        buf: Vec<u8>,
+        count_off: usize,
+        csum: bool,
+        what: &str,
+    ) -> Result<Self, Ext4WriteError> {
         let limit = usize::from(rd16(&buf, count_off));
         let count = usize::from(rd16(&buf, count_off + 2));
         if limit != expected_limit(buf.len(), count_off, csum) || count == 0 || count > limit {
@@ -222,7 +227,10 @@ impl DxBlock {
             entries.push((h, rd32(&buf, o + 4)));
         }
         if entries.windows(2).any(|w| matches!(w, [a, b] if a.0 > b.0)) {
-            return Err(corrupt(format!("htree index of {what}"), "hashes not sorted"));
+            return Err(corrupt(
+                format!("htree index of {what}"),
+                "hashes not sorted",
+            ));
         }
         Ok(DxBlock {
             buf,

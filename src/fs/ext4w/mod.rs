@@ -252,7 +252,10 @@ impl Ext4Writer {
 
     fn inode_offset(&self, ino: u32) -> Result<u64, Ext4WriteError> {
         if ino == 0 || ino > self.sb.inodes_count {
-            return Err(error::corrupt("directory entry", format!("inode number {ino} out of range")));
+            return Err(error::corrupt(
+                "directory entry",
+                format!("inode number {ino} out of range"),
+            ));
         }
         let g = (ino - 1) / self.sb.inodes_per_group;
         let idx = (ino - 1) % self.sb.inodes_per_group;
@@ -268,7 +271,10 @@ impl Ext4Writer {
         self.dev.read_at(self.inode_offset(ino)?, &mut raw)?;
         let i = Inode { ino, raw };
         if i.extra_isize() > self.sb.inode_size - 128 || i.extra_isize() % 4 != 0 {
-            return Err(error::corrupt(format!("inode {ino}"), "i_extra_isize out of range"));
+            return Err(error::corrupt(
+                format!("inode {ino}"),
+                "i_extra_isize out of range",
+            ));
         }
         if self.sb.metadata_csum() && !i.csum_ok(self.sb.csum_seed) {
             return Err(Ext4WriteError::Checksum(format!("inode {ino}")));
@@ -371,7 +377,12 @@ impl Ext4Writer {
     }
 
     /// Find `name` in directory `dir`: `(inode, file_type)`.
-    fn lookup(&self, dir: &Inode, name: &[u8], what: &str) -> Result<Option<(u32, u8)>, Ext4WriteError> {
+    fn lookup(
+        &self,
+        dir: &Inode,
+        name: &[u8],
+        what: &str,
+    ) -> Result<Option<(u32, u8)>, Ext4WriteError> {
         let (map, n) = self.dir_blocks(dir, what)?;
         for lblk in 0..n {
             let Some(p) = extent::map_block(&map.extents, lblk) else {
@@ -430,7 +441,11 @@ impl Ext4Writer {
         let trimmed = path.get(..cut).unwrap_or(path);
         let parent_len = trimmed.len() - last.len();
         let parent_path = trimmed.get(..parent_len).unwrap_or(b"/");
-        let parent = self.resolve_dir(if parent_path.is_empty() { b"/" } else { parent_path })?;
+        let parent = self.resolve_dir(if parent_path.is_empty() {
+            b"/"
+        } else {
+            parent_path
+        })?;
         Ok((parent, last))
     }
 
@@ -473,7 +488,9 @@ impl Ext4Writer {
                 }
                 let blk = self.read_block(e.start + k)?;
                 let n = (size - off).min(bs) as usize;
-                if let (Some(dst), Some(src)) = (out.get_mut(off as usize..off as usize + n), blk.get(..n)) {
+                if let (Some(dst), Some(src)) =
+                    (out.get_mut(off as usize..off as usize + n), blk.get(..n))
+                {
                     dst.copy_from_slice(src);
                 }
             }
@@ -529,7 +546,10 @@ impl Ext4Writer {
         let f = i.flags();
         for (bit, what) in [
             (inode::EXT4_INLINE_DATA_FL, "inline data"),
-            (inode::EXT4_HUGE_FILE_FL, "huge_file inode (i_blocks in fs blocks)"),
+            (
+                inode::EXT4_HUGE_FILE_FL,
+                "huge_file inode (i_blocks in fs blocks)",
+            ),
             (inode::EXT4_ENCRYPT_FL, "encrypted inode"),
             (inode::EXT4_VERITY_FL, "verity inode"),
             (inode::EXT4_EA_INODE_FL, "extended-attribute inode"),
@@ -552,7 +572,12 @@ impl Ext4Writer {
 
     /// Put `data` into inode `i` (new blocks; old ones returned for freeing after the inode is
     /// written). Updates size, i_block, i_blocks.
-    fn put_content(&mut self, i: &mut Inode, data: &[u8], path: &[u8]) -> Result<Vec<(u64, u32)>, Ext4WriteError> {
+    fn put_content(
+        &mut self,
+        i: &mut Inode,
+        data: &[u8],
+        path: &[u8],
+    ) -> Result<Vec<(u64, u32)>, Ext4WriteError> {
         let what = pstr(path);
         let old = self.extent_map(i, &what)?;
         let bs = self.sb.block_size;
@@ -666,7 +691,12 @@ impl Ext4Writer {
         le::wr32(&mut i.raw, 0x64, generation);
         self.touch(
             &mut i,
-            &[TimeField::Atime, TimeField::Ctime, TimeField::Mtime, TimeField::Crtime],
+            &[
+                TimeField::Atime,
+                TimeField::Ctime,
+                TimeField::Mtime,
+                TimeField::Crtime,
+            ],
         );
         i
     }
@@ -737,7 +767,14 @@ impl Ext4Writer {
     }
 
     /// Add `name -> ino` to directory `dir_ino` and touch the directory's mtime/ctime.
-    fn link_into(&mut self, dir_ino: u32, dir_path: &[u8], name: &[u8], ino: u32, ft: u8) -> Result<(), Ext4WriteError> {
+    fn link_into(
+        &mut self,
+        dir_ino: u32,
+        dir_path: &[u8],
+        name: &[u8],
+        ino: u32,
+        ft: u8,
+    ) -> Result<(), Ext4WriteError> {
         let mut d = self.read_inode(dir_ino)?;
         let what = pstr(dir_path);
         let ft = self.ft(ft);
@@ -758,11 +795,19 @@ impl Ext4Writer {
 
     /// Append `n` new blocks to a directory (written with `blocks` contents). Returns their
     /// logical numbers.
-    fn append_dir_blocks(&mut self, d: &mut Inode, blocks: &[Vec<u8>], what: &str) -> Result<Vec<u32>, Ext4WriteError> {
+    fn append_dir_blocks(
+        &mut self,
+        d: &mut Inode,
+        blocks: &[Vec<u8>],
+        what: &str,
+    ) -> Result<Vec<u32>, Ext4WriteError> {
         let (map, n) = self.dir_blocks(d, what)?;
         let goal = self.group_start_of_inode(d.ino);
         let runs = self.alloc_blocks(goal, blocks.len() as u64)?;
-        let phys: Vec<u64> = runs.iter().flat_map(|&(s, l)| s..s + u64::from(l)).collect();
+        let phys: Vec<u64> = runs
+            .iter()
+            .flat_map(|&(s, l)| s..s + u64::from(l))
+            .collect();
         let mut ext = map.extents.clone();
         let mut lblks = Vec::new();
         for (k, (p, data)) in phys.iter().zip(blocks.iter()).enumerate() {
@@ -794,7 +839,14 @@ impl Ext4Writer {
         Ok(lblks)
     }
 
-    fn linear_insert(&mut self, d: &mut Inode, name: &[u8], ino: u32, ft: u8, what: &str) -> Result<(), Ext4WriteError> {
+    fn linear_insert(
+        &mut self,
+        d: &mut Inode,
+        name: &[u8],
+        ino: u32,
+        ft: u8,
+        what: &str,
+    ) -> Result<(), Ext4WriteError> {
         let (map, n) = self.dir_blocks(d, what)?;
         let seed = self.inode_seed(d);
         for lblk in 0..n {
@@ -818,13 +870,29 @@ impl Ext4Writer {
         Ok(())
     }
 
-    fn dir_block(&self, map: &ExtentMap, lblk: u32, what: &str) -> Result<(u64, Vec<u8>), Ext4WriteError> {
-        let p = extent::map_block(&map.extents, lblk)
-            .ok_or_else(|| error::corrupt(format!("directory {what}"), format!("block {lblk} unmapped")))?;
+    fn dir_block(
+        &self,
+        map: &ExtentMap,
+        lblk: u32,
+        what: &str,
+    ) -> Result<(u64, Vec<u8>), Ext4WriteError> {
+        let p = extent::map_block(&map.extents, lblk).ok_or_else(|| {
+            error::corrupt(
+                format!("directory {what}"),
+                format!("block {lblk} unmapped"),
+            )
+        })?;
         Ok((p, self.read_block(p)?))
     }
 
-    fn htree_insert(&mut self, d: &mut Inode, name: &[u8], ino: u32, ft: u8, what: &str) -> Result<(), Ext4WriteError> {
+    fn htree_insert(
+        &mut self,
+        d: &mut Inode,
+        name: &[u8],
+        ino: u32,
+        ft: u8,
+        what: &str,
+    ) -> Result<(), Ext4WriteError> {
         let csum = self.sb.metadata_csum();
         let seed = self.inode_seed(d);
         let bs = self.bs();
@@ -842,7 +910,10 @@ impl Ext4Writer {
         let ri = root.find(hash);
         let check_lblk = |l: u32| -> Result<u32, Ext4WriteError> {
             if l == 0 || l >= nblk {
-                Err(error::corrupt(format!("htree of {what}"), format!("block {l} out of range")))
+                Err(error::corrupt(
+                    format!("htree of {what}"),
+                    format!("block {l} out of range"),
+                ))
             } else {
                 Ok(l)
             }
@@ -891,7 +962,12 @@ impl Ext4Writer {
         let m = m.clamp(1, ents.len().saturating_sub(1).max(1));
         let (h_m, h_prev) = match (ents.get(m), ents.get(m - 1)) {
             (Some(a), Some(b)) => (a.0, b.0),
-            _ => return Err(error::corrupt(format!("directory {what}"), "leaf split failed")),
+            _ => {
+                return Err(error::corrupt(
+                    format!("directory {what}"),
+                    "leaf split failed",
+                ));
+            }
         };
         let split_hash = h_m | u32::from(h_m == h_prev);
         let to_block = |v: &[(u32, Vec<u8>, u32, u8)]| {
@@ -974,7 +1050,10 @@ impl Ext4Writer {
         }
         let lblks = self.append_dir_blocks(d, &new_blocks, what)?;
         if lblks.first() != Some(&right_l) {
-            return Err(error::corrupt(format!("directory {what}"), "unexpected block numbering"));
+            return Err(error::corrupt(
+                format!("directory {what}"),
+                "unexpected block numbering",
+            ));
         }
         // The directory's map changed: re-read for the existing node blocks.
         let map2 = self.extent_map(d, what)?;
@@ -1010,7 +1089,14 @@ impl Ext4Writer {
     }
 
     /// Create a directory `name` in `dir_path`. Returns its inode.
-    pub fn create_dir(&mut self, dir_path: &[u8], name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<u32, Ext4WriteError> {
+    pub fn create_dir(
+        &mut self,
+        dir_path: &[u8],
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<u32, Ext4WriteError> {
         check_name(name)?;
         let parent = self.resolve_dir(dir_path)?;
         if self.lookup(&parent, name, &pstr(dir_path))?.is_some() {
@@ -1029,7 +1115,13 @@ impl Ext4Writer {
             }
         };
         let blk = runs.first().map(|r| r.0).unwrap_or(0);
-        let mut buf = dir::new_dir_block(self.bs(), self.sb.metadata_csum(), ino, parent.ino, self.sb.filetype());
+        let mut buf = dir::new_dir_block(
+            self.bs(),
+            self.sb.metadata_csum(),
+            ino,
+            parent.ino,
+            self.sb.filetype(),
+        );
         if let Some(s) = self.inode_seed(&i) {
             dir::update_csum(&mut buf, s);
         }
@@ -1086,7 +1178,12 @@ impl Ext4Writer {
     }
 
     /// Add a new name `new_dir/new_name` for the existing non-directory `existing`.
-    pub fn hard_link(&mut self, existing: &[u8], new_dir: &[u8], new_name: &[u8]) -> Result<(), Ext4WriteError> {
+    pub fn hard_link(
+        &mut self,
+        existing: &[u8],
+        new_dir: &[u8],
+        new_name: &[u8],
+    ) -> Result<(), Ext4WriteError> {
         check_name(new_name)?;
         let mut i = self.resolve(existing)?;
         if i.is_dir() {
@@ -1112,7 +1209,12 @@ impl Ext4Writer {
     }
 
     /// Move `path` to `new_dir/new_name` (which must not exist).
-    pub fn rename(&mut self, path: &[u8], new_dir: &[u8], new_name: &[u8]) -> Result<(), Ext4WriteError> {
+    pub fn rename(
+        &mut self,
+        path: &[u8],
+        new_dir: &[u8],
+        new_name: &[u8],
+    ) -> Result<(), Ext4WriteError> {
         check_name(new_name)?;
         let (src_parent, name) = self.resolve_parent(path)?;
         let Some((ino, _)) = self.lookup(&src_parent, name, &pstr(path))? else {
@@ -1140,7 +1242,10 @@ impl Ext4Writer {
                     break;
                 }
                 let Some((up, _)) = self.lookup(&cur, b"..", "..")? else {
-                    return Err(error::corrupt(format!("directory inode {}", cur.ino), "no '..'"));
+                    return Err(error::corrupt(
+                        format!("directory inode {}", cur.ino),
+                        "no '..'",
+                    ));
                 };
                 cur = self.read_inode(up)?;
             }
@@ -1164,7 +1269,12 @@ impl Ext4Writer {
         self.commit()
     }
 
-    fn set_dotdot(&mut self, d: &mut Inode, parent: u32, path: &[u8]) -> Result<(), Ext4WriteError> {
+    fn set_dotdot(
+        &mut self,
+        d: &mut Inode,
+        parent: u32,
+        path: &[u8],
+    ) -> Result<(), Ext4WriteError> {
         let what = pstr(path);
         let map = self.extent_map(d, &what)?;
         let (p, mut buf) = self.dir_block(&map, 0, &what)?;
@@ -1172,7 +1282,8 @@ impl Ext4Writer {
         if d.flags() & inode::EXT4_INDEX_FL != 0 {
             // ".." sits at offset 12 of the dx root; the dx_tail checksum covers it.
             le::wr32(&mut buf, 12, parent);
-            let root = htree::DxBlock::parse(buf, htree::ROOT_COUNT_OFF, self.sb.metadata_csum(), &what)?;
+            let root =
+                htree::DxBlock::parse(buf, htree::ROOT_COUNT_OFF, self.sb.metadata_csum(), &what)?;
             let b = root.to_bytes(seed);
             return self.write_block(p, &b);
         }
@@ -1211,7 +1322,12 @@ impl Ext4Writer {
 
     /// Keep the original of `path` as `backup_name` in the same directory (a copy with the same
     /// content, mode, owner and times), then replace `path`'s content with `data` (MOD §7).
-    pub fn backup_and_replace(&mut self, path: &[u8], backup_name: &[u8], data: &[u8]) -> Result<(), Ext4WriteError> {
+    pub fn backup_and_replace(
+        &mut self,
+        path: &[u8],
+        backup_name: &[u8],
+        data: &[u8],
+    ) -> Result<(), Ext4WriteError> {
         check_name(backup_name)?;
         let (parent, _) = self.resolve_parent(path)?;
         let i = self.resolve(path)?;
@@ -1222,9 +1338,20 @@ impl Ext4Writer {
         let cut = path.len() - path.iter().rev().position(|&c| c != b'/').unwrap_or(0);
         let trimmed = path.get(..cut).unwrap_or(path);
         let slash = trimmed.iter().rposition(|&c| c == b'/').unwrap_or(0);
-        let dir_path = if slash == 0 { &b"/"[..] } else { trimmed.get(..slash).unwrap_or(b"/") };
+        let dir_path = if slash == 0 {
+            &b"/"[..]
+        } else {
+            trimmed.get(..slash).unwrap_or(b"/")
+        };
         let _ = parent;
-        let bino = self.create_file(dir_path, backup_name, &old, u32::from(i.mode()), i.uid(), i.gid())?;
+        let bino = self.create_file(
+            dir_path,
+            backup_name,
+            &old,
+            u32::from(i.mode()),
+            i.uid(),
+            i.gid(),
+        )?;
         let mut b = self.read_inode(bino)?;
         b.set_time(TimeField::Atime, i.time(TimeField::Atime), 0);
         b.set_time(TimeField::Mtime, i.time(TimeField::Mtime), 0);

@@ -188,7 +188,10 @@ impl Superblock {
             ));
         }
         if rd32(&raw, 0x1C) != log_bs {
-            return Err(corrupt("superblock", "cluster size differs from block size"));
+            return Err(corrupt(
+                "superblock",
+                "cluster size differs from block size",
+            ));
         }
         let block_size = 1024u64 << log_bs;
         let bit64 = incompat & incompat::BIT64 != 0;
