@@ -104,8 +104,24 @@ pub fn debugfs_stat(img: &Img, path: &str) -> (u64, u32) {
     (size, mode)
 }
 
+/// ext4-view reads through this (its `std` feature, which reads files, is not enabled).
+struct FileReader(std::fs::File);
+
+impl ext4_view::Ext4Read for FileReader {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        use std::os::unix::fs::FileExt;
+        self.0.read_exact_at(dst, start_byte)?;
+        Ok(())
+    }
+}
+
 pub fn view(img: &Img) -> ext4_view::Ext4 {
-    ext4_view::Ext4::load(Box::new(std::fs::read(&img.path).unwrap())).unwrap()
+    let f = std::fs::File::open(&img.path).unwrap();
+    ext4_view::Ext4::load(Box::new(FileReader(f))).unwrap()
 }
 
 pub fn view_read(img: &Img, path: &str) -> Vec<u8> {
