@@ -14,15 +14,49 @@ use util::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    CreateFile { dir: usize, name: u8, seed: u64, len: usize, mode: u16 },
-    Replace { file: usize, seed: u64, len: usize },
-    CreateDir { dir: usize, name: u8 },
-    Link { file: usize, dir: usize, name: u8 },
-    Rename { file: usize, dir: usize, name: u8 },
-    Chmod { file: usize, mode: u16 },
-    Chown { file: usize, uid: u32, gid: u32 },
-    Times { file: usize, mtime: u32 },
-    Many { count: usize, seed: u64 },
+    CreateFile {
+        dir: usize,
+        name: u8,
+        seed: u64,
+        len: usize,
+        mode: u16,
+    },
+    Replace {
+        file: usize,
+        seed: u64,
+        len: usize,
+    },
+    CreateDir {
+        dir: usize,
+        name: u8,
+    },
+    Link {
+        file: usize,
+        dir: usize,
+        name: u8,
+    },
+    Rename {
+        file: usize,
+        dir: usize,
+        name: u8,
+    },
+    Chmod {
+        file: usize,
+        mode: u16,
+    },
+    Chown {
+        file: usize,
+        uid: u32,
+        gid: u32,
+    },
+    Times {
+        file: usize,
+        mtime: u32,
+    },
+    Many {
+        count: usize,
+        seed: u64,
+    },
 }
 
 fn size() -> impl Strategy<Value = usize> {
@@ -74,7 +108,11 @@ impl Model {
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") }
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 fn base_tree() -> tempfile::TempDir {
@@ -83,7 +121,11 @@ fn base_tree() -> tempfile::TempDir {
     std::fs::create_dir_all(t.path().join("big")).unwrap();
     std::fs::write(t.path().join("etc/fstab"), bytes(11, 300)).unwrap();
     for i in 0..400 {
-        std::fs::write(t.path().join(format!("big/entry-{i:04}")), bytes(i, (i % 7) as usize * 300)).unwrap();
+        std::fs::write(
+            t.path().join(format!("big/entry-{i:04}")),
+            bytes(i, (i % 7) as usize * 300),
+        )
+        .unwrap();
     }
     t
 }
@@ -95,7 +137,8 @@ fn base_model() -> Model {
     m.files.insert("/etc/fstab".into(), 0);
     for i in 0..400u64 {
         m.inodes.push((i, (i % 7) as usize * 300, 0o644));
-        m.files.insert(format!("/big/entry-{i:04}"), m.inodes.len() - 1);
+        m.files
+            .insert(format!("/big/entry-{i:04}"), m.inodes.len() - 1);
     }
     m
 }
@@ -111,7 +154,11 @@ fn template(size: &str, args: &[&str]) -> Img {
         std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(m)).unwrap();
     }
     let img = mkfs(Some(t.path()), size, args);
-    let out = std::process::Command::new("e2fsck").arg("-fyD").arg(&img.path).output().unwrap();
+    let out = std::process::Command::new("e2fsck")
+        .arg("-fyD")
+        .arg(&img.path)
+        .output()
+        .unwrap();
     assert!(out.status.code().unwrap() <= 1);
     assert!(debugfs(&img, "htree /big").contains("Root node dump"));
     img
@@ -130,13 +177,29 @@ fn run(tpl: &Path, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut w = writer(&img);
     for op in ops {
         match op.clone() {
-            Op::CreateFile { dir, name, seed, len, mode } => {
+            Op::CreateFile {
+                dir,
+                name,
+                seed,
+                len,
+                mode,
+            } => {
                 let d = m.pick_dir(dir);
                 let n = format!("file{name}");
                 let p = join(&d, &n);
-                let r = w.create_file(d.as_bytes(), n.as_bytes(), &bytes(seed, len), u32::from(mode), 0, 0);
+                let r = w.create_file(
+                    d.as_bytes(),
+                    n.as_bytes(),
+                    &bytes(seed, len),
+                    u32::from(mode),
+                    0,
+                    0,
+                );
                 if m.exists(&p) {
-                    prop_assert!(matches!(r, Err(Ext4WriteError::AlreadyExists(_))), "{p}: {r:?}");
+                    prop_assert!(
+                        matches!(r, Err(Ext4WriteError::AlreadyExists(_))),
+                        "{p}: {r:?}"
+                    );
                 } else {
                     r.map_err(|e| TestCaseError::fail(format!("create {p}: {e}")))?;
                     m.inodes.push((seed, len, u32::from(mode)));
@@ -164,7 +227,9 @@ fn run(tpl: &Path, ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::Link { file, dir, name } => {
-                let Some(src) = m.pick_file(file) else { continue };
+                let Some(src) = m.pick_file(file) else {
+                    continue;
+                };
                 let d = m.pick_dir(dir);
                 let n = format!("link{name}");
                 let p = join(&d, &n);
@@ -178,7 +243,9 @@ fn run(tpl: &Path, ops: &[Op]) -> Result<(), TestCaseError> {
                 }
             }
             Op::Rename { file, dir, name } => {
-                let Some(src) = m.pick_file(file) else { continue };
+                let Some(src) = m.pick_file(file) else {
+                    continue;
+                };
                 let d = m.pick_dir(dir);
                 let n = format!("moved{name}");
                 let p = join(&d, &n);
@@ -209,8 +276,15 @@ fn run(tpl: &Path, ops: &[Op]) -> Result<(), TestCaseError> {
                 for j in 0..count {
                     let n = format!("many-{seed:016x}-{j:03}-padding-to-make-names-longer");
                     let p = join("/big", &n);
-                    w.create_file(b"/big", n.as_bytes(), &bytes(seed ^ j as u64, j % 50), 0o600, 0, 0)
-                        .map_err(|e| TestCaseError::fail(format!("create {p}: {e}")))?;
+                    w.create_file(
+                        b"/big",
+                        n.as_bytes(),
+                        &bytes(seed ^ j as u64, j % 50),
+                        0o600,
+                        0,
+                        0,
+                    )
+                    .map_err(|e| TestCaseError::fail(format!("create {p}: {e}")))?;
                     m.inodes.push((seed ^ j as u64, j % 50, 0o600));
                     m.files.insert(p, m.inodes.len() - 1);
                 }
@@ -223,7 +297,9 @@ fn run(tpl: &Path, ops: &[Op]) -> Result<(), TestCaseError> {
     let v = view(&img);
     for (p, &k) in &m.files {
         let (seed, len, _) = m.inodes[k];
-        let got = v.read(p.as_str()).map_err(|e| TestCaseError::fail(format!("{p}: {e}")))?;
+        let got = v
+            .read(p.as_str())
+            .map_err(|e| TestCaseError::fail(format!("{p}: {e}")))?;
         prop_assert!(got == bytes(seed, len), "{} content differs", p);
     }
     for d in &m.dirs {

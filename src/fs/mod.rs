@@ -10,6 +10,7 @@
 
 mod error;
 pub mod ext4w;
+pub mod fatw;
 
 pub use error::FsError;
 
