@@ -131,8 +131,10 @@ fn base_tree() -> tempfile::TempDir {
 }
 
 fn base_model() -> Model {
-    let mut m = Model::default();
-    m.dirs = vec!["/".into(), "/etc".into(), "/big".into()];
+    let mut m = Model {
+        dirs: vec!["/".into(), "/etc".into(), "/big".into()],
+        ..Model::default()
+    };
     m.inodes.push((11, 300, 0o644));
     m.files.insert("/etc/fstab".into(), 0);
     for i in 0..400u64 {

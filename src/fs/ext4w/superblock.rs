@@ -255,7 +255,7 @@ impl Superblock {
         }
         let desc_size = if bit64 {
             let d = usize::from(rd16(&raw, 0xFE));
-            if d < 64 || d > 1024 || !d.is_power_of_two() {
+            if !(64..=1024).contains(&d) || !d.is_power_of_two() {
                 return Err(corrupt("superblock", format!("s_desc_size {d} invalid")));
             }
             d
