@@ -6,7 +6,7 @@
 use super::Ext4Writer;
 use super::bitmap;
 use super::error::{Ext4WriteError, corrupt};
-use super::group_desc::{BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED};
+use super::group_desc::{BG_BLOCK_UNINIT, BG_INODE_UNINIT};
 
 impl Ext4Writer {
     fn group_of_block(&self, b: u64) -> u32 {
@@ -79,7 +79,7 @@ impl Ext4Writer {
     }
 
     /// The inode bitmap of group `g` (zero plus padding if INODE_UNINIT).
-    fn inode_bitmap(&mut self, g: u32) -> Result<&mut Vec<u8>, Ext4WriteError> {
+    pub(super) fn inode_bitmap(&mut self, g: u32) -> Result<&mut Vec<u8>, Ext4WriteError> {
         if !self.inode_bitmaps.contains_key(&g) {
             let gd = self
                 .groups
@@ -283,19 +283,15 @@ impl Ext4Writer {
                 if is_dir {
                     gd.set_used_dirs(gd.used_dirs() + 1);
                 }
-                let mut flags = gd.flags() & !BG_INODE_UNINIT;
+                // The inode slot is always written whole, so a table that is not
+                // BG_INODE_ZEROED needs nothing more; first fit keeps every lower slot in use.
+                gd.set_flags(gd.flags() & !BG_INODE_UNINIT);
                 if sb_csum {
                     let unused = gd.itable_unused();
                     if i >= ipg.saturating_sub(unused) {
                         gd.set_itable_unused(ipg - i - 1);
                     }
-                } else {
-                    flags |= 0;
                 }
-                if flags & BG_INODE_ZEROED == 0 {
-                    // The slot is written whole, so an unzeroed table is fine.
-                }
-                gd.set_flags(flags);
             }
             self.dirty_groups.insert(g);
             self.dirty_inode_bitmaps.insert(g);

@@ -16,6 +16,8 @@ pub const MAX_LEN: u32 = 32768;
 const MAX_DEPTH: u16 = 5;
 /// Upper bound on extents read from one file (bounds memory on hostile trees).
 pub const MAX_READ_EXTENTS: usize = 1 << 20;
+/// Upper bound on tree blocks read for one file (bounds time on hostile trees).
+pub const MAX_TREE_BLOCKS: usize = 1 << 16;
 
 /// One mapping: `len` blocks from logical `logical` at physical `start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,7 @@ pub struct Extent {
 pub struct ExtentMap {
     pub extents: Vec<Extent>,
     pub tree_blocks: Vec<u64>,
+    seen: std::collections::HashSet<u64>,
 }
 
 pub fn leaf_capacity(block_size: u64) -> usize {
@@ -99,7 +102,7 @@ fn walk(
             });
         } else {
             let child = u64::from(rd32(node, e + 4)) | (u64::from(rd16(node, e + 8)) << 32);
-            if map.tree_blocks.contains(&child) || map.tree_blocks.len() >= MAX_READ_EXTENTS {
+            if !map.seen.insert(child) || map.tree_blocks.len() >= MAX_TREE_BLOCKS {
                 return Err(corrupt(st(), "extent index loop or too many tree blocks"));
             }
             map.tree_blocks.push(child);

@@ -7,7 +7,6 @@ use super::superblock::Superblock;
 
 pub const BG_INODE_UNINIT: u16 = 0x1;
 pub const BG_BLOCK_UNINIT: u16 = 0x2;
-pub const BG_INODE_ZEROED: u16 = 0x4;
 const CSUM_OFF: usize = 0x1E;
 
 #[derive(Debug, Clone)]

@@ -52,7 +52,7 @@ use superblock::{SB_OFFSET, SB_SIZE, Superblock};
 /// Largest directory (bytes) the writer walks.
 const MAX_DIR_BYTES: u64 = 256 << 20;
 /// Largest file [`Ext4Writer::read_file`] returns.
-pub const MAX_READ_BYTES: u64 = 1 << 30;
+pub const MAX_READ_BYTES: u64 = 256 << 20;
 /// How deep rename walks `..` to refuse moving a directory into itself.
 const MAX_PATH_DEPTH: usize = 4096;
 
@@ -151,6 +151,16 @@ impl Ext4Writer {
         };
         w.build_reserved()?;
         Ok(w)
+    }
+
+    /// Free blocks, as the superblock counts them.
+    pub fn free_block_count(&self) -> u64 {
+        self.sb.free_blocks()
+    }
+
+    /// Block size in bytes.
+    pub fn block_size(&self) -> u64 {
+        self.sb.block_size
     }
 
     /// Use a fixed time (seconds since the epoch) for every timestamp the writer sets.
@@ -736,16 +746,37 @@ impl Ext4Writer {
         self.commit()?;
         self.write_inode(&mut i)?;
         self.free_blocks(&free)?;
-        self.link_into(parent.ino, dir_path, name, ino, dir::FT_REG)?;
+        if let Err(e) = self.link_into(parent.ino, dir_path, name, ino, dir::FT_REG) {
+            self.discard_new_inode(&i, false)?;
+            return Err(e);
+        }
         self.commit()?;
         Ok(ino)
+    }
+
+    /// Undo a new inode that no directory names: free its blocks, zero it, free its number.
+    fn discard_new_inode(&mut self, i: &Inode, is_dir: bool) -> Result<(), Ext4WriteError> {
+        let map = self.extent_map(i, "new inode")?;
+        let mut runs: Vec<(u64, u32)> = map.extents.iter().map(|e| (e.start, e.len)).collect();
+        runs.extend(map.tree_blocks.iter().map(|&b| (b, 1)));
+        self.free_blocks(&runs)?;
+        let zero = vec![0u8; self.sb.inode_size];
+        self.dev.write_at(self.inode_offset(i.ino)?, &zero)?;
+        self.free_inode(i.ino, is_dir)?;
+        self.commit()
     }
 
     fn free_inode(&mut self, ino: u32, is_dir: bool) -> Result<(), Ext4WriteError> {
         // Only used to undo a fresh allocation before anything points at it.
         let g = (ino - 1) / self.sb.inodes_per_group;
         let idx = u64::from((ino - 1) % self.sb.inodes_per_group);
-        let bm = self.inode_bitmaps_get(g)?;
+        let bm = self.inode_bitmap(g)?;
+        if !bitmap::test(bm, idx) {
+            return Err(error::corrupt(
+                format!("inode bitmap of group {g}"),
+                format!("inode {ino} already free"),
+            ));
+        }
         bitmap::clear(bm, idx);
         if let Some(gd) = self.groups.get_mut(g as usize) {
             gd.set_free_inodes(gd.free_inodes() + 1);
@@ -758,12 +789,6 @@ impl Ext4Writer {
         let fi = self.sb.free_inodes();
         self.sb.set_free_inodes(fi + 1);
         Ok(())
-    }
-
-    fn inode_bitmaps_get(&mut self, g: u32) -> Result<&mut Vec<u8>, Ext4WriteError> {
-        self.inode_bitmaps
-            .get_mut(&g)
-            .ok_or_else(|| error::corrupt("inode bitmap cache", "missing"))
     }
 
     /// Add `name -> ino` to directory `dir_ino` and touch the directory's mtime/ctime.
@@ -1142,7 +1167,10 @@ impl Ext4Writer {
         i.set_blocks512(self.sb.block_size / 512);
         self.commit()?;
         self.write_inode(&mut i)?;
-        self.link_into(parent.ino, dir_path, name, ino, dir::FT_DIR)?;
+        if let Err(e) = self.link_into(parent.ino, dir_path, name, ino, dir::FT_DIR) {
+            self.discard_new_inode(&i, true)?;
+            return Err(e);
+        }
         let mut p = self.read_inode(parent.ino)?;
         self.inc_dir_links(&mut p);
         self.write_inode(&mut p)?;
@@ -1201,10 +1229,17 @@ impl Ext4Writer {
         }
         let ft = file_type_of(&i);
         // Count first, then the name: a crash leaves an over-count, never a dangling name.
-        i.set_links(i.links() + 1);
+        let old_links = i.links();
+        i.set_links(old_links + 1);
         self.touch(&mut i, &[TimeField::Ctime]);
         self.write_inode(&mut i)?;
-        self.link_into(d.ino, new_dir, new_name, i.ino, ft)?;
+        if let Err(e) = self.link_into(d.ino, new_dir, new_name, i.ino, ft) {
+            let mut i = self.read_inode(i.ino)?;
+            i.set_links(old_links);
+            self.write_inode(&mut i)?;
+            self.commit()?;
+            return Err(e);
+        }
         self.commit()
     }
 
