@@ -114,6 +114,14 @@ fn htree_insert_into_big_directory_grows_index() {
         "root grew a level:\n{}",
         &h[..h.len().min(600)]
     );
+    // The first interior node filled up and was split: the root now names two or more.
+    let root_count: usize = h
+        .split("Number of entries (count): ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(root_count >= 2, "root count {root_count}");
     let v = view(&img);
     let names: Vec<_> = v.read_dir("/big").unwrap().map(|e| e.unwrap()).collect();
     assert_eq!(names.len(), 600 + 2600 + 2);
@@ -452,4 +460,37 @@ fn orphan_file_feature_without_orphans_is_written() {
     drop(w);
     fsck_clean(&img);
     assert_eq!(view_read(&img, "/etc/fstab"), NEW_FSTAB.as_bytes());
+}
+
+/// More fragments than 4 leaf blocks hold (4 * 84 with 1 KiB blocks): a depth-2 tree.
+#[test]
+fn very_fragmented_file_makes_depth_two_tree() {
+    let t = tree();
+    fs::create_dir(t.path().join("f")).unwrap();
+    for i in 0..900 {
+        fs::write(t.path().join(format!("f/{i:03}")), bytes(i, 1000)).unwrap();
+    }
+    fs::write(t.path().join("grow"), b"small").unwrap();
+    let img = mkfs(Some(t.path()), "32M", &["-b", "1024"]);
+    let cmds: Vec<String> = (0..900)
+        .step_by(2)
+        .map(|i| format!("rm /f/{i:03}"))
+        .collect();
+    debugfs_w(&img, &cmds);
+    let data = bytes(9, 420 * 1024);
+    let mut w = writer(&img);
+    w.replace_file(b"/grow", &data).unwrap();
+    drop(w);
+    fsck_clean(&img);
+    let st = debugfs(&img, "stat /grow");
+    assert!(
+        st.contains("ETB1"),
+        "extent tree of depth 2 expected:\n{st}"
+    );
+    assert_eq!(view_read(&img, "/grow"), data);
+    let mut w = writer(&img);
+    w.replace_file(b"/grow", &bytes(10, 3000)).unwrap();
+    drop(w);
+    fsck_clean(&img);
+    assert_eq!(view_read(&img, "/grow"), bytes(10, 3000));
 }

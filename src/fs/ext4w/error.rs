@@ -36,7 +36,7 @@ pub enum Ext4WriteError {
     #[error("ext4: no space left: {0}")]
     NoSpace(String),
     #[error(
-        "{path}: needs {extents} extents, more than the {limit} this writer supports (extent tree depth <= 1)"
+        "{path}: needs {extents} extents, more than the {limit} this writer supports (extent tree depth <= 3)"
     )]
     TooFragmented {
         path: String,

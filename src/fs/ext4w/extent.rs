@@ -2,8 +2,8 @@
 //! inode's `i_block` (4 entries) or in tree blocks ((block_size - 12) / 12 entries, followed by
 //! the 4-byte `ext4_extent_tail` checksum with metadata_csum).
 //!
-//! The writer reads trees of any depth (bounded) and writes trees of depth 0 (up to 4 extents
-//! in the inode) or depth 1 (up to 4 leaf blocks): beyond that it refuses with
+//! The writer reads trees of any depth (bounded) and writes balanced trees of depth 0 (up to 4
+//! extents in the inode) to 3 (see [`max_extents`]); beyond that it refuses with
 //! `TooFragmented`.
 
 use super::csum::crc32c_raw;
@@ -40,9 +40,14 @@ pub fn leaf_capacity(block_size: u64) -> usize {
     ((block_size as usize) - 12) / 12
 }
 
-/// Largest number of extents [`build`] can lay out.
+/// Largest number of extents the writer lays out: a tree of depth at most 3 (the kernel
+/// allows 5), which is millions of extents with 1 KiB blocks.
 pub fn max_extents(block_size: u64) -> usize {
-    4 * leaf_capacity(block_size)
+    let cap = leaf_capacity(block_size);
+    4usize
+        .saturating_mul(cap)
+        .saturating_mul(cap)
+        .saturating_mul(cap)
 }
 
 /// Read a tree. `read_block(n)` returns block `n`; `valid_block(n)` says whether `n` may hold
@@ -164,56 +169,95 @@ pub fn normalise(extents: &[Extent]) -> Vec<Extent> {
     out
 }
 
-/// How many leaf blocks [`build`] needs for `n` extents (0 when they fit in the inode).
-pub fn leaf_blocks_needed(n: usize, block_size: u64) -> usize {
-    if n <= 4 {
-        0
-    } else {
-        n.div_ceil(leaf_capacity(block_size))
+/// Tree blocks per level (leaves first) [`build`] lays out for `n` extents; empty when they
+/// fit in the inode.
+pub fn tree_shape(n: usize, block_size: u64) -> Vec<usize> {
+    let cap = leaf_capacity(block_size);
+    let mut levels = Vec::new();
+    let mut k = n;
+    while k > 4 {
+        k = k.div_ceil(cap);
+        levels.push(k);
+    }
+    levels
+}
+
+/// Number of tree blocks [`build`] needs for `n` extents.
+pub fn tree_blocks_needed(n: usize, block_size: u64) -> usize {
+    tree_shape(n, block_size).iter().sum()
+}
+
+fn put_index(buf: &mut [u8], off: usize, first: u32, child: u64) {
+    wr32(buf, off, first);
+    wr32(buf, off + 4, child as u32);
+    wr16(buf, off + 8, (child >> 32) as u16);
+    wr16(buf, off + 10, 0);
+}
+
+fn seal(buf: &mut [u8], cap: usize, csum_seed: Option<u32>) {
+    if let Some(seed) = csum_seed {
+        let tail = 12 + 12 * cap;
+        let c = crc32c_raw(seed, buf.get(..tail).unwrap_or(&[]));
+        wr32(buf, tail, c);
     }
 }
 
-/// Lay out `extents` (already normalised) as `i_block` plus leaf blocks placed at `leaves`
-/// (exactly [`leaf_blocks_needed`] of them). Returns `i_block` and `(block, bytes)` to write.
-/// `csum_seed` is the inode's checksum seed when metadata_csum is on.
+/// Lay out `extents` (already normalised) as `i_block` plus tree blocks placed at `blocks`
+/// (exactly [`tree_blocks_needed`] of them: leaves first, then each index level). Returns
+/// `i_block` and `(block, bytes)` to write. `csum_seed` is the inode's checksum seed when
+/// metadata_csum is on (each tree block then ends with its `ext4_extent_tail`).
 pub fn build(
     extents: &[Extent],
-    leaves: &[u64],
+    blocks: &[u64],
     block_size: u64,
     csum_seed: Option<u32>,
 ) -> ([u8; 60], Vec<(u64, Vec<u8>)>) {
     let mut ib = [0u8; 60];
-    if extents.len() <= 4 {
+    let cap = leaf_capacity(block_size);
+    let mut out = Vec::new();
+    let mut spare = blocks.iter().copied();
+    // (first logical block, physical block) of the nodes of the level just built.
+    let mut level: Vec<(u32, u64)> = Vec::new();
+    if extents.len() > 4 {
+        for chunk in extents.chunks(cap) {
+            let Some(at) = spare.next() else { break };
+            let mut buf = vec![0u8; block_size as usize];
+            put_header(&mut buf, chunk.len(), cap, 0);
+            for (j, e) in chunk.iter().enumerate() {
+                put_extent(&mut buf, 12 + 12 * j, e);
+            }
+            seal(&mut buf, cap, csum_seed);
+            level.push((chunk.first().map(|e| e.logical).unwrap_or(0), at));
+            out.push((at, buf));
+        }
+        let mut depth: u16 = 1;
+        while level.len() > 4 {
+            let mut next = Vec::new();
+            for chunk in level.chunks(cap) {
+                let Some(at) = spare.next() else { break };
+                let mut buf = vec![0u8; block_size as usize];
+                put_header(&mut buf, chunk.len(), cap, depth);
+                for (j, (first, child)) in chunk.iter().enumerate() {
+                    put_index(&mut buf, 12 + 12 * j, *first, *child);
+                }
+                seal(&mut buf, cap, csum_seed);
+                next.push((chunk.first().map(|c| c.0).unwrap_or(0), at));
+                out.push((at, buf));
+            }
+            level = next;
+            depth += 1;
+        }
+        put_header(&mut ib, level.len(), 4, depth);
+        for (i, (first, child)) in level.iter().enumerate() {
+            put_index(&mut ib, 12 + 12 * i, *first, *child);
+        }
+    } else {
         put_header(&mut ib, extents.len(), 4, 0);
         for (i, e) in extents.iter().enumerate() {
             put_extent(&mut ib, 12 + 12 * i, e);
         }
-        return (ib, Vec::new());
     }
-    let cap = leaf_capacity(block_size);
-    let mut blocks = Vec::new();
-    put_header(&mut ib, leaves.len(), 4, 1);
-    for (i, (chunk, &leaf)) in extents.chunks(cap).zip(leaves.iter()).enumerate() {
-        let mut buf = vec![0u8; block_size as usize];
-        put_header(&mut buf, chunk.len(), cap, 0);
-        for (j, e) in chunk.iter().enumerate() {
-            put_extent(&mut buf, 12 + 12 * j, e);
-        }
-        if let Some(seed) = csum_seed {
-            let tail = 12 + 12 * cap;
-            let c = crc32c_raw(seed, buf.get(..tail).unwrap_or(&[]));
-            wr32(&mut buf, tail, c);
-        }
-        let first = chunk.first().map(|e| e.logical).unwrap_or(0);
-        // Index entries: ei_block, ei_leaf_lo, ei_leaf_hi, unused.
-        let off = 12 + 12 * i;
-        wr32(&mut ib, off, first);
-        wr32(&mut ib, off + 4, leaf as u32);
-        wr16(&mut ib, off + 8, (leaf >> 32) as u16);
-        wr16(&mut ib, off + 10, 0);
-        blocks.push((leaf, buf));
-    }
-    (ib, blocks)
+    (ib, out)
 }
 
 /// Physical block of logical block `lblk`, if mapped.

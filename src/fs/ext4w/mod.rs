@@ -3,8 +3,9 @@
 //! `import-requirements.md` §7 (edit /etc/fstab, grub.cfg, network config, keep originals as
 //! backups in the same directory).
 //!
-//! What it does: replace a regular file's content (any size; extent trees of depth 0 or 1, i.e.
-//! up to `4 * (block_size - 12) / 12` extents, else [`Ext4WriteError::TooFragmented`]), create
+//! What it does: replace a regular file's content (any size; extent trees of depth 0 to 3,
+//! i.e. up to `4 * ((block_size - 12) / 12)^3` extents, else
+//! [`Ext4WriteError::TooFragmented`]), create
 //! regular files and directories, hard-link, rename, set mode/owner/times, in linear
 //! directories (grown by appending blocks) and hashed (htree) directories (leaf split, index
 //! nodes split, root grown from 0 to 1 indirect level; a full two-level index is refused with
@@ -533,7 +534,7 @@ impl Ext4Writer {
                 limit,
             });
         }
-        let nleaves = extent::leaf_blocks_needed(ext.len(), self.sb.block_size);
+        let nleaves = extent::tree_blocks_needed(ext.len(), self.sb.block_size);
         let runs = self.alloc_blocks(self.group_start_of_inode(i.ino), nleaves as u64)?;
         let leaves: Vec<u64> = runs
             .iter()
