@@ -40,6 +40,11 @@ enum Op {
         dir: usize,
         name: u8,
     },
+    RenameDir {
+        src: usize,
+        dir: usize,
+        name: u8,
+    },
     Chmod {
         file: usize,
         mode: u16,
@@ -76,6 +81,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 0u8..30).prop_map(|(dir, name)| Op::CreateDir { dir, name }),
         1 => (any::<usize>(), any::<usize>(), 0u8..30).prop_map(|(file, dir, name)| Op::Link { file, dir, name }),
         1 => (any::<usize>(), any::<usize>(), 0u8..30).prop_map(|(file, dir, name)| Op::Rename { file, dir, name }),
+        1 => (any::<usize>(), any::<usize>(), 0u8..30).prop_map(|(src, dir, name)| Op::RenameDir { src, dir, name }),
         1 => (any::<usize>(), 0u16..0o7777).prop_map(|(file, mode)| Op::Chmod { file, mode }),
         1 => (any::<usize>(), any::<u32>(), any::<u32>()).prop_map(|(file, uid, gid)| Op::Chown { file, uid, gid }),
         1 => (any::<usize>(), any::<u32>()).prop_map(|(file, mtime)| Op::Times { file, mtime }),
@@ -258,6 +264,50 @@ fn run(tpl: &Path, ops: &[Op]) -> Result<(), TestCaseError> {
                     r.map_err(|e| TestCaseError::fail(format!("rename {src} {p}: {e}")))?;
                     let k = m.files.remove(&src).unwrap();
                     m.files.insert(p, k);
+                }
+            }
+            Op::RenameDir { src, dir, name } => {
+                let s = m.pick_dir(src);
+                // "/" cannot move; "/big" stays where `Many` fills it.
+                if s == "/" || s == "/big" {
+                    continue;
+                }
+                let d = m.pick_dir(dir);
+                let n = format!("rdir{name}");
+                let p = join(&d, &n);
+                let r = w.rename(s.as_bytes(), d.as_bytes(), n.as_bytes());
+                let inside = d == s || d.starts_with(&format!("{s}/"));
+                if m.exists(&p) {
+                    prop_assert!(
+                        matches!(r, Err(Ext4WriteError::AlreadyExists(_))),
+                        "{s} -> {p}: {r:?}"
+                    );
+                } else if inside {
+                    prop_assert!(
+                        matches!(r, Err(Ext4WriteError::InvalidPath(_))),
+                        "{s} -> {p}: {r:?}"
+                    );
+                } else {
+                    r.map_err(|e| TestCaseError::fail(format!("rename dir {s} {p}: {e}")))?;
+                    let prefix = format!("{s}/");
+                    let moved = |x: &str| -> Option<String> {
+                        if x == s {
+                            Some(p.clone())
+                        } else {
+                            x.strip_prefix(&prefix).map(|rest| join(&p, rest))
+                        }
+                    };
+                    for dd in m.dirs.iter_mut() {
+                        if let Some(nw) = moved(dd) {
+                            *dd = nw;
+                        }
+                    }
+                    let old: Vec<(String, usize)> =
+                        std::mem::take(&mut m.files).into_iter().collect();
+                    for (f, k) in old {
+                        let f = moved(&f).unwrap_or(f);
+                        m.files.insert(f, k);
+                    }
                 }
             }
             Op::Chmod { file, mode } => {

@@ -100,21 +100,19 @@ fn plain_fatfs_create_dir_fails_fsck_which_is_why_we_fix_it() {
         fs.root_dir().create_dir("EFI").unwrap();
         fs.unmount().unwrap();
     }
-    let (code, _) = fsck(&img.path);
+    let (code, out) = fsck(&img.path);
+    assert!(out.contains("Expected a valid '.' entry"), "{out}");
     assert_ne!(code, 0, "fatfs create_dir output is rejected by fsck.fat");
 }
 
 #[test]
-fn add_bootx64_efi_fat16_and_fat32() {
-    for args in [&[][..], &["-F", "32"][..]] {
-        let img = mkfs_vfat(
-            if args.is_empty() {
-                32 * 1024
-            } else {
-                64 * 1024
-            },
-            args,
-        );
+fn add_bootx64_efi_fat12_fat16_fat32() {
+    for (args, kib) in [
+        (&["-F", "12"][..], 4 * 1024),
+        (&["-F", "16"][..], 32 * 1024),
+        (&["-F", "32"][..], 64 * 1024),
+    ] {
+        let img = mkfs_vfat(kib, args);
         let w = writer(&img);
         w.create_dir_all("/EFI/BOOT").unwrap();
         w.create_dir_all("/EFI/debian").unwrap();
