@@ -224,6 +224,15 @@ fn dirs_links_rename_and_attributes() {
     w.set_owner(b"/etc/hostname", 1000, 1001).unwrap();
     w.set_times(b"/etc/hostname", 1_000_000, 1_700_000_000)
         .unwrap();
+    let md = w.stat(b"/etc/hostname").unwrap();
+    assert_eq!(
+        (md.mode, md.uid, md.gid, md.nlink, md.mtime, md.size),
+        (0o100600, 1000, 1001, 2, 1_700_000_000, 6)
+    );
+    assert_eq!(
+        w.stat(b"/sub-moved").unwrap().file_type,
+        guestfix::fs::FileType::Directory
+    );
     assert!(matches!(
         w.rename(b"/etc", b"/etc/guestfix.d", b"loop"),
         Err(Ext4WriteError::InvalidPath(_))

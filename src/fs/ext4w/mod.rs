@@ -469,6 +469,32 @@ impl Ext4Writer {
         }
     }
 
+    /// Metadata of `path` (a final symlink is not followed), as the read side reports it.
+    pub fn stat(&self, path: &[u8]) -> Result<crate::fs::Metadata, Ext4WriteError> {
+        use crate::fs::FileType;
+        let i = self.resolve(path)?;
+        let file_type = match file_type_of(&i) {
+            dir::FT_REG => FileType::Regular,
+            dir::FT_DIR => FileType::Directory,
+            dir::FT_SYMLINK => FileType::Symlink,
+            3 => FileType::CharDevice,
+            4 => FileType::BlockDevice,
+            5 => FileType::Fifo,
+            6 => FileType::Socket,
+            _ => FileType::Unknown,
+        };
+        Ok(crate::fs::Metadata {
+            file_type,
+            size: i.size(),
+            mode: u32::from(i.mode()),
+            uid: i.uid(),
+            gid: i.gid(),
+            nlink: u32::from(i.links()),
+            mtime: i.time(TimeField::Mtime),
+            ino: u64::from(i.ino),
+        })
+    }
+
     /// Whole content of a regular file (holes and unwritten extents read as zeros).
     pub fn read_file(&self, path: &[u8]) -> Result<Vec<u8>, Ext4WriteError> {
         let i = self.resolve(path)?;
