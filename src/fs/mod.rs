@@ -11,6 +11,8 @@
 pub mod btrfs;
 mod error;
 pub mod xfs;
+pub mod ext4w;
+pub mod fatw;
 
 pub use error::FsError;
 
