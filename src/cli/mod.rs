@@ -213,6 +213,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             image,
             out,
             format,
+            json,
         } => convert::run(&image, &out, &format, json),
         other => Err(CliError::usage(format!(
             "{} is not built yet",

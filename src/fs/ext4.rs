@@ -51,9 +51,6 @@ impl Ext4Read for DevReader {
         start_byte: u64,
         dst: &mut [u8],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
-        self.0
-            .read_at(start_byte, dst)
-            .map_err(|e| Box::new(e) as _)
         if let Err(e) = self.dev.read_at(start_byte, dst) {
             return Err(Box::new(e));
         }
@@ -68,6 +65,7 @@ impl Ext4Read for DevReader {
                     dd.copy_from_slice(ss);
                 }
             }
+        }
         Ok(())
     }
 }
@@ -183,8 +181,6 @@ impl Ext4Fs {
                 )));
             }
         };
-        let fs =
-            Ext4::load(Box::new(DevReader(dev.clone()))).map_err(|e| map_err(b"superblock", e))?;
         let mut sb = vec![0u8; 1024];
         dev.read_at(1024, &mut sb)?;
         let needs_recovery = probed.as_ref().is_some_and(|p| p.needs_recovery);
