@@ -1,3 +1,451 @@
 //! Apply: executes a plan through the filesystem writers into a copy-on-write overlay (default)
 //! or in place (crash-safe, with an undo journal), keeps every original, and verifies each write
-//! by re-reading it through the independent read path.
+//! by re-reading it through the independent read path (ext4-view, fatfs).
+//!
+//! Nothing is written unless every change of the plan has a writer: a change on XFS, Btrfs,
+//! NTFS or an LVM volume fails up front with "not supported yet", naming the filesystem.
+
+pub mod journal;
+
+use crate::block::raw::SliceDev;
+use crate::block::{self, BlockError, WritableDev};
+use crate::fs::ext4w::Ext4Writer;
+use crate::fs::fatw::FatWriter;
+use crate::fs::probe::{OpenOptions as FsOpenOptions, open_filesystem};
+use crate::fs::{FsKind, FsError};
+use crate::guest::inspect::{InspectError, InspectOptions, Inspected, inspect};
+use crate::plan::planner::{PlanError, plans_for};
+use crate::plan::{Change, Plan};
+use crate::rules::Profile;
+use crate::volume::Content;
+use serde::Serialize;
+use sha2::Digest;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the changes go.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// A new qcow2 overlay backed by the (untouched) source image.
+    Overlay(PathBuf),
+    /// The source image itself (raw only), through the undo journal.
+    InPlace,
+}
+
+/// Errors of apply. Nothing is written when one is returned before writing starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("{path}: writing to {fs} is not supported yet; nothing was written")]
+    NotSupported { path: String, fs: String },
+    #[error("{0}")]
+    Layout(String),
+    #[error("{path}: write failed: {reason}")]
+    Write { path: String, reason: String },
+    #[error("{path}: verification failed: {reason}")]
+    Verify { path: String, reason: String },
+}
+
+/// One file written, as verified.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub path: String,
+    pub action: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub backup: Option<String>,
+    pub verified: bool,
+}
+
+/// The outcome of `guestfix apply`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub source: String,
+    pub output: String,
+    pub in_place: bool,
+    pub plans: Vec<Plan>,
+    pub written: Vec<Written>,
+    /// No change was needed (the image is already fixed).
+    pub unchanged: bool,
+}
+
+/// Where a guest path lives: the volume and the path inside its filesystem.
+struct Target {
+    volume: String,
+    kind: FsKind,
+    start: u64,
+    size: u64,
+    /// Path inside the filesystem (`/etc/fstab`, `/EFI/BOOT/BOOTX64.EFI`).
+    inner: String,
+}
+
+fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError> {
+    let g = &i.guests[guest];
+    let m = g
+        .tree
+        .mounts()
+        .iter()
+        .filter(|m| {
+            let p = String::from_utf8_lossy(&m.point);
+            p == "/" || path == p || path.starts_with(&format!("{p}/"))
+        })
+        .max_by_key(|m| m.point.len())
+        .ok_or_else(|| ApplyError::Layout(format!("{path}: on no mounted filesystem")))?;
+    let point = String::from_utf8_lossy(&m.point).into_owned();
+    let inner = if point == "/" {
+        path.to_string()
+    } else {
+        let rest = &path[point.len()..];
+        if rest.is_empty() { "/".to_string() } else { rest.to_string() }
+    };
+    let v = i
+        .set
+        .find(&m.source)
+        .ok_or_else(|| ApplyError::Layout(format!("{path}: volume {} not found", m.source)))?;
+    let fsname = match &v.content {
+        Content::Filesystem { fs, .. } => fs.clone(),
+        other => format!("{other:?}"),
+    };
+    if v.lv.is_some() {
+        return Err(ApplyError::NotSupported {
+            path: path.into(),
+            fs: format!("{fsname} on the LVM logical volume {}", v.name),
+        });
+    }
+    let (Some(p), Some(disk)) = (&v.partition, v.disk) else {
+        return Err(ApplyError::NotSupported {
+            path: path.into(),
+            fs: format!("{fsname} on {} (not a partition)", v.name),
+        });
+    };
+    if disk != 0 {
+        return Err(ApplyError::NotSupported {
+            path: path.into(),
+            fs: format!("{fsname} on a second disk ({})", v.name),
+        });
+    }
+    let kind = crate::guest::mount::fs_kind(&fsname).ok_or_else(|| ApplyError::NotSupported {
+        path: path.into(),
+        fs: fsname.clone(),
+    })?;
+    match kind {
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat => {}
+        other => {
+            return Err(ApplyError::NotSupported {
+                path: path.into(),
+                fs: other.name().into(),
+            });
+        }
+    }
+    Ok(Target {
+        volume: v.name.clone(),
+        kind,
+        start: p.start,
+        size: p.size,
+        inner,
+    })
+}
+
+fn split(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some(("", n)) => ("/", n),
+        Some((d, n)) => (d, n),
+        None => ("/", path),
+    }
+}
+
+/// A writer for one filesystem.
+enum FsWriter {
+    Ext4(Box<Ext4Writer>),
+    Fat(FatWriter),
+}
+
+fn werr(path: &str) -> impl Fn(String) -> ApplyError + '_ {
+    move |reason| ApplyError::Write {
+        path: path.to_string(),
+        reason,
+    }
+}
+
+impl FsWriter {
+    fn open(kind: FsKind, dev: Arc<dyn WritableDev>, vol: &str) -> Result<Self, ApplyError> {
+        match kind {
+            FsKind::Vfat => FatWriter::open(dev)
+                .map(FsWriter::Fat)
+                .map_err(|e| werr(vol)(e.to_string())),
+            _ => Ext4Writer::open(dev)
+                .map(|w| FsWriter::Ext4(Box::new(w)))
+                .map_err(|e| werr(vol)(e.to_string())),
+        }
+    }
+
+    fn exists(&self, p: &str) -> bool {
+        match self {
+            FsWriter::Ext4(w) => w.exists(p.as_bytes()).unwrap_or(false),
+            FsWriter::Fat(w) => w.exists(p).unwrap_or(false),
+        }
+    }
+
+    /// Keep the original under `backup` (a name in the same folder), then replace the content.
+    fn replace(&mut self, p: &str, backup: Option<&str>, data: &[u8]) -> Result<(), ApplyError> {
+        let e = |x: String| werr(p)(x);
+        match (self, backup) {
+            (FsWriter::Ext4(w), Some(b)) => w
+                .backup_and_replace(p.as_bytes(), b.as_bytes(), data)
+                .map_err(|x| e(x.to_string())),
+            (FsWriter::Ext4(w), None) => w.replace_file(p.as_bytes(), data).map_err(|x| e(x.to_string())),
+            (FsWriter::Fat(w), b) => {
+                if let Some(b) = b {
+                    w.backup_file(p, b).map_err(|x| e(x.to_string()))?;
+                }
+                w.write_file(p, data).map_err(|x| e(x.to_string()))
+            }
+        }
+    }
+
+    fn add(&mut self, p: &str, data: &[u8]) -> Result<(), ApplyError> {
+        let (dir, name) = split(p);
+        let e = |x: String| werr(p)(x);
+        match self {
+            FsWriter::Ext4(w) => {
+                let mut cur = String::new();
+                for c in dir.split('/').filter(|c| !c.is_empty()) {
+                    let parent = if cur.is_empty() { "/".to_string() } else { cur.clone() };
+                    cur = format!("{cur}/{c}");
+                    if !w.exists(cur.as_bytes()).unwrap_or(false) {
+                        w.create_dir(parent.as_bytes(), c.as_bytes(), 0o755, 0, 0)
+                            .map_err(|x| e(x.to_string()))?;
+                    }
+                }
+                w.create_file(dir.as_bytes(), name.as_bytes(), data, 0o644, 0, 0)
+                    .map(|_| ())
+                    .map_err(|x| e(x.to_string()))
+            }
+            FsWriter::Fat(w) => {
+                w.create_dir_all(dir).map_err(|x| e(x.to_string()))?;
+                w.write_file(p, data).map_err(|x| e(x.to_string()))
+            }
+        }
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), ApplyError> {
+        let (dir, name) = split(to);
+        match self {
+            FsWriter::Ext4(w) => w
+                .rename(from.as_bytes(), dir.as_bytes(), name.as_bytes())
+                .map_err(|x| werr(from)(x.to_string())),
+            FsWriter::Fat(_) => Err(ApplyError::NotSupported {
+                path: from.into(),
+                fs: "vfat (rename)".into(),
+            }),
+        }
+    }
+
+    fn flush(&mut self, vol: &str) -> Result<(), ApplyError> {
+        match self {
+            FsWriter::Ext4(w) => w.flush().map_err(|x| werr(vol)(x.to_string())),
+            // Every FAT operation mounts, writes and unmounts (fatw), so there is nothing left.
+            FsWriter::Fat(_) => Ok(()),
+        }
+    }
+}
+
+/// A write to check afterwards through the read path.
+struct Expect {
+    target_volume: String,
+    kind: FsKind,
+    start: u64,
+    size: u64,
+    inner: String,
+    guest_path: String,
+    content: Option<Vec<u8>>,
+    action: &'static str,
+    backup: Option<(String, Vec<u8>)>,
+}
+
+/// Inspect, plan and apply.
+pub fn apply(
+    source: &Path,
+    profile: &Profile,
+    output: &Output,
+    opts: &InspectOptions,
+) -> Result<ApplyReport, ApplyError> {
+    let i = inspect(&[source.to_path_buf()], opts)?;
+    let plans = plans_for(&i, profile)?;
+    if i.disks.len() != 1 {
+        return Err(ApplyError::Layout(format!(
+            "apply writes single-disk images; {} holds {} disks",
+            source.display(),
+            i.disks.len()
+        )));
+    }
+
+    // Resolve every change before writing anything.
+    let mut ops: Vec<(Target, &Change, String)> = Vec::new();
+    for (gi, p) in plans.iter().enumerate() {
+        for c in &p.changes {
+            let path = c.change.path().to_string();
+            let locate_path = match &c.change {
+                Change::RenameFile { from, .. } => from.clone(),
+                _ => path.clone(),
+            };
+            let t = locate(&i, gi, &locate_path)?;
+            ops.push((t, &c.change, path));
+        }
+    }
+    let unchanged = ops.is_empty();
+
+    // The writable disk.
+    let (dev, journaled): (Arc<dyn WritableDev>, Option<Arc<journal::JournaledDev>>) = match output {
+        Output::Overlay(out) => {
+            let w = block::writer::create_overlay(source, out, &opts.block)?;
+            (Arc::new(w), None)
+        }
+        Output::InPlace => {
+            let info = block::info(source, &opts.block)?;
+            if info.format != "raw" {
+                return Err(ApplyError::Layout(format!(
+                    "in-place apply needs a raw image ({} is {}); use --out for an overlay",
+                    source.display(),
+                    info.format
+                )));
+            }
+            if unchanged {
+                (Arc::new(block::raw::RawFile::open(source)?) as Arc<dyn WritableDev>, None)
+            } else {
+                let j = Arc::new(journal::JournaledDev::open(source)?);
+                (j.clone() as Arc<dyn WritableDev>, Some(j))
+            }
+        }
+    };
+
+    let mut expects = Vec::new();
+    let mut writers: Vec<(String, FsWriter)> = Vec::new();
+    for (t, change, path) in &ops {
+        if !writers.iter().any(|(v, _)| *v == t.volume) {
+            let slice = SliceDev::new(dev.clone(), t.start, t.size, t.volume.clone())?;
+            writers.push((t.volume.clone(), FsWriter::open(t.kind, Arc::new(slice), &t.volume)?));
+        }
+        let Some((_, w)) = writers.iter_mut().find(|(v, _)| *v == t.volume) else {
+            continue;
+        };
+        let mut ex = Expect {
+            target_volume: t.volume.clone(),
+            kind: t.kind,
+            start: t.start,
+            size: t.size,
+            inner: t.inner.clone(),
+            guest_path: path.clone(),
+            content: None,
+            action: "",
+            backup: None,
+        };
+        match change {
+            Change::EditFile { old, new, backup, .. } => {
+                let bname = backup.as_ref().map(|b| split(b).1.to_string());
+                w.replace(&t.inner, bname.as_deref(), new)?;
+                ex.content = Some(new.clone());
+                ex.action = "edit";
+                ex.backup = bname.map(|b| {
+                    let (d, _) = split(&t.inner);
+                    (format!("{}/{b}", d.trim_end_matches('/')), old.clone())
+                });
+            }
+            Change::AddFile { content, .. } => {
+                if w.exists(&t.inner) {
+                    return Err(werr(path)("exists already".into()));
+                }
+                w.add(&t.inner, content)?;
+                ex.content = Some(content.clone());
+                ex.action = "add";
+            }
+            Change::RenameFile { to, .. } => {
+                let to_inner = match locate(&i, 0, to) {
+                    Ok(tt) if tt.volume == t.volume => tt.inner,
+                    _ => return Err(ApplyError::Layout(format!("{to}: rename across filesystems"))),
+                };
+                w.rename(&t.inner, &to_inner)?;
+                ex.inner = to_inner;
+                ex.action = "rename";
+            }
+            Change::AppendInitramfs { archive, backup, .. } => {
+                let old = i.guests[0]
+                    .tree
+                    .read_file(path.as_bytes(), 1 << 30)
+                    .map_err(|e| werr(path)(e.to_string()))?;
+                let mut new = old.clone();
+                new.extend_from_slice(archive);
+                let bname = backup.as_ref().map(|b| split(b).1.to_string());
+                w.replace(&t.inner, bname.as_deref(), &new)?;
+                ex.content = Some(new);
+                ex.action = "append";
+            }
+        }
+        expects.push(ex);
+    }
+    for (v, w) in writers.iter_mut() {
+        w.flush(v)?;
+    }
+    dev.flush()?;
+
+    // Verify through the independent read path.
+    let mut written = Vec::new();
+    for ex in &expects {
+        let slice = SliceDev::new(dev.clone(), ex.start, ex.size, ex.target_volume.clone())?;
+        let fs = open_filesystem(ex.kind, Arc::new(slice), &FsOpenOptions::default()).map_err(|e| {
+            ApplyError::Verify {
+                path: ex.guest_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let read = |p: &str| -> Result<Vec<u8>, FsError> { fs.read_file(p.as_bytes(), 1 << 31) };
+        let verr = |reason: String| ApplyError::Verify {
+            path: ex.guest_path.clone(),
+            reason,
+        };
+        let got = read(&ex.inner).map_err(|e| verr(e.to_string()))?;
+        if let Some(want) = &ex.content {
+            if got != *want {
+                return Err(verr(format!("read back {} bytes, expected {}", got.len(), want.len())));
+            }
+        }
+        if let Some((b, old)) = &ex.backup {
+            let g = read(b).map_err(|e| verr(format!("backup {b}: {e}")))?;
+            if g != *old {
+                return Err(verr(format!("backup {b} differs from the original")));
+            }
+        }
+        written.push(Written {
+            path: ex.guest_path.clone(),
+            action: ex.action.into(),
+            bytes: got.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(&got)),
+            backup: ex.backup.as_ref().map(|(b, _)| b.clone()),
+            verified: true,
+        });
+    }
+    drop(writers);
+    drop(dev);
+    if let Some(j) = journaled {
+        match Arc::try_unwrap(j) {
+            Ok(j) => j.commit()?,
+            Err(_) => return Err(ApplyError::Layout("journal still in use at commit".into())),
+        }
+    }
+    Ok(ApplyReport {
+        source: source.display().to_string(),
+        output: match output {
+            Output::Overlay(p) => p.display().to_string(),
+            Output::InPlace => source.display().to_string(),
+        },
+        in_place: matches!(output, Output::InPlace),
+        plans,
+        written,
+        unchanged,
+    })
+}

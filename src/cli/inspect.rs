@@ -125,24 +125,10 @@ pub fn run_plan(images: &[PathBuf], json: bool, target: &str) -> Result<u8, CliE
     })
 }
 
-/// One plan per Linux guest found.
+/// One plan per guest found.
 pub fn plans_for(
     i: &Inspected,
     profile: &guestfix::rules::Profile,
 ) -> Result<Vec<guestfix::plan::Plan>, CliError> {
-    use guestfix::guest::treefiles::TreeFiles;
-    use guestfix::plan::planner::{Context, plan};
-    let mut plans = Vec::new();
-    for g in &i.guests {
-        let facts = &i.inspection.operating_systems[g.os_index];
-        let files = TreeFiles(&g.tree);
-        let ctx = Context {
-            facts,
-            files: &files,
-            set: &i.set,
-            profile,
-        };
-        plans.push(plan(&ctx).map_err(|e| CliError::usage(e.to_string()))?);
-    }
-    Ok(plans)
+    guestfix::plan::planner::plans_for(i, profile).map_err(|e| CliError::usage(e.to_string()))
 }

@@ -2,6 +2,7 @@
 //! the library. Exit codes: 0 ok, 1 findings/errors in the image (a blocker, a damaged image),
 //! 2 usage or I/O error.
 
+pub mod apply;
 pub mod cat;
 pub mod inspect;
 pub mod ls;
@@ -209,6 +210,14 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             json,
             target,
         } => inspect::run_plan(&images, json, &target),
+        Command::Apply {
+            images,
+            json,
+            target,
+            out,
+            in_place,
+            recover,
+        } => apply::run(&images, json, &target, out, in_place, recover),
         Command::Convert {
             image,
             out,

@@ -660,3 +660,23 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     ));
     Ok(())
 }
+
+/// One plan per guest of an inspection (Linux guests; Windows plans come with the hive writer).
+pub fn plans_for(
+    i: &crate::guest::inspect::Inspected,
+    profile: &Profile,
+) -> Result<Vec<Plan>, PlanError> {
+    let mut plans = Vec::new();
+    for g in &i.guests {
+        let facts = &i.inspection.operating_systems[g.os_index];
+        let files = crate::guest::treefiles::TreeFiles(&g.tree);
+        let ctx = Context {
+            facts,
+            files: &files,
+            set: &i.set,
+            profile,
+        };
+        plans.push(plan(&ctx)?);
+    }
+    Ok(plans)
+}

@@ -1,0 +1,106 @@
+//! `guestfix apply IMAGE [--out OVERLAY | --in-place] [--recover]`.
+
+use super::inspect::{json_string, load_profile};
+use super::{CliError, EXIT_OK};
+use guestfix::apply::{ApplyError, Output, apply, journal};
+use guestfix::guest::inspect::InspectOptions;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// The default overlay path: `<image>.guestfix.qcow2` beside the source.
+pub fn default_out(image: &Path) -> PathBuf {
+    let mut p = image.as_os_str().to_owned();
+    p.push(".guestfix.qcow2");
+    PathBuf::from(p)
+}
+
+pub fn run(
+    images: &[PathBuf],
+    json: bool,
+    target: &str,
+    out: Option<PathBuf>,
+    in_place: bool,
+    recover: bool,
+) -> Result<u8, CliError> {
+    let [image] = images else {
+        return Err(CliError::usage("apply takes one image"));
+    };
+    let print = |s: String| -> Result<(), CliError> {
+        let mut o = std::io::stdout().lock();
+        o.write_all(s.as_bytes())
+            .and_then(|_| o.flush())
+            .map_err(|e| CliError::usage(e.to_string()))
+    };
+    if recover {
+        let r = journal::recover(image).map_err(|e| CliError::image(e.to_string()))?;
+        print(if json {
+            json_string(&r)?
+        } else {
+            match r {
+                journal::Recovery::NothingToDo => {
+                    format!("{}: no interrupted apply to recover\n", image.display())
+                }
+                journal::Recovery::RolledBack { blocks } => format!(
+                    "{}: interrupted apply rolled back ({blocks} blocks restored); the image is the original\n",
+                    image.display()
+                ),
+            }
+        })?;
+        return Ok(EXIT_OK);
+    }
+    let profile = load_profile(target)?;
+    let output = if in_place {
+        Output::InPlace
+    } else {
+        let o = out.unwrap_or_else(|| default_out(image));
+        if o.exists() {
+            return Err(CliError::usage(format!(
+                "{} exists; give another --out",
+                o.display()
+            )));
+        }
+        Output::Overlay(o)
+    };
+    let spinner = (!json && std::io::stderr().is_terminal()).then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message(format!("applying plan to {}", image.display()));
+        s.enable_steady_tick(std::time::Duration::from_millis(100));
+        s
+    });
+    let r = apply(image, &profile, &output, &InspectOptions::default());
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let r = r.map_err(|e| match e {
+        ApplyError::Block(guestfix::block::BlockError::Io { .. }) => CliError::usage(e.to_string()),
+        e => CliError::image(e.to_string()),
+    })?;
+    if json {
+        print(json_string(&r)?)?;
+    } else {
+        let mut t = String::new();
+        for p in &r.plans {
+            t.push_str(&p.render_text());
+        }
+        t.push_str(&format!(
+            "\n{} {} file(s) into {}{}\n",
+            if r.unchanged { "nothing to change; wrote" } else { "applied:" },
+            r.written.len(),
+            r.output,
+            if r.in_place { " (in place)" } else { " (overlay; the source is untouched)" }
+        ));
+        for w in &r.written {
+            t.push_str(&format!(
+                "  {:<7} {} ({} bytes, sha256 {}){}{}\n",
+                w.action,
+                w.path,
+                w.bytes,
+                &w.sha256[..16],
+                w.backup.as_ref().map(|b| format!(", original kept as {b}")).unwrap_or_default(),
+                if w.verified { ", verified" } else { "" }
+            ));
+        }
+        print(t)?;
+    }
+    Ok(EXIT_OK)
+}
