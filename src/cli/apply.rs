@@ -3,7 +3,6 @@
 use super::inspect::{json_string, load_profile};
 use super::{CliError, EXIT_OK};
 use guestfix::apply::{ApplyError, Output, apply, journal};
-use guestfix::guest::inspect::InspectOptions;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -67,7 +66,7 @@ pub fn run(
         s.enable_steady_tick(std::time::Duration::from_millis(100));
         s
     });
-    let r = apply(image, &profile, &output, &InspectOptions::default());
+    let r = apply(image, &profile, &output, &super::inspect::inspect_options());
     if let Some(s) = spinner {
         s.finish_and_clear();
     }

@@ -18,7 +18,7 @@ fn block_err(e: BlockError) -> CliError {
 
 pub fn run(image: &Path, out: &Path, format: &str, json: bool) -> Result<u8, CliError> {
     let fmt: OutFormat = format.parse().map_err(CliError::usage)?;
-    let opts = OpenOptions::default();
+    let opts = super::block_options();
     let (disks, info) = block::open_with_info(image, &opts).map_err(block_err)?;
     if disks.len() != 1 {
         return Err(CliError::usage(format!(

@@ -18,8 +18,16 @@ pub fn inspect_err(e: InspectError) -> CliError {
     }
 }
 
+/// Inspection options from the command line.
+pub fn inspect_options() -> InspectOptions {
+    InspectOptions {
+        block: super::block_options(),
+        ..Default::default()
+    }
+}
+
 pub fn open(images: &[PathBuf]) -> Result<Inspected, CliError> {
-    inspect(images, &InspectOptions::default()).map_err(inspect_err)
+    inspect(images, &inspect_options()).map_err(inspect_err)
 }
 
 fn print(s: &str) -> Result<(), CliError> {
@@ -82,7 +90,7 @@ pub fn load_profile(target: &str) -> Result<guestfix::rules::Profile, CliError> 
 
 pub fn run_check(images: &[PathBuf], json: bool, target: &str) -> Result<u8, CliError> {
     let profile = load_profile(target)?;
-    let report = match inspect(images, &InspectOptions::default()) {
+    let report = match inspect(images, &inspect_options()) {
         Ok(i) => check::run(&i.inspection, &profile, &today()),
         // A container the service would refuse is a finding, not a crash (FMT-2, FMT-3).
         Err(InspectError::Block(e)) if !matches!(e, guestfix::block::BlockError::Io { .. }) => {

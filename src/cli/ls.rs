@@ -14,7 +14,7 @@ pub(crate) fn open_tree(
 ) -> Result<(GuestTree, String, DiskSet), CliError> {
     let mut devs = Vec::new();
     for i in images {
-        let d = guestfix::block::open(i, &guestfix::block::OpenOptions::default())
+        let d = guestfix::block::open(i, &super::block_options())
             .map_err(|e| CliError::usage(e.to_string()))?;
         devs.push(d);
     }

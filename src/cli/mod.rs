@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cat;
 pub mod inspect;
 pub mod ls;
+pub mod rules;
 mod convert;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,10 @@ pub const EXIT_USAGE: u8 = 2;
     about = "Offline guest-OS surgery for VM disk images"
 )]
 pub struct Cli {
+    /// Allow a qcow2/VHD backing (parent) file outside the image's own folder (e.g. to read an
+    /// overlay that `apply --out` wrote elsewhere).
+    #[arg(long, global = true)]
+    pub allow_outside_backing: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -139,6 +144,16 @@ pub enum RulesAction {
     },
 }
 
+static ALLOW_OUTSIDE_BACKING: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The block-layer options every command opens images with.
+pub fn block_options() -> guestfix::block::OpenOptions {
+    guestfix::block::OpenOptions {
+        allow_outside_backing: ALLOW_OUTSIDE_BACKING.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
 /// Parse the command line, run, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -190,6 +205,10 @@ impl std::fmt::Display for CliError {
 }
 
 fn run(cli: Cli) -> Result<u8, CliError> {
+    if cli.allow_outside_backing {
+        // Read by every image-opening command through `block_options()`.
+        ALLOW_OUTSIDE_BACKING.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     match cli.command {
         Command::Ls {
             images,
@@ -224,12 +243,9 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             format,
             json,
         } => convert::run(&image, &out, &format, json),
-        other => Err(CliError::usage(format!(
-            "{} is not built yet",
-            format!("{other:?}")
-                .split_whitespace()
-                .next()
-                .unwrap_or("command")
-        ))),
+        Command::Rules { action } => match action {
+            RulesAction::List { target, json } => rules::list(&target, json),
+            RulesAction::Explain { id, target, json } => rules::explain(&id, &target, json),
+        },
     }
 }
