@@ -85,6 +85,19 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
             );
         }
     }
+    // FMT-3: a file that is no disk image the service knows (unknown magic, empty).
+    for (img, d) in insp.images.iter().zip(&insp.disks) {
+        if img.format == "raw" && d.partition_table == "none" && d.volumes.iter().all(|v| v.content.is_none()) {
+            out.push(
+                Finding::new("FMT-3", Severity::Blocker, &img.path, "disk-image-size = 0 has an invalid format")
+                    .evidence(format!(
+                        "{}: no known container, partition table or filesystem (first bytes are no format guestfix or the import service recognises)",
+                        img.path
+                    ))
+                    .fix("re-export the disk as OVA, stream-optimized VMDK, VHD/VHDX or raw"),
+            );
+        }
+    }
     let disks = insp.disks.len();
     if disks > s.max_volumes {
         out.push(

@@ -163,19 +163,24 @@ pub fn render_text(r: &Report) -> String {
     out
 }
 
-/// The report when the container itself cannot be opened: the error is the finding. Messages
-/// the import service is known to give are mapped to their IDs (FMT-2, FMT-3).
+/// The report when the image cannot be read: the error is the finding. Messages the import
+/// service is known to give are used as the titles and mapped to their IDs (FMT-2, FMT-3).
 pub fn image_error_report(image: &str, error: &str, profile: &Profile) -> Report {
-    let id = if error.contains("SeSparse")
-        || error.contains("split")
-        || error.contains("several files")
-        || error.contains("chunk")
-    {
-        "FMT-2"
+    let e = error.to_ascii_lowercase();
+    let (id, title) = if e.contains("sesparse") || e.contains("split") || e.contains("2gbmaxextent") || e.contains("several files") {
+        ("FMT-2", "the image type is refused by the import service")
+    } else if e.contains("footers are not identical") {
+        ("FMT-3", "footers are not identical")
+    } else if e.contains("grain") {
+        ("FMT-3", "uncompressed data has an invalid length")
+    } else if e.contains("unsupported vmdk") {
+        ("FMT-3", "unsupported VMDK file format")
+    } else if e.contains("magic") || e.contains("unknown format") {
+        ("FMT-3", "disk-image-size = 0 has an invalid format")
     } else {
-        "FMT-3"
+        ("FMT-3", "the image is damaged and cannot be read")
     };
-    let f = Finding::new(id, Severity::Blocker, image, "the image cannot be read")
+    let f = Finding::new(id, Severity::Blocker, image, title)
         .evidence(error.to_string())
         .fix("re-export the image from the source hypervisor");
     Report {

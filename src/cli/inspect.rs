@@ -92,11 +92,14 @@ pub fn run_check(images: &[PathBuf], json: bool, target: &str) -> Result<u8, Cli
     let profile = load_profile(target)?;
     let report = match inspect(images, &inspect_options()) {
         Ok(i) => check::run(&i.inspection, &profile, &today()),
-        // A container the service would refuse is a finding, not a crash (FMT-2, FMT-3).
-        Err(InspectError::Block(e)) if !matches!(e, guestfix::block::BlockError::Io { .. }) => {
+        // A host I/O error (missing file, permission) is exit 2; an image the service would
+        // refuse or that is damaged is a finding (FMT-2, FMT-3), exit 1.
+        Err(InspectError::Block(e @ guestfix::block::BlockError::Io { .. })) => {
+            return Err(inspect_err(InspectError::Block(e)));
+        }
+        Err(e) => {
             check::image_error_report(&images[0].display().to_string(), &e.to_string(), &profile)
         }
-        Err(e) => return Err(inspect_err(e)),
     };
     let out = if json {
         json_string(&report)?
