@@ -208,8 +208,8 @@ impl OpenOptions {
     }
 }
 
-/// Open a reader for a filesystem of `kind` on `dev`. XFS and Btrfs readers plug in here (for
-/// now [`FsError::Unsupported`]); JFS and swap have no reader.
+/// Open a reader for a filesystem of `kind` on `dev` (Btrfs honours `subvol=`/`subvolid=`);
+/// JFS and swap have no reader.
 pub fn open_filesystem(
     kind: FsKind,
     dev: Arc<dyn BlockDev>,
@@ -219,15 +219,14 @@ pub fn open_filesystem(
         FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => Ok(Arc::new(super::ext4::Ext4Fs::open(dev)?)),
         FsKind::Vfat => Ok(Arc::new(super::fat::FatFs::open(dev)?)),
         FsKind::Ntfs => Ok(Arc::new(super::ntfs::NtfsFs::open(dev)?)),
-        FsKind::Btrfs if opts.subvol.is_some() || opts.subvolid.is_some() => {
-            Err(FsError::Unsupported {
-                fs: "btrfs",
-                what: format!(
-                    "no btrfs reader yet (subvol={:?} subvolid={:?})",
-                    opts.subvol, opts.subvolid
-                ),
-            })
-        }
+        FsKind::Xfs => Ok(Arc::new(super::xfs::XfsFs::open(dev)?)),
+        FsKind::Btrfs => Ok(Arc::new(super::btrfs::BtrfsFs::open(
+            dev,
+            &super::btrfs::BtrfsOpenOptions {
+                subvol: opts.subvol.clone(),
+                subvolid: opts.subvolid,
+            },
+        )?)),
         other => Err(FsError::Unsupported {
             fs: other.name(),
             what: "no reader for this filesystem yet".into(),

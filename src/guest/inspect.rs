@@ -178,6 +178,23 @@ pub fn inspect(paths: &[PathBuf], opts: &InspectOptions) -> Result<Inspected, In
                 Err(e) => insp.warnings.push(format!("{}: {e}", v.name)),
             }
         }
+        // BOOT-2: Btrfs subvolumes, with snapshots told apart (they are not OS roots).
+        if matches!(&v.content, Content::Filesystem { fs, .. } if fs == "btrfs") {
+            let opened = crate::fs::btrfs::BtrfsFs::open(v.dev.clone(), &Default::default());
+            match opened.and_then(|b| b.list_subvolumes()) {
+                Ok(subs) => {
+                    f.subvolumes = subs
+                        .into_iter()
+                        .map(|s| SubvolumeFacts {
+                            id: s.id,
+                            path: s.path,
+                            snapshot: s.is_snapshot,
+                        })
+                        .collect()
+                }
+                Err(e) => insp.warnings.push(format!("{}: Btrfs subvolumes: {e}", v.name)),
+            }
+        }
     }
     for (v, f) in set.volumes.iter().zip(vol_facts) {
         match v.disk {
