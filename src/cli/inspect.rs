@@ -43,8 +43,12 @@ pub fn json_string<T: serde::Serialize>(v: &T) -> Result<String, CliError> {
         .map_err(|e| CliError::usage(e.to_string()))
 }
 
-pub fn run_inspect(images: &[PathBuf], json: bool, xml: bool) -> Result<u8, CliError> {
-    let i = open(images)?;
+pub fn run_inspect(images: &[PathBuf], json: bool, xml: bool, quick: bool) -> Result<u8, CliError> {
+    let opts = InspectOptions {
+        skip_initramfs: quick,
+        ..inspect_options()
+    };
+    let i = inspect(images, &opts).map_err(inspect_err)?;
     let out = if json {
         json_string(&i.inspection)?
     } else if xml {

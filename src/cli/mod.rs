@@ -48,6 +48,9 @@ pub enum Command {
         /// virt-inspector compatible XML output.
         #[arg(long, conflicts_with = "json")]
         xml: bool,
+        /// Skip decompressing initramfs images (drivers and LNX-8 readability stay unknown).
+        #[arg(long)]
+        quick: bool,
     },
     /// Pre-flight check of an image against the target platform's import requirements.
     Check {
@@ -218,7 +221,12 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             json,
         } => ls::run(&images, &path, long, recursive, json),
         Command::Cat { images, path, json } => cat::run(&images, &path, json),
-        Command::Inspect { images, json, xml } => inspect::run_inspect(&images, json, xml),
+        Command::Inspect {
+            images,
+            json,
+            xml,
+            quick,
+        } => inspect::run_inspect(&images, json, xml, quick),
         Command::Check {
             images,
             json,

@@ -113,25 +113,8 @@ pub fn list(data: &[u8], limits: &Limits) -> Result<Listing, InitramfsError> {
             pos += used;
             continue;
         }
-        let (compression, unpacked) = decompress(rest, limits)?;
         let before = out.files.len();
-        let mut inner = 0usize;
-        // A compressed member may itself hold several cpio archives back to back.
-        while inner < unpacked.len() {
-            while inner < unpacked.len() && unpacked[inner] == 0 {
-                inner += 1;
-            }
-            if inner >= unpacked.len() {
-                break;
-            }
-            if !unpacked[inner..].starts_with(b"07070") {
-                return Err(InitramfsError::Cpio {
-                    offset: inner,
-                    reason: format!("{compression} member does not hold a cpio archive"),
-                });
-            }
-            inner += read_cpio(&unpacked[inner..], &mut out.files, limits, inner)?;
-        }
+        let compression = stream_compressed(rest, limits, &mut out.files)?;
         out.archives.push(ArchiveInfo {
             compression,
             offset: pos,
@@ -238,6 +221,142 @@ fn read_cpio(
 
 fn align_up(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
+}
+
+/// Walk the cpio archives inside a compressed member while decompressing, keeping only names:
+/// memory stays small however large the archive is.
+fn stream_compressed(
+    d: &[u8],
+    limits: &Limits,
+    files: &mut Vec<String>,
+) -> Result<&'static str, InitramfsError> {
+    let lim = limits.max_unpacked;
+    let (name, reader): (&'static str, Box<dyn Read + '_>) = if d.starts_with(&[0x1f, 0x8b]) {
+        ("gzip", Box::new(flate2::read::GzDecoder::new(d)))
+    } else if d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let dec = ruzstd::decoding::StreamingDecoder::new(d).map_err(|e| InitramfsError::Decompress {
+            compression: "zstd",
+            reason: e.to_string(),
+        })?;
+        ("zstd", Box::new(dec))
+    } else if d.starts_with(b"BZh") {
+        ("bzip2", Box::new(bzip2_rs::DecoderReader::new(d)))
+    } else {
+        // xz, lzma and lz4 decoders here write into a buffer: decompress (bounded), then walk.
+        let (c, unpacked) = decompress(d, limits)?;
+        walk_stream(&mut &unpacked[..], c, lim, files, limits)?;
+        return Ok(c);
+    };
+    let mut r = std::io::BufReader::with_capacity(1 << 16, reader.take(lim + 1));
+    walk_stream(&mut r, name, lim, files, limits)?;
+    Ok(name)
+}
+
+/// Parse consecutive cpio archives from a stream (newc/crc/odc), skipping file data.
+fn walk_stream<R: Read>(
+    r: &mut R,
+    compression: &'static str,
+    limit: u64,
+    files: &mut Vec<String>,
+    limits: &Limits,
+) -> Result<(), InitramfsError> {
+    let mut pos: u64 = 0;
+    let derr = |e: std::io::Error| InitramfsError::Decompress {
+        compression,
+        reason: e.to_string(),
+    };
+    let mut seen_archive = false;
+    loop {
+        // Skip zero padding between archives; stop cleanly at the end of the stream.
+        let mut b = [0u8; 1];
+        let first = loop {
+            match r.read(&mut b) {
+                Ok(0) => {
+                    return if seen_archive {
+                        Ok(())
+                    } else {
+                        Err(InitramfsError::Cpio {
+                            offset: pos as usize,
+                            reason: format!("{compression} member does not hold a cpio archive"),
+                        })
+                    };
+                }
+                Ok(_) => {
+                    pos += 1;
+                    if b[0] != 0 {
+                        break b[0];
+                    }
+                }
+                Err(e) => return Err(derr(e)),
+            }
+        };
+        if pos > limit {
+            return Err(InitramfsError::TooLarge { limit });
+        }
+        let mut magic = [first, 0, 0, 0, 0, 0];
+        r.read_exact(&mut magic[1..]).map_err(derr)?;
+        pos += 5;
+        let hdr_len = match &magic {
+            b"070701" | b"070702" => 110,
+            b"070707" => 76,
+            _ => {
+                return Err(InitramfsError::Cpio {
+                    offset: pos as usize - 6,
+                    reason: format!("{compression} member does not hold a cpio archive"),
+                });
+            }
+        };
+        let mut hdr = vec![0u8; hdr_len];
+        hdr[..6].copy_from_slice(&magic);
+        r.read_exact(&mut hdr[6..]).map_err(derr)?;
+        pos += hdr_len as u64 - 6;
+        let (namesize, filesize, align) = if hdr_len == 110 {
+            (hexfield(&hdr, 94, 0)?, hexfield(&hdr, 54, 0)?, 4u64)
+        } else {
+            (octfield(&hdr, 59, 6, 0)?, octfield(&hdr, 65, 11, 0)?, 1u64)
+        };
+        if namesize == 0 || namesize > 4096 {
+            return Err(InitramfsError::Cpio {
+                offset: pos as usize,
+                reason: format!("name size {namesize}"),
+            });
+        }
+        let mut name = vec![0u8; namesize];
+        r.read_exact(&mut name).map_err(derr)?;
+        pos += namesize as u64;
+        skip(r, pos.next_multiple_of(align) - pos).map_err(derr)?;
+        pos = pos.next_multiple_of(align);
+        let name = String::from_utf8_lossy(&name[..namesize - 1]).into_owned();
+        if filesize as u64 > limit {
+            return Err(InitramfsError::TooLarge { limit });
+        }
+        skip(r, filesize as u64).map_err(derr)?;
+        pos += filesize as u64;
+        skip(r, pos.next_multiple_of(align) - pos).map_err(derr)?;
+        pos = pos.next_multiple_of(align);
+        if pos > limit {
+            return Err(InitramfsError::TooLarge { limit });
+        }
+        if name == "TRAILER!!!" {
+            seen_archive = true;
+            continue;
+        }
+        let clean = name.trim_start_matches("./").trim_start_matches('/');
+        if !clean.is_empty() && clean != "." {
+            if files.len() >= limits.max_entries {
+                return Err(InitramfsError::TooMany(limits.max_entries));
+            }
+            files.push(clean.to_string());
+        }
+    }
+}
+
+fn skip<R: Read>(r: &mut R, n: u64) -> std::io::Result<()> {
+    let got = std::io::copy(&mut r.take(n), &mut std::io::sink())?;
+    if got < n {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "archive ends early"));
+    }
+    Ok(())
 }
 
 /// Read at most `limit` bytes from a decoder; more is an error (decompression bomb).
