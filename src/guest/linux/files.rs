@@ -185,6 +185,13 @@ impl MemFiles {
             .insert(canon(&components(path)), target.to_string());
         self
     }
+    /// Remove a file or symlink (a planned rename's old name).
+    pub fn remove(&mut self, path: &str) -> &mut Self {
+        let k = canon(&components(path));
+        self.files.remove(&k);
+        self.links.remove(&k);
+        self
+    }
     fn readlink_comps(&self, comps: &[String]) -> Option<String> {
         self.links.get(&canon(comps)).cloned()
     }
@@ -246,6 +253,8 @@ mod tests {
         assert_eq!(m.is_symlink("/usr/lib/os-release"), None);
         assert_eq!(m.list("/etc"), vec!["evil", "loop", "os-release"]);
         assert_eq!(m.list("/"), vec!["etc", "usr"]);
+        m.remove("/etc/evil");
+        assert_eq!(m.list("/etc"), vec!["loop", "os-release"]);
     }
 
     #[test]

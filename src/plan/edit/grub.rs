@@ -45,8 +45,8 @@ pub struct GrubCfgEdit {
 }
 
 /// grub.cfg: rewrite the deciding `set default=` (unless it is `${saved_entry}`, then the
-/// caller sets grubenv) and every `set timeout=`.
-pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfgEdit {
+/// caller sets grubenv) and every `set timeout=`. `setting: None` changes only the timeout.
+pub fn edit_grub_cfg(text: &str, setting: Option<&str>, timeout: Option<u32>) -> GrubCfgEdit {
     let parsed = grub2::parse(text, "");
     let current = parsed.default.clone();
     let uses_saved = current.as_deref() == Some("${saved_entry}");
@@ -56,10 +56,12 @@ pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfg
         let (content, eol) = split_eol(line);
         let w = words::split(content);
         let first = w.first().map(|x| x.text.as_str()).unwrap_or("");
-        if current.is_none() && in_entry == 0 && matches!(first, "menuentry" | "submenu") {
-            // no `set default` at all (GRUB boots entry 0): add one before the menu
-            if !out.contains("\nset default=") {
-                out.push_str(&format!("set default={}\n", dq(setting)));
+        if let (None, Some(setting)) = (&current, setting) {
+            if in_entry == 0 && matches!(first, "menuentry" | "submenu") {
+                // no `set default` at all (GRUB boots entry 0): add one before the menu
+                if !out.contains("\nset default=") && !out.starts_with("set default=") {
+                    out.push_str(&format!("set default={}\n", dq(setting)));
+                }
             }
         }
         if matches!(first, "menuentry" | "submenu" | "function") {
@@ -75,7 +77,7 @@ pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfg
                 if !is_set {
                     continue;
                 }
-                if let Some(v) = x.text.strip_prefix("default=") {
+                if let (Some(v), Some(setting)) = (x.text.strip_prefix("default="), setting) {
                     if !uses_saved && Some(v) == current.as_deref() && v != setting {
                         replaced.push((x.span, format!("default={}", dq(setting))));
                     }
