@@ -252,3 +252,66 @@ fn rhel8_bls_guest() {
     assert!(plan(&m, &params).is_empty());
     assert!(m.read("/boot/grub2/grubenv").unwrap().len() == 1024);
 }
+
+/// An Ubuntu 24.04 root (python-distro's release files, Debian's /etc/default/grub, netplan's
+/// static example as the cloud-init file, a grub.cfg with a submenu from grubby's tests):
+/// predictable name `enp3s0` follows the switch to `eth0`.
+#[test]
+fn ubuntu_netplan_rename_guest() {
+    let mut m = MemFiles::new();
+    m.insert(
+        "/etc/os-release",
+        read("os-release/python-distro/tests/resources/distros/ubuntu24/etc/os-release"),
+    );
+    m.insert(
+        "/etc/default/grub",
+        read("grub/debian-pkg__grub2-common_2.06-13+deb12u2/usr/share/grub/default/grub"),
+    );
+    m.insert(
+        "/boot/grub/grub.cfg",
+        read("grub/rhboot__grubby/test/grub2.5"),
+    );
+    m.insert(
+        "/etc/netplan/50-cloud-init.yaml",
+        read("network/canonical__netplan/examples/static.yaml"),
+    );
+    let before = facts::inspect(&m);
+    assert_eq!(before.os.as_ref().unwrap().distro, "ubuntu");
+    assert!(!before.naming.classic_names());
+    let net = NetEdit {
+        primary: "enp3s0",
+        rename_to: Some("eth0"),
+        others: Others::Disable,
+        members: &[],
+    };
+    let params = LinuxEditParams {
+        resolve: &image,
+        disabled_fs_types: DEFAULT_DISABLED_TYPES,
+        kernel_params: PARAMS,
+        default_kernel: Some("3.2.9-1.fc16.x86_64"),
+        timeout: Some(0),
+        network: Some(net),
+    };
+    let edits = plan(&m, &params);
+    let snap: String = edits
+        .iter()
+        .map(|e| format!("{}{}\n", e.diff, e.notes.join("\n")))
+        .collect();
+    insta::assert_snapshot!("ubuntu_netplan_rename_plan", snap);
+    apply(&mut m, &edits);
+    let after = facts::inspect(&m);
+    assert!(after.naming.classic_names());
+    assert_eq!(after.default_kernel_version(), Some("3.2.9-1.fc16.x86_64"));
+    let eth0 = after
+        .interfaces
+        .iter()
+        .find(|c| c.name.as_deref() == Some("eth0"))
+        .unwrap();
+    assert!(eth0.dhcp4 && !eth0.is_static() && eth0.dns.is_empty());
+    let dg = guestfix::guest::linux::grub::default_grub::parse(
+        &m.read_string("/etc/default/grub").unwrap(),
+    );
+    assert_eq!(dg.timeout.as_deref(), Some("0"));
+    assert!(dg.cmdline_linux.unwrap().contains("net.ifnames=0"));
+    assert!(plan(&m, &params).is_empty());
+}
