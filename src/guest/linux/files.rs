@@ -30,6 +30,13 @@ pub trait GuestFiles {
         self.read(path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
+    /// `read_string`, but only for files up to `max` bytes (config files are small; a huge
+    /// one is not kept in memory).
+    fn read_small(&self, path: &str, max: usize) -> Option<String> {
+        self.read(path)
+            .filter(|b| b.len() <= max)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
     /// Whether `path` resolves to a readable file.
     fn exists(&self, path: &str) -> bool {
         self.read(path).is_some() || !self.list(path).is_empty()

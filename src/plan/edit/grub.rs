@@ -52,16 +52,16 @@ pub fn edit_grub_cfg(text: &str, setting: Option<&str>, timeout: Option<u32>) ->
     let uses_saved = current.as_deref() == Some("${saved_entry}");
     let mut out = String::with_capacity(text.len() + 64);
     let mut in_entry = 0usize;
+    let mut inserted_default = false;
     for line in split_lines_keep(text) {
         let (content, eol) = split_eol(line);
         let w = words::split(content);
         let first = w.first().map(|x| x.text.as_str()).unwrap_or("");
-        if let (None, Some(setting)) = (&current, setting) {
+        if let (None, Some(setting), false) = (&current, setting, inserted_default) {
             if in_entry == 0 && matches!(first, "menuentry" | "submenu") {
                 // no `set default` at all (GRUB boots entry 0): add one before the menu
-                if !out.contains("\nset default=") && !out.starts_with("set default=") {
-                    out.push_str(&format!("set default={}\n", dq(setting)));
-                }
+                out.push_str(&format!("set default={}\n", dq(setting)));
+                inserted_default = true;
             }
         }
         if matches!(first, "menuentry" | "submenu" | "function") {
