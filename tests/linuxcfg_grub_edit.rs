@@ -110,7 +110,7 @@ fn rhel7_grub_cfg_and_grubenv() {
     );
 
     let c1 = cmdline::edit_grub_cfg(&old, &edit());
-    let d = gedit::edit_grub_cfg(&c1, Some(&setting), Some(1));
+    let d = gedit::edit_grub_cfg(&c1, &setting, Some(1));
     assert!(d.uses_saved_entry);
     let env_new = gedit::edit_grubenv(&env_old, &setting).unwrap();
     Grubenv::check(&env_new).unwrap();
@@ -118,7 +118,7 @@ fn rhel7_grub_cfg_and_grubenv() {
     // idempotent
     assert_eq!(cmdline::edit_grub_cfg(&d.text, &edit()), d.text);
     assert_eq!(
-        gedit::edit_grub_cfg(&d.text, Some(&setting), Some(1)).text,
+        gedit::edit_grub_cfg(&d.text, &setting, Some(1)).text,
         d.text
     );
     assert_eq!(gedit::edit_grubenv(&env_new, &setting).unwrap(), env_new);
@@ -154,11 +154,11 @@ fn numeric_default_rewritten() {
     files.insert("/boot/grub2/grub.cfg", old.clone());
     let c = grub::inspect(&files).unwrap();
     let setting = gedit::default_setting_for(&c.entries, 1).unwrap();
-    let d = gedit::edit_grub_cfg(&old, Some(&setting), Some(3));
+    let d = gedit::edit_grub_cfg(&old, &setting, Some(3));
     assert!(!d.uses_saved_entry);
     assert_same_structure(&old, &d.text);
     assert_eq!(
-        gedit::edit_grub_cfg(&d.text, Some(&setting), Some(3)).text,
+        gedit::edit_grub_cfg(&d.text, &setting, Some(3)).text,
         d.text
     );
     files.insert("/boot/grub2/grub.cfg", d.text.clone());
@@ -184,7 +184,7 @@ fn submenu_default() {
         setting,
         "gnulinux-advanced-fe7b6773-70ed-4eac-b323-16ed459c7f86>gnulinux-3.2.9-1.fc16.x86_64-advanced-fe7b6773-70ed-4eac-b323-16ed459c7f86"
     );
-    let d = gedit::edit_grub_cfg(&old, Some(&setting), None);
+    let d = gedit::edit_grub_cfg(&old, &setting, None);
     assert!(d.uses_saved_entry);
     assert_eq!(
         d.text, old,

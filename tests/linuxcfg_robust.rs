@@ -149,7 +149,7 @@ proptest! {
         let _ = ecmd::edit_bls(&t, &e);
         let _ = ecmd::edit_menu_lst(&t, &e);
         let _ = ecmd::edit_grubenv(t.as_bytes(), &e);
-        let _ = egrub::edit_grub_cfg(&g, Some("x>y"), Some(1));
+        let _ = egrub::edit_grub_cfg(&g, "x>y", Some(1));
         let _ = egrub::edit_default_grub(&t, Some("x"), Some(1));
         let _ = egrub::edit_menu_lst(&t, 1, Some(1));
         let _ = egrub::edit_grubenv(t.as_bytes(), "x");
@@ -171,8 +171,8 @@ proptest! {
         if let Ok(n) = enp::edit("x", &t, &p) {
             prop_assert_eq!(enp::edit("x", &n.text, &p).map(|e| e.text), Ok(n.text.clone()));
         }
-        let gc = egrub::edit_grub_cfg(&t, Some("x>y"), Some(1)).text;
-        prop_assert_eq!(egrub::edit_grub_cfg(&gc, Some("x>y"), Some(1)).text, gc.clone());
+        let gc = egrub::edit_grub_cfg(&t, "x>y", Some(1)).text;
+        prop_assert_eq!(egrub::edit_grub_cfg(&gc, "x>y", Some(1)).text, gc.clone());
         let ml = egrub::edit_menu_lst(&t, 1, Some(1));
         prop_assert_eq!(egrub::edit_menu_lst(&ml, 1, Some(1)), ml.clone());
         let dg = egrub::edit_default_grub(&t, Some("x"), Some(1));

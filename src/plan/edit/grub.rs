@@ -45,8 +45,13 @@ pub struct GrubCfgEdit {
 }
 
 /// grub.cfg: rewrite the deciding `set default=` (unless it is `${saved_entry}`, then the
-/// caller sets grubenv) and every `set timeout=`. `setting: None` changes only the timeout.
-pub fn edit_grub_cfg(text: &str, setting: Option<&str>, timeout: Option<u32>) -> GrubCfgEdit {
+/// caller sets grubenv) and every `set timeout=`.
+pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfgEdit {
+    edit_grub_cfg_with(text, Some(setting), timeout)
+}
+
+/// [`edit_grub_cfg`] where `setting: None` changes only the timeout.
+pub fn edit_grub_cfg_with(text: &str, setting: Option<&str>, timeout: Option<u32>) -> GrubCfgEdit {
     let parsed = grub2::parse(text, "");
     let current = parsed.default.clone();
     let uses_saved = current.as_deref() == Some("${saved_entry}");

@@ -162,7 +162,7 @@ fn plan_boot(pl: &mut Planner, p: &LinuxEditParams) {
                 if let Some(t) = pl.text(&path) {
                     let c1 = cmdline::edit_grub_cfg(&t, &ce);
                     let grub2_setting = setting.as_deref().filter(|_| b.kind == LoaderKind::Grub2);
-                    let d = gedit::edit_grub_cfg(&c1, grub2_setting, p.timeout);
+                    let d = gedit::edit_grub_cfg_with(&c1, grub2_setting, p.timeout);
                     let (new, uses_saved) =
                         (d.text, d.uses_saved_entry || b.kind == LoaderKind::Grub2Bls);
                     let mut notes = notes_missing.clone();
