@@ -57,7 +57,11 @@ pub fn edit_grub_cfg_with(text: &str, setting: Option<&str>, timeout: Option<u32
     let uses_saved = current.as_deref() == Some("${saved_entry}");
     let mut out = String::with_capacity(text.len() + 64);
     let mut in_entry = 0usize;
-    let mut inserted_default = false;
+    // a `set default=` line GRUB would not see (inside a block) still counts: never add a
+    // second one
+    let mut inserted_default = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("set default="));
     for line in split_lines_keep(text) {
         let (content, eol) = split_eol(line);
         let w = words::split(content);
