@@ -34,6 +34,13 @@ pub trait GuestFiles {
         self.read(path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
+    /// `read_string`, but only for files up to `max` bytes (config files are small; a huge
+    /// one is not kept in memory).
+    fn read_small(&self, path: &str, max: usize) -> Option<String> {
+        self.read(path)
+            .filter(|b| b.len() <= max)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
     /// Whether `path` resolves to a readable file.
     fn exists(&self, path: &str) -> bool {
         self.read(path).is_some() || !self.list(path).is_empty()
@@ -189,6 +196,13 @@ impl MemFiles {
             .insert(canon(&components(path)), target.to_string());
         self
     }
+    /// Remove a file or symlink (a planned rename's old name).
+    pub fn remove(&mut self, path: &str) -> &mut Self {
+        let k = canon(&components(path));
+        self.files.remove(&k);
+        self.links.remove(&k);
+        self
+    }
     fn readlink_comps(&self, comps: &[String]) -> Option<String> {
         self.links.get(&canon(comps)).cloned()
     }
@@ -250,6 +264,8 @@ mod tests {
         assert_eq!(m.is_symlink("/usr/lib/os-release"), None);
         assert_eq!(m.list("/etc"), vec!["evil", "loop", "os-release"]);
         assert_eq!(m.list("/"), vec!["etc", "usr"]);
+        m.remove("/etc/evil");
+        assert_eq!(m.list("/etc"), vec!["loop", "os-release"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! network configs) and the facts inspection derives from them.
 
 pub mod cmdline;
+pub mod facts;
 pub mod files;
 pub mod fstab;
 pub mod grub;

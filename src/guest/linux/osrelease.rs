@@ -67,14 +67,15 @@ pub struct OsInfo {
     pub source: String,
 }
 
-fn release_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
+fn release_re() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
             r"^(?P<name>.*?)\s*(?:release\s+)?(?P<ver>\d+(?:\.\d+)*)(?:[^(]*\((?P<code>[^)]*)\))?",
         )
-        .unwrap_or_else(|_| unreachable!("constant regex"))
+        .ok()
     })
+    .as_ref()
 }
 
 /// Parsed first line of a `*-release` file.
@@ -88,7 +89,7 @@ pub struct ReleaseLine {
 /// Parse `CentOS Linux release 7.1.1503 (Core)`-style text.
 pub fn parse_release_line(text: &str) -> Option<ReleaseLine> {
     let line = text.lines().find(|l| !l.trim().is_empty())?.trim();
-    let c = release_re().captures(line)?;
+    let c = release_re()?.captures(line)?;
     Some(ReleaseLine {
         name: c
             .name("name")

@@ -193,8 +193,7 @@ pub fn parse(text: &str) -> Vec<Assignment> {
         // skip to the end of the line; a quote opened here runs on over newlines
         let b = text.as_bytes();
         let mut word_start = true;
-        loop {
-            let Some(&c) = b.get(i) else { break };
+        while let Some(&c) = b.get(i) {
             match c {
                 b'\n' => break,
                 b'#' if word_start => {

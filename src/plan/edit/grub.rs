@@ -47,19 +47,30 @@ pub struct GrubCfgEdit {
 /// grub.cfg: rewrite the deciding `set default=` (unless it is `${saved_entry}`, then the
 /// caller sets grubenv) and every `set timeout=`.
 pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfgEdit {
+    edit_grub_cfg_with(text, Some(setting), timeout)
+}
+
+/// [`edit_grub_cfg`] where `setting: None` changes only the timeout.
+pub fn edit_grub_cfg_with(text: &str, setting: Option<&str>, timeout: Option<u32>) -> GrubCfgEdit {
     let parsed = grub2::parse(text, "");
     let current = parsed.default.clone();
     let uses_saved = current.as_deref() == Some("${saved_entry}");
     let mut out = String::with_capacity(text.len() + 64);
     let mut in_entry = 0usize;
+    // a `set default=` line GRUB would not see (inside a block) still counts: never add a
+    // second one
+    let mut inserted_default = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("set default="));
     for line in split_lines_keep(text) {
         let (content, eol) = split_eol(line);
         let w = words::split(content);
         let first = w.first().map(|x| x.text.as_str()).unwrap_or("");
-        if current.is_none() && in_entry == 0 && matches!(first, "menuentry" | "submenu") {
-            // no `set default` at all (GRUB boots entry 0): add one before the menu
-            if !out.contains("\nset default=") {
+        if let (None, Some(setting), false) = (&current, setting, inserted_default) {
+            if in_entry == 0 && matches!(first, "menuentry" | "submenu") {
+                // no `set default` at all (GRUB boots entry 0): add one before the menu
                 out.push_str(&format!("set default={}\n", dq(setting)));
+                inserted_default = true;
             }
         }
         if matches!(first, "menuentry" | "submenu" | "function") {
@@ -75,7 +86,7 @@ pub fn edit_grub_cfg(text: &str, setting: &str, timeout: Option<u32>) -> GrubCfg
                 if !is_set {
                     continue;
                 }
-                if let Some(v) = x.text.strip_prefix("default=") {
+                if let (Some(v), Some(setting)) = (x.text.strip_prefix("default="), setting) {
                     if !uses_saved && Some(v) == current.as_deref() && v != setting {
                         replaced.push((x.span, format!("default={}", dq(setting))));
                     }

@@ -6,6 +6,7 @@
 pub mod cmdline;
 pub mod fstab;
 pub mod grub;
+pub mod linux;
 
 /// Marker put in front of lines guestfix comments out, so a second run recognises them.
 pub const DISABLED_MARKER: &str = "# guestfix: disabled";

@@ -11,6 +11,8 @@ use std::cmp::Ordering;
 pub const ENTRIES_DIR: &str = "/boot/loader/entries";
 /// Most entries read (bounds work on hostile images).
 const MAX_ENTRIES: usize = 1024;
+/// Largest entry file read (real ones are a few hundred bytes).
+const MAX_ENTRY_SIZE: usize = 64 * 1024;
 
 /// One parsed BLS file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -105,7 +107,7 @@ pub fn read_all(files: &dyn GuestFiles) -> Vec<BlsEntry> {
         .filter_map(|n| n.strip_suffix(".conf").map(str::to_string))
         .take(MAX_ENTRIES)
         .filter_map(|id| {
-            let t = files.read_string(&format!("{ENTRIES_DIR}/{id}.conf"))?;
+            let t = files.read_small(&format!("{ENTRIES_DIR}/{id}.conf"), MAX_ENTRY_SIZE)?;
             Some(parse(&id, &t))
         })
         .collect();

@@ -98,11 +98,11 @@ pub(crate) fn read_dir(files: &dyn GuestFiles, dir: &str) -> Vec<IfaceConfig> {
         .take(MAX_FILES)
         .filter_map(|n| {
             let p = format!("{dir}/{n}");
-            let t = files.read_string(&p)?;
+            let t = files.read_small(&p, super::MAX_CONFIG)?;
             let mut c = parse(&t, &p);
             let dev = n.trim_start_matches("ifcfg-");
             for r in [format!("route-{dev}"), format!("route6-{dev}")] {
-                if let Some(rt) = files.read_string(&format!("{dir}/{r}")) {
+                if let Some(rt) = files.read_small(&format!("{dir}/{r}"), super::MAX_CONFIG) {
                     c.routes.extend(
                         rt.lines()
                             .map(str::trim)

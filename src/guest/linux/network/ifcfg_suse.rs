@@ -74,7 +74,7 @@ pub fn parse_route(line: &str) -> Option<(String, String, Option<String>)> {
 
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     let global: Vec<String> = files
-        .read_string(&format!("{DIR}/routes"))
+        .read_small(&format!("{DIR}/routes"), super::MAX_CONFIG)
         .map(|t| t.lines().map(str::to_string).collect())
         .unwrap_or_default();
     files
@@ -84,11 +84,11 @@ pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
         .take(MAX_FILES)
         .filter_map(|n| {
             let p = format!("{DIR}/{n}");
-            let t = files.read_string(&p)?;
+            let t = files.read_small(&p, super::MAX_CONFIG)?;
             let mut c = parse(&t, &p);
             let dev = n.trim_start_matches("ifcfg-");
             let own = files
-                .read_string(&format!("{DIR}/ifroute-{dev}"))
+                .read_small(&format!("{DIR}/ifroute-{dev}"), super::MAX_CONFIG)
                 .unwrap_or_default();
             for l in own.lines().chain(global.iter().map(String::as_str)) {
                 if let Some((dest, gw, d)) = parse_route(l) {

@@ -200,7 +200,7 @@ pub fn files_in_use(files: &dyn GuestFiles) -> Vec<(String, String)> {
         if out.len() >= MAX_FILES || out.iter().any(|(q, _)| *q == p) {
             continue;
         }
-        let Some(t) = files.read_string(&p) else {
+        let Some(t) = files.read_small(&p, super::MAX_CONFIG) else {
             continue;
         };
         let ifs = parse(&t);

@@ -111,7 +111,7 @@ pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     for d in DIRS {
         for n in files.list(d).into_iter().take(MAX_FILES) {
             let p = format!("{d}/{n}");
-            if let Some(t) = files.read_string(&p) {
+            if let Some(t) = files.read_small(&p, super::MAX_CONFIG) {
                 if t.contains("[connection]") {
                     out.push(parse(&t, &p));
                 }

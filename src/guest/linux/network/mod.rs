@@ -94,6 +94,8 @@ pub fn is_v6(addr: &str) -> bool {
 
 /// Most files of one flavour read (bounds work on hostile images).
 pub const MAX_FILES: usize = 512;
+/// Largest network config file read (real ones are a few KiB).
+pub const MAX_CONFIG: usize = 256 * 1024;
 
 /// Every interface configuration found in the guest, all flavours. Vendor defaults shipped in
 /// /lib and /usr/lib (systemd's container and VM `.network` files) are not the guest's own
@@ -124,7 +126,7 @@ pub fn members_of(files: &dyn GuestFiles, primary: &str) -> Vec<String> {
     for n in files.list(ifcfg_rh::DIR) {
         if let Some(t) = n
             .strip_prefix("ifcfg-")
-            .and_then(|_| files.read_string(&format!("{}/{n}", ifcfg_rh::DIR)))
+            .and_then(|_| files.read_small(&format!("{}/{n}", ifcfg_rh::DIR), MAX_CONFIG))
         {
             let v = shellvars::parse(&t);
             if ["MASTER", "BRIDGE", "TEAM_MASTER"]
@@ -140,7 +142,7 @@ pub fn members_of(files: &dyn GuestFiles, primary: &str) -> Vec<String> {
         }
     }
     // SUSE: BONDING_SLAVE_n / BRIDGE_PORTS in the primary's file
-    if let Some(t) = files.read_string(&format!("{}/ifcfg-{primary}", ifcfg_suse::DIR)) {
+    if let Some(t) = files.read_small(&format!("{}/ifcfg-{primary}", ifcfg_suse::DIR), MAX_CONFIG) {
         for a in shellvars::parse(&t) {
             if a.key.starts_with("BONDING_SLAVE") || a.key == "BRIDGE_PORTS" {
                 out.extend(a.value.split_whitespace().map(str::to_string));
@@ -170,7 +172,10 @@ pub fn members_of(files: &dyn GuestFiles, primary: &str) -> Vec<String> {
     }
     // netplan: interfaces: of the primary bond/bridge
     for p in netplan::files_in_use(files) {
-        if let Some(doc) = files.read_string(&p).and_then(|t| netplan::load(&t).ok()) {
+        if let Some(doc) = files
+            .read_small(&p, MAX_CONFIG)
+            .and_then(|t| netplan::load(&t).ok())
+        {
             for (sec, _) in netplan::SECTIONS {
                 if let Some(ifs) = doc["network"][*sec][primary]["interfaces"].as_vec() {
                     out.extend(ifs.iter().filter_map(|y| y.as_str().map(str::to_string)));
@@ -181,7 +186,7 @@ pub fn members_of(files: &dyn GuestFiles, primary: &str) -> Vec<String> {
     // keyfile: master=/controller= names the primary
     for d in keyfile::DIRS {
         for n in files.list(d) {
-            if let Some(t) = files.read_string(&format!("{d}/{n}")) {
+            if let Some(t) = files.read_small(&format!("{d}/{n}"), MAX_CONFIG) {
                 let ini = ini::Ini::parse(&t);
                 if ["master", "controller"]
                     .iter()
@@ -194,7 +199,7 @@ pub fn members_of(files: &dyn GuestFiles, primary: &str) -> Vec<String> {
     }
     // networkd: Bond=/Bridge= names the primary
     for p in networkd::files_in_use(files, ".network") {
-        if let Some(t) = files.read_string(&p) {
+        if let Some(t) = files.read_small(&p, MAX_CONFIG) {
             let ini = ini::Ini::parse(&t);
             if ["Bond", "Bridge"]
                 .iter()

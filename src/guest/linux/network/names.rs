@@ -68,11 +68,14 @@ pub fn inspect(files: &dyn GuestFiles, default_cmdline: Option<&str>) -> NamingF
             f.udev_rule_masked = true;
         }
     }
-    if let Some(t) = files.read_string("/etc/udev/rules.d/70-persistent-net.rules") {
+    if let Some(t) = files.read_small(
+        "/etc/udev/rules.d/70-persistent-net.rules",
+        super::MAX_CONFIG,
+    ) {
         f.persistent_rules = persistent_net_rules(&t);
     }
     for p in networkd::files_in_use(files, ".link") {
-        if let Some(t) = files.read_string(&p) {
+        if let Some(t) = files.read_small(&p, super::MAX_CONFIG) {
             let ini = Ini::parse(&t);
             let policy = ini.get("Link", "NamePolicy").unwrap_or("");
             if ini.get("Link", "Name").is_some() || (!policy.is_empty() && policy != "kernel") {

@@ -31,6 +31,43 @@ pub enum NetplanError {
     Syntax(String),
     #[error("no `network:` mapping")]
     NoNetwork,
+    #[error("{0} bytes: larger than any netplan file ({MAX_YAML} at most)")]
+    TooLarge(usize),
+    #[error("line {0} nests deeper than a netplan file can ({MAX_COLUMN} columns)")]
+    TooDeep(usize),
+}
+
+/// Largest netplan file parsed (they are a few hundred bytes).
+pub const MAX_YAML: usize = 1024 * 1024;
+/// Deepest content column accepted: block nesting needs one column per level, so this bounds
+/// the depth of the parsed tree (the YAML tree is dropped recursively; an unbounded depth
+/// would overflow the stack). Flow nesting is bounded by yaml-rust2 itself (255).
+pub const MAX_COLUMN: usize = 512;
+
+/// Reject input whose nesting could exhaust the stack.
+fn check_depth(text: &str) -> Result<(), NetplanError> {
+    if text.len() > MAX_YAML {
+        return Err(NetplanError::TooLarge(text.len()));
+    }
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start_matches([' ', '\t']);
+        let mut col = line.len() - t.len();
+        let mut rest = t;
+        // compact nested sequences / complex keys on one line: `- - - x`, `? - x`
+        while let Some(r) = rest
+            .strip_prefix("- ")
+            .or_else(|| rest.strip_prefix("? "))
+            .or_else(|| rest.strip_prefix(": "))
+        {
+            let r2 = r.trim_start_matches([' ', '\t']);
+            col += rest.len() - r2.len();
+            rest = r2;
+        }
+        if col > MAX_COLUMN {
+            return Err(NetplanError::TooDeep(n + 1));
+        }
+    }
+    Ok(())
 }
 
 fn truthy(y: &Yaml) -> bool {
@@ -52,6 +89,7 @@ fn scalar(y: &Yaml) -> Option<String> {
 
 /// Load the single YAML document of a netplan file.
 pub fn load(text: &str) -> Result<Yaml, NetplanError> {
+    check_depth(text)?;
     let docs = YamlLoader::load_from_str(text).map_err(|e| NetplanError::Syntax(e.to_string()))?;
     let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
     if doc["network"].is_badvalue() {
@@ -132,7 +170,7 @@ pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     files_in_use(files)
         .into_iter()
         .filter_map(|p| {
-            let t = files.read_string(&p)?;
+            let t = files.read_small(&p, super::MAX_CONFIG)?;
             parse(&t, &p).ok()
         })
         .flatten()

@@ -81,6 +81,10 @@ pub fn files_in_use(files: &dyn GuestFiles, ext: &str) -> Vec<String> {
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     files_in_use(files, ".network")
         .into_iter()
-        .filter_map(|p| files.read_string(&p).map(|t| parse(&t, &p)))
+        .filter_map(|p| {
+            files
+                .read_small(&p, super::MAX_CONFIG)
+                .map(|t| parse(&t, &p))
+        })
         .collect()
 }

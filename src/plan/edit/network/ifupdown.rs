@@ -232,3 +232,33 @@ pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
         notes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::linux::network::ifupdown::configs;
+
+    #[test]
+    fn debian_inet_static_follows_rename() {
+        // the layout Debian's installer (netcfg) writes for a static address
+        let t = "# The loopback network interface\nauto lo\niface lo inet loopback\n\n# The primary network interface\nallow-hotplug ens192\niface ens192 inet static\n\taddress 10.1.2.3/24\n\tgateway 10.1.2.1\n\t# dns-* options are implemented by the resolvconf package, if installed\n\tdns-nameservers 10.1.2.53\n\tdns-search example.com\n\tup ip route add 10.9.0.0/16 via 10.1.2.254\n\nauto ens224\niface ens224 inet static\n\taddress 192.168.7.2/24\n";
+        let p = NetEdit {
+            primary: "ens192",
+            rename_to: Some("eth0"),
+            others: Others::Disable,
+            members: &[],
+        };
+        let e = edit("/etc/network/interfaces", t, &p);
+        assert_eq!(
+            e.text,
+            "# The loopback network interface\nauto lo\niface lo inet loopback\n\n# The primary network interface\nallow-hotplug eth0\niface eth0 inet dhcp\n\t# guestfix: disabled (static address, DHCP after import): address 10.1.2.3/24\n\t# guestfix: disabled (static address, DHCP after import): gateway 10.1.2.1\n\t# dns-* options are implemented by the resolvconf package, if installed\n\t# guestfix: disabled (static address, DHCP after import): dns-nameservers 10.1.2.53\n\t# guestfix: disabled (static address, DHCP after import): dns-search example.com\n\t# guestfix: disabled (static route of the old network): up ip route add 10.9.0.0/16 via 10.1.2.254\n\n# guestfix: disabled (only one interface after import): auto ens224\niface ens224 inet static\n\taddress 192.168.7.2/24\n"
+        );
+        assert_eq!(edit("/etc/network/interfaces", &e.text, &p).text, e.text);
+        let cs = configs(&parse(&e.text), "x");
+        let eth0 = cs
+            .iter()
+            .find(|c| c.name.as_deref() == Some("eth0"))
+            .unwrap();
+        assert!(eth0.dhcp4 && !eth0.is_static() && eth0.dns.is_empty());
+    }
+}

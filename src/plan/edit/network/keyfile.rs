@@ -5,20 +5,6 @@ use super::{FileEdit, NetEdit, Others, disabled};
 use crate::guest::linux::network::ini::Ini;
 use crate::guest::linux::network::keyfile::{is_address_key, is_route_key};
 
-fn section_of(lines: &[&str], upto: usize) -> String {
-    lines
-        .iter()
-        .take(upto + 1)
-        .rev()
-        .find_map(|l| {
-            let t = l.trim();
-            t.strip_prefix('[')
-                .and_then(|r| r.strip_suffix(']'))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_default()
-}
-
 /// Edit one keyfile.
 pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
     let ini = Ini::parse(text);
@@ -38,7 +24,6 @@ pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
     if ty == "loopback" || (!primary && (p.others == Others::Keep || member)) {
         return FileEdit::unchanged(path, text);
     }
-    let raw_lines: Vec<&str> = text.lines().collect();
     let mut out = String::with_capacity(text.len() + 128);
     let mut notes = Vec::new();
     let mut saw_autoconnect = false;
@@ -47,10 +32,13 @@ pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
         .iter()
         .find(|(n, _)| n == "connection")
         .map(|(_, l)| *l);
+    let mut sec = String::new();
     for (i, line) in split_lines_keep(text).into_iter().enumerate() {
         let (content, eol) = split_eol(line);
         let t = content.trim();
-        let sec = section_of(&raw_lines, i);
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            sec = name.trim().to_string();
+        }
         let kv = (!t.starts_with('#') && !t.starts_with(';') && !t.starts_with('['))
             .then(|| t.split_once('='))
             .flatten()

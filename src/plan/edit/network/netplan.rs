@@ -16,7 +16,12 @@ pub enum NetplanEditError {
     Validation(String),
     #[error("the device {0} is written in flow style, which is not edited")]
     FlowStyle(String),
+    #[error("{0} lines: more than a netplan file has ({MAX_LINES} at most)")]
+    TooLong(usize),
 }
+
+/// Most lines edited (the block scans are quadratic in the worst case).
+pub const MAX_LINES: usize = 5000;
 
 /// Keys of a device block that belong to a static configuration.
 const STATIC_KEYS: &[&str] = &[
@@ -139,6 +144,9 @@ fn scalar(y: &Yaml) -> Option<String> {
 pub fn edit(path: &str, text: &str, p: &NetEdit) -> Result<FileEdit, NetplanEditError> {
     let doc = netplan::load(text)?;
     let lines = lex(text);
+    if lines.len() > MAX_LINES {
+        return Err(NetplanEditError::TooLong(lines.len()));
+    }
     let mut set: std::collections::HashMap<usize, String> = Default::default();
     let mut disable: std::collections::HashMap<usize, &'static str> = Default::default();
     let mut insert_after: std::collections::HashMap<usize, Vec<String>> = Default::default();

@@ -4,19 +4,36 @@ use super::super::{split_eol, split_lines_keep};
 use super::{FileEdit, NetEdit, Others, disabled};
 use crate::guest::linux::network::ini::Ini;
 
-/// `Name=` patterns are shell globs; `*` and `?` are what units use.
+/// `Name=` patterns are shell globs; `*` and `?` are what units use. Iterative two-pointer
+/// match (linear backtracking to the last `*`), so hostile patterns cannot blow up.
 pub fn glob_match(pat: &str, name: &str) -> bool {
-    fn m(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => m(&p[1..], n) || (!n.is_empty() && m(p, &n[1..])),
-            (Some(b'?'), Some(_)) => m(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
-            _ => false,
+    let (p, n) = (pat.as_bytes(), name.as_bytes());
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while j < n.len() {
+        match p.get(i) {
+            Some(b'*') => {
+                star = Some((i, j));
+                i += 1;
+            }
+            Some(&c) if c == b'?' || Some(&c) == n.get(j) => {
+                i += 1;
+                j += 1;
+            }
+            _ => match star {
+                Some((si, sj)) => {
+                    i = si + 1;
+                    j = sj + 1;
+                    star = Some((si, sj + 1));
+                }
+                None => return false,
+            },
         }
     }
-    // bound the work: names and patterns are short
-    pat.len() <= 256 && name.len() <= 256 && m(pat.as_bytes(), name.as_bytes())
+    while p.get(i) == Some(&b'*') {
+        i += 1;
+    }
+    i == p.len()
 }
 
 /// Edit one `.network` unit.
@@ -166,5 +183,22 @@ pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
         new_path: None,
         text: out,
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("en*", "ens192"));
+        assert!(glob_match("e?s*", "ens192"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("eth?", "eth10"));
+        assert!(glob_match("ve-*", "ve-x"));
+        assert!(!glob_match("ve-*", "vb-x"));
+        let hostile = "*a".repeat(200);
+        assert!(!glob_match(&hostile, &"a".repeat(199)));
     }
 }
