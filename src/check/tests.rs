@@ -139,8 +139,21 @@ fn debian_guest_passes_with_warnings() {
     for id in ["GEN-4", "LNX-4", "MOD-L3"] {
         assert!(w.contains(&id.to_string()), "{id} in {w:?}");
     }
-    let f = r.findings.iter().find(|f| f.id == "MOD-L3").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.id == "MOD-L3" && f.title.contains("matches nothing"))
+        .unwrap();
     assert!(f.evidence[0].contains("/etc/fstab:5: /dev/sdb1"));
+    let by_name = r
+        .findings
+        .iter()
+        .find(|f| f.id == "MOD-L3" && f.title.contains("device name"))
+        .unwrap();
+    assert_eq!(by_name.evidence, ["/ on /dev/sda1"]);
+    let cmdline = r.findings.iter().find(|f| f.id == "MOD-L4").unwrap();
+    assert_eq!(cmdline.severity, Severity::Warning);
+    assert!(cmdline.evidence[0].contains("root=/dev/sda1"));
     assert!(!r.has_blockers());
     for id in [
         "OS-1", "OS-2", "LNX-1", "LNX-8", "LNX-3", "LNX-5", "LNX-6", "BOOT-5", "BOOT-7", "GEN-7",
