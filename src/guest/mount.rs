@@ -104,24 +104,48 @@ pub fn find_roots(set: &DiskSet) -> (Vec<RootCandidate>, Vec<(String, FsError)>)
                 continue;
             }
         };
-        let os = if is_dir(&*fs, b"/etc")
-            && (fs.stat(b"/etc/fstab").is_ok() || fs.stat(b"/etc/os-release").is_ok())
-        {
-            Some(OsKind::Linux)
-        } else if is_dir(&*fs, b"/Windows/System32") {
-            Some(OsKind::Windows)
-        } else {
-            None
-        };
-        if let Some(os) = os {
+        if let Some(os) = os_kind(&*fs) {
             roots.push(RootCandidate {
                 volume: v.name.clone(),
                 os,
                 fs,
             });
+            continue;
+        }
+        // Btrfs whose default subvolume is not the system (SLES/openSUSE keep the tree in `@`,
+        // Fedora in `root`): look in the other subvolumes, never in snapshots (snapper's
+        // `.snapshots/N/snapshot` are copies of the root, not other operating systems).
+        if matches!(&v.content, Content::Filesystem { fs, .. } if fs == "btrfs") {
+            let subs = crate::fs::btrfs::BtrfsFs::open(v.dev.clone(), &Default::default())
+                .and_then(|b| b.list_subvolumes());
+            for sub in subs.unwrap_or_default().into_iter().filter(|s| !s.is_snapshot) {
+                let opts = OpenOptions {
+                    subvol: Some(sub.path.clone()),
+                    subvolid: None,
+                };
+                let Ok(sfs) = open_volume(v, &opts) else { continue };
+                if os_kind(&*sfs) == Some(OsKind::Linux) {
+                    roots.push(RootCandidate {
+                        volume: v.name.clone(),
+                        os: OsKind::Linux,
+                        fs: sfs,
+                    });
+                    break;
+                }
+            }
         }
     }
     (roots, errors)
+}
+
+fn os_kind(fs: &dyn Filesystem) -> Option<OsKind> {
+    if is_dir(fs, b"/etc") && (fs.stat(b"/etc/fstab").is_ok() || fs.stat(b"/etc/os-release").is_ok()) {
+        Some(OsKind::Linux)
+    } else if is_dir(fs, b"/Windows/System32") {
+        Some(OsKind::Windows)
+    } else {
+        None
+    }
 }
 
 /// Parse `sda`, `vdb`, `xvdc`, `hdaa` (+ partition number) into (disk index, partition).
