@@ -447,7 +447,7 @@ mod tests {
     struct MemFs(BTreeMap<Vec<u8>, (FileType, Vec<u8>)>, bool);
 
     impl MemFs {
-        fn new(items: &[(&str, FileType, &str)], ci: bool) -> Arc<dyn Filesystem> {
+        fn build(items: &[(&str, FileType, &str)], ci: bool) -> Arc<dyn Filesystem> {
             Arc::new(MemFs(
                 items
                     .iter()
@@ -540,7 +540,7 @@ mod tests {
     use FileType::{Directory as D, Regular as F, Symlink as L};
 
     fn tree() -> GuestTree {
-        let root = MemFs::new(
+        let root = MemFs::build(
             &[
                 ("/etc", D, ""),
                 ("/etc/hostname", F, "root-fs"),
@@ -552,8 +552,8 @@ mod tests {
             ],
             false,
         );
-        let boot = MemFs::new(&[("/grub", D, ""), ("/grub/grub.cfg", F, "cfg")], false);
-        let efi = MemFs::new(&[("/EFI", D, ""), ("/EFI/BOOT.EFI", F, "efi")], true);
+        let boot = MemFs::build(&[("/grub", D, ""), ("/grub/grub.cfg", F, "cfg")], false);
+        let efi = MemFs::build(&[("/EFI", D, ""), ("/EFI/BOOT.EFI", F, "efi")], true);
         let mut t = GuestTree::new();
         t.mount(b"/", root, "sda1").unwrap();
         t.mount(b"/boot/efi", efi, "sda3").unwrap();
@@ -613,7 +613,7 @@ mod tests {
 
     #[test]
     fn hostile_names_and_link_loops() {
-        let fs = MemFs::new(
+        let fs = MemFs::build(
             &[
                 ("/a", L, "b"),
                 ("/b", L, "/a"),
