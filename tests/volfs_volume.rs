@@ -734,3 +734,99 @@ fn mutated_lvm_metadata_never_panics() {
     }
     assert!(parsed > 0);
 }
+
+/// LUKS1 and LUKS2 made by cryptsetup in partitions of an sfdisk disk: detected (GEN-3) with
+/// the UUID cryptsetup reports, never opened; mkswap's swap with its UUID and label.
+#[test]
+fn luks_and_swap_partitions_are_detected() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("key");
+    std::fs::write(&key, b"secret").unwrap();
+    let mut uuids = Vec::new();
+    for (name, ty) in [("l1", "luks1"), ("l2", "luks2")] {
+        let p = blank(d.path(), name, 20 << 20);
+        let ps = p.to_str().unwrap();
+        sh(
+            "cryptsetup",
+            &[
+                "luksFormat",
+                "-q",
+                "--type",
+                ty,
+                "--pbkdf",
+                "pbkdf2",
+                "--pbkdf-force-iterations",
+                "1000",
+                "--key-file",
+                key.to_str().unwrap(),
+                ps,
+            ],
+        );
+        uuids.push(sh("cryptsetup", &["luksUUID", ps]).trim().to_string());
+    }
+    let sw = blank(d.path(), "sw", 4 << 20);
+    sh(
+        "mkswap",
+        &[
+            "-q",
+            "-L",
+            "myswap",
+            "-U",
+            "0b7e2d44-1c1e-4c8b-9a36-6a4f1f5c9e01",
+            sw.to_str().unwrap(),
+        ],
+    );
+    let disk = blank(d.path(), "disk.raw", 50 << 20);
+    sfdisk(
+        &disk,
+        "label: gpt\nstart=2048, size=40960, type=CA7D7CCB-63ED-4C53-861C-1742536059CC\n\
+         start=43008, size=40960\nstart=83968, size=8192, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F\n",
+    );
+    let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+    use std::os::unix::fs::FileExt;
+    for (src, sector) in [
+        (d.path().join("l1"), 2048u64),
+        (d.path().join("l2"), 43008),
+        (sw, 83968),
+    ] {
+        f.write_all_at(&std::fs::read(src).unwrap(), sector * 512)
+            .unwrap();
+    }
+    drop(f);
+    let set = guestfix::fs::scan_disks(&[open(&disk)]).unwrap();
+    assert_eq!(
+        set.volumes[0].content,
+        Content::Luks {
+            version: 1,
+            uuid: Some(uuids[0].clone())
+        }
+    );
+    assert_eq!(
+        set.volumes[0].partition.as_ref().unwrap().type_name,
+        "Linux LUKS"
+    );
+    assert_eq!(
+        set.volumes[1].content,
+        Content::Luks {
+            version: 2,
+            uuid: Some(uuids[1].clone())
+        }
+    );
+    assert_eq!(
+        set.volumes[2].content,
+        Content::Swap {
+            uuid: Some("0b7e2d44-1c1e-4c8b-9a36-6a4f1f5c9e01".into()),
+            label: Some("myswap".into())
+        }
+    );
+    assert_eq!(
+        set.volumes[2].partition.as_ref().unwrap().type_name,
+        "Linux swap"
+    );
+    // An fstab swap line by UUID resolves to it.
+    assert_eq!(
+        guestfix::guest::mount::resolve_spec(&set, "UUID=0B7E2D44-1C1E-4C8B-9A36-6A4F1F5C9E01")
+            .map(|v| v.name.as_str()),
+        Some("/dev/sda3")
+    );
+}

@@ -29,6 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Most `Ext4` instances cached per thread.
 pub const CACHE_PER_THREAD: usize = 32;
+/// Longest symlink target read (PATH_MAX).
+pub const MAX_LINK: u64 = 4096;
 /// Most entries returned for one directory.
 pub const MAX_DIR_ENTRIES: usize = 1 << 20;
 
@@ -367,6 +369,20 @@ impl Filesystem for Ext4Fs {
 
     fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         let fs = self.fs()?;
+        let md = fs
+            .symlink_metadata(ext_path(path)?)
+            .map_err(|e| map_err(path, e))?;
+        if !md.is_symlink() {
+            return Err(FsError::NotASymlink(String::from_utf8_lossy(path).into()));
+        }
+        // Linux caps targets at PATH_MAX; a bigger claimed size is corruption, not read.
+        if md.len() > MAX_LINK {
+            return Err(FsError::Corrupt {
+                fs: "ext4",
+                structure: String::from_utf8_lossy(path).into(),
+                reason: format!("symlink target claims {} bytes", md.len()),
+            });
+        }
         let t = fs
             .read_link(ext_path(path)?)
             .map_err(|e| map_err(path, e))?;

@@ -15,15 +15,29 @@ use std::sync::Arc;
 /// The most entries read from one directory (FAT allows 65536).
 pub const MAX_DIR_ENTRIES: usize = 65536;
 
+/// Bytes one [`RoDev`] may read before it fails (bounds a reader that loops over a cyclic
+/// on-disk structure).
+pub const READ_BUDGET: u64 = 1 << 30;
+
 /// A read-only `Read + Write + Seek` over a device; writes fail with `PermissionDenied`.
+/// Reads stop with an error after a budget of bytes (one `RoDev` serves one operation).
 pub struct RoDev {
     dev: Arc<dyn BlockDev>,
     pos: u64,
+    budget: u64,
 }
 
 impl RoDev {
     pub fn new(dev: Arc<dyn BlockDev>) -> Self {
-        RoDev { dev, pos: 0 }
+        Self::with_budget(dev, READ_BUDGET)
+    }
+
+    pub fn with_budget(dev: Arc<dyn BlockDev>, budget: u64) -> Self {
+        RoDev {
+            dev,
+            pos: 0,
+            budget,
+        }
     }
 }
 
@@ -34,6 +48,13 @@ impl Read for RoDev {
             return Ok(0);
         }
         let n = (len - self.pos).min(buf.len() as u64) as usize;
+        if n as u64 > self.budget {
+            return Err(io::Error::other(format!(
+                "{}: read budget exhausted (a cycle in on-disk structures?)",
+                self.dev.describe()
+            )));
+        }
+        self.budget -= n as u64;
         self.dev
             .read_at(self.pos, &mut buf[..n])
             .map_err(io::Error::other)?;
@@ -162,8 +183,15 @@ impl FatFs {
     }
 
     fn mount(dev: &Arc<dyn BlockDev>) -> Result<Fat, FsError> {
-        fatfs::FileSystem::new(RoDev::new(dev.clone()), fatfs::FsOptions::new())
-            .map_err(|e| corrupt("boot sector", e))
+        Self::mount_budget(dev, READ_BUDGET)
+    }
+
+    fn mount_budget(dev: &Arc<dyn BlockDev>, budget: u64) -> Result<Fat, FsError> {
+        fatfs::FileSystem::new(
+            RoDev::with_budget(dev.clone(), budget),
+            fatfs::FsOptions::new(),
+        )
+        .map_err(|e| corrupt("boot sector", e))
     }
 
     /// Entries of a directory, bounded.
@@ -287,7 +315,7 @@ impl Filesystem for FatFs {
     }
 
     fn read_at(&self, path: &[u8], offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
-        let fs = Self::mount(&self.dev)?;
+        let fs = Self::mount_budget(&self.dev, READ_BUDGET + 2 * buf.len() as u64)?;
         let e = match Self::lookup(&fs, path)? {
             Found::Entry(e) if e.is_file() => e,
             _ => return Err(FsError::NotAFile(lossy(path))),

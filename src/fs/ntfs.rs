@@ -11,7 +11,7 @@
 //!
 //! Not handled (reported as plain files/directories): reparse points (symlinks, junctions).
 
-use super::fat::RoDev;
+use super::fat::{READ_BUDGET, RoDev};
 use super::{DirEntry, DirtyState, FileType, Filesystem, FsError, FsInfo, FsKind, Metadata};
 use crate::block::BlockDev;
 use ntfs::attribute_value::NtfsAttributeValue;
@@ -296,7 +296,7 @@ impl Filesystem for NtfsFs {
     }
 
     fn read_at(&self, path: &[u8], offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
-        let mut r = RoDev::new(self.dev.clone());
+        let mut r = RoDev::with_budget(self.dev.clone(), READ_BUDGET + 2 * buf.len() as u64);
         let file = self.lookup(&mut r, path)?;
         if file.is_directory() {
             return Err(FsError::NotAFile(lossy(path)));

@@ -140,6 +140,16 @@ impl GuestTree {
         &self.mounts
     }
 
+    /// Whether `abs` is a mount point or a directory on the way to one.
+    fn leads_to_mount(&self, abs: &[u8]) -> bool {
+        self.mounts.iter().any(|m| {
+            m.point.starts_with(abs)
+                && (abs == b"/"
+                    || m.point.len() == abs.len()
+                    || m.point.get(abs.len()) == Some(&b'/'))
+        })
+    }
+
     /// The mount holding the normalised guest path `abs`, and the path inside it.
     fn locate(&self, abs: &[u8]) -> Result<(&Mount, Vec<u8>), FsError> {
         for m in &self.mounts {
@@ -290,18 +300,16 @@ impl GuestTree {
     fn stat_abs(&self, abs: &[u8]) -> Result<Metadata, FsError> {
         let (m, inner) = self.locate(abs)?;
         match m.fs.stat(&inner) {
-            Err(FsError::NotFound(_)) if self.mounts.iter().any(|mm| mm.point.starts_with(abs)) => {
-                Ok(Metadata {
-                    file_type: FileType::Directory,
-                    size: 0,
-                    mode: 0o040755,
-                    uid: 0,
-                    gid: 0,
-                    nlink: 1,
-                    mtime: 0,
-                    ino: 0,
-                })
-            }
+            Err(FsError::NotFound(_)) if self.leads_to_mount(abs) => Ok(Metadata {
+                file_type: FileType::Directory,
+                size: 0,
+                mode: 0o040755,
+                uid: 0,
+                gid: 0,
+                nlink: 1,
+                mtime: 0,
+                ino: 0,
+            }),
             r => r,
         }
     }
@@ -342,9 +350,7 @@ impl GuestTree {
         let (m, inner) = self.locate(abs)?;
         let mut entries = match m.fs.read_dir(&inner) {
             Ok(e) => e,
-            Err(FsError::NotFound(_)) if self.mounts.iter().any(|mm| mm.point.starts_with(abs)) => {
-                Vec::new()
-            }
+            Err(FsError::NotFound(_)) if self.leads_to_mount(abs) => Vec::new(),
             Err(e) => return Err(e),
         };
         for mm in &self.mounts {
@@ -428,5 +434,202 @@ impl GuestTree {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::{DirtyState, FsInfo, FsKind};
+    use std::collections::BTreeMap;
+
+    /// A tiny in-memory filesystem: path → (type, contents or link target).
+    struct MemFs(BTreeMap<Vec<u8>, (FileType, Vec<u8>)>, bool);
+
+    impl MemFs {
+        fn build(items: &[(&str, FileType, &str)], ci: bool) -> Arc<dyn Filesystem> {
+            Arc::new(MemFs(
+                items
+                    .iter()
+                    .map(|(p, t, v)| (p.as_bytes().to_vec(), (*t, v.as_bytes().to_vec())))
+                    .collect(),
+                ci,
+            ))
+        }
+        fn get(&self, p: &[u8]) -> Option<&(FileType, Vec<u8>)> {
+            if self.1 {
+                self.0
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(p))
+                    .map(|(_, v)| v)
+            } else {
+                self.0.get(p)
+            }
+        }
+    }
+
+    impl Filesystem for MemFs {
+        fn info(&self) -> FsInfo {
+            FsInfo {
+                kind: FsKind::Ext4,
+                label: None,
+                uuid: None,
+                block_size: 0,
+                total_bytes: 0,
+                free_bytes: 0,
+                dirty: DirtyState::Clean,
+            }
+        }
+        fn stat(&self, path: &[u8]) -> Result<Metadata, FsError> {
+            let (t, v) = if path == b"/" {
+                (FileType::Directory, 0)
+            } else {
+                let (t, v) = self
+                    .get(path)
+                    .ok_or_else(|| FsError::NotFound(lossy(path)))?;
+                (*t, v.len() as u64)
+            };
+            Ok(Metadata {
+                file_type: t,
+                size: v,
+                mode: 0,
+                uid: 0,
+                gid: 0,
+                nlink: 1,
+                mtime: 0,
+                ino: 0,
+            })
+        }
+        fn read_dir(&self, path: &[u8]) -> Result<Vec<DirEntry>, FsError> {
+            let mut pre = path.to_vec();
+            if pre != b"/" {
+                pre.push(b'/');
+            }
+            Ok(self
+                .0
+                .iter()
+                .filter_map(|(k, (t, _))| {
+                    let rest = k.strip_prefix(pre.as_slice())?;
+                    (!rest.contains(&b'/')).then(|| DirEntry {
+                        name: rest.to_vec(),
+                        file_type: *t,
+                    })
+                })
+                .collect())
+        }
+        fn read_at(&self, path: &[u8], offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
+            let (_, v) = self
+                .get(path)
+                .ok_or_else(|| FsError::NotFound(lossy(path)))?;
+            let o = (offset as usize).min(v.len());
+            let n = (v.len() - o).min(buf.len());
+            buf[..n].copy_from_slice(&v[o..o + n]);
+            Ok(n)
+        }
+        fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
+            match self.get(path) {
+                Some((FileType::Symlink, v)) => Ok(v.clone()),
+                _ => Err(FsError::NotASymlink(lossy(path))),
+            }
+        }
+        fn case_insensitive(&self) -> bool {
+            self.1
+        }
+    }
+
+    use FileType::{Directory as D, Regular as F, Symlink as L};
+
+    fn tree() -> GuestTree {
+        let root = MemFs::build(
+            &[
+                ("/etc", D, ""),
+                ("/etc/hostname", F, "root-fs"),
+                ("/boot", D, ""),
+                ("/boot/hidden", F, "under the mount"),
+                ("/bo", F, "not a dir"),
+                ("/link-to-efi", L, "boot/efi/EFI"),
+                ("/up", L, "../../.."),
+            ],
+            false,
+        );
+        let boot = MemFs::build(&[("/grub", D, ""), ("/grub/grub.cfg", F, "cfg")], false);
+        let efi = MemFs::build(&[("/EFI", D, ""), ("/EFI/BOOT.EFI", F, "efi")], true);
+        let mut t = GuestTree::new();
+        t.mount(b"/", root, "sda1").unwrap();
+        t.mount(b"/boot/efi", efi, "sda3").unwrap();
+        t.mount(b"/boot/", boot, "sda2").unwrap();
+        t.set_drive('D', b"/boot/efi");
+        t
+    }
+
+    #[test]
+    fn longest_mount_prefix_wins_and_missing_mount_dirs_are_synthesised() {
+        let t = tree();
+        assert_eq!(t.read_file(b"/boot/grub/grub.cfg", 10).unwrap(), b"cfg");
+        // The boot fs has no "efi" directory, yet the mount point is reachable and listed.
+        assert_eq!(t.read_file(b"/boot/efi/efi/boot.efi", 10).unwrap(), b"efi");
+        let names: Vec<Vec<u8>> = t
+            .read_dir(b"/boot")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, [b"efi".to_vec(), b"grub".to_vec()]);
+        assert_eq!(t.stat(b"/boot/efi").unwrap().file_type, D);
+        // What the mount hides stays hidden; a name that merely prefixes a mount is itself.
+        assert!(t.read_file(b"/boot/hidden", 100).is_err());
+        assert_eq!(t.stat(b"/bo").unwrap().file_type, F);
+        // `..` crosses back out of a mount; a symlink into one is followed.
+        assert_eq!(
+            t.read_file(b"/boot/efi/../../etc/hostname", 10).unwrap(),
+            b"root-fs"
+        );
+        assert_eq!(t.read_file(b"/link-to-efi/BOOT.EFI", 10).unwrap(), b"efi");
+        assert_eq!(t.canonicalize(b"/up/up/etc", true).unwrap(), b"/etc");
+        // Drive letters.
+        assert_eq!(t.read_file(b"D:\\efi\\boot.efi", 10).unwrap(), b"efi");
+        assert_eq!(t.read_file(b"c:/etc/hostname", 10).unwrap(), b"root-fs");
+        assert!(matches!(
+            t.read_file(b"E:\\x", 10),
+            Err(FsError::NotFound(_))
+        ));
+        let walked: Vec<String> = t
+            .walk(b"/boot")
+            .unwrap()
+            .into_iter()
+            .map(|w| lossy(&w.path))
+            .collect();
+        assert_eq!(
+            walked,
+            [
+                "/boot/efi",
+                "/boot/efi/EFI",
+                "/boot/efi/EFI/BOOT.EFI",
+                "/boot/grub",
+                "/boot/grub/grub.cfg"
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_names_and_link_loops() {
+        let fs = MemFs::build(
+            &[
+                ("/a", L, "b"),
+                ("/b", L, "/a"),
+                ("/self", L, "self/x"),
+                ("/bad\0", F, ""),
+            ],
+            false,
+        );
+        let mut t = GuestTree::new();
+        t.mount(b"/", fs, "m").unwrap();
+        assert!(matches!(t.stat(b"/a"), Err(FsError::SymlinkLoop(_))));
+        assert!(matches!(t.stat(b"/self"), Err(FsError::SymlinkLoop(_))));
+        assert_eq!(t.lstat(b"/a").unwrap().file_type, L);
+        // An entry name with NUL is refused by the walk, not passed on.
+        assert!(matches!(t.walk(b"/"), Err(FsError::Corrupt { .. })));
+        assert!(t.stat(b"/x\0y").is_err());
+        assert!(t.stat(&vec![b'a'; MAX_PATH + 1]).is_err());
     }
 }

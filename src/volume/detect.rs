@@ -127,4 +127,38 @@ mod tests {
         );
         assert_eq!(detect(&MemDisk::new("z", vec![0u8; 100])).unwrap(), None);
     }
+
+    #[test]
+    fn md_superblocks_v12_and_v090() {
+        // 1.2: at 4 KiB, magic, major version 1, set UUID at 16, level at 72.
+        let mut d = vec![0u8; 1 << 20];
+        d[4096..4100].copy_from_slice(&MD_MAGIC.to_le_bytes());
+        d[4100..4104].copy_from_slice(&1u32.to_le_bytes());
+        d[4096 + 16..4096 + 32].copy_from_slice(&[0xab; 16]);
+        d[4096 + 72..4096 + 76].copy_from_slice(&1u32.to_le_bytes());
+        match detect(&MemDisk::new("md", d)).unwrap() {
+            Some(Signature::MdRaid {
+                version,
+                uuid,
+                level,
+            }) => {
+                assert_eq!(version, "1.2");
+                assert_eq!(
+                    uuid.as_deref(),
+                    Some("abababab-abab-abab-abab-abababababab")
+                );
+                assert_eq!(level, Some(1));
+            }
+            other => panic!("{other:?}"),
+        }
+        // 0.90: 64 KiB before the end (64 KiB aligned).
+        let mut d = vec![0u8; 1 << 20];
+        let o = (1 << 20) - 65536;
+        d[o..o + 4].copy_from_slice(&MD_MAGIC.to_le_bytes());
+        d[o + 28..o + 32].copy_from_slice(&5u32.to_le_bytes());
+        assert!(matches!(
+            detect(&MemDisk::new("md0", d)).unwrap(),
+            Some(Signature::MdRaid { ref version, level: Some(5), .. }) if version == "0.90"
+        ));
+    }
 }
