@@ -11,7 +11,9 @@ use std::path::PathBuf;
 /// Map an inspection error: a damaged or unsupported image is exit 1, a host I/O error exit 2.
 pub fn inspect_err(e: InspectError) -> CliError {
     match &e {
-        InspectError::Block(guestfix::block::BlockError::Io { .. }) => CliError::usage(e.to_string()),
+        InspectError::Block(guestfix::block::BlockError::Io { .. }) => {
+            CliError::usage(e.to_string())
+        }
         _ => CliError::image(e.to_string()),
     }
 }

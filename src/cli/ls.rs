@@ -102,7 +102,12 @@ pub fn run(
                 } else {
                     None
                 };
-                rows.push((String::from_utf8_lossy(&e.name).into_owned(), full, md, target));
+                rows.push((
+                    String::from_utf8_lossy(&e.name).into_owned(),
+                    full,
+                    md,
+                    target,
+                ));
             }
         }
     }

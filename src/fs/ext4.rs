@@ -42,7 +42,9 @@ impl Ext4Read for DevReader {
         start_byte: u64,
         dst: &mut [u8],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
-        self.0.read_at(start_byte, dst).map_err(|e| Box::new(e) as _)
+        self.0
+            .read_at(start_byte, dst)
+            .map_err(|e| Box::new(e) as _)
     }
 }
 
@@ -134,16 +136,28 @@ impl Ext4Fs {
         let probed = super::probe::probe(&*dev)?;
         let kind = match probed.as_ref().map(|p| p.kind) {
             Some(k @ (FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4)) => k,
-            _ => return Err(FsError::Unrecognised(format!("{}: not ext2/3/4", dev.describe()))),
+            _ => {
+                return Err(FsError::Unrecognised(format!(
+                    "{}: not ext2/3/4",
+                    dev.describe()
+                )));
+            }
         };
-        let fs = Ext4::load(Box::new(DevReader(dev.clone()))).map_err(|e| map_err(b"superblock", e))?;
+        let fs =
+            Ext4::load(Box::new(DevReader(dev.clone()))).map_err(|e| map_err(b"superblock", e))?;
         let mut sb = vec![0u8; 1024];
         dev.read_at(1024, &mut sb)?;
         let log = le32(&sb, 24);
         let block_size = if log <= 6 { 1024u32 << log } else { 0 };
         let incompat = le32(&sb, 96);
         let is64 = incompat & 0x80 != 0;
-        let hi = |off| if is64 { (le32(&sb, off) as u64) << 32 } else { 0 };
+        let hi = |off| {
+            if is64 {
+                (le32(&sb, off) as u64) << 32
+            } else {
+                0
+            }
+        };
         let blocks = le32(&sb, 4) as u64 | hi(0x150);
         let free = le32(&sb, 12) as u64 | hi(0x158);
         let needs_recovery = probed.as_ref().is_some_and(|p| p.needs_recovery);
@@ -282,7 +296,9 @@ impl Filesystem for Ext4Fs {
 
     fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         let fs = self.fs()?;
-        let t = fs.read_link(ext_path(path)?).map_err(|e| map_err(path, e))?;
+        let t = fs
+            .read_link(ext_path(path)?)
+            .map_err(|e| map_err(path, e))?;
         Ok(t.as_ref().to_vec())
     }
 }
