@@ -35,7 +35,9 @@ fn fixture() -> Option<PathBuf> {
         "btrfs-fixtures.sh failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    // The folder is the last line of stdout.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let dir = PathBuf::from(stdout.lines().last().unwrap().trim());
     assert!(dir.join("disk.img").is_file());
     Some(dir)
 }

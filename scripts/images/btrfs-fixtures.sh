@@ -12,6 +12,8 @@
 #   default.txt       guestfish `btrfs-subvolume-get-default /` output
 #   holes.img         a second Btrfs made with `-O ^no-holes` (holes are explicit extent items:
 #                     disk_bytenr 0) holding /sparse, written by the kernel
+#   fuzz-seed/        seed inputs for the fs_btrfs fuzz target: the non-zero 4 KiB pages of
+#                     small real images as [page u32 LE][4096 bytes] records
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 hash=$(sha256sum "$0" | cut -c1-12)
@@ -46,7 +48,7 @@ printf '<?xml version="1.0"?>\n<snapshot><type>single</type><num>1</num><descrip
 truncate -s 200M holes.img
 mkfs.btrfs -q -O ^no-holes -L holes holes.img >&2
 
-guestfish --rw <<'GF'
+guestfish --rw <<'GF' >&2
 sparse disk.img 512M
 add holes.img format:raw
 run
@@ -112,6 +114,29 @@ GF
 btrfs check --readonly disk.img >&2
 btrfs check --readonly holes.img >&2
 btrfs inspect-internal dump-tree -t 5 holes.img > holes-tree.txt
+# Fuzz seeds: a small mkfs.btrfs --rootdir image, and holes.img (kernel-written).
+mkdir -p seedtree/etc seedtree/d fuzz-seed
+printf 'UUID=1 / btrfs defaults 0 0\n' > seedtree/etc/fstab
+ln -s ../etc/fstab seedtree/d/link
+head -c 3000 src/zlib.txt > seedtree/d/inline
+truncate -s 128M seed.img
+mkfs.btrfs -q --rootdir seedtree seed.img >&2
+for img in seed.img holes.img; do
+  python3 - "$img" "fuzz-seed/${img%.img}" <<'PY'
+import struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+with open(src, 'rb') as f, open(dst, 'wb') as o:
+    page = 0
+    while True:
+        b = f.read(4096)
+        if len(b) < 4096 or page >= 65536:
+            break
+        if any(b):
+            o.write(struct.pack('<I', page) + b)
+        page += 1
+PY
+done
+rm -rf seedtree seed.img
 cd /
 rm -rf "$out"
 mv "$out.tmp" "$out"

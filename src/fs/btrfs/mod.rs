@@ -91,6 +91,15 @@ impl BtrfsOpenOptions {
     }
 }
 
+impl From<&crate::fs::probe::OpenOptions> for BtrfsOpenOptions {
+    fn from(o: &crate::fs::probe::OpenOptions) -> Self {
+        BtrfsOpenOptions {
+            subvol: o.subvol.clone(),
+            subvolid: o.subvolid,
+        }
+    }
+}
+
 /// One subvolume or snapshot, as `btrfs subvolume list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Subvolume {
@@ -970,6 +979,9 @@ mod tests {
         assert_eq!(opts[3].subvolid, Some(263));
         assert_eq!(opts[9].subvol.as_deref(), Some("var_cache"));
         assert!(BtrfsOpenOptions::from_mount_options("subvolid=abc").is_err());
+        let probe_opts = crate::fs::probe::OpenOptions::from_mount_options("ro,subvol=@/home");
+        let o = BtrfsOpenOptions::from(&probe_opts);
+        assert_eq!((o.subvol.as_deref(), o.subvolid), (Some("@/home"), None));
         let none = BtrfsOpenOptions::from_mount_options("defaults").unwrap();
         assert_eq!((none.subvol, none.subvolid), (None, None));
     }
