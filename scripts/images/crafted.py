@@ -83,7 +83,8 @@ for sp, content in spec.get("files", {}).items():
         os.unlink(write_path)
     open(write_path, "w").write(content)
 for sp, mode in spec.get("dirs", {}).items():
-    os.makedirs(ppath(sp), exist_ok=True)
+    if not sp.startswith("lv-"):  # lv-NAME: entries are applied to the LV trees below
+        os.makedirs(ppath(sp), exist_ok=True)
 for sp, target in spec.get("symlinks", {}).items():
     os.makedirs(os.path.dirname(ppath(sp)), exist_ok=True)
     os.symlink(target, ppath(sp))
@@ -284,7 +285,8 @@ for b in spec.get("binaries", []):
 for d in pdir.values():
     sh("chown", "-R", "-h", "0:0", d)
 for sp, mode in list(spec.get("dirs", {}).items()) + list(spec.get("modes", {}).items()):
-    os.chmod(ppath(sp), int(mode, 8))
+    if not sp.startswith("lv-"):
+        os.chmod(ppath(sp), int(mode, 8))
 
 # ---- filesystems ------------------------------------------------------------------------------------
 imgs = {}
