@@ -160,9 +160,14 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
     // GEN-6: LVM that cannot be activated.
     for w in insp.warnings.iter().filter(|w| w.starts_with("LVM")) {
         out.push(
-            Finding::new("GEN-6", Severity::Blocker, "disk set", "logical volume group activation failed")
-                .evidence(w.clone())
-                .fix("repair the volume group (missing or corrupt physical volumes) before export"),
+            Finding::new(
+                "GEN-6",
+                Severity::Blocker,
+                "disk set",
+                "logical volume group activation failed",
+            )
+            .evidence(w.clone())
+            .fix("repair the volume group (missing or corrupt physical volumes) before export"),
         );
     }
     if !insp

@@ -364,6 +364,57 @@ pub(super) fn check(
         }
     }
 
+    // MOD-L3 / MOD-L4: device names that change when the disk moves to another bus.
+    if let Some(cl) = os
+        .bootloader
+        .known()
+        .and_then(|b| b.default_cmdline.clone())
+    {
+        let named: Vec<String> = cl
+            .split_whitespace()
+            .filter(|w| {
+                ["root=/dev/", "resume=/dev/"]
+                    .iter()
+                    .any(|p| w.starts_with(p))
+                    && !w.contains("/dev/mapper/")
+                    && !w.contains("/dev/disk/")
+            })
+            .map(str::to_string)
+            .collect();
+        if named.is_empty() {
+            push(Finding::new(
+                "MOD-L4",
+                Severity::Pass,
+                subj,
+                "kernel command line names its root by a stable name",
+            ));
+        } else {
+            push(
+                Finding::new("MOD-L4", Severity::Warning, subj, "kernel command line names devices that will not exist after import")
+                    .evidence(format!("default entry: {}", named.join(" ")))
+                    .fix("guestfix plan replaces them with UUID= (on NVMe or virtio the root is not found otherwise)"),
+            );
+        }
+    }
+    let by_name: Vec<String> = os
+        .mountpoints
+        .iter()
+        .filter(|m| is_device_name(&m.spec))
+        .map(|m| format!("{} on {}", m.mountpoint, m.spec))
+        .collect();
+    if !by_name.is_empty() {
+        push(
+            Finding::new(
+                "MOD-L3",
+                Severity::Warning,
+                subj,
+                "fstab mounts filesystems by device name",
+            )
+            .evidences(by_name)
+            .fix("guestfix plan replaces the device names with UUID="),
+        );
+    }
+
     // MOD-L3: fstab entries that match nothing in the image.
     for p in &os.unresolved_fstab {
         push(
@@ -436,9 +487,11 @@ pub(super) fn check(
                     .evidences(n.evidence.clone()),
                 );
             } else {
+                let mut ev = predictable;
+                ev.push("no net.ifnames=0 / biosdevname=0 on the default kernel command line and no udev rule pinning ethX names".into());
                 push(
                     Finding::new("LNX-4", Severity::Warning, subj, "predictable network interface names are in use")
-                        .evidences(predictable)
+                        .evidences(ev)
                         .fix("guestfix plan adds net.ifnames=0 biosdevname=0 and renames the config to eth0"),
                 );
             }
@@ -580,6 +633,16 @@ pub(super) fn check(
     }
 }
 
+/// A kernel device name that depends on the disk's bus and order (/dev/sda1, /dev/vdb, /dev/xvda1,
+/// /dev/nvme0n1p1, /dev/hda1).
+fn is_device_name(spec: &str) -> bool {
+    spec.strip_prefix("/dev/").is_some_and(|d| {
+        ["sd", "hd", "vd", "xvd", "nvme"]
+            .iter()
+            .any(|p| d.starts_with(p))
+    })
+}
+
 fn norm(m: &str) -> String {
     m.replace('-', "_")
 }
@@ -593,7 +656,7 @@ fn newest_kernel(os: &OsFacts) -> Option<String> {
 }
 
 /// ens33, enp0s3, eno1, enx…, wlp2s0: systemd's predictable names (LNX-4).
-pub(crate) fn is_predictable_name(n: &str) -> bool {
+pub fn is_predictable_name(n: &str) -> bool {
     let b = n.as_bytes();
     (n.starts_with("en") || n.starts_with("wl") || n.starts_with("ww"))
         && b.len() > 3

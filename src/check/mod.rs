@@ -5,6 +5,7 @@
 
 mod disk;
 mod linux;
+pub use linux::is_predictable_name;
 #[cfg(test)]
 mod tests;
 

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 /// Map an inspection error: a damaged or unsupported image is exit 1, a host I/O error exit 2.
 pub fn inspect_err(e: InspectError) -> CliError {
     match &e {
-        InspectError::Block(guestfix::block::BlockError::Io { .. }) => CliError::usage(e.to_string()),
+        InspectError::Block(guestfix::block::BlockError::Io { .. }) => {
+            CliError::usage(e.to_string())
+        }
         _ => CliError::image(e.to_string()),
     }
 }
@@ -99,4 +101,48 @@ pub fn run_check(images: &[PathBuf], json: bool, target: &str) -> Result<u8, Cli
     } else {
         EXIT_OK
     })
+}
+
+/// `guestfix plan IMAGE...`: the changes `apply` would make, as unified diffs.
+pub fn run_plan(images: &[PathBuf], json: bool, target: &str) -> Result<u8, CliError> {
+    let profile = load_profile(target)?;
+    let i = open(images)?;
+    let plans = plans_for(&i, &profile)?;
+    let out = if json {
+        json_string(&plans)?
+    } else {
+        plans
+            .iter()
+            .map(|p| p.render_text())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    print(&out)?;
+    Ok(if i.inspection.operating_systems.is_empty() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// One plan per Linux guest found.
+pub fn plans_for(
+    i: &Inspected,
+    profile: &guestfix::rules::Profile,
+) -> Result<Vec<guestfix::plan::Plan>, CliError> {
+    use guestfix::guest::treefiles::TreeFiles;
+    use guestfix::plan::planner::{Context, plan};
+    let mut plans = Vec::new();
+    for g in &i.guests {
+        let facts = &i.inspection.operating_systems[g.os_index];
+        let files = TreeFiles(&g.tree);
+        let ctx = Context {
+            facts,
+            files: &files,
+            set: &i.set,
+            profile,
+        };
+        plans.push(plan(&ctx).map_err(|e| CliError::usage(e.to_string()))?);
+    }
+    Ok(plans)
 }

@@ -56,6 +56,9 @@ pub fn mode_string(md: &Metadata) -> String {
     s
 }
 
+/// Display name, full guest path, metadata, symlink target.
+type Row = (String, Vec<u8>, Metadata, Option<Vec<u8>>);
+
 #[derive(serde::Serialize)]
 struct JsonEntry {
     path: String,
@@ -80,7 +83,7 @@ pub fn run(
     let img = |e: guestfix::fs::FsError| CliError::image(format!("{p}: {e}"));
     let base = p.trim_end_matches('/').to_string();
     // (display name, full path, metadata, link target)
-    let mut rows: Vec<(String, Vec<u8>, Metadata, Option<Vec<u8>>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     if recursive {
         for w in tree.walk(p.as_bytes()).map_err(img)? {
             let name = String::from_utf8_lossy(&w.path).into_owned();
@@ -102,7 +105,12 @@ pub fn run(
                 } else {
                     None
                 };
-                rows.push((String::from_utf8_lossy(&e.name).into_owned(), full, md, target));
+                rows.push((
+                    String::from_utf8_lossy(&e.name).into_owned(),
+                    full,
+                    md,
+                    target,
+                ));
             }
         }
     }

@@ -5,6 +5,7 @@
 pub mod cat;
 pub mod inspect;
 pub mod ls;
+mod convert;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -203,6 +204,17 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             json,
             target,
         } => inspect::run_check(&images, json, &target),
+        Command::Plan {
+            images,
+            json,
+            target,
+        } => inspect::run_plan(&images, json, &target),
+        Command::Convert {
+            image,
+            out,
+            format,
+            json,
+        } => convert::run(&image, &out, &format, json),
         other => Err(CliError::usage(format!(
             "{} is not built yet",
             format!("{other:?}")

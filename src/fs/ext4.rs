@@ -4,8 +4,12 @@
 //! Journal (GEN-5): `ext4-view` loads the journal when the filesystem has one and maps every
 //! block the committed transactions replace onto the journal copy, in memory, without writing.
 //! A filesystem whose superblock says `needs_recovery` is therefore read in its recovered state
-//! and reported as `DirtyState::NeedsRecovery { replayed: true }`. When the journal itself
-//! cannot be loaded (corrupt), opening fails with the reason.
+//! and reported as `DirtyState::NeedsRecovery { replayed: true }`. `ext4-view` replays only
+//! journals with the 64bit and csum-v3 features (what mkfs.ext4 makes with metadata_csum); for
+//! any other journal it refuses to load, so the filesystem is then read WITHOUT replay (the
+//! superblock's needs_recovery bit masked in memory) and reported as
+//! `DirtyState::NeedsRecovery { replayed: false }`: reads may see stale data. A corrupt journal
+//! fails the open with the reason.
 //!
 //! `ext4_view::Ext4` is `!Send` (it shares state through `Rc`), while [`Filesystem`] must be
 //! `Send + Sync`: [`Ext4Fs`] keeps only the device and loads one `Ext4` per thread on first use
@@ -34,7 +38,12 @@ thread_local! {
     static CACHE: RefCell<HashMap<u64, Ext4>> = RefCell::new(HashMap::new());
 }
 
-struct DevReader(Arc<dyn BlockDev>);
+/// Reads the device; when `sb` is set, the superblock (bytes 1024..2048) reads as those bytes
+/// instead (used to read a filesystem whose journal cannot be replayed without replay).
+struct DevReader {
+    dev: Arc<dyn BlockDev>,
+    sb: Option<Arc<Vec<u8>>>,
+}
 
 impl Ext4Read for DevReader {
     fn read(
@@ -42,14 +51,45 @@ impl Ext4Read for DevReader {
         start_byte: u64,
         dst: &mut [u8],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
-        self.0.read_at(start_byte, dst).map_err(|e| Box::new(e) as _)
+        if let Err(e) = self.dev.read_at(start_byte, dst) {
+            return Err(Box::new(e));
+        }
+        if let Some(sb) = &self.sb {
+            let end = start_byte.saturating_add(dst.len() as u64);
+            if start_byte < 2048 && end > 1024 {
+                let from = start_byte.max(1024);
+                let to = end.min(2048);
+                let d = (from - start_byte) as usize..(to - start_byte) as usize;
+                let s = (from - 1024) as usize..(to - 1024) as usize;
+                if let (Some(dd), Some(ss)) = (dst.get_mut(d), sb.get(s)) {
+                    dd.copy_from_slice(ss);
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// The superblock with `needs_recovery` cleared (checksum recomputed when metadata_csum is on).
+fn without_recovery_flag(sb: &[u8]) -> Vec<u8> {
+    let mut sb = sb.to_vec();
+    let incompat = le32(&sb, 96) & !0x4;
+    if let Some(f) = sb.get_mut(96..100) {
+        f.copy_from_slice(&incompat.to_le_bytes());
+    }
+    if le32(&sb, 100) & 0x400 != 0 && sb.len() >= 1024 {
+        let c = !crc32c::crc32c(&sb[..0x3fc]);
+        sb[0x3fc..0x400].copy_from_slice(&c.to_le_bytes());
+    }
+    sb
 }
 
 /// An ext2/3/4 filesystem.
 pub struct Ext4Fs {
     id: u64,
     dev: Arc<dyn BlockDev>,
+    /// Superblock without needs_recovery, when the journal could not be replayed.
+    masked_sb: Option<Arc<Vec<u8>>>,
     info: FsInfo,
 }
 
@@ -134,19 +174,48 @@ impl Ext4Fs {
         let probed = super::probe::probe(&*dev)?;
         let kind = match probed.as_ref().map(|p| p.kind) {
             Some(k @ (FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4)) => k,
-            _ => return Err(FsError::Unrecognised(format!("{}: not ext2/3/4", dev.describe()))),
+            _ => {
+                return Err(FsError::Unrecognised(format!(
+                    "{}: not ext2/3/4",
+                    dev.describe()
+                )));
+            }
         };
-        let fs = Ext4::load(Box::new(DevReader(dev.clone()))).map_err(|e| map_err(b"superblock", e))?;
         let mut sb = vec![0u8; 1024];
         dev.read_at(1024, &mut sb)?;
+        let needs_recovery = probed.as_ref().is_some_and(|p| p.needs_recovery);
+        let mut masked = None;
+        let fs = match Ext4::load(Box::new(DevReader {
+            dev: dev.clone(),
+            sb: None,
+        })) {
+            Ok(fs) => fs,
+            Err(Ext4Error::Incompatible(why)) if needs_recovery => {
+                // ext4-view replays only 64bit + csum-v3 journals; read the rest unreplayed.
+                let patched = Arc::new(without_recovery_flag(&sb));
+                let fs = Ext4::load(Box::new(DevReader {
+                    dev: dev.clone(),
+                    sb: Some(patched.clone()),
+                }))
+                .map_err(|e| map_err(b"superblock", e))?;
+                masked = Some((patched, why.to_string()));
+                fs
+            }
+            Err(e) => return Err(map_err(b"superblock", e)),
+        };
         let log = le32(&sb, 24);
         let block_size = if log <= 6 { 1024u32 << log } else { 0 };
         let incompat = le32(&sb, 96);
         let is64 = incompat & 0x80 != 0;
-        let hi = |off| if is64 { (le32(&sb, off) as u64) << 32 } else { 0 };
+        let hi = |off| {
+            if is64 {
+                (le32(&sb, off) as u64) << 32
+            } else {
+                0
+            }
+        };
         let blocks = le32(&sb, 4) as u64 | hi(0x150);
         let free = le32(&sb, 12) as u64 | hi(0x158);
-        let needs_recovery = probed.as_ref().is_some_and(|p| p.needs_recovery);
         let info = FsInfo {
             kind,
             label: probed.as_ref().and_then(|p| p.label.clone()),
@@ -154,7 +223,15 @@ impl Ext4Fs {
             block_size,
             total_bytes: blocks.saturating_mul(block_size as u64),
             free_bytes: free.saturating_mul(block_size as u64),
-            dirty: if needs_recovery {
+            dirty: if let Some((_, why)) = &masked {
+                DirtyState::NeedsRecovery {
+                    replayed: false,
+                    detail: format!(
+                        "ext4 needs_recovery is set but ext4-view cannot replay this journal \
+                         ({why}); reads see the unrecovered, possibly stale, state"
+                    ),
+                }
+            } else if needs_recovery {
                 DirtyState::NeedsRecovery {
                     replayed: true,
                     detail: "ext4 needs_recovery is set; the journal was replayed in memory by \
@@ -167,7 +244,12 @@ impl Ext4Fs {
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Self::cache_put(id, fs);
-        Ok(Ext4Fs { id, dev, info })
+        Ok(Ext4Fs {
+            id,
+            dev,
+            masked_sb: masked.map(|(sb, _)| sb),
+            info,
+        })
     }
 
     fn cache_put(id: u64, fs: Ext4) {
@@ -186,8 +268,11 @@ impl Ext4Fs {
         if let Ok(Some(fs)) = CACHE.try_with(|c| c.borrow().get(&self.id).cloned()) {
             return Ok(fs);
         }
-        let fs = Ext4::load(Box::new(DevReader(self.dev.clone())))
-            .map_err(|e| map_err(b"superblock", e))?;
+        let fs = Ext4::load(Box::new(DevReader {
+            dev: self.dev.clone(),
+            sb: self.masked_sb.clone(),
+        }))
+        .map_err(|e| map_err(b"superblock", e))?;
         Self::cache_put(self.id, fs.clone());
         Ok(fs)
     }
@@ -282,7 +367,9 @@ impl Filesystem for Ext4Fs {
 
     fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         let fs = self.fs()?;
-        let t = fs.read_link(ext_path(path)?).map_err(|e| map_err(path, e))?;
+        let t = fs
+            .read_link(ext_path(path)?)
+            .map_err(|e| map_err(path, e))?;
         Ok(t.as_ref().to_vec())
     }
 }

@@ -66,7 +66,10 @@ impl Seek for RoDev {
                 self.pos = n;
                 Ok(n)
             }
-            None => Err(io::Error::new(io::ErrorKind::InvalidInput, "seek out of range")),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek out of range",
+            )),
         }
     }
 }
@@ -103,7 +106,11 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 fn unix_time(dt: fatfs::DateTime) -> i64 {
-    days_from_civil(dt.date.year as i64, dt.date.month as i64, dt.date.day as i64) * 86400
+    days_from_civil(
+        dt.date.year as i64,
+        dt.date.month as i64,
+        dt.date.day as i64,
+    ) * 86400
         + dt.time.hour as i64 * 3600
         + dt.time.min as i64 * 60
         + dt.time.sec as i64
@@ -131,7 +138,9 @@ impl FatFs {
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty() && l != "NO NAME");
         let id = fs.volume_id();
-        let flags = fs.read_status_flags().map_err(|e| corrupt("boot sector", e))?;
+        let flags = fs
+            .read_status_flags()
+            .map_err(|e| corrupt("boot sector", e))?;
         let cs = stats.cluster_size();
         let info = FsInfo {
             kind: FsKind::Vfat,
@@ -192,7 +201,9 @@ impl FatFs {
             let name = std::str::from_utf8(c).map_err(|_| FsError::NotFound(lossy(path)))?;
             let e = Self::entries(&dir, path)?
                 .into_iter()
-                .find(|e| name_eq_ci(&e.file_name(), name) || name_eq_ci(&e.short_file_name(), name))
+                .find(|e| {
+                    name_eq_ci(&e.file_name(), name) || name_eq_ci(&e.short_file_name(), name)
+                })
                 .ok_or_else(|| FsError::NotFound(lossy(path)))?;
             if i + 1 < comps.len() {
                 if !e.is_dir() {
@@ -203,7 +214,9 @@ impl FatFs {
                 found = Some(e);
             }
         }
-        found.map(Found::Entry).ok_or_else(|| FsError::NotFound(lossy(path)))
+        found
+            .map(Found::Entry)
+            .ok_or_else(|| FsError::NotFound(lossy(path)))
     }
 }
 
@@ -234,7 +247,11 @@ impl Filesystem for FatFs {
                     (false, true) => 0o100444,
                 };
                 Metadata {
-                    file_type: if dir { FileType::Directory } else { FileType::Regular },
+                    file_type: if dir {
+                        FileType::Directory
+                    } else {
+                        FileType::Regular
+                    },
                     size: if dir { 0 } else { e.len() },
                     mode: perm,
                     uid: 0,

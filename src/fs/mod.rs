@@ -8,7 +8,11 @@
 //! Symlinks are never followed by an implementation; the guest tree does that, so that a link
 //! can never leave the guest root.
 
+pub mod btrfs;
 mod error;
+pub mod xfs;
+pub mod ext4w;
+pub mod fatw;
 
 pub use error::FsError;
 

@@ -14,9 +14,9 @@
 use super::fat::RoDev;
 use super::{DirEntry, DirtyState, FileType, Filesystem, FsError, FsInfo, FsKind, Metadata};
 use crate::block::BlockDev;
+use ntfs::attribute_value::NtfsAttributeValue;
 use ntfs::indexes::NtfsFileNameIndex;
 use ntfs::structured_values::{NtfsFileNamespace, NtfsVolumeFlags};
-use ntfs::attribute_value::NtfsAttributeValue;
 use ntfs::{Ntfs, NtfsFile};
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -126,9 +126,7 @@ impl NtfsFs {
             }
             let name = std::str::from_utf8(c).map_err(|_| FsError::NotFound(lossy(path)))?;
             let next = {
-                let index = file
-                    .directory_index(r)
-                    .map_err(|e| nerr(&lossy(path), e))?;
+                let index = file.directory_index(r).map_err(|e| nerr(&lossy(path), e))?;
                 let mut finder = index.finder();
                 let entry = NtfsFileNameIndex::find(&mut finder, &self.ntfs, r, name)
                     .ok_or_else(|| FsError::NotFound(lossy(path)))?

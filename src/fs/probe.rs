@@ -3,7 +3,7 @@
 //! [`DiskSet`], and [`open_filesystem`] is the factory that opens a reader for a kind (XFS and
 //! Btrfs readers plug in here).
 
-use super::{FsError, FsKind, Filesystem};
+use super::{Filesystem, FsError, FsKind};
 use crate::block::BlockDev;
 use crate::volume::util::{cstr, le16, le32, le64, slice, uuid_be};
 use crate::volume::{Content, DiskSet, VolumeError};
@@ -62,7 +62,11 @@ pub fn probe(dev: &dyn BlockDev) -> Result<Option<Probed>, FsError> {
                 } else {
                     FsKind::Ext2
                 };
-                let mut r = p(kind, cstr(slice(&sb, 120, 16)), uuid_be(slice(&sb, 104, 16)));
+                let mut r = p(
+                    kind,
+                    cstr(slice(&sb, 120, 16)),
+                    uuid_be(slice(&sb, 104, 16)),
+                );
                 r.needs_recovery = incompat & INCOMPAT_RECOVER != 0;
                 return Ok(Some(r));
             }
@@ -212,9 +216,7 @@ pub fn open_filesystem(
     opts: &OpenOptions,
 ) -> Result<Arc<dyn Filesystem>, FsError> {
     match kind {
-        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => {
-            Ok(Arc::new(super::ext4::Ext4Fs::open(dev)?))
-        }
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => Ok(Arc::new(super::ext4::Ext4Fs::open(dev)?)),
         FsKind::Vfat => Ok(Arc::new(super::fat::FatFs::open(dev)?)),
         FsKind::Ntfs => Ok(Arc::new(super::ntfs::NtfsFs::open(dev)?)),
         FsKind::Btrfs if opts.subvol.is_some() || opts.subvolid.is_some() => {
@@ -234,7 +236,10 @@ pub fn open_filesystem(
 }
 
 /// Probe `dev` and open it.
-pub fn open_any(dev: Arc<dyn BlockDev>, opts: &OpenOptions) -> Result<Arc<dyn Filesystem>, FsError> {
+pub fn open_any(
+    dev: Arc<dyn BlockDev>,
+    opts: &OpenOptions,
+) -> Result<Arc<dyn Filesystem>, FsError> {
     match probe(&*dev)? {
         Some(p) => open_filesystem(p.kind, dev, opts),
         None => Err(FsError::Unrecognised(dev.describe())),

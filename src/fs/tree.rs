@@ -104,7 +104,12 @@ impl GuestTree {
 
     /// Mount `fs` at the guest path `point`. A second mount at the same point hides the first
     /// (as in the kernel).
-    pub fn mount(&mut self, point: &[u8], fs: Arc<dyn Filesystem>, source: &str) -> Result<(), FsError> {
+    pub fn mount(
+        &mut self,
+        point: &[u8],
+        fs: Arc<dyn Filesystem>,
+        source: &str,
+    ) -> Result<(), FsError> {
         if point.contains(&0) || point.len() > MAX_PATH {
             return Err(FsError::NotFound(lossy(point)));
         }
@@ -116,8 +121,12 @@ impl GuestTree {
             source: source.to_string(),
         });
         // Longest mount point first.
-        self.mounts
-            .sort_by(|a, b| b.point.len().cmp(&a.point.len()).then(a.point.cmp(&b.point)));
+        self.mounts.sort_by(|a, b| {
+            b.point
+                .len()
+                .cmp(&a.point.len())
+                .then(a.point.cmp(&b.point))
+        });
         Ok(())
     }
 
@@ -205,7 +214,10 @@ impl GuestTree {
             resolved.push(c);
             let cand = join(&resolved);
             if cand.len() > MAX_PATH {
-                return Err(FsError::NotFound(format!("{}: path too long", lossy(&guest))));
+                return Err(FsError::NotFound(format!(
+                    "{}: path too long",
+                    lossy(&guest)
+                )));
             }
             let (m, inner) = self.locate(&cand)?;
             let md = match m.fs.stat(&inner) {
@@ -214,7 +226,8 @@ impl GuestTree {
                     // A mount point whose directory the parent filesystem lacks.
                     if self.mounts.iter().any(|mm| {
                         mm.point.starts_with(&cand)
-                            && (mm.point.len() == cand.len() || mm.point.get(cand.len()) == Some(&b'/'))
+                            && (mm.point.len() == cand.len()
+                                || mm.point.get(cand.len()) == Some(&b'/'))
                     }) {
                         continue;
                     }
@@ -245,7 +258,10 @@ impl GuestTree {
                         pending.push_front(t);
                     }
                     if pending.len() > MAX_PATH {
-                        return Err(FsError::NotFound(format!("{}: path too long", lossy(&guest))));
+                        return Err(FsError::NotFound(format!(
+                            "{}: path too long",
+                            lossy(&guest)
+                        )));
                     }
                 }
                 FileType::Directory => {}

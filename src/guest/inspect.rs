@@ -18,9 +18,25 @@ use std::sync::Arc;
 const MAX_INITRAMFS: u64 = 512 << 20;
 /// Driver modules worth reporting (boot-critical storage and network on cloud/virtual platforms).
 pub const DRIVERS_OF_INTEREST: &[&str] = &[
-    "virtio_blk", "virtio_scsi", "virtio_net", "virtio_pci", "virtio_ring", "virtio",
-    "nvme", "nvme_core", "ena", "ixgbevf", "xen_blkfront", "xen_netfront", "hv_vmbus",
-    "hv_storvsc", "hv_netvsc", "vmw_pvscsi", "vmxnet3", "ahci", "sd_mod",
+    "virtio_blk",
+    "virtio_scsi",
+    "virtio_net",
+    "virtio_pci",
+    "virtio_ring",
+    "virtio",
+    "nvme",
+    "nvme_core",
+    "ena",
+    "ixgbevf",
+    "xen_blkfront",
+    "xen_netfront",
+    "hv_vmbus",
+    "hv_storvsc",
+    "hv_netvsc",
+    "vmw_pvscsi",
+    "vmxnet3",
+    "ahci",
+    "sd_mod",
 ];
 
 /// How to inspect.
@@ -251,9 +267,17 @@ fn volume_facts(v: &Volume) -> VolumeFacts {
 /// The facts of a Windows root that need no registry (the hive reader adds the rest).
 fn windows_facts(_set: &DiskSet, root: &RootCandidate, tree: &GuestTree) -> OsFacts {
     let files = TreeFiles(tree);
-    let arch = ["/Windows/System32/cmd.exe", "/Windows/explorer.exe", "/Windows/System32/ntoskrnl.exe"]
-        .iter()
-        .find_map(|p| files.read(p).and_then(|b| super::arch::pe_arch(&b).map(str::to_string)));
+    let arch = [
+        "/Windows/System32/cmd.exe",
+        "/Windows/explorer.exe",
+        "/Windows/System32/ntoskrnl.exe",
+    ]
+    .iter()
+    .find_map(|p| {
+        files
+            .read(p)
+            .and_then(|b| super::arch::pe_arch(&b).map(str::to_string))
+    });
     let mut f = empty_os(&root.volume, "windows");
     f.distro = Fact::Known("windows".into());
     f.arch = arch.into();
@@ -462,8 +486,16 @@ fn fstab_options(tree: &GuestTree, line: usize) -> String {
 
 fn elf_arch(files: &TreeFiles) -> Fact<String> {
     for p in [
-        "/bin/ls", "/usr/bin/ls", "/bin/sh", "/usr/bin/bash", "/bin/bash", "/usr/bin/coreutils",
-        "/bin/busybox", "/sbin/init", "/usr/lib/systemd/systemd", "/lib/systemd/systemd",
+        "/bin/ls",
+        "/usr/bin/ls",
+        "/bin/sh",
+        "/usr/bin/bash",
+        "/bin/bash",
+        "/usr/bin/coreutils",
+        "/bin/busybox",
+        "/sbin/init",
+        "/usr/lib/systemd/systemd",
+        "/lib/systemd/systemd",
     ] {
         if let Some(a) = read_head(files, p, 64).and_then(|b| super::arch::elf_arch(&b)) {
             return Fact::Known(a.to_string());
@@ -484,8 +516,11 @@ fn read_head(files: &TreeFiles, path: &str, n: usize) -> Option<Vec<u8>> {
 fn several_grub_configs(files: &TreeFiles) -> Option<String> {
     let mut found: Vec<(String, Vec<u8>)> = Vec::new();
     for p in [
-        "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/boot/grub/menu.lst",
-        "/boot/grub/grub.conf", "/etc/grub.conf",
+        "/boot/grub/grub.cfg",
+        "/boot/grub2/grub.cfg",
+        "/boot/grub/menu.lst",
+        "/boot/grub/grub.conf",
+        "/etc/grub.conf",
     ] {
         if files.is_symlink(p).is_some() {
             continue;
@@ -501,7 +536,11 @@ fn several_grub_configs(files: &TreeFiles) -> Option<String> {
     (found.len() > 1).then(|| {
         format!(
             "multiple different grub/menu.lst files found: {}",
-            found.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })
 }
@@ -510,11 +549,18 @@ fn kernels(files: &TreeFiles) -> Vec<KernelFacts> {
     let mut versions: Vec<String> = files
         .list("/boot")
         .iter()
-        .filter_map(|n| n.strip_prefix("vmlinuz-").or_else(|| n.strip_prefix("vmlinux-")))
+        .filter_map(|n| {
+            n.strip_prefix("vmlinuz-")
+                .or_else(|| n.strip_prefix("vmlinux-"))
+        })
         .filter(|v| !v.contains("rescue"))
         .map(str::to_string)
         .collect();
-    for m in files.list("/lib/modules").into_iter().chain(files.list("/usr/lib/modules")) {
+    for m in files
+        .list("/lib/modules")
+        .into_iter()
+        .chain(files.list("/usr/lib/modules"))
+    {
         if !versions.contains(&m) && files.exists(&format!("/usr/lib/modules/{m}/vmlinuz")) {
             versions.push(m);
         }
@@ -595,13 +641,19 @@ fn interesting(mut m: Vec<String>) -> Vec<String> {
     m
 }
 
-fn boot_modes(set: &DiskSet, root: &RootCandidate, tree: &GuestTree, files: &TreeFiles) -> BootModes {
+fn boot_modes(
+    set: &DiskSet,
+    root: &RootCandidate,
+    tree: &GuestTree,
+    files: &TreeFiles,
+) -> BootModes {
     let mut b = BootModes::default();
     let disk = set.find(&root.volume).and_then(|v| v.disk).unwrap_or(0);
     if let Some(d) = set.disks.get(disk) {
         if d.mbr_boot_code {
             b.bios = true;
-            b.evidence.push(format!("/dev/{}: boot code in the MBR", d.name));
+            b.evidence
+                .push(format!("/dev/{}: boot code in the MBR", d.name));
         }
     }
     for v in &set.volumes {
@@ -611,13 +663,16 @@ fn boot_modes(set: &DiskSet, root: &RootCandidate, tree: &GuestTree, files: &Tre
             b.evidence.push(format!("{}: BIOS boot partition", v.name));
         }
     }
-    if files.exists("/boot/grub/i386-pc/normal.mod") || files.exists("/boot/grub2/i386-pc/normal.mod") {
+    if files.exists("/boot/grub/i386-pc/normal.mod")
+        || files.exists("/boot/grub2/i386-pc/normal.mod")
+    {
         b.evidence.push("GRUB i386-pc modules installed".into());
     }
     // UEFI: an ESP with a loader. Prefer the one mounted in the guest (/boot/efi).
     let esp = set.volumes.iter().find(|v| {
-        v.partition.as_ref().is_some_and(|p| p.type_name == "EFI System"
-            || p.mbr_type == Some(0xef))
+        v.partition
+            .as_ref()
+            .is_some_and(|p| p.type_name == "EFI System" || p.mbr_type == Some(0xef))
     });
     if let Some(esp) = esp {
         b.esp_device = Some(esp.name.clone());
@@ -640,7 +695,8 @@ fn boot_modes(set: &DiskSet, root: &RootCandidate, tree: &GuestTree, files: &Tre
                     .collect();
                 if !loaders.is_empty() {
                     b.uefi = true;
-                    b.evidence.push(format!("{}: ESP with {}", esp.name, loaders.join(", ")));
+                    b.evidence
+                        .push(format!("{}: ESP with {}", esp.name, loaders.join(", ")));
                 }
                 b.uefi_fallback_loader = Some(t.exists(b"/EFI/BOOT/BOOTX64.EFI"));
             }
@@ -651,7 +707,9 @@ fn boot_modes(set: &DiskSet, root: &RootCandidate, tree: &GuestTree, files: &Tre
 }
 
 fn ssh(files: &TreeFiles) -> ServiceFacts {
-    let installed = ["/usr/sbin/sshd", "/sbin/sshd"].iter().find(|p| files.exists(p));
+    let installed = ["/usr/sbin/sshd", "/sbin/sshd"]
+        .iter()
+        .find(|p| files.exists(p));
     let mut evidence: Vec<String> = installed.iter().map(|p| format!("{p} present")).collect();
     let enabled = [
         "/etc/systemd/system/multi-user.target.wants/ssh.service",
@@ -674,15 +732,66 @@ fn ssh(files: &TreeFiles) -> ServiceFacts {
     }
 }
 
-fn network(_files: &TreeFiles, _f: &OsFacts) -> Fact<NetworkFacts> {
-    Fact::unknown("network configuration parser not wired yet")
+fn network(files: &TreeFiles, f: &OsFacts) -> Fact<NetworkFacts> {
+    use linux::network;
+    let cmdline = f.bootloader.known().and_then(|b| b.default_cmdline.clone());
+    let naming = network::names::inspect(files, cmdline.as_deref());
+    let mut evidence = Vec::new();
+    if naming.cmdline_ifnames_off {
+        evidence.push("net.ifnames=0 on the default kernel command line".into());
+    }
+    if naming.cmdline_biosdevname_off {
+        evidence.push("biosdevname=0 on the default kernel command line".into());
+    }
+    if naming.udev_rule_masked {
+        evidence.push("/etc/udev/rules.d/80-net-setup-link.rules masks predictable names".into());
+    }
+    for (n, mac) in &naming.persistent_rules {
+        evidence.push(format!(
+            "70-persistent-net.rules names {n}{}",
+            mac.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
+        ));
+    }
+    let interfaces = network::inspect(files)
+        .into_iter()
+        .filter(|c| !c.is_loopback())
+        .map(|c| InterfaceFacts {
+            name: c.name.clone().unwrap_or_else(|| {
+                c.mac
+                    .clone()
+                    .map(|m| format!("mac:{m}"))
+                    .unwrap_or_else(|| "*".into())
+            }),
+            flavour: match c.flavour {
+                network::Flavour::Ifupdown => "ifupdown",
+                network::Flavour::IfcfgRh => "ifcfg-rh",
+                network::Flavour::IfcfgSuse => "ifcfg-suse",
+                network::Flavour::Netplan => "netplan",
+                network::Flavour::NmKeyfile => "networkmanager",
+                network::Flavour::Networkd => "networkd",
+            }
+            .into(),
+            file: c.source.clone(),
+            dhcp4: c.dhcp4,
+            dhcp6: c.dhcp6,
+            addresses: c.addresses.clone(),
+            gateway: c.gateway4.clone().or(c.gateway6.clone()),
+        })
+        .collect();
+    Fact::Known(NetworkFacts {
+        interfaces,
+        predictable_names_disabled: naming.classic_names(),
+        evidence,
+    })
 }
 
 fn applications(files: &TreeFiles) -> Fact<Vec<Application>> {
     if let Some(t) = files.read_string("/var/lib/dpkg/status") {
         return Fact::Known(linux::packages::parse_dpkg_status(&t));
     }
-    if files.exists("/var/lib/rpm/rpmdb.sqlite") || files.exists("/usr/lib/sysimage/rpm/rpmdb.sqlite") {
+    if files.exists("/var/lib/rpm/rpmdb.sqlite")
+        || files.exists("/usr/lib/sysimage/rpm/rpmdb.sqlite")
+    {
         return Fact::unknown("rpm sqlite database: reader not built yet");
     }
     if files.exists("/var/lib/rpm/Packages") {

@@ -4,8 +4,8 @@
 
 pub mod arch;
 pub mod facts;
-pub mod linux;
-pub mod report;
-pub mod mount;
-pub mod treefiles;
 pub mod inspect;
+pub mod linux;
+pub mod mount;
+pub mod report;
+pub mod treefiles;

@@ -140,7 +140,10 @@ fn parse_disk_dev(name: &str) -> Option<(usize, Option<u32>)> {
     let rest = ["xvd", "sd", "vd", "hd"]
         .iter()
         .find_map(|p| name.strip_prefix(p))?;
-    let letters: String = rest.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+    let letters: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
     let digits = &rest[letters.len()..];
     if letters.is_empty() || letters.len() > 3 {
         return None;
@@ -269,10 +272,38 @@ pub struct LinuxTree {
 }
 
 const PSEUDO: &[&str] = &[
-    "proc", "sysfs", "tmpfs", "devpts", "devtmpfs", "cgroup", "cgroup2", "securityfs",
-    "debugfs", "hugetlbfs", "mqueue", "configfs", "pstore", "efivarfs", "fusectl", "nfs",
-    "nfs4", "cifs", "smb3", "smbfs", "fuse", "none", "bpf", "tracefs", "autofs", "binfmt_misc",
-    "9p", "virtiofs", "iso9660", "udf", "squashfs", "overlay",
+    "proc",
+    "sysfs",
+    "tmpfs",
+    "devpts",
+    "devtmpfs",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "debugfs",
+    "hugetlbfs",
+    "mqueue",
+    "configfs",
+    "pstore",
+    "efivarfs",
+    "fusectl",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "fuse",
+    "none",
+    "bpf",
+    "tracefs",
+    "autofs",
+    "binfmt_misc",
+    "9p",
+    "virtiofs",
+    "iso9660",
+    "udf",
+    "squashfs",
+    "overlay",
 ];
 
 /// Build the guest tree of a Linux root from its `/etc/fstab`.
@@ -307,7 +338,7 @@ pub fn build_linux_tree(set: &DiskSet, root: &RootCandidate) -> Result<LinuxTree
             status: FstabStatus::Unresolved,
         };
         let bind = e.has_option("bind") || e.has_option("rbind");
-        o.status = if e.vfstype == "swap" || e.file == "swap" || e.file == "none" && e.vfstype == "swap" {
+        o.status = if e.vfstype == "swap" || e.file == "swap" {
             FstabStatus::Swap
         } else if bind || PSEUDO.contains(&e.vfstype.as_str()) {
             FstabStatus::NotAFilesystem(if bind {
@@ -354,7 +385,10 @@ pub fn build_windows_tree(root: &RootCandidate) -> Result<GuestTree, FsError> {
 /// Pick the tree a user path refers to: `DEVICE:PATH` opens that volume alone at `/`; a plain
 /// path needs exactly one root (Linux roots get their fstab mounts). With no root at all but
 /// exactly one filesystem, that filesystem is used. Returns the tree and the guest path.
-pub fn select(set: &DiskSet, user_path: &str) -> Result<(GuestTree, String, Vec<String>), MountError> {
+pub fn select(
+    set: &DiskSet,
+    user_path: &str,
+) -> Result<(GuestTree, String, Vec<String>), MountError> {
     if let Some((dev, p)) = user_path.split_once(':') {
         if dev.starts_with("/dev/") {
             let v = resolve_spec(set, dev).ok_or_else(|| MountError::UnknownVolume(dev.into()))?;
@@ -363,10 +397,11 @@ pub fn select(set: &DiskSet, user_path: &str) -> Result<(GuestTree, String, Vec<
                 source,
             })?;
             let mut t = GuestTree::new();
-            t.mount(b"/", fs, &v.name).map_err(|source| MountError::Fs {
-                volume: v.name.clone(),
-                source,
-            })?;
+            t.mount(b"/", fs, &v.name)
+                .map_err(|source| MountError::Fs {
+                    volume: v.name.clone(),
+                    source,
+                })?;
             let p = if p.is_empty() { "/" } else { p };
             return Ok((t, p.to_string(), Vec::new()));
         }

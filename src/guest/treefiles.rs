@@ -38,6 +38,10 @@ impl GuestFiles for TreeFiles<'_> {
         }
     }
 
+    fn read_large(&self, path: &str) -> Option<Vec<u8>> {
+        self.0.read_file(path.as_bytes(), 64 << 20).ok()
+    }
+
     fn exists(&self, path: &str) -> bool {
         self.0.exists(path.as_bytes())
     }

@@ -5,5 +5,6 @@
 pub mod diff;
 pub mod edit;
 pub mod model;
+pub mod planner;
 
 pub use model::{Change, Plan, PlanNote, PlannedChange};

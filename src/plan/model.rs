@@ -94,7 +94,9 @@ impl Plan {
         for c in &self.changes {
             t.push_str(&format!("\n# {} ({})\n", c.rule, c.requirement));
             match &c.change {
-                Change::EditFile { path, backup, diff, .. } => {
+                Change::EditFile {
+                    path, backup, diff, ..
+                } => {
                     if let Some(b) = backup {
                         t.push_str(&format!("# keep original {path} as {b}\n"));
                     }
@@ -113,9 +115,7 @@ impl Plan {
                         .map(|c| format!(" copied from {c}"))
                         .unwrap_or_default()
                 )),
-                Change::RenameFile { from, to } => {
-                    t.push_str(&format!("rename {from} -> {to}\n"))
-                }
+                Change::RenameFile { from, to } => t.push_str(&format!("rename {from} -> {to}\n")),
                 Change::AppendInitramfs {
                     path,
                     archive,
@@ -133,7 +133,10 @@ impl Plan {
             }
         }
         for n in &self.notes {
-            t.push_str(&format!("\nnote {} ({}): {}\n", n.rule, n.requirement, n.message));
+            t.push_str(&format!(
+                "\nnote {} ({}): {}\n",
+                n.rule, n.requirement, n.message
+            ));
         }
         t
     }

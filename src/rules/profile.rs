@@ -34,6 +34,11 @@ pub struct ProfileSettings {
     #[serde(default)]
     pub refuse_32bit_since: Option<String>,
     pub backup_pattern: String,
+    /// Backup name in folders the guest reads wholesale (see profile.toml).
+    #[serde(default)]
+    pub backup_pattern_scanned: Option<String>,
+    #[serde(default)]
+    pub scanned_dirs: Vec<String>,
     pub accepted_formats: Vec<String>,
     pub max_image_bytes: u64,
     #[serde(default)]
@@ -208,6 +213,18 @@ impl Profile {
     pub fn backup_name(&self, name: &str) -> String {
         self.settings.backup_pattern.replace("{name}", name)
     }
+
+    /// The backup path for a guest file: same folder, new name; a hidden name in folders the
+    /// guest reads wholesale.
+    pub fn backup_path(&self, path: &str) -> String {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let scanned = self.settings.scanned_dirs.iter().any(|d| d == dir);
+        let pat = match (&self.settings.backup_pattern_scanned, scanned) {
+            (Some(p), true) => p.as_str(),
+            _ => self.settings.backup_pattern.as_str(),
+        };
+        format!("{dir}/{}", pat.replace("{name}", name))
+    }
 }
 
 #[cfg(test)]
@@ -254,5 +271,10 @@ mod tests {
         assert_eq!(r.param_int("n"), Some(3));
         assert_eq!(r.param_bool("b"), Some(true));
         assert_eq!(p.backup_name("fstab"), "fstab.guestfix-orig");
+        assert_eq!(p.backup_path("/etc/fstab"), "/etc/fstab.guestfix-orig");
+        assert_eq!(
+            p.backup_path("/etc/sysconfig/network-scripts/ifcfg-eth0"),
+            "/etc/sysconfig/network-scripts/.ifcfg-eth0.guestfix-orig"
+        );
     }
 }

@@ -3,8 +3,9 @@
 
 use std::cmp::Ordering;
 
-/// A dotted version: numeric components compared numerically.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A dotted version: numeric components compared numerically (the derived order compares
+/// component lists, so 6.1 < 6.1.0 < 6.1.0.26).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version(pub Vec<u64>);
 
 impl Version {

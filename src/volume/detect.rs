@@ -8,10 +8,20 @@ use crate::block::{BlockDev, BlockError};
 /// What [`detect`] recognised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signature {
-    Luks { version: u16, uuid: Option<String> },
+    Luks {
+        version: u16,
+        uuid: Option<String>,
+    },
     BitLocker,
-    MdRaid { version: String, uuid: Option<String>, level: Option<i32> },
-    Swap { uuid: Option<String>, label: Option<String> },
+    MdRaid {
+        version: String,
+        uuid: Option<String>,
+        level: Option<i32>,
+    },
+    Swap {
+        uuid: Option<String>,
+        label: Option<String>,
+    },
 }
 
 const MD_MAGIC: u32 = 0xa92b_4efc;
@@ -111,7 +121,10 @@ mod tests {
         );
         let mut b = vec![0u8; 8192];
         b[3..11].copy_from_slice(b"-FVE-FS-");
-        assert_eq!(detect(&MemDisk::new("b", b)).unwrap(), Some(Signature::BitLocker));
+        assert_eq!(
+            detect(&MemDisk::new("b", b)).unwrap(),
+            Some(Signature::BitLocker)
+        );
         assert_eq!(detect(&MemDisk::new("z", vec![0u8; 100])).unwrap(), None);
     }
 }

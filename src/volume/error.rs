@@ -19,7 +19,11 @@ pub enum VolumeError {
     Unsupported { dev: String, what: String },
 }
 
-pub(crate) fn corrupt(dev: &str, structure: &'static str, reason: impl Into<String>) -> VolumeError {
+pub(crate) fn corrupt(
+    dev: &str,
+    structure: &'static str,
+    reason: impl Into<String>,
+) -> VolumeError {
     VolumeError::Corrupt {
         dev: dev.to_string(),
         structure,

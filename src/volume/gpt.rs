@@ -89,7 +89,9 @@ fn read_entries(dev: &dyn BlockDev, h: &Header, ss: u64) -> Result<Vec<GptEntry>
     }
     let total = h.num_entries as u64 * h.entry_size as u64;
     if total > MAX_ENTRY_BYTES {
-        return Err(format!("entry array of {total} bytes exceeds {MAX_ENTRY_BYTES}"));
+        return Err(format!(
+            "entry array of {total} bytes exceeds {MAX_ENTRY_BYTES}"
+        ));
     }
     let off = h
         .entries_lba
@@ -144,15 +146,15 @@ pub fn read(dev: &dyn BlockDev) -> Result<Option<Gpt>, VolumeError> {
             continue;
         }
         let mut warnings = Vec::new();
-        let primary = read_header(dev, 1, ss)
-            .and_then(|h| read_entries(dev, &h, ss).map(|e| (h, e)));
+        let primary =
+            read_header(dev, 1, ss).and_then(|h| read_entries(dev, &h, ss).map(|e| (h, e)));
         // The backup is where the primary says, else at the last LBA.
         let alt = match &primary {
             Ok((h, _)) if h.alternate_lba > 1 && h.alternate_lba <= last => h.alternate_lba,
             _ => last,
         };
-        let backup = read_header(dev, alt, ss)
-            .and_then(|h| read_entries(dev, &h, ss).map(|e| (h, e)));
+        let backup =
+            read_header(dev, alt, ss).and_then(|h| read_entries(dev, &h, ss).map(|e| (h, e)));
         let primary_ok = primary.is_ok();
         let backup_ok = backup.is_ok();
         if let Err(e) = &backup {

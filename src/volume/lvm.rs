@@ -90,7 +90,10 @@ pub fn read_label(dev: &dyn BlockDev) -> Result<Option<PvLabel>, VolumeError> {
 }
 
 /// Read the current metadata text of a PV (the first metadata area that has one).
-pub fn read_metadata_text(dev: &dyn BlockDev, label: &PvLabel) -> Result<Option<String>, VolumeError> {
+pub fn read_metadata_text(
+    dev: &dyn BlockDev,
+    label: &PvLabel,
+) -> Result<Option<String>, VolumeError> {
     let name = dev.describe();
     for &(mda_off, mda_size) in &label.metadata_areas {
         if mda_off.checked_add(mda_size).is_none_or(|e| e > dev.len()) || mda_size < 1024 {
@@ -107,7 +110,9 @@ pub fn read_metadata_text(dev: &dyn BlockDev, label: &PvLabel) -> Result<Option<
             return Err(super::error::corrupt(
                 &name,
                 "LVM metadata area header",
-                format!("start {start} / size {size} disagree with the label ({mda_off}, {mda_size})"),
+                format!(
+                    "start {start} / size {size} disagree with the label ({mda_off}, {mda_size})"
+                ),
             ));
         }
         let r_off = le64(&h, 40);
@@ -332,7 +337,10 @@ pub fn parse_text(text: &str) -> Result<Value, VolumeError> {
                 nom::Err::Error(e) | nom::Err::Failure(e) => text.len() - e.input.len(),
                 nom::Err::Incomplete(_) => text.len(),
             };
-            let line = text.get(..at).map(|t| t.lines().count().max(1)).unwrap_or(0);
+            let line = text
+                .get(..at)
+                .map(|t| t.lines().count().max(1))
+                .unwrap_or(0);
             Err(VolumeError::LvmSyntax {
                 reason: format!("syntax error at byte {at} (line {line})"),
             })
@@ -415,7 +423,9 @@ pub fn vg_from_text(text: &str) -> Result<VgMeta, VolumeError> {
         .ok_or_else(|| lvm_err("metadata holds no volume group section".into()))?;
     let extent_size = nonneg(vg.int("extent_size"), "extent_size", name)?;
     if extent_size == 0 || extent_size > (1 << 32) {
-        return Err(lvm_err(format!("VG {name}: bogus extent_size {extent_size}")));
+        return Err(lvm_err(format!(
+            "VG {name}: bogus extent_size {extent_size}"
+        )));
     }
     let mut pvs = Vec::new();
     if let Some(p) = vg.get("physical_volumes") {
@@ -435,7 +445,9 @@ pub fn vg_from_text(text: &str) -> Result<VgMeta, VolumeError> {
             let mut segments = Vec::new();
             for (_, seg) in lv.sections() {
                 if segments.len() >= MAX_SEGMENTS {
-                    return Err(lvm_err(format!("LV {lv_name}: more than {MAX_SEGMENTS} segments")));
+                    return Err(lvm_err(format!(
+                        "LV {lv_name}: more than {MAX_SEGMENTS} segments"
+                    )));
                 }
                 let ty = seg.str("type").unwrap_or("striped");
                 let kind = if ty == "striped" || ty == "linear" {
@@ -462,7 +474,9 @@ pub fn vg_from_text(text: &str) -> Result<VgMeta, VolumeError> {
                     }
                     let stripe_size = seg.int("stripe_size").unwrap_or(0).max(0) as u64;
                     if stripes.len() > 1 && stripe_size == 0 {
-                        return Err(lvm_err(format!("LV {lv_name}: striped without stripe_size")));
+                        return Err(lvm_err(format!(
+                            "LV {lv_name}: striped without stripe_size"
+                        )));
                     }
                     SegmentKind::Striped {
                         stripe_size,
@@ -481,7 +495,11 @@ pub fn vg_from_text(text: &str) -> Result<VgMeta, VolumeError> {
             lvs.push(LvMeta {
                 name: lv_name.to_string(),
                 id: lv.str("id").unwrap_or_default().to_string(),
-                status: lv.str_list("status").into_iter().map(str::to_string).collect(),
+                status: lv
+                    .str_list("status")
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
                 segments,
             });
         }
@@ -539,7 +557,9 @@ pub fn map_lv(
                 stripe_size,
                 stripes,
             } => (*stripe_size, stripes),
-            SegmentKind::Unsupported(t) => return Err(format!("segment type {t:?} is not supported")),
+            SegmentKind::Unsupported(t) => {
+                return Err(format!("segment type {t:?} is not supported"));
+            }
         };
         let n = stripes.len() as u64;
         if seg.extent_count % n != 0 {
@@ -580,11 +600,19 @@ pub fn map_lv(
             }
             devs.push((dev, base));
         }
-        let len = seg.extent_count.checked_mul(ext).ok_or("LV size overflows")?;
-        let lv_start = seg.start_extent.checked_mul(ext).ok_or("LV offset overflows")?;
+        let len = seg
+            .extent_count
+            .checked_mul(ext)
+            .ok_or("LV size overflows")?;
+        let lv_start = seg
+            .start_extent
+            .checked_mul(ext)
+            .ok_or("LV offset overflows")?;
         let chunk = if n > 1 { stripe_size * 512 } else { 0 };
         if n > 1 && (chunk == 0 || ext % chunk != 0) {
-            return Err(format!("stripe size {stripe_size} does not divide the extent size"));
+            return Err(format!(
+                "stripe size {stripe_size} does not divide the extent size"
+            ));
         }
         pieces.push(Piece {
             lv_start,
@@ -619,15 +647,22 @@ impl BlockDev for LvDev {
                     reason: format!("no segment maps byte {pos}"),
                 })?;
             let rel = pos - p.lv_start;
-            let (dev, dev_off, avail) = if p.chunk == 0 {
-                let (d, base) = &p.stripes[0];
-                (d, base + rel, p.len - rel)
-            } else {
-                let n = p.stripes.len() as u64;
-                let ci = rel / p.chunk;
-                let within = rel % p.chunk;
-                let (d, base) = &p.stripes[(ci % n) as usize];
-                (d, base + (ci / n) * p.chunk + within, p.chunk - within)
+            let bad = || BlockError::Corrupt {
+                path: self.name.clone().into(),
+                reason: format!("no stripe maps byte {pos}"),
+            };
+            let (dev, dev_off, avail) = match rel.checked_div(p.chunk) {
+                None => {
+                    let (d, base) = p.stripes.first().ok_or_else(bad)?;
+                    (d, base + rel, p.len - rel)
+                }
+                Some(ci) => {
+                    let n = p.stripes.len() as u64;
+                    let within = rel % p.chunk;
+                    let idx = ci.checked_rem(n).ok_or_else(bad)?;
+                    let (d, base) = p.stripes.get(idx as usize).ok_or_else(bad)?;
+                    (d, base + (ci / n) * p.chunk + within, p.chunk - within)
+                }
             };
             let take = (avail.min((buf.len() - done) as u64)) as usize;
             dev.read_at(dev_off, &mut buf[done..done + take])?;
@@ -642,7 +677,11 @@ impl BlockDev for LvDev {
 
 /// `/dev/mapper` name of an LV: dashes inside names are doubled.
 pub fn mapper_name(vg: &str, lv: &str) -> String {
-    format!("/dev/mapper/{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
+    format!(
+        "/dev/mapper/{}-{}",
+        vg.replace('-', "--"),
+        lv.replace('-', "--")
+    )
 }
 
 /// PV UUID without dashes (the label stores it so; metadata with dashes).

@@ -118,10 +118,17 @@ pub fn read(dev: &dyn BlockDev) -> Result<Option<Mbr>, VolumeError> {
             logical: false,
         });
     }
-    let ext: Vec<MbrEntry> = m.entries.iter().filter(|e| e.is_extended()).cloned().collect();
+    let ext: Vec<MbrEntry> = m
+        .entries
+        .iter()
+        .filter(|e| e.is_extended())
+        .cloned()
+        .collect();
     if ext.len() > 1 {
-        m.warnings
-            .push(format!("{name}: {} extended partitions, only the first is read", ext.len()));
+        m.warnings.push(format!(
+            "{name}: {} extended partitions, only the first is read",
+            ext.len()
+        ));
     }
     if let Some(ext) = ext.first() {
         read_logical(dev, ext, disk_sectors, &mut m)?;
@@ -142,13 +149,15 @@ fn read_logical(
     let mut s = vec![0u8; 512];
     loop {
         if m.entries.iter().filter(|e| e.logical).count() >= MAX_LOGICAL {
-            m.warnings
-                .push(format!("{name}: more than {MAX_LOGICAL} logical partitions; rest ignored"));
+            m.warnings.push(format!(
+                "{name}: more than {MAX_LOGICAL} logical partitions; rest ignored"
+            ));
             break;
         }
         if !visited.insert(ebr) {
-            m.warnings
-                .push(format!("{name}: EBR chain loops back to sector {ebr}; chain cut"));
+            m.warnings.push(format!(
+                "{name}: EBR chain loops back to sector {ebr}; chain cut"
+            ));
             break;
         }
         if ebr >= disk_sectors {

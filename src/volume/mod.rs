@@ -324,8 +324,10 @@ fn scan_disk(index: usize, dev: Arc<dyn BlockDev>, set: &mut DiskSet) -> Result<
         }
     } else if let Some(m) = &mbr {
         if m.has_gpt_protective() {
-            set.warnings
-                .push(format!("{}: protective MBR but no valid GPT", dev.describe()));
+            set.warnings.push(format!(
+                "{}: protective MBR but no valid GPT",
+                dev.describe()
+            ));
         }
         info.table = TableKind::Mbr;
         info.primary_partitions = m.primaries().count();
@@ -389,7 +391,8 @@ fn scan_disk(index: usize, dev: Arc<dyn BlockDev>, set: &mut DiskSet) -> Result<
     }
     for (p, content) in parts {
         if set.volumes.len() >= MAX_VOLUMES {
-            set.warnings.push(format!("more than {MAX_VOLUMES} volumes; rest ignored"));
+            set.warnings
+                .push(format!("more than {MAX_VOLUMES} volumes; rest ignored"));
             break;
         }
         let vname = format!("/dev/{name}{}", p.number);
@@ -490,7 +493,11 @@ fn scan_lvm(set: &mut DiskSet) {
         if let Content::LvmPv { pv_uuid, vg } = &mut v.content {
             *vg = vgs
                 .iter()
-                .find(|g| g.pvs.iter().any(|p| lvm::bare_uuid(&p.id) == lvm::bare_uuid(pv_uuid)))
+                .find(|g| {
+                    g.pvs
+                        .iter()
+                        .any(|p| lvm::bare_uuid(&p.id) == lvm::bare_uuid(pv_uuid))
+                })
                 .map(|g| g.name.clone());
         }
     }

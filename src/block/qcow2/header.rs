@@ -189,7 +189,7 @@ impl Header {
             if bfs > 1023 {
                 return Err(bad(format!("backing file name of {bfs} bytes (max 1023)")));
             }
-            let end = bfo.checked_add(bfs).unwrap_or(u64::MAX);
+            let end = bfo.saturating_add(bfs);
             if end > buf.len() as u64 {
                 return Err(bad(
                     "backing file name lies outside the first cluster".into()

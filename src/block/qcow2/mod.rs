@@ -204,8 +204,7 @@ fn zstd_into(src: &[u8], out: &mut [u8]) -> Result<u64, String> {
     use std::io::Read;
     let mut dec = ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| e.to_string())?;
     let mut n = 0usize;
-    loop {
-        let Some(dst) = out.get_mut(n..) else { break };
+    while let Some(dst) = out.get_mut(n..) {
         if dst.is_empty() {
             // Check whether more data follows.
             let mut one = [0u8; 1];

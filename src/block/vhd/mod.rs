@@ -47,6 +47,16 @@ impl Vhd {
             return Err(BlockError::corrupt(&name, "VHD: no footer"));
         };
         let size = footer.virtual_size();
+        // VHD itself stops at 2040 GiB; refuse absurd sizes rather than pretend.
+        const MAX_VHD_SIZE: u64 = 64 << 40;
+        if size > MAX_VHD_SIZE {
+            return Err(BlockError::TooLarge {
+                path: name.into(),
+                what: "VHD virtual size".into(),
+                size,
+                limit: MAX_VHD_SIZE,
+            });
+        }
         match footer.disk_type {
             TYPE_FIXED => {
                 if size > flen - 512 {

@@ -25,6 +25,10 @@ pub trait GuestFiles {
     /// The target of `path` when `path` itself is a symlink.
     fn is_symlink(&self, path: &str) -> Option<String>;
 
+    /// Like `read`, for files larger than config files (boot loaders, up to 64 MiB).
+    fn read_large(&self, path: &str) -> Option<Vec<u8>> {
+        self.read(path)
+    }
     /// `read` as text (lossy UTF-8).
     fn read_string(&self, path: &str) -> Option<String> {
         self.read(path)

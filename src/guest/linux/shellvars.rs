@@ -19,6 +19,59 @@ fn is_key_char(c: u8, first: bool) -> bool {
     c == b'_' || c.is_ascii_alphabetic() || (!first && c.is_ascii_digit())
 }
 
+/// Skip a `$( … )` command substitution starting at `i` (the `$`), with nested parentheses
+/// and quotes; returns the index just after the closing `)`, or `None` when it is never
+/// closed.
+fn skip_subst(b: &[u8], i: usize) -> Option<usize> {
+    let mut stack: Vec<u8> = Vec::new();
+    let mut j = i + 2;
+    stack.push(b'(');
+    while let Some(&c) = b.get(j) {
+        match stack.last() {
+            Some(b'\'') => {
+                if c == b'\'' {
+                    stack.pop();
+                }
+            }
+            Some(b'`') => {
+                if c == b'\\' {
+                    j += 1;
+                } else if c == b'`' {
+                    stack.pop();
+                }
+            }
+            Some(b'"') => {
+                if c == b'\\' {
+                    j += 1;
+                } else if c == b'"' {
+                    stack.pop();
+                } else if c == b'$' && b.get(j + 1) == Some(&b'(') {
+                    stack.push(b'(');
+                    j += 1;
+                }
+            }
+            _ => match c {
+                b'\\' => j += 1,
+                b'\'' | b'"' | b'`' => stack.push(c),
+                b'$' if b.get(j + 1) == Some(&b'(') => {
+                    stack.push(b'(');
+                    j += 1;
+                }
+                b'(' => stack.push(b'('),
+                b')' => {
+                    stack.pop();
+                    if stack.is_empty() {
+                        return Some(j + 1);
+                    }
+                }
+                _ => {}
+            },
+        }
+        j += 1;
+    }
+    None
+}
+
 /// Parse a value starting at byte `i` of `text`; returns (value, end byte).
 fn parse_value(text: &str, mut i: usize) -> (String, usize) {
     let b = text.as_bytes();
@@ -56,6 +109,23 @@ fn parse_value(text: &str, mut i: usize) -> (String, usize) {
                     i += 1;
                 }
                 i += 1;
+            }
+            // command substitution is kept as written (never run)
+            b'`' => {
+                out.push(c);
+                i += 1;
+                while let Some(&d) = b.get(i) {
+                    out.push(d);
+                    i += 1;
+                    if d == b'`' {
+                        break;
+                    }
+                }
+            }
+            b'$' if b.get(i + 1) == Some(&b'(') => {
+                let end = skip_subst(b, i).unwrap_or(b.len());
+                out.extend_from_slice(b.get(i..end).unwrap_or_default());
+                i = end;
             }
             b'\\' => {
                 if let Some(&e) = b.get(i + 1) {
@@ -120,16 +190,156 @@ pub fn parse(text: &str) -> Vec<Assignment> {
             });
             i = end;
         }
-        // skip to the end of the line
-        match text[i..].find('\n') {
-            Some(n) => {
-                i += n + 1;
-                line += 1;
+        // skip to the end of the line; a quote opened here runs on over newlines
+        let b = text.as_bytes();
+        let mut word_start = true;
+        loop {
+            let Some(&c) = b.get(i) else { break };
+            match c {
+                b'\n' => break,
+                b'#' if word_start => {
+                    while b.get(i).is_some_and(|&d| d != b'\n') {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'\\' => {
+                    if b.get(i + 1) == Some(&b'\n') {
+                        line += 1;
+                    }
+                    i += 1;
+                }
+                b'\'' | b'"' | b'`' => {
+                    i += 1;
+                    while let Some(&d) = b.get(i) {
+                        if d == b'\\' && c == b'"' {
+                            if b.get(i + 1) == Some(&b'\n') {
+                                line += 1;
+                            }
+                            i += 2;
+                            continue;
+                        }
+                        if d == c {
+                            break;
+                        }
+                        if d == b'\n' {
+                            line += 1;
+                        }
+                        i += 1;
+                    }
+                }
+                _ => {}
             }
-            None => break,
+            word_start = matches!(c, b' ' | b'\t' | b';');
+            i += 1;
         }
+        if i >= text.len() {
+            break;
+        }
+        i += 1;
+        line += 1;
     }
     out
+}
+
+/// Words on a line after its assignments that the shell would run as a command (a value
+/// whose quotes end too early: `K="a b" c d`). `None` when the line is only assignments,
+/// blank, or a comment.
+pub fn trailing_command(line: &str) -> Option<String> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    loop {
+        while matches!(b.get(i), Some(b' ' | b'\t' | b'\r')) {
+            i += 1;
+        }
+        if i >= b.len() || b.get(i) == Some(&b'#') {
+            return None;
+        }
+        let mut j = i;
+        if line.get(i..).is_some_and(|r| r.starts_with("export ")) {
+            j += 7;
+            while matches!(b.get(j), Some(b' ' | b'\t')) {
+                j += 1;
+            }
+        }
+        let ks = j;
+        while b.get(j).is_some_and(|&c| is_key_char(c, j == ks)) {
+            j += 1;
+        }
+        if j > ks && b.get(j) == Some(&b'=') {
+            let (_, end) = parse_value(line, j + 1);
+            if end <= i {
+                return None;
+            }
+            i = end;
+            if b.get(i) == Some(&b';') {
+                i += 1;
+            }
+            continue;
+        }
+        return Some(line.get(i..).unwrap_or("").trim_end().to_string());
+    }
+}
+
+/// Whether a quote (`'`, `"` or `` ` ``) is left open at the end of the text: the shell would
+/// fail to read the file, and anything appended would be swallowed by the open quote.
+pub fn has_unterminated_quote(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut word_start = true;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'#' if word_start => {
+                while b.get(i).is_some_and(|&d| d != b'\n') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\\' => {
+                // a line continuation at the very end joins whatever is appended
+                let rest = b.get(i + 1..).unwrap_or_default();
+                if rest.is_empty() || rest == b"\n" {
+                    return true;
+                }
+                i += 1;
+            }
+            b'$' if b.get(i + 1) == Some(&b'(') => {
+                let Some(end) = skip_subst(b, i) else {
+                    return true;
+                };
+                i = end;
+                word_start = false;
+                continue;
+            }
+            b'\'' | b'`' => {
+                i += 1;
+                while b.get(i).is_some_and(|&d| d != c) {
+                    i += 1;
+                }
+                if i >= b.len() {
+                    return true;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while let Some(&d) = b.get(i) {
+                    if d == b'\\' {
+                        i += 1;
+                    } else if d == b'"' {
+                        break;
+                    }
+                    i += 1;
+                }
+                if i >= b.len() {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        word_start = matches!(c, b' ' | b'\t' | b'\n' | b';');
+        i += 1;
+    }
+    false
 }
 
 /// The last value assigned to `key`.
@@ -193,6 +403,35 @@ mod tests {
         assert_eq!(quote("eth0"), "eth0");
         // unterminated quote: no panic, value runs to the end
         assert_eq!(get(&parse("X=\"abc"), "X"), Some("abc"));
+        assert_eq!(
+            get(
+                &parse("D=`lsb_release -i -s 2> /dev/null || echo Debian`\n"),
+                "D"
+            ),
+            Some("`lsb_release -i -s 2> /dev/null || echo Debian`")
+        );
+        assert_eq!(get(&parse("D=$(a (b) c) x\n"), "D"), Some("$(a (b) c)"));
+        assert_eq!(
+            trailing_command("A=\"x\" B=1 cmd arg"),
+            Some("cmd arg".to_string())
+        );
+        assert_eq!(trailing_command("A=\"x y\"  # c"), None);
+        assert!(has_unterminated_quote("A=\"x\nB=1\n"));
+        assert!(has_unterminated_quote("A='x"));
+        assert!(has_unterminated_quote("A=$(x\nB=1\n"));
+        assert!(!has_unterminated_quote("A=$(x (y))\nB=1\n"));
+        assert!(has_unterminated_quote("{$(G=\")"));
+        assert_eq!(
+            get(&parse("A=$(echo \")\")\nB=1\n"), "A"),
+            Some("$(echo \")\")")
+        );
+        assert!(has_unterminated_quote("A=x \\\n"));
+        // a quoted word spanning lines hides the assignment-looking line inside it
+        assert_eq!(get(&parse("echo \"\nX=1\"\nY=2\n"), "X"), None);
+        assert_eq!(get(&parse("echo \"\nX=1\"\nY=2\n"), "Y"), Some("2"));
+        let v = parse("echo \"\nX=1\"\nY=2\n");
+        assert_eq!(v[0].line, 3);
+        assert!(!has_unterminated_quote("A=\"x\ny\" # it's\nB='q' C=\\\""));
         assert_eq!(get(&parse("Y=a\\é b\nZ=1"), "Y"), Some("aé"));
     }
 }

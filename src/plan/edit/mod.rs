@@ -3,7 +3,9 @@
 //! spacing and unrelated lines byte for byte, and idempotent (running it on its own output
 //! changes nothing).
 
+pub mod cmdline;
 pub mod fstab;
+pub mod grub;
 
 /// Marker put in front of lines guestfix comments out, so a second run recognises them.
 pub const DISABLED_MARKER: &str = "# guestfix: disabled";
@@ -24,3 +26,4 @@ pub fn split_eol(line: &str) -> (&str, &str) {
         (line, "")
     }
 }
+pub mod network;

@@ -31,6 +31,16 @@ pub fn parse(text: &str) -> DefaultGrub {
     }
 }
 
+/// Lines the shell would not read as plain assignments (GRUB's scripts source this file, so
+/// `GRUB_CMDLINE_LINUX="a" b c` runs `b c` and the parameters after the quote are lost).
+/// Returns (1-based line, offending text).
+pub fn problems(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| shellvars::trailing_command(l).map(|t| (i + 1, t)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +57,29 @@ mod tests {
         assert_eq!(d.cmdline_linux_default.as_deref(), Some("quiet"));
         assert_eq!(d.cmdline_linux.as_deref(), Some(""));
         assert_eq!(d.enable_blscfg, None);
+        assert_eq!(problems(&t), vec![]);
+    }
+
+    #[test]
+    fn leapp_broken_default_grub() {
+        let d = "../shared/data/linux/misc/oamg__leapp-repository/repos/system_upgrade/common/actors/scangrubconfig/tests/files/error_detection/";
+        let read = |n: &str| std::fs::read_to_string(format!("{d}{n}")).unwrap();
+        assert_eq!(
+            problems(&read("grub.wrong")),
+            // `console=…` is a (prefix) assignment to the shell; `no_timer_check` runs
+            vec![(6, "no_timer_check net.ifnames=0".to_string())]
+        );
+        assert_eq!(problems(&read("grub.wrong1")).len(), 1);
+        for ok in [
+            "grub.correct",
+            "grub.correct_comment",
+            "grub.correct_puppet",
+            "grub.correct_trailing_space",
+        ] {
+            assert_eq!(problems(&read(ok)), vec![], "{ok}");
+        }
+        let g = parse(&read("grub.correct"));
+        assert_eq!(g.default.as_deref(), Some("saved"));
+        assert!(g.cmdline_linux.unwrap().contains("net.ifnames=0"));
     }
 }

@@ -22,6 +22,8 @@ pub struct Grub2Cfg {
     pub kernelopts_fallback: Option<String>,
     /// Unbalanced `{`/`}` (a damaged file).
     pub unbalanced: bool,
+    /// Variables set outside entries (`set tuned_params=""` …), for expanding entry lines.
+    pub vars: Vec<(String, String)>,
 }
 
 enum Frame {
@@ -147,8 +149,22 @@ pub fn parse(text: &str, source: &str) -> Grub2Cfg {
                 }
             }
             "function" => stack.push(Frame::Block),
-            "if" if !in_entry => if_depth += 1,
-            "fi" if !in_entry => if_depth = if_depth.saturating_sub(1),
+            "if" | "fi" | "fi;" if !in_entry => {
+                // one-line `if …; then …; fi` leaves the depth unchanged
+                if first.text == "if" {
+                    if_depth += 1;
+                }
+                if w.iter().any(|x| x.text == "fi" || x.text == "fi;") {
+                    if_depth = if_depth.saturating_sub(1);
+                }
+                if first.text == "if" {
+                    if let Some(p) = w.iter().position(|x| x.text == "then") {
+                        if let Some(v) = w.get(p + 1..).and_then(|st| set_value(st, "default")) {
+                            defaults.push((v.trim_end_matches(';').to_string(), if_depth + 1));
+                        }
+                    }
+                }
+            }
             "blscfg" if !in_entry && stack.is_empty() => cfg.bls_position = Some(top_count),
             _ if !in_entry => {
                 // `if [ … ] ; then set default=…` puts the statement after `then`
@@ -163,6 +179,10 @@ pub fn parse(text: &str, source: &str) -> Grub2Cfg {
                     timeouts.push((v, if_depth));
                 } else if let Some(v) = set_value(stmt, "kernelopts") {
                     cfg.kernelopts_fallback = Some(v);
+                } else if if_depth == 0 && stmt.first().is_some_and(|x| x.text == "set") {
+                    if let Some((k, v)) = stmt.get(1).and_then(|a| a.text.split_once('=')) {
+                        cfg.vars.push((k.to_string(), v.to_string()));
+                    }
                 }
             }
             _ => {}

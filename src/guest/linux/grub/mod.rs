@@ -69,13 +69,10 @@ pub fn kernel_version_of(path: &str) -> Option<String> {
     .map(str::to_string)
 }
 
-/// GRUB's way of finding the entry a `default` setting names: a numeric path (`1>2`), or
-/// titles/ids joined by `>`; an empty setting means entry 0.
-pub fn resolve_default(entries: &[BootEntry], setting: &str) -> Result<usize, String> {
+/// The entries a `default` setting matches, GRUB style: a numeric path (`1>2`), or titles/ids
+/// joined by `>`; an empty setting means entry 0. GRUB takes the first match.
+pub fn matching_entries(entries: &[BootEntry], setting: &str) -> Vec<usize> {
     let setting = setting.trim();
-    if entries.is_empty() {
-        return Err("no boot entries".into());
-    }
     let parts: Vec<&str> = if setting.is_empty() {
         vec!["0"]
     } else {
@@ -83,13 +80,26 @@ pub fn resolve_default(entries: &[BootEntry], setting: &str) -> Result<usize, St
     };
     entries
         .iter()
-        .position(|e| {
+        .enumerate()
+        .filter(|(_, e)| {
             e.levels.len() == parts.len()
                 && e.levels.iter().zip(&parts).all(|(l, p)| {
                     *p == l.index.to_string() || *p == l.title || l.id.as_deref() == Some(*p)
                 })
         })
-        .ok_or_else(|| format!("default {setting:?} matches no boot entry"))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The entry GRUB boots for a `default` setting (the first match), or why there is none.
+pub fn resolve_default(entries: &[BootEntry], setting: &str) -> Result<usize, String> {
+    if entries.is_empty() {
+        return Err("no boot entries".into());
+    }
+    matching_entries(entries, setting)
+        .first()
+        .copied()
+        .ok_or_else(|| format!("default {:?} matches no boot entry", setting.trim()))
 }
 
 /// Which boot loader configuration was found.
@@ -121,11 +131,17 @@ pub struct BootConfig {
 }
 
 impl BootConfig {
+    /// THE default entry, when the `default` setting resolves (LNX-7).
     pub fn default_entry(&self) -> Option<&BootEntry> {
         self.default
             .as_ref()
             .ok()
             .and_then(|&i| self.entries.get(i))
+    }
+    /// The entry GRUB boots: the default, or entry 0 when the default names nothing
+    /// (GRUB's own fallback).
+    pub fn booted_entry(&self) -> Option<&BootEntry> {
+        self.default_entry().or_else(|| self.entries.first())
     }
 }
 
@@ -198,13 +214,27 @@ pub fn inspect(files: &dyn GuestFiles) -> Option<BootConfig> {
     });
     if let Some((path, cfg)) = cfg {
         let lookup = |k: &str| -> Option<String> {
-            env.get(k).map(str::to_string).or_else(|| {
-                (k == "kernelopts")
-                    .then(|| cfg.kernelopts_fallback.clone())
-                    .flatten()
-            })
+            env.get(k)
+                .map(str::to_string)
+                .or_else(|| {
+                    (k == "kernelopts")
+                        .then(|| cfg.kernelopts_fallback.clone())
+                        .flatten()
+                })
+                .or_else(|| {
+                    cfg.vars
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.clone())
+                })
         };
         let mut entries = cfg.entries.clone();
+        for e in entries.iter_mut() {
+            if e.cmdline.contains('$') {
+                e.cmdline = expand_vars(&e.cmdline, &lookup);
+            }
+        }
         let mut kind = LoaderKind::Grub2;
         if let Some(pos) = cfg.bls_position {
             kind = LoaderKind::Grub2Bls;

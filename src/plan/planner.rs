@@ -1,0 +1,662 @@
+//! The planner: for one guest, run the profile's rules in order; each rule whose condition
+//! holds runs its built-in transform with its parameters and yields changes (with diffs and
+//! backups) or notes. Planning reads the guest only; running it on a fixed guest yields no
+//! changes (idempotent).
+
+use super::diff::unified;
+use super::edit::{self, fstab::SpecResolution};
+use super::model::{Change, Plan, PlanNote, PlannedChange};
+use crate::guest::facts::{Fact, OsFacts};
+use crate::guest::linux::files::GuestFiles;
+use crate::guest::linux::{grub, network};
+use crate::rules::{Profile, Rule, version_matches};
+use crate::volume::{Content, DiskSet};
+use sha2::Digest;
+
+/// What a transform can see.
+pub struct Context<'a> {
+    pub facts: &'a OsFacts,
+    pub files: &'a dyn GuestFiles,
+    pub set: &'a DiskSet,
+    pub profile: &'a Profile,
+}
+
+/// Errors that stop planning (a rule whose parameters are wrong).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("rule {rule}: {message}")]
+    Rule { rule: String, message: String },
+}
+
+/// Plan the changes for one guest.
+pub fn plan(ctx: &Context) -> Result<Plan, PlanError> {
+    let mut plan = Plan {
+        target: ctx.profile.settings.id.clone(),
+        root: ctx.facts.root.clone(),
+        ..Default::default()
+    };
+    for rule in &ctx.profile.rules {
+        if let Some(why) = condition_fails(ctx, rule) {
+            plan.skipped.push(note(rule, why));
+            continue;
+        }
+        let before = plan.changes.len();
+        let mut out = Out {
+            rule,
+            plan: &mut plan,
+        };
+        match rule.transform.as_str() {
+            "fstab" => table(ctx, &mut out, false)?,
+            "crypttab" => table(ctx, &mut out, true)?,
+            "network-dhcp" => network_dhcp(ctx, &mut out)?,
+            "kernel-cmdline" => kernel_cmdline(ctx, &mut out)?,
+            "grub-default" => grub_default(ctx, &mut out)?,
+            "uefi-fallback" => uefi_fallback(ctx, &mut out)?,
+            "initramfs-drivers" => initramfs_drivers(ctx, &mut out)?,
+            other => {
+                return Err(PlanError::Rule {
+                    rule: rule.id.clone(),
+                    message: format!("unknown transform {other}"),
+                });
+            }
+        }
+        if plan.changes.len() == before {
+            plan.skipped.push(note(rule, "nothing to change".into()));
+        }
+    }
+    Ok(plan)
+}
+
+fn note(rule: &Rule, message: String) -> PlanNote {
+    PlanNote {
+        rule: rule.id.clone(),
+        requirement: rule.requirement.clone(),
+        message,
+    }
+}
+
+struct Out<'a> {
+    rule: &'a Rule,
+    plan: &'a mut Plan,
+}
+
+impl Out<'_> {
+    fn change(&mut self, change: Change) {
+        self.plan.changes.push(PlannedChange {
+            rule: self.rule.id.clone(),
+            requirement: self.rule.requirement.clone(),
+            change,
+        });
+    }
+    fn note(&mut self, message: String) {
+        self.plan.notes.push(note(self.rule, message));
+    }
+    /// Replace `path` (whose content is `old`) by `new`, keeping the original.
+    fn edit(&mut self, ctx: &Context, path: &str, old: &[u8], new: Vec<u8>) {
+        if old == new.as_slice() {
+            return;
+        }
+        // A file edited twice in one plan (kernel-cmdline, then grub-default on grub.cfg) is
+        // one change: later edits build on the earlier one.
+        if let Some(pc) = self
+            .plan
+            .changes
+            .iter_mut()
+            .find(|c| matches!(&c.change, Change::EditFile { path: p, .. } if p == path))
+        {
+            if let Change::EditFile {
+                old, new: n, diff, ..
+            } = &mut pc.change
+            {
+                *diff = unified(
+                    path,
+                    &String::from_utf8_lossy(old),
+                    &String::from_utf8_lossy(&new),
+                );
+                *n = new;
+                pc.rule = format!("{}+{}", pc.rule, self.rule.id);
+                if !pc.requirement.contains(&self.rule.requirement) {
+                    pc.requirement = format!("{}+{}", pc.requirement, self.rule.requirement);
+                }
+            }
+            return;
+        }
+        let backup = ctx.profile.backup_path(path);
+        let backup = if ctx.files.exists(&backup) || ctx.files.is_symlink(&backup).is_some() {
+            self.note(format!(
+                "{path}: an original is already kept at {backup}; it is left as it is"
+            ));
+            None
+        } else {
+            Some(backup)
+        };
+        let diff = unified(
+            path,
+            &String::from_utf8_lossy(old),
+            &String::from_utf8_lossy(&new),
+        );
+        self.change(Change::EditFile {
+            path: path.to_string(),
+            old: old.to_vec(),
+            new,
+            backup,
+            diff,
+        });
+    }
+    /// The current content of `path` in this plan (an earlier change's new text, or the file).
+    fn current(&self, ctx: &Context, path: &str) -> Option<Vec<u8>> {
+        self.plan
+            .changes
+            .iter()
+            .rev()
+            .find_map(|c| match &c.change {
+                Change::EditFile { path: p, new, .. } if p == path => Some(new.clone()),
+                _ => None,
+            })
+            .or_else(|| ctx.files.read(path))
+    }
+    fn original(&self, ctx: &Context, path: &str) -> Option<Vec<u8>> {
+        self.plan
+            .changes
+            .iter()
+            .find_map(|c| match &c.change {
+                Change::EditFile { path: p, old, .. } if p == path => Some(old.clone()),
+                _ => None,
+            })
+            .or_else(|| ctx.files.read(path))
+    }
+    fn edit_text(&mut self, ctx: &Context, path: &str, f: impl FnOnce(&str) -> String) {
+        if let Some(cur) = self.current(ctx, path) {
+            let new = f(&String::from_utf8_lossy(&cur));
+            if new.as_bytes() != cur.as_slice() {
+                let old = self.original(ctx, path).unwrap_or(cur);
+                self.edit(ctx, path, &old, new.into_bytes());
+            }
+        }
+    }
+}
+
+/// Why a rule's condition does not hold, or None when it does.
+fn condition_fails(ctx: &Context, rule: &Rule) -> Option<String> {
+    let w = &rule.when;
+    let f = ctx.facts;
+    if let Some(os) = &w.os {
+        if *os != f.os_type {
+            return Some(format!("for {os} guests"));
+        }
+    }
+    let distro = f.distro.known().cloned().unwrap_or_default();
+    if !w.distro.is_empty() && !w.distro.contains(&distro) {
+        return Some(format!("for {} only", w.distro.join(", ")));
+    }
+    let version = f.version.known().cloned().unwrap_or_default();
+    if !w.version.is_empty() && !w.version.iter().any(|p| version_matches(p, &version)) {
+        return Some(format!("for versions {}", w.version.join(", ")));
+    }
+    for file in &w.files {
+        if !ctx.files.exists(file) {
+            return Some(format!("{file} does not exist"));
+        }
+    }
+    for fact in &w.facts {
+        let holds = match fact.as_str() {
+            "uefi" => f.boot_modes.uefi,
+            "bios" => f.boot_modes.bios,
+            "static-network" => f
+                .network
+                .known()
+                .is_some_and(|n| n.interfaces.iter().any(|i| !i.addresses.is_empty())),
+            "lvm" => ctx.set.volumes.iter().any(|v| v.lv.is_some()),
+            "btrfs" => f.mountpoints.iter().any(|m| m.fstype == "btrfs"),
+            other => return Some(format!("unknown fact {other:?}")),
+        };
+        if !holds {
+            return Some(format!("fact {fact} does not hold"));
+        }
+    }
+    None
+}
+
+/// The resolver every device-name edit uses: a spec → the UUID of what it names in the image.
+pub fn resolver(set: &DiskSet) -> impl Fn(&str) -> SpecResolution + '_ {
+    move |spec: &str| {
+        let s = spec.trim_matches('"');
+        let stable = [
+            "UUID=",
+            "LABEL=",
+            "PARTUUID=",
+            "PARTLABEL=",
+            "/dev/disk/by-uuid/",
+            "/dev/disk/by-label/",
+            "/dev/disk/by-partuuid/",
+            "/dev/disk/by-partlabel/",
+            "/dev/mapper/",
+        ];
+        if stable.iter().any(|p| s.starts_with(p)) {
+            return SpecResolution::AlreadyStable;
+        }
+        match crate::guest::mount::resolve_spec(set, s) {
+            Some(v) if v.lv.is_some() => SpecResolution::AlreadyStable,
+            Some(v) => match &v.content {
+                Content::Filesystem { uuid: Some(u), .. } | Content::Swap { uuid: Some(u), .. } => {
+                    SpecResolution::Uuid(u.clone())
+                }
+                Content::Luks { uuid: Some(u), .. } => SpecResolution::Uuid(u.clone()),
+                _ => SpecResolution::NotInImage,
+            },
+            None => SpecResolution::NotInImage,
+        }
+    }
+}
+
+fn table(ctx: &Context, out: &mut Out, crypttab: bool) -> Result<(), PlanError> {
+    let default = if crypttab {
+        "/etc/crypttab"
+    } else {
+        "/etc/fstab"
+    };
+    let path = out.rule.param_str("file").unwrap_or(default).to_string();
+    let Some(old) = ctx.files.read(&path) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&old);
+    let resolve = resolver(ctx.set);
+    let types = out.rule.param_list("disable_types");
+    let types: Vec<&str> = if types.is_empty() {
+        edit::fstab::DEFAULT_DISABLED_TYPES.to_vec()
+    } else {
+        types.iter().map(String::as_str).collect()
+    };
+    let edited = if crypttab {
+        edit::fstab::edit_crypttab(&text, &resolve)
+    } else {
+        edit::fstab::edit_fstab(&text, &resolve, &types)
+    };
+    for n in &edited.notes {
+        out.note(format!("{path}:{}: {}", n.line, n.message));
+    }
+    out.edit(ctx, &path, &old, edited.text.into_bytes());
+    Ok(())
+}
+
+fn network_dhcp(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
+    let configs = network::inspect(ctx.files);
+    let cands: Vec<&network::IfaceConfig> = configs
+        .iter()
+        .filter(|c| !c.is_loopback() && c.name.is_some())
+        .collect();
+    // The interface to keep: the one with the default gateway, else the first static one,
+    // else the first configured one.
+    let Some(primary) = cands
+        .iter()
+        .find(|c| c.gateway4.is_some() || c.gateway6.is_some())
+        .or_else(|| cands.iter().find(|c| c.is_static()))
+        .or_else(|| cands.first())
+        .and_then(|c| c.name.clone())
+    else {
+        return Ok(());
+    };
+    let target_name = out
+        .rule
+        .param_str("interface")
+        .unwrap_or("eth0")
+        .to_string();
+    let follow = out.rule.param_bool("follow_ifnames").unwrap_or(true);
+    let adds_ifnames_off = ctx.profile.rules.iter().any(|r| {
+        r.transform == "kernel-cmdline" && r.param_list("add").iter().any(|a| a == "net.ifnames=0")
+    });
+    let rename_to = (follow
+        && adds_ifnames_off
+        && primary != target_name
+        && crate::check::is_predictable_name(&primary))
+    .then_some(target_name.as_str());
+    let others = match out.rule.param_str("other_interfaces").unwrap_or("disable") {
+        "keep" => edit::network::Others::Keep,
+        "disable" => edit::network::Others::Disable,
+        o => {
+            return Err(PlanError::Rule {
+                rule: out.rule.id.clone(),
+                message: format!("other_interfaces must be keep or disable, not {o:?}"),
+            });
+        }
+    };
+    let members = network::members_of(ctx.files, &primary);
+    let p = edit::network::NetEdit {
+        primary: &primary,
+        rename_to,
+        others,
+        members: &members,
+    };
+    let mut sources: Vec<(String, network::Flavour)> = Vec::new();
+    for c in &configs {
+        if !sources.iter().any(|(s, _)| *s == c.source) {
+            sources.push((c.source.clone(), c.flavour));
+        }
+    }
+    for (path, flavour) in sources {
+        let Some(old) = ctx.files.read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&old).into_owned();
+        use network::Flavour as F;
+        let fe = match flavour {
+            F::Ifupdown => edit::network::ifupdown::edit(&path, &text, &p),
+            F::IfcfgRh => {
+                edit::network::ifcfg::edit(&path, &text, edit::network::ifcfg::Dialect::Rh, &p)
+            }
+            F::IfcfgSuse => {
+                edit::network::ifcfg::edit(&path, &text, edit::network::ifcfg::Dialect::Suse, &p)
+            }
+            F::NmKeyfile => edit::network::keyfile::edit(&path, &text, &p),
+            F::Networkd => edit::network::networkd::edit(&path, &text, &p),
+            F::Netplan => match edit::network::netplan::edit(&path, &text, &p) {
+                Ok(fe) => fe,
+                Err(e) => {
+                    out.note(format!("{path}: left unchanged: {e}"));
+                    continue;
+                }
+            },
+        };
+        for n in &fe.notes {
+            out.note(format!("{path}: {n}"));
+        }
+        out.edit(ctx, &path, &old, fe.text.into_bytes());
+        if let Some(np) = fe.new_path.filter(|np| *np != path) {
+            if ctx.files.exists(&np) {
+                out.note(format!(
+                    "{path}: should follow the rename to {np}, which exists already; left in place"
+                ));
+            } else {
+                out.change(Change::RenameFile {
+                    from: path.clone(),
+                    to: np,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every file that holds a kernel command line or the GRUB default, as found in the guest.
+struct BootFiles {
+    grub_cfgs: Vec<String>,
+    default_grub: Option<String>,
+    bls: Vec<String>,
+    grubenv: Option<String>,
+    legacy: Vec<String>,
+}
+
+fn boot_files(files: &dyn GuestFiles) -> BootFiles {
+    let existing = |ps: &[&str]| -> Vec<String> {
+        ps.iter()
+            .filter(|p| files.is_symlink(p).is_none() && files.read(p).is_some())
+            .map(|p| p.to_string())
+            .collect()
+    };
+    let mut grub_cfgs = existing(&["/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"]);
+    for d in files.list("/boot/efi/EFI") {
+        for p in [format!("/boot/efi/EFI/{d}/grub.cfg")] {
+            if files
+                .read(&p)
+                .is_some_and(|t| String::from_utf8_lossy(&t).contains("linux"))
+            {
+                grub_cfgs.push(p);
+            }
+        }
+    }
+    let bls = files
+        .list("/boot/loader/entries")
+        .into_iter()
+        .filter(|n| n.ends_with(".conf") && !n.starts_with('.'))
+        .map(|n| format!("/boot/loader/entries/{n}"))
+        .collect();
+    BootFiles {
+        grub_cfgs,
+        default_grub: existing(&["/etc/default/grub"]).into_iter().next(),
+        bls,
+        grubenv: existing(&["/boot/grub2/grubenv", "/boot/grub/grubenv"])
+            .into_iter()
+            .next(),
+        legacy: existing(&["/boot/grub/menu.lst", "/boot/grub/grub.conf"]),
+    }
+}
+
+fn kernel_cmdline(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
+    let resolve = resolver(ctx.set);
+    let add = out.rule.param_list("add");
+    let add: Vec<&str> = add.iter().map(String::as_str).collect();
+    let e = edit::cmdline::CmdlineEdit {
+        resolve: &resolve,
+        add: &add,
+    };
+    let b = boot_files(ctx.files);
+    for p in &b.grub_cfgs {
+        out.edit_text(ctx, p, |t| edit::cmdline::edit_grub_cfg(t, &e));
+    }
+    if let Some(p) = &b.default_grub {
+        out.edit_text(ctx, p, |t| edit::cmdline::edit_default_grub(t, &e));
+    }
+    for p in &b.bls {
+        out.edit_text(ctx, p, |t| edit::cmdline::edit_bls(t, &e));
+    }
+    for p in &b.legacy {
+        out.edit_text(ctx, p, |t| edit::cmdline::edit_menu_lst(t, &e));
+    }
+    if let Some(p) = &b.grubenv {
+        if let Some(cur) = out.current(ctx, p) {
+            match edit::cmdline::edit_grubenv(&cur, &e) {
+                Ok(new) if new != cur => {
+                    let old = out.original(ctx, p).unwrap_or(cur);
+                    out.edit(ctx, p, &old, new);
+                }
+                Ok(_) => {}
+                Err(err) => out.note(format!("{p}: left unchanged: {err}")),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn grub_default(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
+    let Some(cfg) = grub::inspect(ctx.files) else {
+        out.note("no GRUB configuration found".into());
+        return Ok(());
+    };
+    let timeout = out
+        .rule
+        .param_int("timeout")
+        .and_then(|t| u32::try_from(t).ok());
+    // The newest kernel the profile's matrix accepts; else the newest kernel.
+    let distro = ctx.facts.distro.known().cloned().unwrap_or_default();
+    let version = ctx.facts.version.known().cloned().unwrap_or_default();
+    let mut best: Option<(usize, crate::rules::Version, bool)> = None;
+    for (i, e) in cfg.entries.iter().enumerate() {
+        let Some(kv) = &e.kernel_version else {
+            continue;
+        };
+        if e.title.to_ascii_lowercase().contains("recovery")
+            || e.title.to_ascii_lowercase().contains("rescue")
+            || kv.contains("rescue")
+        {
+            continue;
+        }
+        let ok = ctx
+            .profile
+            .matrix
+            .match_linux(&distro, &version, Some(kv))
+            .kernel_ok
+            == Some(true);
+        let v = release_key(kv);
+        let better = match &best {
+            None => true,
+            Some((_, bv, bok)) => (ok, &v) > (*bok, bv),
+        };
+        if better {
+            best = Some((i, v, ok));
+        }
+    }
+    let Some((index, _, _)) = best else {
+        out.note("no boot entry with a kernel version".into());
+        return Ok(());
+    };
+    let Some(setting) = edit::grub::default_setting_for(&cfg.entries, index) else {
+        out.note("the newest kernel's entry cannot be named unambiguously".into());
+        return Ok(());
+    };
+    let b = boot_files(ctx.files);
+    let already = cfg.default.as_ref().ok() == Some(&index);
+    match cfg.kind {
+        grub::LoaderKind::GrubLegacy => {
+            for p in &b.legacy {
+                out.edit_text(ctx, p, |t| edit::grub::edit_menu_lst(t, index, timeout));
+            }
+        }
+        _ => {
+            let mut uses_saved = cfg.kind == grub::LoaderKind::Grub2Bls;
+            for p in &b.grub_cfgs {
+                let setting_here = if already {
+                    cfg.default_expanded.clone().unwrap_or(setting.clone())
+                } else {
+                    setting.clone()
+                };
+                out.edit_text(ctx, p, |t| {
+                    let r = edit::grub::edit_grub_cfg(t, &setting_here, timeout);
+                    uses_saved |= r.uses_saved_entry;
+                    r.text
+                });
+            }
+            if let Some(p) = &b.default_grub {
+                let s = if uses_saved || already {
+                    None
+                } else {
+                    Some(setting.as_str())
+                };
+                out.edit_text(ctx, p, |t| edit::grub::edit_default_grub(t, s, timeout));
+            }
+            if uses_saved && !already {
+                match &b.grubenv {
+                    Some(p) => {
+                        if let Some(cur) = out.current(ctx, p) {
+                            match edit::grub::edit_grubenv(&cur, &setting) {
+                                Ok(new) => {
+                                    let old = out.original(ctx, p).unwrap_or(cur);
+                                    out.edit(ctx, p, &old, new);
+                                }
+                                Err(e) => out.note(format!("{p}: left unchanged: {e}")),
+                            }
+                        }
+                    }
+                    None => out.note("grub.cfg uses ${saved_entry} but there is no grubenv; the default cannot be set".into()),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sort key of a kernel release: its numeric components, all of them ("6.1.0-26" → 6,1,0,26).
+fn release_key(kv: &str) -> crate::rules::Version {
+    crate::rules::Version(
+        kv.split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+    )
+}
+
+fn uefi_fallback(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
+    let bm = &ctx.facts.boot_modes;
+    if !bm.uefi || bm.uefi_fallback_loader == Some(true) {
+        return Ok(());
+    }
+    // The ESP as the guest mounts it (fstab /boot/efi).
+    let esp = ["/boot/efi", "/efi", "/boot"].iter().find(|m| {
+        ctx.facts
+            .mountpoints
+            .iter()
+            .any(|x| x.mountpoint == **m && x.fstype == "vfat")
+    });
+    let Some(esp) = esp else {
+        out.note("the EFI system partition is not mounted by the guest's fstab; add EFI/BOOT/BOOTX64.EFI by hand".into());
+        return Ok(());
+    };
+    let target = format!("{esp}/EFI/BOOT/BOOTX64.EFI");
+    if ctx.files.exists(&target) {
+        return Ok(());
+    }
+    for l in out.rule.param_list("loaders") {
+        let src = format!("{esp}/{l}");
+        if let Some(content) = ctx.files.read_large(&src) {
+            out.change(Change::AddFile {
+                path: target.clone(),
+                size: content.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(&content)),
+                content,
+                copied_from: Some(src),
+            });
+            return Ok(());
+        }
+    }
+    out.note(format!(
+        "no loader to copy to {target} (looked for {})",
+        out.rule.param_list("loaders").join(", ")
+    ));
+    Ok(())
+}
+
+fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
+    let f = ctx.facts;
+    let default = f
+        .bootloader
+        .known()
+        .and_then(|b| b.default_kernel_version.clone());
+    let Some(k) = f
+        .kernels
+        .iter()
+        .find(|k| Some(&k.version) == default.as_ref())
+        .or(f.kernels.last())
+    else {
+        return Ok(());
+    };
+    if k.initramfs_readable != Fact::Known(true) {
+        out.note(format!(
+            "{}: the initramfs cannot be read; drivers cannot be checked (LNX-8)",
+            k.version
+        ));
+        return Ok(());
+    }
+    let missing: Vec<String> = out
+        .rule
+        .param_list("drivers")
+        .into_iter()
+        .filter(|d| {
+            let d = d.replace('-', "_");
+            !k.initramfs_drivers.contains(&d)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let on_disk: Vec<&String> = missing
+        .iter()
+        .filter(|d| k.module_drivers.contains(&d.replace('-', "_")))
+        .collect();
+    out.note(format!(
+        "kernel {}: driver(s) {} not in the initramfs{}",
+        k.version,
+        missing.join(", "),
+        if on_disk.is_empty() {
+            " nor in /lib/modules: install them, or give the rule a modules_dir".to_string()
+        } else {
+            format!(
+                "; {} present in /lib/modules and loadable after the root is mounted",
+                on_disk
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    Ok(())
+}
