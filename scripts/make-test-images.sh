@@ -18,6 +18,11 @@ inputs_hash() {
 OUT="$GF_CACHE_ROOT/test-images/$(inputs_hash)"
 if [ "${1:-}" = "--print-dir" ]; then echo "$OUT"; exit 0; fi
 if [ -f "$OUT/.complete" ]; then log "cached: $OUT"; echo "$OUT"; exit 0; fi
+# one builder per output folder (several checkouts of the same commit may build at once)
+mkdir -p "$(dirname "$OUT")"
+exec 9>"$OUT.lock"
+flock 9
+if [ -f "$OUT/.complete" ]; then log "cached (built by another run): $OUT"; echo "$OUT"; exit 0; fi
 
 # Each step leaves a stamp file so that an interrupted build resumes where it stopped.
 mkdir -p "$OUT/meta"
