@@ -87,7 +87,12 @@ def check_fs(img, path, p):
             check("swap signature " + what, f.read(10) == b"SWAPSPACE2")
     elif fs == "luks":
         run("cryptsetup luksDump " + what, ["cryptsetup", "luksDump", extract(path, start, size)])
-    elif fs in ("lvm", "bios_grub", "msr", "none"):
+    elif fs == "lvm":
+        with open(path, "rb") as f:
+            f.seek(start + 512)
+            label = f.read(32)
+        check("LVM2 PV label " + what, label[:8] == b"LABELONE" and label[24:32] == b"LVM2 001")
+    elif fs in ("bios_grub", "msr", "none"):
         pass
     else:
         check("known fs type %s in %s" % (fs, what), False)

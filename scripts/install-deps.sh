@@ -10,7 +10,7 @@ PKGS=(
   debootstrap cpio zstd xz-utils lz4 bzip2 libxml2-utils sqlite3 python3 qemu-utils
   # test-image builder (scripts/make-test-images.sh) and checkers (scripts/check-images.sh)
   grub-pc-bin grub-efi-amd64-bin grub-common cryptsetup-bin lvm2 libguestfs-tools
-  tar gzip file binutils
+  libwin-hivex-perl guestfs-tools kmod util-linux tar gzip file binutils
 )
 # qemu-system comes from bookworm-backports (it must match the preinstalled qemu-utils 10.x from
 # backports; bookworm's 7.2 fails with "held broken packages"), see docs/tooling-notes.

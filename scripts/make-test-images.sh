@@ -18,6 +18,11 @@ inputs_hash() {
 OUT="$GF_CACHE_ROOT/test-images/$(inputs_hash)"
 if [ "${1:-}" = "--print-dir" ]; then echo "$OUT"; exit 0; fi
 if [ -f "$OUT/.complete" ]; then log "cached: $OUT"; echo "$OUT"; exit 0; fi
+# one builder per output folder (several checkouts of the same commit may build at once)
+mkdir -p "$(dirname "$OUT")"
+exec 9>"$OUT.lock"
+flock 9
+if [ -f "$OUT/.complete" ]; then log "cached (built by another run): $OUT"; echo "$OUT"; exit 0; fi
 
 # Each step leaves a stamp file so that an interrupted build resumes where it stopped.
 mkdir -p "$OUT/meta"
@@ -30,6 +35,10 @@ step() { # step NAME command...
   touch "$OUT/.done-$n"
   log "step $n: ok ($((SECONDS - t0)) s)"
 }
+
+# guestfish (Btrfs subvolumes, LVM, NTFS directories) needs the libguestfs set-up of this machine
+# kind: direct backend, TCG, a supermin kernel (scripts/libguestfs-env.sh)
+source scripts/libguestfs-env.sh >&2 || log "WARNING: libguestfs unusable: the guestfish-made images will fail"
 
 TARBALL=$(scripts/images/debootstrap.sh)
 step debian12-bios scripts/images/debian12.sh bios "$OUT" "$TARBALL"
@@ -47,7 +56,7 @@ done
 # Windows-like guests: NTFS directories need guestfish (libguestfs appliance, TCG)
 for t in test-images/trees/*/windows.json; do
   n=$(basename "$(dirname "$t")")
-  step "$n" bash -c 'source scripts/libguestfs-env.sh && python3 scripts/images/windows.py "$0" "$1"' "$n" "$OUT"
+  step "$n" python3 scripts/images/windows.py "$n" "$OUT"
 done
 
 python3 scripts/images/index.py "$OUT"

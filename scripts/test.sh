@@ -25,4 +25,15 @@ scripts/check-images.sh "$GUESTFIX_TEST_IMAGES"
 echo "== boot test: debian12-bios reaches its login prompt (SATA, SeaBIOS, TCG)"
 scripts/boot-test.sh --bus sata --firmware bios --timeout 300 \
   "$GUESTFIX_TEST_IMAGES/debian12-bios.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
+# GUESTFIX_BOOT_TESTS=all also boots debian12-uefi (OVMF, BOOT-4 fix on a scratch copy),
+# debian12-xfs and debian12-btrfs (~2-3 min each under TCG)
+if [ "${GUESTFIX_BOOT_TESTS:-}" = all ]; then
+  for v in xfs btrfs; do
+    echo "== boot test: debian12-$v"
+    scripts/boot-test.sh --timeout 400 "$GUESTFIX_TEST_IMAGES/debian12-$v.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
+  done
+  echo "== boot test: debian12-uefi (OVMF, scratch copy with EFI/BOOT/BOOTX64.EFI)"
+  scripts/boot-test.sh --timeout 400 --firmware uefi --efi-fallback \
+    "$GUESTFIX_TEST_IMAGES/debian12-uefi.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
+fi
 echo "== all tests passed"

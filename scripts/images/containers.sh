@@ -7,7 +7,7 @@
 # relative, with 64 KiB of 0xab written at a known offset), NAME.stream.vmdk, NAME.sparse.vmdk
 # (monolithicSparse), NAME.fixed.vhd, NAME.dynamic.vhd, NAME.vhdx, NAME.ova (tar: NAME.ovf,
 # NAME-disk1.vmdk (= NAME streamOptimized), NAME-disk2.vmdk (SECOND_DISK streamOptimized), NAME.mf).
-# Damaged: NAME.truncated.qcow2, NAME.badmagic.qcow2, NAME.footer-mismatch.vhd,
+# Damaged (in OUT/damaged/): NAME.truncated.qcow2, NAME.badmagic.qcow2, NAME.footer-mismatch.vhd,
 # NAME.corrupt-grain.vmdk, NAME.l2-past-end.qcow2.
 source "$(dirname "$0")/common.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -131,11 +131,13 @@ rm -rf "$ova"
 
 dmg='{}'
 if [ "$damaged" = --damaged ]; then
-  d1=$(python3 "$here/damage.py" truncate "$name.qcow2" "$name.truncated.qcow2")
-  d2=$(python3 "$here/damage.py" badmagic "$name.qcow2" "$name.badmagic.qcow2")
-  d3=$(python3 "$here/damage.py" vhd-footer "$name.dynamic.vhd" "$name.footer-mismatch.vhd")
-  d4=$(python3 "$here/damage.py" vmdk-grain "$name.stream.vmdk" "$name.corrupt-grain.vmdk")
-  d5=$(python3 "$here/damage.py" qcow2-l2 "$name.qcow2" "$name.l2-past-end.qcow2")
+  # in a subfolder, so that a walk over the folder's good images does not trip over them
+  mkdir -p damaged
+  d1=$(python3 "$here/damage.py" truncate "$name.qcow2" "damaged/$name.truncated.qcow2")
+  d2=$(python3 "$here/damage.py" badmagic "$name.qcow2" "damaged/$name.badmagic.qcow2")
+  d3=$(python3 "$here/damage.py" vhd-footer "$name.dynamic.vhd" "damaged/$name.footer-mismatch.vhd")
+  d4=$(python3 "$here/damage.py" vmdk-grain "$name.stream.vmdk" "damaged/$name.corrupt-grain.vmdk")
+  d5=$(python3 "$here/damage.py" qcow2-l2 "$name.qcow2" "damaged/$name.l2-past-end.qcow2")
   dmg="{\"truncated\": $d1, \"badmagic\": $d2, \"footer-mismatch\": $d3, \"corrupt-grain\": $d4, \"l2-past-end\": $d5}"
 fi
 
@@ -174,7 +176,7 @@ for suffix, fmt, desc, extra in conts:
 for key, info in dmg.items():
     suffix, fmt, desc, defect = dmgs[key]
     d = copy.deepcopy(base)
-    d.update({"name": "%s.%s" % (name, suffix), "file": "%s.%s" % (name, suffix), "format": fmt,
+    d.update({"name": "%s.%s" % (name, suffix), "file": "damaged/%s.%s" % (name, suffix), "format": fmt,
               "description": desc + "; made from " + name, "derived_from": name + ".raw", "damaged": True,
               "defects": [defect], "damage": info, "expect": "error"})
     d.pop("boots", None)

@@ -83,7 +83,8 @@ for sp, content in spec.get("files", {}).items():
         os.unlink(write_path)
     open(write_path, "w").write(content)
 for sp, mode in spec.get("dirs", {}).items():
-    os.makedirs(ppath(sp), exist_ok=True)
+    if not sp.startswith("lv-"):  # lv-NAME: entries are applied to the LV trees below
+        os.makedirs(ppath(sp), exist_ok=True)
 for sp, target in spec.get("symlinks", {}).items():
     os.makedirs(os.path.dirname(ppath(sp)), exist_ok=True)
     os.symlink(target, ppath(sp))
@@ -284,7 +285,8 @@ for b in spec.get("binaries", []):
 for d in pdir.values():
     sh("chown", "-R", "-h", "0:0", d)
 for sp, mode in list(spec.get("dirs", {}).items()) + list(spec.get("modes", {}).items()):
-    os.chmod(ppath(sp), int(mode, 8))
+    if not sp.startswith("lv-"):
+        os.chmod(ppath(sp), int(mode, 8))
 
 # ---- filesystems ------------------------------------------------------------------------------------
 imgs = {}
@@ -307,6 +309,24 @@ for p in spec["partitions"]:
         if p.get("label"):
             args += ["-L", p["label"]]
         sh(*args, img)
+    elif fs == "btrfs" and p.get("subvolumes"):
+        # subvolumes cannot be made offline (btrfs-progs 6.2): an empty filesystem here, the
+        # subvolumes and the tree are added by guestfish below. The manifest is relative to the
+        # top level (subvolid 5): the tree appears under the first subvolume (e.g. /@).
+        first = p["subvolumes"][0].strip("/")
+        for sv in p["subvolumes"][1:]:  # nested subvolumes appear as directories of the tree
+            os.makedirs(os.path.join(tree, sv.strip("/")[len(first) + 1:]), mode=0o755, exist_ok=True)
+        rows = subprocess.run(["python3", os.path.join(HERE, "manifest.py"), tree], stdout=subprocess.PIPE,
+                              check=True).stdout.decode().splitlines()
+        sv = "/" + p["subvolumes"][0].strip("/")
+        with open(man, "w") as mf:
+            mf.write("/\td\t0755\t0\t-\n")
+            for r in rows:
+                path, rest = r.split("\t", 1)
+                mf.write("%s\t%s\n" % (sv if path == "/" else sv + path, rest))
+        sh("mkfs.btrfs", "-q", "-f", "-U", p["uuid"], img, stdout=subprocess.DEVNULL)
+    elif fs == "lvm":
+        pass  # made by guestfish below (device-mapper is needed to format logical volumes)
     elif fs == "btrfs":
         sh("python3", os.path.join(HERE, "manifest.py"), tree, stdout=open(man, "w"))
         args = ["mkfs.btrfs", "-q", "-f", "-U", p["uuid"], "--rootdir", tree]
@@ -354,6 +374,61 @@ for i, p in enumerate(spec["partitions"], 1):
 sh("sfdisk", "-q", disk, input=script.encode())
 for p, off in layout:
     sh("dd", "if=" + imgs[p["name"]], "of=" + disk, "bs=1M", "seek=%d" % (off // MiB), "conv=notrunc,sparse", "status=none")
+
+# ---- guestfish: Btrfs subvolumes, LVM ------------------------------------------------------------
+gf = ["run"]
+for i, (p, off) in enumerate(layout, 1):
+    dev = "/dev/sda%d" % i
+    if p["fs"] == "btrfs" and p.get("subvolumes"):
+        tarf = os.path.join(work, p["name"] + ".tar")
+        sh("tar", "--numeric-owner", "-C", pdir[p["name"]], "-cf", tarf, ".")
+        gf.append("mount %s /" % dev)
+        for sv in p["subvolumes"]:
+            parent = os.path.dirname(sv.strip("/"))
+            if parent and parent not in [x.strip("/") for x in p["subvolumes"]]:
+                gf.append("mkdir-p /%s" % parent)
+            gf.append("btrfs-subvolume-create /%s" % sv.strip("/"))
+        gf.append("umount /")
+        gf.append("mount-options subvol=%s %s /" % (p["subvolumes"][0].lstrip("/"), dev))
+        gf.append("tar-in %s / xattrs:true" % tarf)
+        gf.append("umount /")
+        gf.append("mount %s /" % dev)
+        gf.append("btrfs-subvolume-show /%s" % p["subvolumes"][0].lstrip("/"))
+        gf.append("umount /")
+    if p["fs"] == "lvm":
+        vg = p["vg"]
+        gf.append("pvcreate %s" % dev)
+        gf.append("vgcreate %s %s" % (vg, dev))
+        for lv in p["lvs"]:
+            gf.append("lvcreate %s %s %d" % (lv["name"], vg, lv["mib"]))
+            gf.append("mkfs %s /dev/%s/%s" % (lv["fs"], vg, lv["name"]))
+            gf.append("set-uuid /dev/%s/%s %s" % (vg, lv["name"], lv["uuid"]))
+        # mount in mountpoint order, then unpack each LV's tree
+        lvs = sorted(p["lvs"], key=lambda l: len(l["mountpoint"]))
+        for lv in lvs:
+            if lv["mountpoint"] != "/":
+                gf.append("mkdir-p %s" % lv["mountpoint"])
+            gf.append("mount /dev/%s/%s %s" % (vg, lv["name"], lv["mountpoint"]))
+        for lv in lvs:
+            t = os.path.join(TREE, lv["tree"])
+            d = os.path.join(work, "lv-" + lv["name"])
+            shutil.copytree(t, d, symlinks=True)
+            sh("chown", "-R", "-h", "0:0", d)
+            for sp, mode in spec.get("dirs", {}).items():
+                if sp.startswith("lv-%s:" % lv["name"]):
+                    os.makedirs(os.path.join(d, sp.split(":", 1)[1].lstrip("/")), exist_ok=True)
+                    os.chmod(os.path.join(d, sp.split(":", 1)[1].lstrip("/")), int(mode, 8))
+            man = os.path.join(OUT, "%s.%s.manifest.tsv" % (NAME, lv["name"]))
+            sh("python3", os.path.join(HERE, "manifest.py"), d, stdout=open(man, "w"))
+            tarf = os.path.join(work, "lv-%s.tar" % lv["name"])
+            sh("tar", "--numeric-owner", "-C", d, "-cf", tarf, ".")
+            gf.append("tar-in %s %s" % (tarf, lv["mountpoint"]))
+        gf.append("umount-all")
+if len(gf) > 1:
+    gfs = os.path.join(work, "gf.script")
+    open(gfs, "w").write("\n".join(gf) + "\n")
+    sh("guestfish", "--rw", "-a", disk, "-f", gfs, stdout=subprocess.DEVNULL)
+
 os.replace(disk, os.path.join(OUT, NAME + ".raw"))
 
 # ---- index fragment -------------------------------------------------------------------------------
@@ -364,6 +439,13 @@ for i, (p, off) in enumerate(layout, 1):
     man = "%s.%s.manifest.tsv" % (NAME, p["name"])
     if os.path.exists(os.path.join(OUT, man)):
         mp["manifest"] = man
+    for k in ("subvolumes", "default_subvolume", "vg"):
+        if k in p:
+            mp[k] = p[k]
+    if "lvs" in p:
+        mp["lvs"] = [{"name": lv["name"], "size": lv["mib"] * MiB, "fs": lv["fs"], "uuid": lv["uuid"],
+                      "mountpoint": lv["mountpoint"], "manifest": "%s.%s.manifest.tsv" % (NAME, lv["name"])}
+                     for lv in p["lvs"]]
     meta_parts.append(mp)
 meta = {"name": NAME, "file": NAME + ".raw", "format": "raw", "size": spec["disk_mib"] * MiB,
         "description": spec["description"], "boot": spec.get("boot", "bios"),
