@@ -503,3 +503,74 @@ fn very_fragmented_file_makes_depth_two_tree() {
     fsck_clean(&img);
     assert_eq!(view_read(&img, "/grow"), bytes(10, 3000));
 }
+
+/// Features the writer cannot keep consistent are refused by name.
+#[test]
+fn refuses_unsupported_features_by_name() {
+    let t = etc_tree();
+    for (opt, name) in [
+        ("bigalloc", "bigalloc"),
+        ("meta_bg,^resize_inode", "meta_bg"),
+        ("encrypt", "encrypt"),
+        ("casefold", "casefold"),
+        ("verity", "verity"),
+        ("mmp", "mmp"),
+        ("project,quota", "quota"),
+    ] {
+        let img = mkfs(Some(t.path()), "64M", &["-O", opt]);
+        match open_err(&img) {
+            Ext4WriteError::UnsupportedFeature(f) => assert_eq!(f, name, "-O {opt}"),
+            e => panic!("-O {opt}: unexpected {e}"),
+        }
+    }
+}
+
+/// Other layouts: 32-byte descriptors with metadata_csum (no 64bit), 128-byte inodes (no
+/// checksum high half, no nanoseconds), no journal, no flex_bg.
+#[test]
+fn other_layouts_stay_consistent() {
+    let t = etc_tree();
+    for args in [
+        &["-O", "^64bit"][..],
+        &["-I", "128"][..],
+        &["-O", "^has_journal,^flex_bg", "-b", "2048"][..],
+        &["-b", "4096", "-g", "8192", "-N", "4000"][..],
+    ] {
+        let img = mkfs(Some(t.path()), "96M", args);
+        let mut w = writer(&img);
+        w.backup_and_replace(b"/etc/fstab", b"fstab.orig", NEW_FSTAB.as_bytes())
+            .unwrap();
+        w.create_dir(b"/", b"d", 0o755, 0, 0).unwrap();
+        for i in 0..120 {
+            w.create_file(
+                b"/d",
+                format!("file-{i}").as_bytes(),
+                &bytes(i, (i as usize) * 997),
+                0o644,
+                0,
+                0,
+            )
+            .unwrap();
+        }
+        w.create_file(b"/d", b"big", &bytes(5, 24 << 20), 0o644, 0, 0)
+            .unwrap();
+        w.rename(b"/d", b"/etc", b"d2").unwrap();
+        w.set_times(b"/etc/d2/file-3", -5, 4_000_000_000).unwrap();
+        drop(w);
+        fsck_clean(&img);
+        let read = |p: &str| debugfs_cat(&img, p);
+        assert_eq!(read("/etc/fstab"), NEW_FSTAB.as_bytes(), "{args:?}");
+        assert_eq!(read("/etc/fstab.orig"), FSTAB.as_bytes(), "{args:?}");
+        assert_eq!(read("/etc/d2/file-119"), bytes(119, 119 * 997), "{args:?}");
+        assert_eq!(read("/etc/d2/big"), bytes(5, 24 << 20), "{args:?}");
+        if !args.contains(&"128") {
+            // ext4-view needs inodes larger than 128 bytes.
+            let v = view(&img);
+            assert_eq!(
+                v.read("/etc/d2/big").unwrap(),
+                bytes(5, 24 << 20),
+                "{args:?}"
+            );
+        }
+    }
+}
