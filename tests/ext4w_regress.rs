@@ -556,6 +556,13 @@ fn other_layouts_stay_consistent() {
             .unwrap();
         w.rename(b"/d", b"/etc", b"d2").unwrap();
         w.set_times(b"/etc/d2/file-3", -5, 4_000_000_000).unwrap();
+        // Past 2038 needs the epoch bits of the large inode; 128-byte inodes clamp.
+        let want = if args.contains(&"128") {
+            i64::from(i32::MAX)
+        } else {
+            4_000_000_000
+        };
+        assert_eq!(w.stat(b"/etc/d2/file-3").unwrap().mtime, want);
         drop(w);
         fsck_clean(&img);
         let read = |p: &str| debugfs_cat(&img, p);

@@ -93,14 +93,18 @@ fn walk(
                 (raw_len, false)
             };
             let start = u64::from(rd32(node, e + 8)) | (u64::from(rd16(node, e + 6)) << 32);
-            if len == 0 {
-                return Err(corrupt(st(), "zero-length extent"));
+            let logical = rd32(node, e);
+            if len == 0 || u64::from(logical) + u64::from(len) > 1 << 32 {
+                return Err(corrupt(
+                    st(),
+                    "extent length zero or past the last logical block",
+                ));
             }
             if map.extents.len() >= MAX_READ_EXTENTS {
                 return Err(corrupt(st(), "too many extents"));
             }
             map.extents.push(Extent {
-                logical: rd32(node, e),
+                logical,
                 start,
                 len,
                 uninit,
@@ -143,14 +147,14 @@ pub fn normalise(extents: &[Extent]) -> Vec<Extent> {
         if let Some(last) = out.last_mut()
             && !last.uninit
             && !e.uninit
-            && last.logical + last.len == e.logical
-            && last.start + u64::from(last.len) == e.start
+            && last.logical.checked_add(last.len) == Some(e.logical)
+            && last.start.checked_add(u64::from(last.len)) == Some(e.start)
             && last.len < MAX_LEN
         {
             let take = (MAX_LEN - last.len).min(e.len);
             last.len += take;
-            e.logical += take;
-            e.start += u64::from(take);
+            e.logical = e.logical.saturating_add(take);
+            e.start = e.start.saturating_add(u64::from(take));
             e.len -= take;
         }
         while e.len > 0 {
@@ -161,8 +165,8 @@ pub fn normalise(extents: &[Extent]) -> Vec<Extent> {
                 len: take,
                 uninit: e.uninit,
             });
-            e.logical += take;
-            e.start += u64::from(take);
+            e.logical = e.logical.saturating_add(take);
+            e.start = e.start.saturating_add(u64::from(take));
             e.len -= take;
         }
     }

@@ -574,7 +574,10 @@ impl Ext4Writer {
         i.set_i_block(&ib);
         let per = self.sb.block_size / 512;
         let old_tree = old.tree_blocks.len() as u64;
-        let b = i.blocks512().saturating_sub(old_tree * per) + nleaves as u64 * per;
+        let b = i
+            .blocks512()
+            .saturating_sub(old_tree * per)
+            .saturating_add(nleaves as u64 * per);
         i.set_blocks512(b);
         Ok(old.tree_blocks.iter().map(|&b| (b, 1)).collect())
     }
@@ -671,7 +674,10 @@ impl Ext4Writer {
         }
         let per = bs / 512;
         let old_data: u64 = old.extents.iter().map(|e| u64::from(e.len)).sum();
-        let b = i.blocks512().saturating_sub(old_data * per) + nblocks * per;
+        let b = i
+            .blocks512()
+            .saturating_sub(old_data.saturating_mul(per))
+            .saturating_add(nblocks * per);
         i.set_blocks512(b);
         let mut free_later = match self.set_extents(i, &norm, &old, &what) {
             Ok(f) => f,
@@ -806,7 +812,7 @@ impl Ext4Writer {
         }
         bitmap::clear(bm, idx);
         if let Some(gd) = self.groups.get_mut(g as usize) {
-            gd.set_free_inodes(gd.free_inodes() + 1);
+            gd.set_free_inodes(gd.free_inodes().saturating_add(1));
             if is_dir {
                 gd.set_used_dirs(gd.used_dirs().saturating_sub(1));
             }
@@ -814,7 +820,7 @@ impl Ext4Writer {
         self.dirty_groups.insert(g);
         self.dirty_inode_bitmaps.insert(g);
         let fi = self.sb.free_inodes();
-        self.sb.set_free_inodes(fi + 1);
+        self.sb.set_free_inodes(fi.saturating_add(1));
         Ok(())
     }
 
@@ -883,8 +889,11 @@ impl Ext4Writer {
             }
         };
         let per = self.sb.block_size / 512;
-        d.set_blocks512(d.blocks512() + phys.len() as u64 * per);
-        d.set_size(d.size() + phys.len() as u64 * self.sb.block_size);
+        d.set_blocks512(d.blocks512().saturating_add(phys.len() as u64 * per));
+        d.set_size(
+            d.size()
+                .saturating_add(phys.len() as u64 * self.sb.block_size),
+        );
         self.commit()?;
         self.write_inode(d)?;
         self.free_blocks(&free)?;
