@@ -581,3 +581,31 @@ fn other_layouts_stay_consistent() {
         }
     }
 }
+
+/// A directory block whose checksum does not match is refused, not silently re-checksummed.
+#[test]
+fn bad_directory_checksum_is_refused() {
+    let t = etc_tree();
+    let img = mkfs(Some(t.path()), "32M", &[]);
+    let blk: u64 = debugfs(&img, "blocks /etc").trim().parse().unwrap();
+    let bs: u64 = debugfs(&img, "stats")
+        .lines()
+        .find_map(|l| l.strip_prefix("Block size:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap();
+    let mut raw = fs::read(&img.path).unwrap();
+    // Flip a byte inside the name area of the first entry ("."'s padding) of /etc's block.
+    raw[(blk * bs + 10) as usize] ^= 0x55;
+    fs::write(&img.path, raw).unwrap();
+    let mut w = writer(&img);
+    assert!(matches!(
+        w.create_file(b"/etc", b"new", b"x", 0o644, 0, 0),
+        Err(Ext4WriteError::Checksum(_))
+    ));
+    assert!(matches!(
+        w.replace_file(b"/etc/fstab", b"x"),
+        Err(Ext4WriteError::Checksum(_))
+    ));
+    // Paths that do not go through /etc still work.
+    w.create_file(b"/", b"other", b"y", 0o644, 0, 0).unwrap();
+}

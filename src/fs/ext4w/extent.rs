@@ -52,13 +52,16 @@ pub fn max_extents(block_size: u64) -> usize {
 
 /// Read a tree. `read_block(n)` returns block `n`; `valid_block(n)` says whether `n` may hold
 /// tree data.
+/// Tree blocks are checked against their `ext4_extent_tail` when `csum_seed` (the inode's
+/// checksum seed) is given.
 pub fn read_tree(
     i_block: &[u8],
     what: &str,
+    csum_seed: Option<u32>,
     read_block: &mut dyn FnMut(u64) -> Result<Vec<u8>, Ext4WriteError>,
 ) -> Result<ExtentMap, Ext4WriteError> {
     let mut map = ExtentMap::default();
-    walk(i_block, 4, None, what, read_block, &mut map)?;
+    walk(i_block, 4, None, what, csum_seed, read_block, &mut map)?;
     Ok(map)
 }
 
@@ -67,6 +70,7 @@ fn walk(
     max_cap: usize,
     want_depth: Option<u16>,
     what: &str,
+    csum_seed: Option<u32>,
     read_block: &mut dyn FnMut(u64) -> Result<Vec<u8>, Ext4WriteError>,
     map: &mut ExtentMap,
 ) -> Result<(), Ext4WriteError> {
@@ -117,7 +121,18 @@ fn walk(
             map.tree_blocks.push(child);
             let blk = read_block(child)?;
             let cap = (blk.len() - 12) / 12;
-            walk(&blk, cap, Some(depth - 1), what, read_block, map)?;
+            if let Some(seed) = csum_seed {
+                let max = usize::from(rd16(&blk, 4)).min(cap);
+                let tail = 12 + 12 * max;
+                let want = rd32(&blk, tail);
+                let got = crc32c_raw(seed, blk.get(..tail).unwrap_or(&[]));
+                if want != got {
+                    return Err(Ext4WriteError::Checksum(format!(
+                        "extent tree block {child} of {what}"
+                    )));
+                }
+            }
+            walk(&blk, cap, Some(depth - 1), what, csum_seed, read_block, map)?;
         }
     }
     Ok(())

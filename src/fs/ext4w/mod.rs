@@ -314,7 +314,8 @@ impl Ext4Writer {
                 what: "block-mapped inode (no extents)".into(),
             });
         }
-        extent::read_tree(i.i_block(), what, &mut |b| self.read_block(b))
+        let seed = self.inode_seed(i);
+        extent::read_tree(i.i_block(), what, seed, &mut |b| self.read_block(b))
     }
 
     /// Write bitmaps, descriptors and superblock changed so far (checksums recomputed).
@@ -399,7 +400,7 @@ impl Ext4Writer {
             let Some(p) = extent::map_block(&map.extents, lblk) else {
                 continue;
             };
-            let buf = self.read_block(p)?;
+            let buf = self.read_dir_block(p, dir, what)?;
             for e in dir::parse(&buf, what)? {
                 if e.inode != 0 && e.name == name {
                     return Ok(Some((e.inode, e.file_type)));
@@ -914,7 +915,7 @@ impl Ext4Writer {
             let Some(p) = extent::map_block(&map.extents, lblk) else {
                 continue;
             };
-            let mut buf = self.read_block(p)?;
+            let mut buf = self.read_dir_block(p, d, what)?;
             if dir::insert(&mut buf, name, ino, ft, what)? {
                 if let Some(s) = seed {
                     dir::update_csum(&mut buf, s);
@@ -931,8 +932,26 @@ impl Ext4Writer {
         Ok(())
     }
 
+    /// A directory block, its leaf checksum checked (metadata_csum, blocks with a tail).
+    fn read_dir_block(&self, p: u64, d: &Inode, what: &str) -> Result<Vec<u8>, Ext4WriteError> {
+        let buf = self.read_block(p)?;
+        if let Some(seed) = self.inode_seed(d)
+            && dir::has_tail(&buf)
+        {
+            let mut copy = buf.clone();
+            dir::update_csum(&mut copy, seed);
+            if copy != buf {
+                return Err(Ext4WriteError::Checksum(format!(
+                    "directory block {p} of {what}"
+                )));
+            }
+        }
+        Ok(buf)
+    }
+
     fn dir_block(
         &self,
+        d: &Inode,
         map: &ExtentMap,
         lblk: u32,
         what: &str,
@@ -943,7 +962,7 @@ impl Ext4Writer {
                 format!("block {lblk} unmapped"),
             )
         })?;
-        Ok((p, self.read_block(p)?))
+        Ok((p, self.read_dir_block(p, d, what)?))
     }
 
     fn htree_insert(
@@ -958,7 +977,7 @@ impl Ext4Writer {
         let seed = self.inode_seed(d);
         let bs = self.bs();
         let (map, nblk) = self.dir_blocks(d, what)?;
-        let (root_p, root_buf) = self.dir_block(&map, 0, what)?;
+        let (root_p, root_buf) = self.dir_block(d, &map, 0, what)?;
         let (hv, levels) = htree::root_info(&root_buf, what)?;
         if levels > 1 {
             return Err(Ext4WriteError::DirectoryIndexFull(format!(
@@ -967,7 +986,7 @@ impl Ext4Writer {
         }
         let version = htree::effective_version(hv, self.sb.unsigned_hash);
         let hash = htree::name_hash(name, version, &self.sb.hash_seed)?;
-        let mut root = htree::DxBlock::parse(root_buf, htree::ROOT_COUNT_OFF, csum, what)?;
+        let mut root = htree::DxBlock::parse(root_buf, htree::ROOT_COUNT_OFF, seed, what)?;
         let ri = root.find(hash);
         let check_lblk = |l: u32| -> Result<u32, Ext4WriteError> {
             if l == 0 || l >= nblk {
@@ -983,8 +1002,8 @@ impl Ext4Writer {
         let mut node: Option<(u32, htree::DxBlock, usize)> = None;
         let leaf_l = if levels == 1 {
             let nl = check_lblk(root.entries.get(ri).map(|e| e.1).unwrap_or(0))?;
-            let (_, nb) = self.dir_block(&map, nl, what)?;
-            let nd = htree::DxBlock::parse(nb, htree::NODE_COUNT_OFF, csum, what)?;
+            let (_, nb) = self.dir_block(d, &map, nl, what)?;
+            let nd = htree::DxBlock::parse(nb, htree::NODE_COUNT_OFF, seed, what)?;
             let ni = nd.find(hash);
             let l = check_lblk(nd.entries.get(ni).map(|e| e.1).unwrap_or(0))?;
             node = Some((nl, nd, ni));
@@ -992,7 +1011,7 @@ impl Ext4Writer {
         } else {
             check_lblk(root.entries.get(ri).map(|e| e.1).unwrap_or(0))?
         };
-        let (leaf_p, mut leaf) = self.dir_block(&map, leaf_l, what)?;
+        let (leaf_p, mut leaf) = self.dir_block(d, &map, leaf_l, what)?;
         if dir::insert(&mut leaf, name, ino, ft, what)? {
             if let Some(s) = seed {
                 dir::update_csum(&mut leaf, s);
@@ -1136,7 +1155,7 @@ impl Ext4Writer {
             let Some(p) = extent::map_block(&map.extents, lblk) else {
                 continue;
             };
-            let mut buf = self.read_block(p)?;
+            let mut buf = self.read_dir_block(p, &d, what)?;
             if dir::remove(&mut buf, name, what)? {
                 if let Some(s) = seed {
                     dir::update_csum(&mut buf, s);
@@ -1348,13 +1367,12 @@ impl Ext4Writer {
     ) -> Result<(), Ext4WriteError> {
         let what = pstr(path);
         let map = self.extent_map(d, &what)?;
-        let (p, mut buf) = self.dir_block(&map, 0, &what)?;
+        let (p, mut buf) = self.dir_block(d, &map, 0, &what)?;
         let seed = self.inode_seed(d);
         if d.flags() & inode::EXT4_INDEX_FL != 0 {
             // ".." sits at offset 12 of the dx root; the dx_tail checksum covers it.
-            le::wr32(&mut buf, 12, parent);
-            let root =
-                htree::DxBlock::parse(buf, htree::ROOT_COUNT_OFF, self.sb.metadata_csum(), &what)?;
+            let mut root = htree::DxBlock::parse(buf, htree::ROOT_COUNT_OFF, seed, &what)?;
+            le::wr32(&mut root.buf, 12, parent);
             let b = root.to_bytes(seed);
             return self.write_block(p, &b);
         }
