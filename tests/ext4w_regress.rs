@@ -609,3 +609,31 @@ fn bad_directory_checksum_is_refused() {
     // Paths that do not go through /etc still work.
     w.create_file(b"/", b"other", b"y", 0o644, 0, 0).unwrap();
 }
+
+/// An orphan file that lists an inode means orphans are present: refused.
+#[test]
+fn refuses_orphans_listed_in_orphan_file() {
+    let t = etc_tree();
+    let img = mkfs(Some(t.path()), "32M", &["-O", "orphan_file"]);
+    let st = debugfs(&img, "stats");
+    let ino: u32 = st
+        .lines()
+        .find_map(|l| l.strip_prefix("Orphan file inode:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap();
+    let bs: u64 = st
+        .lines()
+        .find_map(|l| l.strip_prefix("Block size:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap();
+    let blocks = debugfs(&img, &format!("blocks <{ino}>"));
+    let first: u64 = blocks.split_whitespace().next().unwrap().parse().unwrap();
+    let mut raw = fs::read(&img.path).unwrap();
+    let at = (first * bs) as usize;
+    raw[at..at + 4].copy_from_slice(&12u32.to_le_bytes());
+    fs::write(&img.path, raw).unwrap();
+    match open_err(&img) {
+        Ext4WriteError::OrphansPresent(why) => assert!(why.contains("inode 12"), "{why}"),
+        e => panic!("unexpected {e}"),
+    }
+}

@@ -54,6 +54,8 @@ use superblock::{SB_OFFSET, SB_SIZE, Superblock};
 const MAX_DIR_BYTES: u64 = 256 << 20;
 /// Largest file [`Ext4Writer::read_file`] returns.
 pub const MAX_READ_BYTES: u64 = 256 << 20;
+/// Largest orphan file (blocks) scanned for orphans.
+const ORPHAN_FILE_MAX_BLOCKS: u32 = 1 << 16;
 /// How deep rename walks `..` to refuse moving a directory into itself.
 const MAX_PATH_DEPTH: usize = 4096;
 
@@ -151,6 +153,7 @@ impl Ext4Writer {
             clock: None,
         };
         w.build_reserved()?;
+        w.check_orphan_file()?;
         Ok(w)
     }
 
@@ -162,6 +165,43 @@ impl Ext4Writer {
     /// Block size in bytes.
     pub fn block_size(&self) -> u64 {
         self.sb.block_size
+    }
+
+    /// With orphan_file, refuse when any slot of the orphan file names an inode (orphans
+    /// present even if the ORPHAN_PRESENT flag was lost).
+    fn check_orphan_file(&self) -> Result<(), Ext4WriteError> {
+        if !self.sb.has(0, superblock::compat::ORPHAN_FILE) {
+            return Ok(());
+        }
+        let ino = le::rd32(&self.sb.raw, 0x280);
+        if ino == 0 {
+            return Ok(());
+        }
+        let i = self.read_inode(ino)?;
+        let map = self.extent_map(&i, "orphan file")?;
+        let entries_end = self.bs() - 8; // ext4_orphan_block_tail: magic, checksum
+        let mut seen = 0u32;
+        for e in &map.extents {
+            for k in 0..u64::from(e.len) {
+                seen += 1;
+                if seen > ORPHAN_FILE_MAX_BLOCKS {
+                    return Err(error::corrupt("orphan file", "too many blocks"));
+                }
+                let b = self.read_block(e.start + k)?;
+                let busy = b
+                    .get(..entries_end)
+                    .unwrap_or(&[])
+                    .chunks(4)
+                    .find(|c| c.iter().any(|&x| x != 0));
+                if let Some(c) = busy {
+                    return Err(Ext4WriteError::OrphansPresent(format!(
+                        "orphan file (inode {ino}) lists inode {}",
+                        le::rd32(c, 0)
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Use a fixed time (seconds since the epoch) for every timestamp the writer sets.
