@@ -503,3 +503,137 @@ fn very_fragmented_file_makes_depth_two_tree() {
     fsck_clean(&img);
     assert_eq!(view_read(&img, "/grow"), bytes(10, 3000));
 }
+
+/// Features the writer cannot keep consistent are refused by name.
+#[test]
+fn refuses_unsupported_features_by_name() {
+    let t = etc_tree();
+    for (opt, name) in [
+        ("bigalloc", "bigalloc"),
+        ("meta_bg,^resize_inode", "meta_bg"),
+        ("encrypt", "encrypt"),
+        ("casefold", "casefold"),
+        ("verity", "verity"),
+        ("mmp", "mmp"),
+        ("project,quota", "quota"),
+    ] {
+        let img = mkfs(Some(t.path()), "64M", &["-O", opt]);
+        match open_err(&img) {
+            Ext4WriteError::UnsupportedFeature(f) => assert_eq!(f, name, "-O {opt}"),
+            e => panic!("-O {opt}: unexpected {e}"),
+        }
+    }
+}
+
+/// Other layouts: 32-byte descriptors with metadata_csum (no 64bit), 128-byte inodes (no
+/// checksum high half, no nanoseconds), no journal, no flex_bg.
+#[test]
+fn other_layouts_stay_consistent() {
+    let t = etc_tree();
+    for args in [
+        &["-O", "^64bit"][..],
+        &["-I", "128"][..],
+        &["-O", "^has_journal,^flex_bg", "-b", "2048"][..],
+        &["-b", "4096", "-g", "8192", "-N", "4000"][..],
+    ] {
+        let img = mkfs(Some(t.path()), "96M", args);
+        let mut w = writer(&img);
+        w.backup_and_replace(b"/etc/fstab", b"fstab.orig", NEW_FSTAB.as_bytes())
+            .unwrap();
+        w.create_dir(b"/", b"d", 0o755, 0, 0).unwrap();
+        for i in 0..120 {
+            w.create_file(
+                b"/d",
+                format!("file-{i}").as_bytes(),
+                &bytes(i, (i as usize) * 997),
+                0o644,
+                0,
+                0,
+            )
+            .unwrap();
+        }
+        w.create_file(b"/d", b"big", &bytes(5, 24 << 20), 0o644, 0, 0)
+            .unwrap();
+        w.rename(b"/d", b"/etc", b"d2").unwrap();
+        w.set_times(b"/etc/d2/file-3", -5, 4_000_000_000).unwrap();
+        // Past 2038 needs the epoch bits of the large inode; 128-byte inodes clamp.
+        let want = if args.contains(&"128") {
+            i64::from(i32::MAX)
+        } else {
+            4_000_000_000
+        };
+        assert_eq!(w.stat(b"/etc/d2/file-3").unwrap().mtime, want);
+        drop(w);
+        fsck_clean(&img);
+        let read = |p: &str| debugfs_cat(&img, p);
+        assert_eq!(read("/etc/fstab"), NEW_FSTAB.as_bytes(), "{args:?}");
+        assert_eq!(read("/etc/fstab.orig"), FSTAB.as_bytes(), "{args:?}");
+        assert_eq!(read("/etc/d2/file-119"), bytes(119, 119 * 997), "{args:?}");
+        assert_eq!(read("/etc/d2/big"), bytes(5, 24 << 20), "{args:?}");
+        if !args.contains(&"128") {
+            // ext4-view needs inodes larger than 128 bytes.
+            let v = view(&img);
+            assert_eq!(
+                v.read("/etc/d2/big").unwrap(),
+                bytes(5, 24 << 20),
+                "{args:?}"
+            );
+        }
+    }
+}
+
+/// A directory block whose checksum does not match is refused, not silently re-checksummed.
+#[test]
+fn bad_directory_checksum_is_refused() {
+    let t = etc_tree();
+    let img = mkfs(Some(t.path()), "32M", &[]);
+    let blk: u64 = debugfs(&img, "blocks /etc").trim().parse().unwrap();
+    let bs: u64 = debugfs(&img, "stats")
+        .lines()
+        .find_map(|l| l.strip_prefix("Block size:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap();
+    let mut raw = fs::read(&img.path).unwrap();
+    // Flip a byte inside the name area of the first entry ("."'s padding) of /etc's block.
+    raw[(blk * bs + 10) as usize] ^= 0x55;
+    fs::write(&img.path, raw).unwrap();
+    let mut w = writer(&img);
+    assert!(matches!(
+        w.create_file(b"/etc", b"new", b"x", 0o644, 0, 0),
+        Err(Ext4WriteError::Checksum(_))
+    ));
+    assert!(matches!(
+        w.replace_file(b"/etc/fstab", b"x"),
+        Err(Ext4WriteError::Checksum(_))
+    ));
+    // Paths that do not go through /etc still work.
+    w.create_file(b"/", b"other", b"y", 0o644, 0, 0).unwrap();
+}
+
+/// An orphan file that lists an inode means orphans are present: refused.
+#[test]
+fn refuses_orphans_listed_in_orphan_file() {
+    let t = etc_tree();
+    let img = mkfs(Some(t.path()), "32M", &["-O", "orphan_file"]);
+    let st = debugfs(&img, "stats");
+    let ino: u32 = st
+        .lines()
+        .find_map(|l| l.strip_prefix("Orphan file inode:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap();
+    let bs: u64 = st
+        .lines()
+        .find_map(|l| l.strip_prefix("Block size:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap();
+    let blocks = debugfs(&img, &format!("blocks <{ino}>"));
+    let first: u64 = blocks.split_whitespace().next().unwrap().parse().unwrap();
+    let mut raw = fs::read(&img.path).unwrap();
+    let at = (first * bs) as usize;
+    raw[at..at + 4].copy_from_slice(&12u32.to_le_bytes());
+    fs::write(&img.path, raw).unwrap();
+    match open_err(&img) {
+        Ext4WriteError::OrphansPresent(why) => assert!(why.contains("inode 12"), "{why}"),
+        e => panic!("unexpected {e}"),
+    }
+}

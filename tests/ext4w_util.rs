@@ -144,3 +144,14 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
 pub fn tree() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
+
+/// File content through `debugfs -R 'cat PATH'`.
+pub fn debugfs_cat(img: &Img, path: &str) -> Vec<u8> {
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("cat \"{path}\""))
+        .arg(&img.path)
+        .output()
+        .expect("debugfs runs");
+    out.stdout
+}

@@ -240,13 +240,13 @@ impl Ext4Writer {
                 }
                 bitmap::clear(bm, i);
                 if let Some(gd) = self.groups.get_mut(g as usize) {
-                    gd.set_free_blocks(gd.free_blocks() + 1);
+                    gd.set_free_blocks(gd.free_blocks().saturating_add(1));
                     gd.set_flags(gd.flags() & !BG_BLOCK_UNINIT);
                 }
                 self.dirty_groups.insert(g);
                 self.dirty_block_bitmaps.insert(g);
                 let fb = self.sb.free_blocks();
-                self.sb.set_free_blocks(fb + 1);
+                self.sb.set_free_blocks(fb.saturating_add(1));
             }
         }
         Ok(())
@@ -281,7 +281,7 @@ impl Ext4Writer {
             if let Some(gd) = self.groups.get_mut(g as usize) {
                 gd.set_free_inodes(gd.free_inodes().saturating_sub(1));
                 if is_dir {
-                    gd.set_used_dirs(gd.used_dirs() + 1);
+                    gd.set_used_dirs(gd.used_dirs().saturating_add(1));
                 }
                 // The inode slot is always written whole, so a table that is not
                 // BG_INODE_ZEROED needs nothing more; first fit keeps every lower slot in use.

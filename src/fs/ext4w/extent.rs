@@ -52,13 +52,16 @@ pub fn max_extents(block_size: u64) -> usize {
 
 /// Read a tree. `read_block(n)` returns block `n`; `valid_block(n)` says whether `n` may hold
 /// tree data.
+/// Tree blocks are checked against their `ext4_extent_tail` when `csum_seed` (the inode's
+/// checksum seed) is given.
 pub fn read_tree(
     i_block: &[u8],
     what: &str,
+    csum_seed: Option<u32>,
     read_block: &mut dyn FnMut(u64) -> Result<Vec<u8>, Ext4WriteError>,
 ) -> Result<ExtentMap, Ext4WriteError> {
     let mut map = ExtentMap::default();
-    walk(i_block, 4, None, what, read_block, &mut map)?;
+    walk(i_block, 4, None, what, csum_seed, read_block, &mut map)?;
     Ok(map)
 }
 
@@ -67,6 +70,7 @@ fn walk(
     max_cap: usize,
     want_depth: Option<u16>,
     what: &str,
+    csum_seed: Option<u32>,
     read_block: &mut dyn FnMut(u64) -> Result<Vec<u8>, Ext4WriteError>,
     map: &mut ExtentMap,
 ) -> Result<(), Ext4WriteError> {
@@ -93,14 +97,18 @@ fn walk(
                 (raw_len, false)
             };
             let start = u64::from(rd32(node, e + 8)) | (u64::from(rd16(node, e + 6)) << 32);
-            if len == 0 {
-                return Err(corrupt(st(), "zero-length extent"));
+            let logical = rd32(node, e);
+            if len == 0 || u64::from(logical) + u64::from(len) > 1 << 32 {
+                return Err(corrupt(
+                    st(),
+                    "extent length zero or past the last logical block",
+                ));
             }
             if map.extents.len() >= MAX_READ_EXTENTS {
                 return Err(corrupt(st(), "too many extents"));
             }
             map.extents.push(Extent {
-                logical: rd32(node, e),
+                logical,
                 start,
                 len,
                 uninit,
@@ -113,7 +121,18 @@ fn walk(
             map.tree_blocks.push(child);
             let blk = read_block(child)?;
             let cap = (blk.len() - 12) / 12;
-            walk(&blk, cap, Some(depth - 1), what, read_block, map)?;
+            if let Some(seed) = csum_seed {
+                let max = usize::from(rd16(&blk, 4)).min(cap);
+                let tail = 12 + 12 * max;
+                let want = rd32(&blk, tail);
+                let got = crc32c_raw(seed, blk.get(..tail).unwrap_or(&[]));
+                if want != got {
+                    return Err(Ext4WriteError::Checksum(format!(
+                        "extent tree block {child} of {what}"
+                    )));
+                }
+            }
+            walk(&blk, cap, Some(depth - 1), what, csum_seed, read_block, map)?;
         }
     }
     Ok(())
@@ -143,14 +162,14 @@ pub fn normalise(extents: &[Extent]) -> Vec<Extent> {
         if let Some(last) = out.last_mut()
             && !last.uninit
             && !e.uninit
-            && last.logical + last.len == e.logical
-            && last.start + u64::from(last.len) == e.start
+            && last.logical.checked_add(last.len) == Some(e.logical)
+            && last.start.checked_add(u64::from(last.len)) == Some(e.start)
             && last.len < MAX_LEN
         {
             let take = (MAX_LEN - last.len).min(e.len);
             last.len += take;
-            e.logical += take;
-            e.start += u64::from(take);
+            e.logical = e.logical.saturating_add(take);
+            e.start = e.start.saturating_add(u64::from(take));
             e.len -= take;
         }
         while e.len > 0 {
@@ -161,8 +180,8 @@ pub fn normalise(extents: &[Extent]) -> Vec<Extent> {
                 len: take,
                 uninit: e.uninit,
             });
-            e.logical += take;
-            e.start += u64::from(take);
+            e.logical = e.logical.saturating_add(take);
+            e.start = e.start.saturating_add(u64::from(take));
             e.len -= take;
         }
     }

@@ -206,12 +206,14 @@ pub fn expected_limit(block_size: usize, count_off: usize, csum: bool) -> usize 
 }
 
 impl DxBlock {
+    /// Parse an index block; with `csum_seed` its dx_tail checksum must match.
     pub fn parse(
         buf: Vec<u8>,
         count_off: usize,
-        csum: bool,
+        csum_seed: Option<u32>,
         what: &str,
     ) -> Result<Self, Ext4WriteError> {
+        let csum = csum_seed.is_some();
         let limit = usize::from(rd16(&buf, count_off));
         let count = usize::from(rd16(&buf, count_off + 2));
         if limit != expected_limit(buf.len(), count_off, csum) || count == 0 || count > limit {
@@ -232,12 +234,21 @@ impl DxBlock {
                 "hashes not sorted",
             ));
         }
-        Ok(DxBlock {
+        let block = DxBlock {
             buf,
             count_off,
             entries,
             limit,
-        })
+        };
+        if csum_seed.is_some() {
+            let t = count_off + 8 * limit + 4;
+            if block.to_bytes(csum_seed).get(t..t + 4) != block.buf.get(t..t + 4) {
+                return Err(Ext4WriteError::Checksum(format!(
+                    "htree index block of {what}"
+                )));
+            }
+        }
+        Ok(block)
     }
 
     /// Index of the entry covering `hash`.

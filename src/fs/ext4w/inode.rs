@@ -121,6 +121,13 @@ impl Inode {
         if off >= 128 && !has_extra {
             return;
         }
+        // Representable range: 32-bit signed seconds plus two epoch bits (1901..2446).
+        let max = if has_extra {
+            (1i64 << 34) - (1 << 31) - 1
+        } else {
+            i64::from(i32::MAX)
+        };
+        let secs = secs.clamp(i64::from(i32::MIN), max);
         wr32(&mut self.raw, off, secs as u32);
         if has_extra {
             // Epoch bits: (secs - (i32)secs) >> 32, two bits; then nanoseconds << 2.

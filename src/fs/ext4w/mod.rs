@@ -54,6 +54,8 @@ use superblock::{SB_OFFSET, SB_SIZE, Superblock};
 const MAX_DIR_BYTES: u64 = 256 << 20;
 /// Largest file [`Ext4Writer::read_file`] returns.
 pub const MAX_READ_BYTES: u64 = 256 << 20;
+/// Largest orphan file (blocks) scanned for orphans.
+const ORPHAN_FILE_MAX_BLOCKS: u32 = 1 << 16;
 /// How deep rename walks `..` to refuse moving a directory into itself.
 const MAX_PATH_DEPTH: usize = 4096;
 
@@ -151,6 +153,7 @@ impl Ext4Writer {
             clock: None,
         };
         w.build_reserved()?;
+        w.check_orphan_file()?;
         Ok(w)
     }
 
@@ -162,6 +165,43 @@ impl Ext4Writer {
     /// Block size in bytes.
     pub fn block_size(&self) -> u64 {
         self.sb.block_size
+    }
+
+    /// With orphan_file, refuse when any slot of the orphan file names an inode (orphans
+    /// present even if the ORPHAN_PRESENT flag was lost).
+    fn check_orphan_file(&self) -> Result<(), Ext4WriteError> {
+        if !self.sb.has(0, superblock::compat::ORPHAN_FILE) {
+            return Ok(());
+        }
+        let ino = le::rd32(&self.sb.raw, 0x280);
+        if ino == 0 {
+            return Ok(());
+        }
+        let i = self.read_inode(ino)?;
+        let map = self.extent_map(&i, "orphan file")?;
+        let entries_end = self.bs() - 8; // ext4_orphan_block_tail: magic, checksum
+        let mut seen = 0u32;
+        for e in &map.extents {
+            for k in 0..u64::from(e.len) {
+                seen += 1;
+                if seen > ORPHAN_FILE_MAX_BLOCKS {
+                    return Err(error::corrupt("orphan file", "too many blocks"));
+                }
+                let b = self.read_block(e.start + k)?;
+                let busy = b
+                    .get(..entries_end)
+                    .unwrap_or(&[])
+                    .chunks(4)
+                    .find(|c| c.iter().any(|&x| x != 0));
+                if let Some(c) = busy {
+                    return Err(Ext4WriteError::OrphansPresent(format!(
+                        "orphan file (inode {ino}) lists inode {}",
+                        le::rd32(c, 0)
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Use a fixed time (seconds since the epoch) for every timestamp the writer sets.
@@ -314,7 +354,8 @@ impl Ext4Writer {
                 what: "block-mapped inode (no extents)".into(),
             });
         }
-        extent::read_tree(i.i_block(), what, &mut |b| self.read_block(b))
+        let seed = self.inode_seed(i);
+        extent::read_tree(i.i_block(), what, seed, &mut |b| self.read_block(b))
     }
 
     /// Write bitmaps, descriptors and superblock changed so far (checksums recomputed).
@@ -399,7 +440,7 @@ impl Ext4Writer {
             let Some(p) = extent::map_block(&map.extents, lblk) else {
                 continue;
             };
-            let buf = self.read_block(p)?;
+            let buf = self.read_dir_block(p, dir, what)?;
             for e in dir::parse(&buf, what)? {
                 if e.inode != 0 && e.name == name {
                     return Ok(Some((e.inode, e.file_type)));
@@ -574,7 +615,10 @@ impl Ext4Writer {
         i.set_i_block(&ib);
         let per = self.sb.block_size / 512;
         let old_tree = old.tree_blocks.len() as u64;
-        let b = i.blocks512().saturating_sub(old_tree * per) + nleaves as u64 * per;
+        let b = i
+            .blocks512()
+            .saturating_sub(old_tree * per)
+            .saturating_add(nleaves as u64 * per);
         i.set_blocks512(b);
         Ok(old.tree_blocks.iter().map(|&b| (b, 1)).collect())
     }
@@ -671,7 +715,10 @@ impl Ext4Writer {
         }
         let per = bs / 512;
         let old_data: u64 = old.extents.iter().map(|e| u64::from(e.len)).sum();
-        let b = i.blocks512().saturating_sub(old_data * per) + nblocks * per;
+        let b = i
+            .blocks512()
+            .saturating_sub(old_data.saturating_mul(per))
+            .saturating_add(nblocks * per);
         i.set_blocks512(b);
         let mut free_later = match self.set_extents(i, &norm, &old, &what) {
             Ok(f) => f,
@@ -806,7 +853,7 @@ impl Ext4Writer {
         }
         bitmap::clear(bm, idx);
         if let Some(gd) = self.groups.get_mut(g as usize) {
-            gd.set_free_inodes(gd.free_inodes() + 1);
+            gd.set_free_inodes(gd.free_inodes().saturating_add(1));
             if is_dir {
                 gd.set_used_dirs(gd.used_dirs().saturating_sub(1));
             }
@@ -814,7 +861,7 @@ impl Ext4Writer {
         self.dirty_groups.insert(g);
         self.dirty_inode_bitmaps.insert(g);
         let fi = self.sb.free_inodes();
-        self.sb.set_free_inodes(fi + 1);
+        self.sb.set_free_inodes(fi.saturating_add(1));
         Ok(())
     }
 
@@ -883,8 +930,11 @@ impl Ext4Writer {
             }
         };
         let per = self.sb.block_size / 512;
-        d.set_blocks512(d.blocks512() + phys.len() as u64 * per);
-        d.set_size(d.size() + phys.len() as u64 * self.sb.block_size);
+        d.set_blocks512(d.blocks512().saturating_add(phys.len() as u64 * per));
+        d.set_size(
+            d.size()
+                .saturating_add(phys.len() as u64 * self.sb.block_size),
+        );
         self.commit()?;
         self.write_inode(d)?;
         self.free_blocks(&free)?;
@@ -905,7 +955,7 @@ impl Ext4Writer {
             let Some(p) = extent::map_block(&map.extents, lblk) else {
                 continue;
             };
-            let mut buf = self.read_block(p)?;
+            let mut buf = self.read_dir_block(p, d, what)?;
             if dir::insert(&mut buf, name, ino, ft, what)? {
                 if let Some(s) = seed {
                     dir::update_csum(&mut buf, s);
@@ -922,8 +972,26 @@ impl Ext4Writer {
         Ok(())
     }
 
+    /// A directory block, its leaf checksum checked (metadata_csum, blocks with a tail).
+    fn read_dir_block(&self, p: u64, d: &Inode, what: &str) -> Result<Vec<u8>, Ext4WriteError> {
+        let buf = self.read_block(p)?;
+        if let Some(seed) = self.inode_seed(d)
+            && dir::has_tail(&buf)
+        {
+            let mut copy = buf.clone();
+            dir::update_csum(&mut copy, seed);
+            if copy != buf {
+                return Err(Ext4WriteError::Checksum(format!(
+                    "directory block {p} of {what}"
+                )));
+            }
+        }
+        Ok(buf)
+    }
+
     fn dir_block(
         &self,
+        d: &Inode,
         map: &ExtentMap,
         lblk: u32,
         what: &str,
@@ -934,7 +1002,7 @@ impl Ext4Writer {
                 format!("block {lblk} unmapped"),
             )
         })?;
-        Ok((p, self.read_block(p)?))
+        Ok((p, self.read_dir_block(p, d, what)?))
     }
 
     fn htree_insert(
@@ -949,7 +1017,7 @@ impl Ext4Writer {
         let seed = self.inode_seed(d);
         let bs = self.bs();
         let (map, nblk) = self.dir_blocks(d, what)?;
-        let (root_p, root_buf) = self.dir_block(&map, 0, what)?;
+        let (root_p, root_buf) = self.dir_block(d, &map, 0, what)?;
         let (hv, levels) = htree::root_info(&root_buf, what)?;
         if levels > 1 {
             return Err(Ext4WriteError::DirectoryIndexFull(format!(
@@ -958,7 +1026,7 @@ impl Ext4Writer {
         }
         let version = htree::effective_version(hv, self.sb.unsigned_hash);
         let hash = htree::name_hash(name, version, &self.sb.hash_seed)?;
-        let mut root = htree::DxBlock::parse(root_buf, htree::ROOT_COUNT_OFF, csum, what)?;
+        let mut root = htree::DxBlock::parse(root_buf, htree::ROOT_COUNT_OFF, seed, what)?;
         let ri = root.find(hash);
         let check_lblk = |l: u32| -> Result<u32, Ext4WriteError> {
             if l == 0 || l >= nblk {
@@ -974,8 +1042,8 @@ impl Ext4Writer {
         let mut node: Option<(u32, htree::DxBlock, usize)> = None;
         let leaf_l = if levels == 1 {
             let nl = check_lblk(root.entries.get(ri).map(|e| e.1).unwrap_or(0))?;
-            let (_, nb) = self.dir_block(&map, nl, what)?;
-            let nd = htree::DxBlock::parse(nb, htree::NODE_COUNT_OFF, csum, what)?;
+            let (_, nb) = self.dir_block(d, &map, nl, what)?;
+            let nd = htree::DxBlock::parse(nb, htree::NODE_COUNT_OFF, seed, what)?;
             let ni = nd.find(hash);
             let l = check_lblk(nd.entries.get(ni).map(|e| e.1).unwrap_or(0))?;
             node = Some((nl, nd, ni));
@@ -983,7 +1051,7 @@ impl Ext4Writer {
         } else {
             check_lblk(root.entries.get(ri).map(|e| e.1).unwrap_or(0))?
         };
-        let (leaf_p, mut leaf) = self.dir_block(&map, leaf_l, what)?;
+        let (leaf_p, mut leaf) = self.dir_block(d, &map, leaf_l, what)?;
         if dir::insert(&mut leaf, name, ino, ft, what)? {
             if let Some(s) = seed {
                 dir::update_csum(&mut leaf, s);
@@ -1127,7 +1195,7 @@ impl Ext4Writer {
             let Some(p) = extent::map_block(&map.extents, lblk) else {
                 continue;
             };
-            let mut buf = self.read_block(p)?;
+            let mut buf = self.read_dir_block(p, &d, what)?;
             if dir::remove(&mut buf, name, what)? {
                 if let Some(s) = seed {
                     dir::update_csum(&mut buf, s);
@@ -1339,13 +1407,12 @@ impl Ext4Writer {
     ) -> Result<(), Ext4WriteError> {
         let what = pstr(path);
         let map = self.extent_map(d, &what)?;
-        let (p, mut buf) = self.dir_block(&map, 0, &what)?;
+        let (p, mut buf) = self.dir_block(d, &map, 0, &what)?;
         let seed = self.inode_seed(d);
         if d.flags() & inode::EXT4_INDEX_FL != 0 {
             // ".." sits at offset 12 of the dx root; the dx_tail checksum covers it.
-            le::wr32(&mut buf, 12, parent);
-            let root =
-                htree::DxBlock::parse(buf, htree::ROOT_COUNT_OFF, self.sb.metadata_csum(), &what)?;
+            let mut root = htree::DxBlock::parse(buf, htree::ROOT_COUNT_OFF, seed, &what)?;
+            le::wr32(&mut root.buf, 12, parent);
             let b = root.to_bytes(seed);
             return self.write_block(p, &b);
         }
