@@ -53,7 +53,6 @@ impl Ext4Read for DevReader {
         start_byte: u64,
         dst: &mut [u8],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
-<<<<<<< HEAD
         if let Err(e) = self.dev.read_at(start_byte, dst) {
             return Err(Box::new(e));
         }
@@ -70,11 +69,6 @@ impl Ext4Read for DevReader {
             }
         }
         Ok(())
-=======
-        self.0
-            .read_at(start_byte, dst)
-            .map_err(|e| Box::new(e) as _)
->>>>>>> btrfs
     }
 }
 
@@ -189,11 +183,6 @@ impl Ext4Fs {
                 )));
             }
         };
-<<<<<<< HEAD
-=======
-        let fs =
-            Ext4::load(Box::new(DevReader(dev.clone()))).map_err(|e| map_err(b"superblock", e))?;
->>>>>>> btrfs
         let mut sb = vec![0u8; 1024];
         dev.read_at(1024, &mut sb)?;
         let needs_recovery = probed.as_ref().is_some_and(|p| p.needs_recovery);
@@ -380,7 +369,6 @@ impl Filesystem for Ext4Fs {
 
     fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         let fs = self.fs()?;
-<<<<<<< HEAD
         let md = fs
             .symlink_metadata(ext_path(path)?)
             .map_err(|e| map_err(path, e))?;
@@ -395,8 +383,6 @@ impl Filesystem for Ext4Fs {
                 reason: format!("symlink target claims {} bytes", md.len()),
             });
         }
-=======
->>>>>>> btrfs
         let t = fs
             .read_link(ext_path(path)?)
             .map_err(|e| map_err(path, e))?;

@@ -362,7 +362,6 @@ pub fn build_linux_tree(set: &DiskSet, root: &RootCandidate) -> Result<LinuxTree
             status: FstabStatus::Unresolved,
         };
         let bind = e.has_option("bind") || e.has_option("rbind");
-<<<<<<< HEAD
         o.status = if e.vfstype == "swap" || e.file == "swap" {
             FstabStatus::Swap
         } else if bind || PSEUDO.contains(&e.vfstype.as_str()) {
@@ -380,40 +379,20 @@ pub fn build_linux_tree(set: &DiskSet, root: &RootCandidate) -> Result<LinuxTree
                         "fstab line {line}: / is {} but the root found is {}",
                         v.name, root.volume
                     ));
-=======
-        o.status =
-            if e.vfstype == "swap" || e.file == "swap" || e.file == "none" && e.vfstype == "swap" {
-                FstabStatus::Swap
-            } else if bind || PSEUDO.contains(&e.vfstype.as_str()) {
-                FstabStatus::NotAFilesystem(if bind {
-                    "bind mount".into()
-                } else {
-                    e.vfstype.clone()
-                })
-            } else if !e.file.starts_with('/') {
-                FstabStatus::NotAFilesystem(format!("mount point {:?}", e.file))
-            } else if let Some(v) = vol {
-                if e.file == "/" {
-                    if v.name != root.volume {
-                        out.warnings.push(format!(
-                            "fstab line {line}: / is {} but the root found is {}",
-                            v.name, root.volume
-                        ));
-                    }
-                    FstabStatus::Root
-                } else {
-                    let opts = OpenOptions::from_mount_options(&e.options);
-                    match open_volume(v, &opts)
-                        .and_then(|fs| out.tree.mount(e.file.as_bytes(), fs, &v.name))
-                    {
-                        Ok(()) => FstabStatus::Mounted,
-                        Err(err) => FstabStatus::Failed(err.to_string()),
-                    }
->>>>>>> btrfs
                 }
+                FstabStatus::Root
             } else {
-                FstabStatus::Unresolved
-            };
+                let opts = OpenOptions::from_mount_options(&e.options);
+                match open_volume(v, &opts)
+                    .and_then(|fs| out.tree.mount(e.file.as_bytes(), fs, &v.name))
+                {
+                    Ok(()) => FstabStatus::Mounted,
+                    Err(err) => FstabStatus::Failed(err.to_string()),
+                }
+            }
+        } else {
+            FstabStatus::Unresolved
+        };
         out.fstab.push(o);
     }
     Ok(out)
