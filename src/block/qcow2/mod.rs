@@ -228,33 +228,52 @@ impl BlockDev for Qcow2 {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         super::check_range(&self.name, self.header.size, offset, buf.len())?;
         let cs = self.cluster_size();
+        // Runs of data clusters that are contiguous in the file are read with one call.
+        let mut run: Option<(u64, usize, usize)> = None; // (host offset, buffer position, length)
+        let flush_run = |run: &mut Option<(u64, usize, usize)>, buf: &mut [u8]| {
+            if let Some((host, pos, len)) = run.take() {
+                let dst = buf.get_mut(pos..pos + len).unwrap_or(&mut []);
+                read_into(&*self.file, host, dst, "qcow2 data cluster")?;
+            }
+            Ok::<(), BlockError>(())
+        };
+        let mut pieces = Vec::new();
         for_each_chunk(offset, buf.len(), cs, |idx, within, pos, n| {
-            let dst = buf.get_mut(pos..pos + n).unwrap_or(&mut []);
-            match self.mapping(idx)? {
-                Mapping::Unallocated => match &self.backing {
-                    Some(b) => read_backing(&**b, idx * cs + within, dst),
-                    None => {
-                        dst.fill(0);
-                        Ok(())
+            pieces.push((idx, within, pos, n));
+            Ok(())
+        })?;
+        for (idx, within, pos, n) in pieces {
+            let m = self.mapping(idx)?;
+            if let Mapping::Data(host) = m {
+                let h = host + within;
+                match &mut run {
+                    Some((rh, rp, rl)) if *rh + *rl as u64 == h && *rp + *rl == pos => *rl += n,
+                    _ => {
+                        flush_run(&mut run, buf)?;
+                        run = Some((h, pos, n));
                     }
+                }
+                continue;
+            }
+            flush_run(&mut run, buf)?;
+            let dst = buf.get_mut(pos..pos + n).unwrap_or(&mut []);
+            match m {
+                Mapping::Unallocated => match &self.backing {
+                    Some(b) => read_backing(&**b, idx * cs + within, dst)?,
+                    None => dst.fill(0),
                 },
-                Mapping::Zero => {
-                    dst.fill(0);
-                    Ok(())
-                }
-                Mapping::Data(host) => {
-                    read_into(&*self.file, host + within, dst, "qcow2 data cluster")
-                }
+                Mapping::Zero => dst.fill(0),
                 Mapping::Compressed { offset, len } => {
                     let d = self.compressed_cluster(offset, len)?;
                     let s = d.get(within as usize..within as usize + n).unwrap_or(&[]);
                     if s.len() == dst.len() {
                         dst.copy_from_slice(s);
                     }
-                    Ok(())
                 }
+                Mapping::Data(_) => {}
             }
-        })
+        }
+        flush_run(&mut run, buf)
     }
 
     fn describe(&self) -> String {
