@@ -52,6 +52,22 @@ fn raw_reads_like_qemu() {
 }
 
 #[test]
+fn raw_disk_starting_with_a_tar_is_raw_not_ova() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("notes.txt"), b"not an ovf").unwrap();
+    let st = std::process::Command::new("tar")
+        .args(["--format=ustar", "-cf", "disk.img", "notes.txt"])
+        .current_dir(d.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = d.path().join("disk.img");
+    let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    f.set_len(4 << 20).unwrap();
+    assert_same_as_qemu(&p, "raw", None);
+}
+
+#[test]
 fn qcow2_v3_reads_like_qemu() {
     let d = tempfile::tempdir().unwrap();
     let p = convert(d.path(), &["-O", "qcow2"], "d.qcow2");
