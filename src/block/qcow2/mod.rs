@@ -199,9 +199,43 @@ impl Qcow2 {
     }
 }
 
+/// Largest zstd window a compressed cluster may ask for (the decoder allocates it).
+const MAX_ZSTD_WINDOW: u64 = 8 << 20;
+
+/// The window size a zstd frame header declares (RFC 8878 §3.1.1.1), without decoding.
+fn zstd_window(src: &[u8]) -> Result<u64, String> {
+    use super::util::{le16, le32, le64};
+    if super::util::sub(src, 0, 4) != [0x28, 0xb5, 0x2f, 0xfd] {
+        return Err("not a zstd frame".into());
+    }
+    let fhd = src.get(4).copied().ok_or("truncated zstd frame header")?;
+    let single_segment = fhd & 0x20 != 0;
+    let fcs_flag = fhd >> 6;
+    let dict_len = [0usize, 1, 2, 4][(fhd & 3) as usize];
+    if !single_segment {
+        let wd = src.get(5).copied().ok_or("truncated zstd frame header")?;
+        let base = 1u64 << (10 + (wd >> 3));
+        return Ok(base + (base / 8) * (wd & 7) as u64);
+    }
+    let at = 5 + dict_len;
+    let fcs = match fcs_flag {
+        0 => src.get(at).copied().map(u64::from),
+        1 => (src.len() >= at + 2).then(|| le16(src, at) as u64 + 256),
+        2 => (src.len() >= at + 4).then(|| le32(src, at) as u64),
+        _ => (src.len() >= at + 8).then(|| le64(src, at)),
+    };
+    fcs.ok_or_else(|| "truncated zstd frame header".into())
+}
+
 /// Decompress one zstd frame into `out`; returns the number of bytes it holds.
 fn zstd_into(src: &[u8], out: &mut [u8]) -> Result<u64, String> {
     use std::io::Read;
+    let window = zstd_window(src)?;
+    if window > MAX_ZSTD_WINDOW {
+        return Err(format!(
+            "zstd window of {window} bytes (limit {MAX_ZSTD_WINDOW})"
+        ));
+    }
     let mut dec = ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| e.to_string())?;
     let mut n = 0usize;
     while let Some(dst) = out.get_mut(n..) {
@@ -297,4 +331,24 @@ pub(crate) fn read_backing(
     b.read_at(offset, head)?;
     tail.fill(0);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zstd_window_bound_is_checked_before_decoding() {
+        // Frame header asking for a 2 GiB window (exponent 21): refused without allocating.
+        let hostile = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0, 0, 0];
+        let mut out = vec![0u8; 65536];
+        let e = zstd_into(&hostile, &mut out).unwrap_err();
+        assert!(e.contains("zstd window of 2147483648"), "{e}");
+        // Single-segment frame: the window is the content size.
+        assert_eq!(
+            zstd_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x00, 0xff]).unwrap(),
+            0xff + 256
+        );
+        assert!(zstd_window(&[0x28, 0xb5, 0x2f]).is_err());
+    }
 }
