@@ -344,10 +344,11 @@ mod tests {
         let mut out = vec![0u8; 65536];
         let e = zstd_into(&hostile, &mut out).unwrap_err();
         assert!(e.contains("zstd window of 2147483648"), "{e}");
-        // Single-segment frame: the window is the content size.
+        // Single-segment frame: the window is the content size (FCS flag 1: two bytes
+        // little-endian, plus 256).
         assert_eq!(
             zstd_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x00, 0xff]).unwrap(),
-            0xff + 256
+            0xff00 + 256
         );
         assert!(zstd_window(&[0x28, 0xb5, 0x2f]).is_err());
     }
