@@ -14,6 +14,8 @@ use std::path::Path;
 pub enum OutFormat {
     Raw,
     Qcow2,
+    /// Stream-optimized VMDK (FMT-5).
+    Vmdk,
 }
 
 impl std::str::FromStr for OutFormat {
@@ -22,7 +24,8 @@ impl std::str::FromStr for OutFormat {
         match s {
             "raw" => Ok(OutFormat::Raw),
             "qcow2" => Ok(OutFormat::Qcow2),
-            o => Err(format!("unknown output format {o:?} (raw, qcow2)")),
+            "vmdk" => Ok(OutFormat::Vmdk),
+            o => Err(format!("unknown output format {o:?} (raw, qcow2, vmdk)")),
         }
     }
 }
@@ -54,6 +57,16 @@ pub fn copy_image(
     let sink: Box<dyn super::WritableDev> = match format {
         OutFormat::Raw => Box::new(raw::SparseRawWriter::create(out, size)?),
         OutFormat::Qcow2 => Box::new(Qcow2Writer::create_standalone(out, size)?),
+        OutFormat::Vmdk => {
+            let (data_bytes, zero_bytes) =
+                super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?;
+            return Ok(CopyStats {
+                format,
+                virtual_size: size,
+                data_bytes,
+                zero_bytes,
+            });
+        }
     };
     let mut stats = CopyStats {
         format,
