@@ -237,3 +237,38 @@ fn full_copy_to_stream_optimized_vmdk() {
         Some("streamOptimized")
     );
 }
+
+#[test]
+fn full_copy_to_dynamic_vhd() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let size = SIZE + 7 * 512;
+    let src_bytes = pattern(size);
+    std::fs::write(d.join("src.raw"), &src_bytes).unwrap();
+    let src = block::open(&d.join("src.raw"), &OpenOptions::default()).unwrap();
+    let out = d.join("o.vhd");
+    let st = writer::copy_image(&*src, &out, OutFormat::Vhd, &mut |_| {}).unwrap();
+    assert!(st.zero_bytes > 0);
+    // qemu reads it as a VHD; the size is rounded up to whole CHS geometry, padded with zeros.
+    let info = qemu_img(d, &["info", "-f", "vpc", "--output=json", "o.vhd"]);
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let vsize = v["virtual-size"].as_u64().unwrap();
+    assert!(
+        vsize >= size as u64 && vsize < size as u64 + (1 << 20),
+        "{vsize}"
+    );
+    let mut expect = src_bytes.clone();
+    expect.resize(vsize as usize, 0);
+    assert_eq!(
+        qemu_raw_sha_fmt(&out, Some("vpc")),
+        (sha_bytes(&expect), vsize)
+    );
+    // guestfix reads it back the same, and the two footers are identical (FMT-3).
+    let back = block::open(&out, &OpenOptions::default()).unwrap();
+    assert_eq!(back.len(), vsize);
+    assert_eq!(sha_dev(&*back), sha_bytes(&expect));
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(bytes[..512], bytes[bytes.len() - 512..]);
+    // Zero blocks are not stored.
+    assert!((bytes.len() as u64) < vsize);
+}

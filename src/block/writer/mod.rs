@@ -16,6 +16,8 @@ pub enum OutFormat {
     Qcow2,
     /// Stream-optimized VMDK (FMT-5).
     Vmdk,
+    /// Dynamic VHD (FMT-5).
+    Vhd,
 }
 
 impl std::str::FromStr for OutFormat {
@@ -25,7 +27,10 @@ impl std::str::FromStr for OutFormat {
             "raw" => Ok(OutFormat::Raw),
             "qcow2" => Ok(OutFormat::Qcow2),
             "vmdk" => Ok(OutFormat::Vmdk),
-            o => Err(format!("unknown output format {o:?} (raw, qcow2, vmdk)")),
+            "vhd" | "vpc" => Ok(OutFormat::Vhd),
+            o => Err(format!(
+                "unknown output format {o:?} (raw, qcow2, vmdk, vhd)"
+            )),
         }
     }
 }
@@ -57,9 +62,12 @@ pub fn copy_image(
     let sink: Box<dyn super::WritableDev> = match format {
         OutFormat::Raw => Box::new(raw::SparseRawWriter::create(out, size)?),
         OutFormat::Qcow2 => Box::new(Qcow2Writer::create_standalone(out, size)?),
-        OutFormat::Vmdk => {
-            let (data_bytes, zero_bytes) =
-                super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?;
+        OutFormat::Vmdk | OutFormat::Vhd => {
+            let (data_bytes, zero_bytes) = if format == OutFormat::Vmdk {
+                super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
+            } else {
+                super::vhd::writer::write_dynamic_vhd(src, out, progress)?
+            };
             return Ok(CopyStats {
                 format,
                 virtual_size: size,
