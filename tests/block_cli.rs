@@ -49,6 +49,19 @@ fn convert_vhdx_to_raw_and_qcow2() {
     assert!(out.contains("vhdx"), "{out}");
     qemu_img(d, &["check", "o.qcow2"]);
     assert_eq!(qemu_raw_sha(&q).0, sha_file(&d.join("src.raw")));
+
+    // Stream-optimized VMDK (FMT-5 export format).
+    let v = d.join("o.vmdk");
+    let (code, _, err) = guestfix(&[
+        "convert",
+        s.to_str().unwrap(),
+        v.to_str().unwrap(),
+        "--format",
+        "vmdk",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    qemu_img(d, &["check", "o.vmdk"]);
+    assert_eq!(qemu_raw_sha(&v).0, sha_file(&d.join("src.raw")));
 }
 
 #[test]

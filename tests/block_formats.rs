@@ -52,6 +52,22 @@ fn raw_reads_like_qemu() {
 }
 
 #[test]
+fn raw_disk_starting_with_a_tar_is_raw_not_ova() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("notes.txt"), b"not an ovf").unwrap();
+    let st = std::process::Command::new("tar")
+        .args(["--format=ustar", "-cf", "disk.img", "notes.txt"])
+        .current_dir(d.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = d.path().join("disk.img");
+    let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    f.set_len(4 << 20).unwrap();
+    assert_same_as_qemu(&p, "raw", None);
+}
+
+#[test]
 fn qcow2_v3_reads_like_qemu() {
     let d = tempfile::tempdir().unwrap();
     let p = convert(d.path(), &["-O", "qcow2"], "d.qcow2");
@@ -297,4 +313,35 @@ fn project_test_images_read_like_qemu() {
         n += 1;
     }
     assert!(n > 0, "GUESTFIX_TEST_IMAGES={dir} holds no image");
+}
+
+/// Readers work from bytes: every container opened from a MemDisk reads like the file.
+#[test]
+fn containers_open_from_memory() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["-O", "qcow2", "-c"], "m.qcow2", "qcow2"),
+        (
+            &["-O", "vmdk", "-o", "subformat=streamOptimized"],
+            "m.vmdk",
+            "vmdk",
+        ),
+        (&["-O", "vpc"], "m.vhd", "vpc"),
+        (&["-O", "vhdx"], "m.vhdx", "vhdx"),
+    ];
+    for (args, name, qfmt) in cases {
+        let p = convert(d.path(), args, name);
+        let mem = std::sync::Arc::new(block::raw::MemDisk::new(name, std::fs::read(&p).unwrap()));
+        let counted = std::sync::Arc::new(block::CountingDev::new(mem));
+        let stats = counted.stats();
+        let (disks, info) = block::open_dev(counted).unwrap();
+        assert_eq!(
+            sha_dev(&*disks[0]),
+            qemu_raw_sha_fmt(&p, Some(qfmt)).0,
+            "{name}"
+        );
+        assert_eq!(info.virtual_size, disks[0].len());
+        // The counter saw the container file being read.
+        assert!(stats.reads() > 0 && stats.bytes() > 0, "{name}");
+    }
 }

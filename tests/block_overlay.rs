@@ -201,3 +201,74 @@ fn full_copy_raw_and_qcow2_reproduce_the_disk() {
     assert!(allocated < SIZE as u64 / 2);
     let _ = Qcow2Writer::create_standalone; // the API used by copy_image
 }
+
+#[test]
+fn full_copy_to_stream_optimized_vmdk() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // A size that is not a whole number of grains.
+    let size = SIZE + 3 * 512;
+    std::fs::write(d.join("src.raw"), pattern(size)).unwrap();
+    qemu_img(
+        d,
+        &["convert", "-f", "raw", "-O", "qcow2", "src.raw", "s.qcow2"],
+    );
+    let src = block::open(&d.join("s.qcow2"), &OpenOptions::default()).unwrap();
+    let out = d.join("o.vmdk");
+    let st = writer::copy_image(&*src, &out, OutFormat::Vmdk, &mut |_| {}).unwrap();
+    assert!(st.data_bytes < size as u64 / 2, "zero grains are left out");
+    let (code, msg) = qemu_status(d, &["check", "o.vmdk"]);
+    assert_eq!(code, 0, "qemu-img check: {msg}");
+    let info = qemu_img(d, &["info", "o.vmdk"]);
+    assert!(info.contains("create type: streamOptimized"), "{info}");
+    // qemu reads back exactly the source (its size rounded up to a whole sector: same here).
+    assert_eq!(
+        qemu_raw_sha(&out),
+        (sha_file(&d.join("src.raw")), size as u64)
+    );
+    // And so does guestfix (through the footer: the header says GD_AT_END).
+    let back = block::open(&out, &OpenOptions::default()).unwrap();
+    assert_eq!(sha_dev(&*back), sha_file(&d.join("src.raw")));
+    assert_eq!(
+        block::info(&out, &OpenOptions::default())
+            .unwrap()
+            .subformat
+            .as_deref(),
+        Some("streamOptimized")
+    );
+}
+
+#[test]
+fn full_copy_to_dynamic_vhd() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let size = SIZE + 7 * 512;
+    let src_bytes = pattern(size);
+    std::fs::write(d.join("src.raw"), &src_bytes).unwrap();
+    let src = block::open(&d.join("src.raw"), &OpenOptions::default()).unwrap();
+    let out = d.join("o.vhd");
+    let st = writer::copy_image(&*src, &out, OutFormat::Vhd, &mut |_| {}).unwrap();
+    assert!(st.zero_bytes > 0);
+    // qemu reads it as a VHD; the size is rounded up to whole CHS geometry, padded with zeros.
+    let info = qemu_img(d, &["info", "-f", "vpc", "--output=json", "o.vhd"]);
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let vsize = v["virtual-size"].as_u64().unwrap();
+    assert!(
+        vsize >= size as u64 && vsize < size as u64 + (1 << 20),
+        "{vsize}"
+    );
+    let mut expect = src_bytes.clone();
+    expect.resize(vsize as usize, 0);
+    assert_eq!(
+        qemu_raw_sha_fmt(&out, Some("vpc")),
+        (sha_bytes(&expect), vsize)
+    );
+    // guestfix reads it back the same, and the two footers are identical (FMT-3).
+    let back = block::open(&out, &OpenOptions::default()).unwrap();
+    assert_eq!(back.len(), vsize);
+    assert_eq!(sha_dev(&*back), sha_bytes(&expect));
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(bytes[..512], bytes[bytes.len() - 512..]);
+    // Zero blocks are not stored.
+    assert!((bytes.len() as u64) < vsize);
+}

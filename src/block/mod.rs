@@ -289,7 +289,11 @@ pub fn detect(file: &dyn BlockDev) -> Result<Format, BlockError> {
     if h(0, 8) == vhd::footer::COOKIE {
         return Ok(Format::Vhd);
     }
-    if h(257, 5) == b"ustar" {
+    // An OVA is a tar whose first member is the .ovf descriptor (a raw disk may well start
+    // with some other tar).
+    if h(257, 5) == b"ustar"
+        && ova::tar::first_name(file).is_some_and(|n| n.to_ascii_lowercase().ends_with(".ovf"))
+    {
         return Ok(Format::Ova);
     }
     if vmdk::descriptor::looks_like_descriptor(&head) {

@@ -56,7 +56,13 @@ impl BlockDev for RawFile {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
-        check_range(&self.describe(), self.len, offset, buf.len())?;
+        // Hot path: only build the description when the range is bad.
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            check_range(&self.describe(), self.len, offset, buf.len())?;
+        }
         self.file
             .read_exact_at(buf, offset)
             .map_err(|source| BlockError::Io {

@@ -1,4 +1,5 @@
-//! `guestfix convert IMAGE OUT --format raw|qcow2 [--json]`: full copy of a disk image into a new
+//! `guestfix convert IMAGE OUT --format raw|qcow2|vmdk|vhd [--json]` (vmdk = stream-optimized,
+//! vhd = dynamic): full copy of a disk image into a new
 //! container, reading the source natively (no qemu) and skipping zero blocks.
 
 use super::{CliError, EXIT_OK};

@@ -62,8 +62,28 @@ fn pax_records(data: &[u8]) -> Vec<(String, String)> {
     out
 }
 
+/// Name of the first regular file of the tar, reading at most a few headers (None when it is
+/// not a tar).
+pub fn first_name(file: &dyn BlockDev) -> Option<String> {
+    let mut h = [0u8; 512];
+    read_into(file, 0, &mut h, "tar header").ok()?;
+    match h.get(156).copied().unwrap_or(0) {
+        // Long name / pax header first: walk the headers.
+        b'L' | b'x' | b'g' => list_limited(file, 1)
+            .ok()?
+            .into_iter()
+            .next()
+            .map(|e| e.name),
+        _ => Some(cstr(sub(&h, 0, 100))),
+    }
+}
+
 /// List the regular-file entries of a tar held by `file`.
 pub fn list(file: &dyn BlockDev) -> Result<Vec<Entry>, BlockError> {
+    list_limited(file, MAX_ENTRIES)
+}
+
+fn list_limited(file: &dyn BlockDev, max: usize) -> Result<Vec<Entry>, BlockError> {
     let name = file.describe();
     let flen = file.len();
     let mut out = Vec::new();
@@ -156,7 +176,7 @@ pub fn list(file: &dyn BlockDev) -> Result<Vec<Entry>, BlockError> {
                     n = p;
                 }
                 if matches!(typeflag, b'0' | 0 | b'7') {
-                    if out.len() >= MAX_ENTRIES {
+                    if out.len() >= max {
                         break;
                     }
                     out.push(Entry {
@@ -165,6 +185,9 @@ pub fn list(file: &dyn BlockDev) -> Result<Vec<Entry>, BlockError> {
                         size,
                         typeflag,
                     });
+                    if out.len() >= max {
+                        break;
+                    }
                 }
             }
         }

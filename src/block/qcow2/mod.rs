@@ -199,9 +199,43 @@ impl Qcow2 {
     }
 }
 
+/// Largest zstd window a compressed cluster may ask for (the decoder allocates it).
+const MAX_ZSTD_WINDOW: u64 = 8 << 20;
+
+/// The window size a zstd frame header declares (RFC 8878 §3.1.1.1), without decoding.
+fn zstd_window(src: &[u8]) -> Result<u64, String> {
+    use super::util::{le16, le32, le64};
+    if super::util::sub(src, 0, 4) != [0x28, 0xb5, 0x2f, 0xfd] {
+        return Err("not a zstd frame".into());
+    }
+    let fhd = src.get(4).copied().ok_or("truncated zstd frame header")?;
+    let single_segment = fhd & 0x20 != 0;
+    let fcs_flag = fhd >> 6;
+    let dict_len = [0usize, 1, 2, 4][(fhd & 3) as usize];
+    if !single_segment {
+        let wd = src.get(5).copied().ok_or("truncated zstd frame header")?;
+        let base = 1u64 << (10 + (wd >> 3));
+        return Ok(base + (base / 8) * (wd & 7) as u64);
+    }
+    let at = 5 + dict_len;
+    let fcs = match fcs_flag {
+        0 => src.get(at).copied().map(u64::from),
+        1 => (src.len() >= at + 2).then(|| le16(src, at) as u64 + 256),
+        2 => (src.len() >= at + 4).then(|| le32(src, at) as u64),
+        _ => (src.len() >= at + 8).then(|| le64(src, at)),
+    };
+    fcs.ok_or_else(|| "truncated zstd frame header".into())
+}
+
 /// Decompress one zstd frame into `out`; returns the number of bytes it holds.
 fn zstd_into(src: &[u8], out: &mut [u8]) -> Result<u64, String> {
     use std::io::Read;
+    let window = zstd_window(src)?;
+    if window > MAX_ZSTD_WINDOW {
+        return Err(format!(
+            "zstd window of {window} bytes (limit {MAX_ZSTD_WINDOW})"
+        ));
+    }
     let mut dec = ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| e.to_string())?;
     let mut n = 0usize;
     while let Some(dst) = out.get_mut(n..) {
@@ -228,33 +262,52 @@ impl BlockDev for Qcow2 {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         super::check_range(&self.name, self.header.size, offset, buf.len())?;
         let cs = self.cluster_size();
+        // Runs of data clusters that are contiguous in the file are read with one call.
+        let mut run: Option<(u64, usize, usize)> = None; // (host offset, buffer position, length)
+        let flush_run = |run: &mut Option<(u64, usize, usize)>, buf: &mut [u8]| {
+            if let Some((host, pos, len)) = run.take() {
+                let dst = buf.get_mut(pos..pos + len).unwrap_or(&mut []);
+                read_into(&*self.file, host, dst, "qcow2 data cluster")?;
+            }
+            Ok::<(), BlockError>(())
+        };
+        let mut pieces = Vec::new();
         for_each_chunk(offset, buf.len(), cs, |idx, within, pos, n| {
-            let dst = buf.get_mut(pos..pos + n).unwrap_or(&mut []);
-            match self.mapping(idx)? {
-                Mapping::Unallocated => match &self.backing {
-                    Some(b) => read_backing(&**b, idx * cs + within, dst),
-                    None => {
-                        dst.fill(0);
-                        Ok(())
+            pieces.push((idx, within, pos, n));
+            Ok(())
+        })?;
+        for (idx, within, pos, n) in pieces {
+            let m = self.mapping(idx)?;
+            if let Mapping::Data(host) = m {
+                let h = host + within;
+                match &mut run {
+                    Some((rh, rp, rl)) if *rh + *rl as u64 == h && *rp + *rl == pos => *rl += n,
+                    _ => {
+                        flush_run(&mut run, buf)?;
+                        run = Some((h, pos, n));
                     }
+                }
+                continue;
+            }
+            flush_run(&mut run, buf)?;
+            let dst = buf.get_mut(pos..pos + n).unwrap_or(&mut []);
+            match m {
+                Mapping::Unallocated => match &self.backing {
+                    Some(b) => read_backing(&**b, idx * cs + within, dst)?,
+                    None => dst.fill(0),
                 },
-                Mapping::Zero => {
-                    dst.fill(0);
-                    Ok(())
-                }
-                Mapping::Data(host) => {
-                    read_into(&*self.file, host + within, dst, "qcow2 data cluster")
-                }
+                Mapping::Zero => dst.fill(0),
                 Mapping::Compressed { offset, len } => {
                     let d = self.compressed_cluster(offset, len)?;
                     let s = d.get(within as usize..within as usize + n).unwrap_or(&[]);
                     if s.len() == dst.len() {
                         dst.copy_from_slice(s);
                     }
-                    Ok(())
                 }
+                Mapping::Data(_) => {}
             }
-        })
+        }
+        flush_run(&mut run, buf)
     }
 
     fn describe(&self) -> String {
@@ -278,4 +331,25 @@ pub(crate) fn read_backing(
     b.read_at(offset, head)?;
     tail.fill(0);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zstd_window_bound_is_checked_before_decoding() {
+        // Frame header asking for a 2 GiB window (exponent 21): refused without allocating.
+        let hostile = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0, 0, 0];
+        let mut out = vec![0u8; 65536];
+        let e = zstd_into(&hostile, &mut out).unwrap_err();
+        assert!(e.contains("zstd window of 2147483648"), "{e}");
+        // Single-segment frame: the window is the content size (FCS flag 1: two bytes
+        // little-endian, plus 256).
+        assert_eq!(
+            zstd_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x00, 0xff]).unwrap(),
+            0xff00 + 256
+        );
+        assert!(zstd_window(&[0x28, 0xb5, 0x2f]).is_err());
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod dynamic;
 pub mod footer;
+pub mod writer;
 
 use super::util::{MAX_TABLE_BYTES, be32, for_each_chunk, read_into, read_vec};
 use super::{BlockDev, BlockError, ContainerInfo, Ctx};

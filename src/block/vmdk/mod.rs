@@ -4,6 +4,7 @@
 pub mod descriptor;
 pub mod extent;
 pub mod sparse;
+pub mod stream_writer;
 
 use super::raw::{RawFile, SliceDev};
 use super::util::read_vec;

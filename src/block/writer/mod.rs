@@ -14,6 +14,10 @@ use std::path::Path;
 pub enum OutFormat {
     Raw,
     Qcow2,
+    /// Stream-optimized VMDK (FMT-5).
+    Vmdk,
+    /// Dynamic VHD (FMT-5).
+    Vhd,
 }
 
 impl std::str::FromStr for OutFormat {
@@ -22,7 +26,11 @@ impl std::str::FromStr for OutFormat {
         match s {
             "raw" => Ok(OutFormat::Raw),
             "qcow2" => Ok(OutFormat::Qcow2),
-            o => Err(format!("unknown output format {o:?} (raw, qcow2)")),
+            "vmdk" => Ok(OutFormat::Vmdk),
+            "vhd" | "vpc" => Ok(OutFormat::Vhd),
+            o => Err(format!(
+                "unknown output format {o:?} (raw, qcow2, vmdk, vhd)"
+            )),
         }
     }
 }
@@ -54,6 +62,19 @@ pub fn copy_image(
     let sink: Box<dyn super::WritableDev> = match format {
         OutFormat::Raw => Box::new(raw::SparseRawWriter::create(out, size)?),
         OutFormat::Qcow2 => Box::new(Qcow2Writer::create_standalone(out, size)?),
+        OutFormat::Vmdk | OutFormat::Vhd => {
+            let (data_bytes, zero_bytes) = if format == OutFormat::Vmdk {
+                super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
+            } else {
+                super::vhd::writer::write_dynamic_vhd(src, out, progress)?
+            };
+            return Ok(CopyStats {
+                format,
+                virtual_size: size,
+                data_bytes,
+                zero_bytes,
+            });
+        }
     };
     let mut stats = CopyStats {
         format,
