@@ -170,6 +170,18 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
             out.push(Finding::new("BOOT-1", Severity::Warning, &d.device, "disk note").evidence(n));
         }
     }
+    // GEN-6: LVM volume groups the import service must activate.
+    let lvs: Vec<String> = insp
+        .logical_volumes
+        .iter()
+        .map(|v| format!("{} ({})", v.device, v.content.clone().unwrap_or_else(|| "?".into())))
+        .collect();
+    if !lvs.is_empty() {
+        out.push(
+            Finding::new("GEN-6", Severity::Info, "disk set", "LVM volume groups must be activated at import")
+                .evidence(format!("logical volumes mapped here: {}", lvs.join(", "))),
+        );
+    }
     // GEN-6: LVM that cannot be activated.
     for w in insp.warnings.iter().filter(|w| w.starts_with("LVM")) {
         out.push(

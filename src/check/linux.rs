@@ -284,9 +284,13 @@ pub(super) fn check(
         Some(b) => {
             push(Finding::new(
                 "BOOT-5",
-                Severity::Pass,
+                if b.kind == "grub-legacy" { Severity::Info } else { Severity::Pass },
                 subj,
-                format!("boot loader {} ({})", b.kind, b.config_files.join(", ")),
+                if b.kind == "grub-legacy" {
+                    format!("boot loader GRUB legacy ({}): accepted; its menu is edited directly", b.config_files.join(", "))
+                } else {
+                    format!("boot loader {} ({})", b.kind, b.config_files.join(", "))
+                },
             ));
             if b.kind == "grub2-bls" && b.default_kernel.is_none() {
                 push(
@@ -552,41 +556,60 @@ pub(super) fn check(
                         .fix("regenerate the initramfs (update-initramfs -u / dracut -f) before export"),
                 ),
             }
-            for d in &s.required_drivers {
-                let present = d.modules.iter().any(|m| {
-                    k.initramfs_drivers
+            let has = |list: &[String], m: &str| list.iter().any(|x| norm(x) == norm(m));
+            let at_boot = |m: &str| has(&k.initramfs_drivers, m) || has(&k.builtin_drivers, m);
+            let on_disk = |m: &str| has(&k.module_drivers, m);
+            // The platform's boot-disk driver must be usable before the root is mounted.
+            if !s.boot_drivers.is_empty() && k.initramfs_readable.known() == Some(&true) {
+                let names: Vec<&str> = s.boot_drivers.iter().map(|d| d.name.as_str()).collect();
+                let ok: Vec<&str> = s
+                    .boot_drivers
+                    .iter()
+                    .filter(|d| d.modules.iter().any(|m| at_boot(m)))
+                    .map(|d| d.name.as_str())
+                    .collect();
+                if ok.is_empty() {
+                    let later: Vec<&str> = s
+                        .boot_drivers
                         .iter()
-                        .chain(&k.module_drivers)
-                        .any(|x| norm(x) == norm(m))
-                });
-                if present {
-                    push(Finding::new(
-                        "LNX-3",
-                        Severity::Pass,
-                        subj,
-                        format!("{} driver present for {}", d.name, k.version),
-                    ));
+                        .filter(|d| d.modules.iter().any(|m| on_disk(m)))
+                        .map(|d| d.name.as_str())
+                        .collect();
+                    push(
+                        Finding::new("LNX-3", Severity::Warning, subj, "no boot-disk driver of the platform in the initramfs")
+                            .evidence(format!(
+                                "kernel {}: none of {} in the initramfs or built in (initramfs has: {}){}",
+                                k.version,
+                                names.join(", "),
+                                if k.initramfs_drivers.is_empty() { "no storage/network drivers".into() } else { k.initramfs_drivers.join(" ") },
+                                if later.is_empty() { String::new() } else { format!("; {} only in /lib/modules", later.join(", ")) }
+                            ))
+                            .fix("rebuild the initramfs with the driver (dracut --add-drivers nvme / update-initramfs) before export, or let a rule add it (MOD-L1)"),
+                    );
+                } else {
+                    push(Finding::new("LNX-3", Severity::Pass, subj, format!("boot-disk driver {} available at boot for {}", ok.join(", "), k.version)));
+                }
+            }
+            for d in &s.required_drivers {
+                let boot = d.modules.iter().any(|m| at_boot(m));
+                let disk = d.modules.iter().any(|m| on_disk(m));
+                if boot {
+                    push(Finding::new("LNX-3", Severity::Pass, subj, format!("{} driver present for {}", d.name, k.version)));
+                } else if disk {
+                    push(
+                        Finding::new("LNX-3", Severity::Info, subj, format!("{} driver only in /lib/modules", d.name))
+                            .evidence(format!("kernel {}: {} is not in the initramfs; it loads once the root is mounted", k.version, d.modules.join("/"))),
+                    );
                 } else {
                     push(
                         Finding::new(
                             "LNX-3",
-                            if d.severity.as_deref() == Some("blocker") {
-                                Severity::Blocker
-                            } else {
-                                Severity::Warning
-                            },
+                            if d.severity.as_deref() == Some("blocker") { Severity::Blocker } else { Severity::Warning },
                             subj,
                             format!("{} driver missing", d.name),
                         )
-                        .evidence(format!(
-                            "kernel {}: no {} module in the initramfs or /lib/modules",
-                            k.version,
-                            d.modules.join("/")
-                        ))
-                        .fix(format!(
-                            "install the {} driver (or let a rule with modules_dir add it, MOD-L1)",
-                            d.name
-                        )),
+                        .evidence(format!("kernel {}: no {} module in the initramfs or /lib/modules", k.version, d.modules.join("/")))
+                        .fix(format!("install the {} driver (or let a rule with modules_dir add it, MOD-L1)", d.name)),
                     );
                 }
             }

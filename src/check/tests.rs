@@ -67,6 +67,7 @@ fn debian_like() -> Inspection {
                 initramfs_error: None,
                 initramfs_drivers: vec!["virtio_blk".into(), "nvme".into()],
                 module_drivers: vec!["ena".into(), "nvme".into()],
+                builtin_drivers: vec![],
                 modules_dir: true,
             }],
             bootloader: Fact::Known(BootloaderFacts {

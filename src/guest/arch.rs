@@ -31,6 +31,25 @@ pub fn elf_arch(b: &[u8]) -> Option<&'static str> {
     })
 }
 
+/// The architecture of a Linux kernel image: an x86 bzImage (setup header `HdrS` at 0x202;
+/// `XLF_KERNEL_64` in xloadflags at 0x236 means a 64-bit kernel) or an arm64 `Image`
+/// (`ARM\x64` at 0x38).
+pub fn kernel_image_arch(b: &[u8]) -> Option<&'static str> {
+    if b.get(0x38..0x3c) == Some(b"ARM\x64") {
+        return Some("aarch64");
+    }
+    if b.get(0x202..0x206) != Some(b"HdrS") {
+        return None;
+    }
+    let version = u16::from_le_bytes([*b.get(0x206)?, *b.get(0x207)?]);
+    let xloadflags = u16::from_le_bytes([*b.get(0x236)?, *b.get(0x237)?]);
+    Some(if version >= 0x020c && xloadflags & 1 != 0 {
+        "x86_64"
+    } else {
+        "i386"
+    })
+}
+
 /// The architecture of a PE file (Windows executables).
 pub fn pe_arch(b: &[u8]) -> Option<&'static str> {
     if b.len() < 0x40 || &b[..2] != b"MZ" {
@@ -62,6 +81,21 @@ mod tests {
         assert_eq!(elf_arch(&sh), Some(std::env::consts::ARCH));
         assert_eq!(elf_arch(b"\x7fELF"), None);
         assert_eq!(elf_arch(b"#!/bin/sh\n echo hello world"), None);
+    }
+
+    #[test]
+    fn kernel_images() {
+        let mut k = vec![0u8; 0x240];
+        k[0x202..0x206].copy_from_slice(b"HdrS");
+        k[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+        k[0x236] = 0x1f;
+        assert_eq!(kernel_image_arch(&k), Some("x86_64"));
+        k[0x236] = 0;
+        assert_eq!(kernel_image_arch(&k), Some("i386"));
+        let mut a = vec![0u8; 0x40];
+        a[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        assert_eq!(kernel_image_arch(&a), Some("aarch64"));
+        assert_eq!(kernel_image_arch(b"short"), None);
     }
 
     #[test]

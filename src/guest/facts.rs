@@ -199,8 +199,10 @@ pub struct KernelFacts {
     pub initramfs_error: Option<String>,
     /// Driver modules found in the initramfs (virtio_blk, nvme, ena …).
     pub initramfs_drivers: Vec<String>,
-    /// Driver modules found under /lib/modules/<version>.
+    /// Driver modules found under /lib/modules/<version> (modules.dep).
     pub module_drivers: Vec<String>,
+    /// Drivers built into the kernel (modules.builtin): available at boot without the initramfs.
+    pub builtin_drivers: Vec<String>,
     pub modules_dir: bool,
 }
 

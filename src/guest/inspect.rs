@@ -521,7 +521,41 @@ fn elf_arch(files: &TreeFiles) -> Fact<String> {
             return Fact::Known(a.to_string());
         }
     }
-    Fact::unknown("no ELF binary found in /bin, /usr/bin, /sbin")
+    // No binary (a minimal or damaged root): the kernel modules are ELF objects too.
+    for base in ["/lib/modules", "/usr/lib/modules"] {
+        for ver in files.list(base) {
+            let dep = files.read_string(&format!("{base}/{ver}/modules.dep")).unwrap_or_default();
+            for m in dep.lines().filter_map(|l| l.split(':').next()).filter(|m| m.ends_with(".ko")).take(8) {
+                if let Some(a) = read_head(files, &format!("{base}/{ver}/{m}"), 64).and_then(|b| super::arch::elf_arch(&b)) {
+                    return Fact::Known(a.to_string());
+                }
+            }
+        }
+    }
+    // The distribution's kernel release names its architecture (6.1.0-28-amd64,
+    // 5.14.0-70.el9.x86_64, 6.1.0-28-686-pae, 6.1.0-28-arm64, 5.14.0-70.el9.aarch64).
+    for n in files.list("/boot") {
+        let Some(v) = n.strip_prefix("vmlinuz-") else { continue };
+        let arch = if v.ends_with("-amd64") || v.ends_with(".x86_64") || v.ends_with("-cloud-amd64") {
+            Some("x86_64")
+        } else if v.ends_with("-arm64") || v.ends_with(".aarch64") {
+            Some("aarch64")
+        } else if v.ends_with("-686") || v.ends_with("-686-pae") || v.ends_with(".i686") {
+            Some("i386")
+        } else {
+            None
+        };
+        if let Some(a) = arch {
+            return Fact::Known(a.to_string());
+        }
+    }
+    // Last: the kernel image's own header.
+    for n in files.list("/boot").iter().filter(|n| n.starts_with("vmlinuz-") || n.starts_with("vmlinux-")) {
+        if let Some(a) = read_head(files, &format!("/boot/{n}"), 0x240).and_then(|b| super::arch::kernel_image_arch(&b)) {
+            return Fact::Known(a.to_string());
+        }
+    }
+    Fact::unknown("no ELF binary in /bin, /usr/bin, /sbin or /lib/modules, no kernel image header")
 }
 
 fn read_head(files: &TreeFiles, path: &str, n: usize) -> Option<Vec<u8>> {
@@ -624,23 +658,20 @@ fn kernels(files: &TreeFiles, skip_initramfs: bool) -> Vec<KernelFacts> {
                 .iter()
                 .map(|d| format!("{d}/{v}"))
                 .find(|d| !files.list(d).is_empty());
-            let module_drivers = mdir
-                .as_ref()
-                .map(|d| {
-                    let mut m = Vec::new();
-                    for f in ["modules.dep", "modules.builtin"] {
-                        if let Some(t) = files.read_string(&format!("{d}/{f}")) {
-                            for line in t.lines() {
-                                let path = line.split(':').next().unwrap_or("");
-                                if let Some(n) = initramfs::module_name(path) {
-                                    m.push(n);
-                                }
-                            }
-                        }
-                    }
-                    interesting(m)
-                })
-                .unwrap_or_default();
+            let listed = |f: &str| -> Vec<String> {
+                mdir.as_ref()
+                    .and_then(|d| files.read_string(&format!("{d}/{f}")))
+                    .map(|t| {
+                        interesting(
+                            t.lines()
+                                .filter_map(|l| initramfs::module_name(l.split(':').next().unwrap_or("")))
+                                .collect(),
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            let module_drivers = listed("modules.dep");
+            let builtin_drivers = listed("modules.builtin");
             KernelFacts {
                 version: v,
                 path,
@@ -649,6 +680,7 @@ fn kernels(files: &TreeFiles, skip_initramfs: bool) -> Vec<KernelFacts> {
                 initramfs_error,
                 initramfs_drivers: drivers,
                 module_drivers,
+                builtin_drivers,
                 modules_dir: mdir.is_some(),
             }
         })
