@@ -56,6 +56,15 @@ pub struct XfsFs {
     info: FsInfo,
 }
 
+impl std::fmt::Debug for XfsFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XfsFs")
+            .field("dev", &self.dev.describe())
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
 impl XfsFs {
     /// Open the XFS filesystem that starts at byte 0 of `dev`: read and check the superblock,
     /// every AG header, the root inode and the log state.
