@@ -951,3 +951,102 @@ fn fstab_lookup_cost() {
     // A path of two components must not read more than a few blocks beyond open.
     assert!(fstab_bytes < 64 * 1024, "{fstab_bytes}");
 }
+
+/// A device whose bytes at some offsets are replaced (mutation testing without copying).
+struct Mutated {
+    inner: Arc<RawFile>,
+    patches: BTreeMap<u64, u8>,
+}
+
+impl BlockDev for Mutated {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), guestfix::block::BlockError> {
+        self.inner.read_at(offset, buf)?;
+        for (&o, &v) in self.patches.range(offset..offset + buf.len() as u64) {
+            buf[(o - offset) as usize] = v;
+        }
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "mutated".into()
+    }
+}
+
+/// The fuzz target's walk (fuzz/fuzz_targets/fs_xfs.rs): bounded entries, a few file reads.
+fn bounded_walk(fs: &dyn Filesystem) -> usize {
+    let mut budget = 256usize;
+    let mut files = 0;
+    let mut stack = vec![(b"/".to_vec(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = fs.read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            if budget == 0 {
+                return 256;
+            }
+            budget -= 1;
+            let mut p = dir.clone();
+            if p.len() > 1 {
+                p.push(b'/');
+            }
+            p.extend_from_slice(&e.name);
+            let _ = fs.stat(&p);
+            match e.file_type {
+                FileType::Directory if depth < 8 => stack.push((p, depth + 1)),
+                FileType::Regular if files < 8 => {
+                    files += 1;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let _ = fs.read_at(&p, 0, &mut buf);
+                }
+                FileType::Symlink => {
+                    let _ = fs.readlink(&p);
+                }
+                _ => {}
+            }
+        }
+    }
+    256 - budget
+}
+
+#[test]
+fn random_metadata_damage_gives_errors_not_panics() {
+    // v4 has no CRCs, so damaged bytes reach every parser; v5 checks that CRCs catch them.
+    for (f, seed) in [(v4_noftype(), 1u64), (v4(), 2), (v5(), 3)] {
+        let raw = Arc::new(RawFile::open(&f.img).unwrap());
+        let clean = bounded_walk(&XfsFs::open(Arc::new(RawFile::open(&f.img).unwrap())).unwrap());
+        assert_eq!(clean, 256);
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        };
+        let (mut opened, mut errors) = (0, 0);
+        for _ in 0..300 {
+            let mut patches = BTreeMap::new();
+            for _ in 0..1 + next() % 4 {
+                // Mostly the first 256 KiB (superblock, AG headers, first inode chunks,
+                // small directories), sometimes anywhere in the first 4 MiB.
+                let span = if next() % 4 == 0 { 4 << 20 } else { 256 << 10 };
+                patches.insert(next() % span, next() as u8);
+            }
+            let dev: Arc<dyn BlockDev> = Arc::new(Mutated {
+                inner: raw.clone(),
+                patches,
+            });
+            match XfsFs::open(dev) {
+                Ok(fs) => {
+                    opened += 1;
+                    let _ = fs.info();
+                    bounded_walk(&fs);
+                }
+                Err(_) => errors += 1,
+            }
+        }
+        assert!(opened > 50, "only {opened} of 300 opened ({errors} errors)");
+    }
+}

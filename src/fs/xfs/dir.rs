@@ -15,7 +15,7 @@ const XFS_DIR2_LEAF_OFFSET: u64 = 1 << 35;
 /// Cap on the entries of one directory held in memory.
 pub const MAX_ENTRIES: usize = 1 << 21;
 /// Cap on the directory data bytes read to list one directory.
-const MAX_DIR_DATA_BYTES: u64 = 1 << 30;
+const MAX_DIR_DATA_BYTES: u64 = 256 << 20;
 
 /// One directory entry as stored: name, inode number, and the ftype byte (0 when the
 /// filesystem does not record file types in directories).
