@@ -182,7 +182,6 @@ fn write_proto(node: &BTreeMap<Vec<u8>, Node>, src: &Path, proto: &mut String, n
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     img: PathBuf,
     tree: Node,
 }
@@ -197,10 +196,15 @@ fn run(cmd: &mut Command) -> std::process::Output {
     out
 }
 
-fn build(mkfs_opts: &[&str], btree_dir: bool) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir(&src).unwrap();
+/// Fixtures live in cargo's per-target scratch folder (statics are never dropped, so a
+/// TempDir would leak); each run rebuilds them.
+fn build(name: &str, mkfs_opts: &[&str], btree_dir: bool) -> Fixture {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("xfs-fixtures")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("empty-source"), b"").unwrap();
     let tree = source_tree(btree_dir);
     let Node::Dir(top) = &tree else {
@@ -210,9 +214,9 @@ fn build(mkfs_opts: &[&str], btree_dir: bool) -> Fixture {
     let mut n = 0;
     write_proto(top, &src, &mut proto, &mut n);
     proto.push_str("$\n");
-    let proto_path = dir.path().join("proto");
+    let proto_path = dir.join("proto");
     std::fs::write(&proto_path, proto).unwrap();
-    let img = dir.path().join("xfs.img");
+    let img = dir.join("xfs.img");
     let f = std::fs::File::create(&img).unwrap();
     f.set_len(320 << 20).unwrap();
     drop(f);
@@ -227,26 +231,30 @@ fn build(mkfs_opts: &[&str], btree_dir: bool) -> Fixture {
     }
     // Sanity of the test data: xfs_repair in no-modify mode finds nothing wrong.
     run(Command::new("xfs_repair").arg("-n").arg("-f").arg(&img));
-    Fixture {
-        _dir: dir,
-        img,
-        tree,
-    }
+    // The source files were only needed by mkfs.
+    let _ = std::fs::remove_dir_all(&src);
+    Fixture { img, tree }
 }
 
 fn v5() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| build(&["-m", "crc=1,bigtime=1"], true))
+    F.get_or_init(|| build("v5", &["-m", "crc=1,bigtime=1"], true))
 }
 
 fn v4() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| build(&["-m", "crc=0", "-i", "size=256", "-n", "ftype=1"], true))
+    F.get_or_init(|| {
+        build(
+            "v4",
+            &["-m", "crc=0", "-i", "size=256", "-n", "ftype=1"],
+            true,
+        )
+    })
 }
 
 fn v4_noftype() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| build(&["-m", "crc=0", "-n", "ftype=0"], false))
+    F.get_or_init(|| build("v4-noftype", &["-m", "crc=0", "-n", "ftype=0"], false))
 }
 
 fn open(img: &Path) -> XfsFs {
@@ -492,7 +500,7 @@ fn xfs_db_ino(img: &Path, path: &str) -> u64 {
 
 /// A sparse copy of a fixture image.
 fn copy_of(f: &Fixture, name: &str) -> (tempfile::TempDir, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
+    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let p = d.path().join(name);
     run(Command::new("cp")
         .arg("--sparse=always")

@@ -9,7 +9,7 @@
 //! [`DirtyState::NeedsRecovery`] (GEN-5); it is not replayed.
 //!
 //! One file per on-disk structure: [`superblock`], [`ag`] (AGF/AGI), [`inode`], [`bmbt`]
-//! (extent records and the block-map B+tree), [`dir2_sf`], [`dir2_data`], [`dir2_block`],
+//! (extent records and the block-map B+tree), [`dir2_sf`], [`dir2_data`], [`dir2_block`], [`dir2_leaf`] (hash index),
 //! [`symlink`], [`log`]; [`dir`] puts the directory formats together.
 //!
 //! Every size the image claims is bounded before it is used (extents per fork, tree blocks
@@ -21,6 +21,7 @@ mod buf;
 pub mod dir;
 pub mod dir2_block;
 pub mod dir2_data;
+pub mod dir2_leaf;
 pub mod dir2_sf;
 pub mod inode;
 pub mod log;
@@ -212,12 +213,7 @@ impl XfsFs {
             if cur.file_type != FileType::Directory {
                 return Err(FsError::NotADirectory(shown()));
             }
-            let entries = dir::entries(self, &cur)?;
-            let ino = entries
-                .iter()
-                .find(|e| e.name == name)
-                .map(|e| e.ino)
-                .ok_or_else(|| FsError::NotFound(shown()))?;
+            let ino = dir::lookup(self, &cur, name)?.ok_or_else(|| FsError::NotFound(shown()))?;
             cur = self.read_inode(ino)?;
         }
         Ok(cur)

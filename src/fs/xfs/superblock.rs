@@ -10,6 +10,7 @@ pub const XFS_SB_MAGIC: u32 = 0x5846_5342; // "XFSB"
 
 const VERSION_DIRV2BIT: u16 = 0x2000;
 const VERSION_MOREBITSBIT: u16 = 0x8000;
+const VERSION_BORGBIT: u16 = 0x4000;
 const VERSION2_FTYPE: u32 = 0x0000_0200;
 
 pub const INCOMPAT_FTYPE: u32 = 1 << 0;
@@ -54,6 +55,8 @@ pub struct Superblock {
     pub dirblklog: u8,
     pub incompat: u32,
     pub ftype: bool,
+    /// ASCII case-insensitive directory names (`mkfs -n version=ci`): lookups scan.
+    pub ascii_ci: bool,
 }
 
 impl Superblock {
@@ -199,6 +202,7 @@ impl Superblock {
             dirblklog,
             incompat,
             ftype,
+            ascii_ci: versionnum & VERSION_BORGBIT != 0,
         })
     }
 }
