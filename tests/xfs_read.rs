@@ -388,18 +388,27 @@ fn check_tree(f: &Fixture) {
     for (k, v) in &want {
         assert_eq!(got.get(k), Some(v), "{}", String::from_utf8_lossy(k));
     }
-    // Through the trait, by path (the 30000-entry directory only by listing).
+    // Through the trait, by path: every entry is found again by name through the hash index
+    // (block leaf array, LEAF1, DA node tree, B+tree-mapped), stat'ed and read.
     let mut got = BTreeMap::new();
-    walk_trait(&fs, b"", &mut got, &[b"/btreedir"]);
-    assert_eq!(got.len(), want.len());
-    for (k, v) in &want {
-        let g = got
-            .get(k)
-            .unwrap_or_else(|| panic!("{} missing", String::from_utf8_lossy(k)));
-        if !k.starts_with(b"/btreedir/") {
-            assert_eq!(g, v, "{}", String::from_utf8_lossy(k));
+    walk_trait(&fs, b"", &mut got, &[]);
+    assert_eq!(got, want);
+    // Names that are not there, in every directory format.
+    for d in ["/sf", "/blockdir", "/leafdir", "/nodedir", "/btreedir"] {
+        if want.contains_key(d.as_bytes()) {
+            let p = format!("{d}/no-such-name");
+            assert!(matches!(fs.stat(p.as_bytes()), Err(FsError::NotFound(_))));
         }
     }
+    assert!(matches!(
+        fs.read_dir(b"/one"),
+        Err(FsError::NotADirectory(_))
+    ));
+    assert!(matches!(fs.readlink(b"/one"), Err(FsError::NotASymlink(_))));
+    assert!(matches!(
+        fs.read_at(b"/etc", 0, &mut [0u8; 4]),
+        Err(FsError::NotAFile(_))
+    ));
 }
 
 #[test]
