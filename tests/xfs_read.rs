@@ -238,7 +238,7 @@ fn build(name: &str, mkfs_opts: &[&str], btree_dir: bool) -> Fixture {
 
 fn v5() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| build("v5", &["-m", "crc=1,bigtime=1"], true))
+    F.get_or_init(|| build("v5", &["-m", "crc=1,bigtime=1", "-i", "nrext64=1"], true))
 }
 
 fn v4() -> &'static Fixture {
@@ -600,7 +600,25 @@ fn info_matches_xfsprogs_and_blkid() {
         assert_eq!(info.dirty, DirtyState::Clean);
         let lp = run(Command::new("xfs_logprint").arg("-t").arg(&f.img));
         assert!(String::from_utf8_lossy(&lp.stdout).contains("<CLEAN>"));
+        // mkfs stamps the current time (big-time encoding on v5): within the last day.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let mtime = fs.stat(b"/one").unwrap().mtime;
+        assert!(
+            mtime <= now + 60 && mtime > now - 86400,
+            "mtime {mtime}, now {now}"
+        );
     }
+    // The v5 fixture uses big-time timestamps and 64-bit extent counters (nrext64).
+    let out = xfs_db(
+        &v5().img,
+        false,
+        &["path /multi".into(), "p v3.bigtime v3.nrext64".into()],
+    );
+    assert_eq!(xfs_db_field(&out, "v3.bigtime"), "1");
+    assert_eq!(xfs_db_field(&out, "v3.nrext64"), "1");
 }
 
 #[test]
@@ -860,6 +878,16 @@ fn regular_file_in_btree_format() {
         let got = fs.read_file(b"/multi", 8 << 20).unwrap();
         assert_eq!(got.len(), want.len());
         assert!(got == want, "bmbt-mapped file content differs");
+        drop(fs);
+
+        // A root claiming two levels over a leaf block: the level check stops the walk.
+        xfs_db(
+            &img,
+            true,
+            &["path /multi".into(), format!("write {u}.bmbt.level 2")],
+        );
+        let fs = try_open(&img).unwrap();
+        assert_corrupt(fs.read_file(b"/multi", 8 << 20), "bmbt block");
     }
 }
 

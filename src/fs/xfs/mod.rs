@@ -144,7 +144,10 @@ impl XfsFs {
     pub(crate) fn fsblock_to_byte(&self, fsb: u64) -> u64 {
         let agno = fsb >> self.sb.agblklog;
         let agbno = fsb & ((1u64 << self.sb.agblklog) - 1);
-        (agno * u64::from(self.sb.agblocks) + agbno) << self.sb.blocklog
+        // Callers check the range first; saturate anyway so no input can overflow.
+        agno.saturating_mul(u64::from(self.sb.agblocks))
+            .saturating_add(agbno)
+            .saturating_mul(u64::from(self.sb.block_size))
     }
 
     /// The 512-byte "disk address" v5 headers record for filesystem block `fsb`.

@@ -8,6 +8,8 @@ use crate::fs::FsError;
 
 pub const XFS_SB_MAGIC: u32 = 0x5846_5342; // "XFSB"
 
+/// Smallest AG the kernel accepts (`XFS_MIN_AG_BLOCKS`).
+const XFS_MIN_AG_BLOCKS: u32 = 64;
 const VERSION_DIRV2BIT: u16 = 0x2000;
 const VERSION_MOREBITSBIT: u16 = 0x8000;
 const VERSION_BORGBIT: u16 = 0x4000;
@@ -121,9 +123,11 @@ impl Superblock {
         {
             return Err(corrupt(w, format!("bad inode size {inodesize}")));
         }
-        if agblocks < 2 || agblklog > 31 || agblocks > (1u64 << agblklog) as u32 || {
-            agblklog > 0 && u64::from(agblocks) <= (1u64 << (agblklog - 1))
-        } {
+        if agblocks < XFS_MIN_AG_BLOCKS
+            || agblklog > 31
+            || agblocks > (1u64 << agblklog) as u32
+            || { agblklog > 0 && u64::from(agblocks) <= (1u64 << (agblklog - 1)) }
+        {
             return Err(corrupt(
                 w,
                 format!("bad AG size {agblocks} (log {agblklog})"),
