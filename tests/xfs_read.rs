@@ -257,6 +257,19 @@ fn v4_noftype() -> &'static Fixture {
     F.get_or_init(|| build("v4-noftype", &["-m", "crc=0", "-n", "ftype=0"], false))
 }
 
+/// 1 KiB filesystem blocks with 8 KiB directory blocks (each directory block spans eight
+/// filesystem blocks, possibly in several extents).
+fn v5_small_blocks() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        build(
+            "v5-1k",
+            &["-m", "crc=1", "-b", "size=1024", "-n", "size=8192"],
+            false,
+        )
+    })
+}
+
 fn open(img: &Path) -> XfsFs {
     let dev: Arc<dyn BlockDev> = Arc::new(RawFile::open(img).unwrap());
     XfsFs::open(dev).unwrap()
@@ -419,6 +432,32 @@ fn v5_tree_matches_source() {
 #[test]
 fn v4_tree_matches_source() {
     check_tree(v4());
+}
+
+#[test]
+fn v5_1k_blocks_8k_directory_blocks_tree_matches_source() {
+    let f = v5_small_blocks();
+    let sb = open(&f.img).superblock().clone();
+    assert_eq!((sb.block_size, sb.dir_block_size()), (1024, 8192));
+    check_tree(f);
+}
+
+#[test]
+fn name_hash_matches_xfs_db() {
+    for name in [
+        "a",
+        "ab",
+        "abc",
+        "abcd",
+        "fstab",
+        "node-directory-entry-02990",
+        "localtime",
+        "x".repeat(255).as_str(),
+    ] {
+        let out = xfs_db(&v4_noftype().img, false, &[format!("hash {name}")]);
+        let got = guestfix::fs::xfs::dir2_leaf::hashname(name.as_bytes());
+        assert_eq!(out.trim(), format!("{got:#x}"), "{name}");
+    }
 }
 
 #[test]
