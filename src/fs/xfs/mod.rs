@@ -131,7 +131,11 @@ impl XfsFs {
         if root.file_type != FileType::Directory {
             return Err(corrupt("root inode", "not a directory"));
         }
-        fs.info.dirty = log::state(&fs)?;
+        // GEN-5: a log that cannot be read is reported, not fatal; the files may still be read.
+        fs.info.dirty = log::state(&fs).unwrap_or_else(|e| DirtyState::NeedsRecovery {
+            replayed: false,
+            detail: format!("the log cannot be read: {e}"),
+        });
         Ok(fs)
     }
 
