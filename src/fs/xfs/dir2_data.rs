@@ -27,15 +27,9 @@ pub struct Owner<'a> {
     pub ftype: bool,
 }
 
-/// Parse one directory data (or single-block directory) block `raw` and append its entries
-/// (including "." and "..", which the caller drops) to `out`.
-pub fn parse(
-    raw: &[u8],
-    own: &Owner<'_>,
-    dablk: u64,
-    out: &mut Vec<RawEntry>,
-    max_entries: usize,
-) -> Result<(), FsError> {
+/// Check the header of directory data (or single-block directory) block `raw` at directory
+/// file block `dablk`; returns where entries start and end.
+pub fn check_header(raw: &[u8], own: &Owner<'_>, dablk: u64) -> Result<(usize, usize), FsError> {
     let what = format!("directory block {dablk} of inode {}", own.ino);
     let b = Buf::new(raw, &what);
     let magic = b.u32(0)?;
@@ -69,6 +63,71 @@ pub fn parse(
     } else {
         raw.len()
     };
+    Ok((hdr, end))
+}
+
+/// Decode the used entry at `pos` (below `end`); returns it and its 8-byte-aligned size.
+pub(crate) fn decode_entry(
+    b: &Buf<'_>,
+    pos: usize,
+    end: usize,
+    ftype: bool,
+) -> Result<(RawEntry, usize), FsError> {
+    let ino = b.u64(pos)?;
+    let namelen = usize::from(b.u8(pos + 8)?);
+    if namelen == 0 {
+        return Err(corrupt(b.what, format!("entry at {pos} has an empty name")));
+    }
+    let name = b.slice(pos + 9, namelen)?;
+    let ft = if ftype { b.u8(pos + 9 + namelen)? } else { 0 };
+    let raw_len = 8 + 1 + namelen + usize::from(ftype) + 2;
+    let entsize = (raw_len + 7) & !7;
+    if pos + entsize > end {
+        return Err(corrupt(
+            b.what,
+            format!("entry at {pos} runs past the data"),
+        ));
+    }
+    let tag = usize::from(b.u16(pos + entsize - 2)?);
+    if tag != pos {
+        return Err(corrupt(b.what, format!("entry at {pos} carries tag {tag}")));
+    }
+    Ok((
+        RawEntry {
+            name: name.to_vec(),
+            ino,
+            ftype: ft,
+        },
+        entsize,
+    ))
+}
+
+/// The entry at byte `off` of data block `raw` (a hash index points there).
+pub fn entry_at(raw: &[u8], own: &Owner<'_>, dablk: u64, off: usize) -> Result<RawEntry, FsError> {
+    let (hdr, end) = check_header(raw, own, dablk)?;
+    let what = format!("directory block {dablk} of inode {}", own.ino);
+    let b = Buf::new(raw, &what);
+    if off < hdr || off >= end || off % 8 != 0 || b.u16(off)? == FREE_TAG {
+        return Err(corrupt(
+            &what,
+            format!("hash index points to byte {off}, not an entry"),
+        ));
+    }
+    Ok(decode_entry(&b, off, end, own.ftype)?.0)
+}
+
+/// Parse one directory data (or single-block directory) block `raw` and append its entries
+/// (including "." and "..", which the caller drops) to `out`.
+pub fn parse(
+    raw: &[u8],
+    own: &Owner<'_>,
+    dablk: u64,
+    out: &mut Vec<RawEntry>,
+    max_entries: usize,
+) -> Result<(), FsError> {
+    let (hdr, end) = check_header(raw, own, dablk)?;
+    let what = format!("directory block {dablk} of inode {}", own.ino);
+    let b = Buf::new(raw, &what);
     let mut pos = hdr;
     while pos < end {
         if b.u16(pos)? == FREE_TAG {
@@ -82,34 +141,11 @@ pub fn parse(
             pos += len;
             continue;
         }
-        let ino = b.u64(pos)?;
-        let namelen = usize::from(b.u8(pos + 8)?);
-        if namelen == 0 {
-            return Err(corrupt(&what, format!("entry at {pos} has an empty name")));
-        }
-        let name = b.slice(pos + 9, namelen)?;
-        let ft = if own.ftype {
-            b.u8(pos + 9 + namelen)?
-        } else {
-            0
-        };
-        let raw_len = 8 + 1 + namelen + usize::from(own.ftype) + 2;
-        let entsize = (raw_len + 7) & !7;
-        if pos + entsize > end {
-            return Err(corrupt(&what, format!("entry at {pos} runs past the data")));
-        }
-        let tag = usize::from(b.u16(pos + entsize - 2)?);
-        if tag != pos {
-            return Err(corrupt(&what, format!("entry at {pos} carries tag {tag}")));
-        }
+        let (e, entsize) = decode_entry(&b, pos, end, own.ftype)?;
         if out.len() >= max_entries {
             return Err(corrupt(&what, "too many directory entries"));
         }
-        out.push(RawEntry {
-            name: name.to_vec(),
-            ino,
-            ftype: ft,
-        });
+        out.push(e);
         pos += entsize;
     }
     Ok(())

@@ -11,6 +11,8 @@ const XFS_DINODE_MAGIC: u16 = 0x494e; // "IN"
 const V2_CORE_SIZE: usize = 100;
 const V3_CORE_SIZE: usize = 176;
 const V3_CRC_OFF: usize = 100;
+/// `XFS_DIFLAG_REALTIME`: the data lives on the realtime device, which this reader lacks.
+const DIFLAG_REALTIME: u16 = 0x1;
 const DIFLAG2_BIGTIME: u64 = 1 << 3;
 const DIFLAG2_NREXT64: u64 = 1 << 4;
 /// Seconds between the big-time epoch (1901-12-13T20:45:52Z) and the Unix epoch.
@@ -148,6 +150,12 @@ impl Inode {
         } else {
             u64::from(b.u32(76)?)
         };
+        if file_type == FileType::Regular && b.u16(90)? & DIFLAG_REALTIME != 0 {
+            return Err(FsError::Unsupported {
+                fs: super::FS,
+                what: format!("inode {ino} keeps its data on the realtime device"),
+            });
+        }
         let forkoff = usize::from(b.u8(82)?) * 8;
         let isize = sb.inodesize as usize;
         let lit_end = if forkoff == 0 { isize } else { core + forkoff };

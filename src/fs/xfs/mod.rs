@@ -9,7 +9,7 @@
 //! [`DirtyState::NeedsRecovery`] (GEN-5); it is not replayed.
 //!
 //! One file per on-disk structure: [`superblock`], [`ag`] (AGF/AGI), [`inode`], [`bmbt`]
-//! (extent records and the block-map B+tree), [`dir2_sf`], [`dir2_data`], [`dir2_block`],
+//! (extent records and the block-map B+tree), [`dir2_sf`], [`dir2_data`], [`dir2_block`], [`dir2_leaf`] (hash index),
 //! [`symlink`], [`log`]; [`dir`] puts the directory formats together.
 //!
 //! Every size the image claims is bounded before it is used (extents per fork, tree blocks
@@ -21,6 +21,7 @@ mod buf;
 pub mod dir;
 pub mod dir2_block;
 pub mod dir2_data;
+pub mod dir2_leaf;
 pub mod dir2_sf;
 pub mod inode;
 pub mod log;
@@ -54,6 +55,15 @@ pub struct XfsFs {
     dev: Arc<dyn BlockDev>,
     sb: Superblock,
     info: FsInfo,
+}
+
+impl std::fmt::Debug for XfsFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XfsFs")
+            .field("dev", &self.dev.describe())
+            .field("info", &self.info)
+            .finish()
+    }
 }
 
 impl XfsFs {
@@ -121,7 +131,11 @@ impl XfsFs {
         if root.file_type != FileType::Directory {
             return Err(corrupt("root inode", "not a directory"));
         }
-        fs.info.dirty = log::state(&fs)?;
+        // GEN-5: a log that cannot be read is reported, not fatal; the files may still be read.
+        fs.info.dirty = log::state(&fs).unwrap_or_else(|e| DirtyState::NeedsRecovery {
+            replayed: false,
+            detail: format!("the log cannot be read: {e}"),
+        });
         Ok(fs)
     }
 
@@ -134,7 +148,10 @@ impl XfsFs {
     pub(crate) fn fsblock_to_byte(&self, fsb: u64) -> u64 {
         let agno = fsb >> self.sb.agblklog;
         let agbno = fsb & ((1u64 << self.sb.agblklog) - 1);
-        (agno * u64::from(self.sb.agblocks) + agbno) << self.sb.blocklog
+        // Callers check the range first; saturate anyway so no input can overflow.
+        agno.saturating_mul(u64::from(self.sb.agblocks))
+            .saturating_add(agbno)
+            .saturating_mul(u64::from(self.sb.block_size))
     }
 
     /// The 512-byte "disk address" v5 headers record for filesystem block `fsb`.
@@ -203,12 +220,7 @@ impl XfsFs {
             if cur.file_type != FileType::Directory {
                 return Err(FsError::NotADirectory(shown()));
             }
-            let entries = dir::entries(self, &cur)?;
-            let ino = entries
-                .iter()
-                .find(|e| e.name == name)
-                .map(|e| e.ino)
-                .ok_or_else(|| FsError::NotFound(shown()))?;
+            let ino = dir::lookup(self, &cur, name)?.ok_or_else(|| FsError::NotFound(shown()))?;
             cur = self.read_inode(ino)?;
         }
         Ok(cur)

@@ -8,8 +8,11 @@ use crate::fs::FsError;
 
 pub const XFS_SB_MAGIC: u32 = 0x5846_5342; // "XFSB"
 
+/// Smallest AG the kernel accepts (`XFS_MIN_AG_BLOCKS`).
+const XFS_MIN_AG_BLOCKS: u32 = 64;
 const VERSION_DIRV2BIT: u16 = 0x2000;
 const VERSION_MOREBITSBIT: u16 = 0x8000;
+const VERSION_BORGBIT: u16 = 0x4000;
 const VERSION2_FTYPE: u32 = 0x0000_0200;
 
 pub const INCOMPAT_FTYPE: u32 = 1 << 0;
@@ -54,6 +57,8 @@ pub struct Superblock {
     pub dirblklog: u8,
     pub incompat: u32,
     pub ftype: bool,
+    /// ASCII case-insensitive directory names (`mkfs -n version=ci`): lookups scan.
+    pub ascii_ci: bool,
 }
 
 impl Superblock {
@@ -118,9 +123,11 @@ impl Superblock {
         {
             return Err(corrupt(w, format!("bad inode size {inodesize}")));
         }
-        if agblocks < 2 || agblklog > 31 || agblocks > (1u64 << agblklog) as u32 || {
-            agblklog > 0 && u64::from(agblocks) <= (1u64 << (agblklog - 1))
-        } {
+        if agblocks < XFS_MIN_AG_BLOCKS
+            || agblklog > 31
+            || agblocks > (1u64 << agblklog) as u32
+            || { agblklog > 0 && u64::from(agblocks) <= (1u64 << (agblklog - 1)) }
+        {
             return Err(corrupt(
                 w,
                 format!("bad AG size {agblocks} (log {agblklog})"),
@@ -199,6 +206,7 @@ impl Superblock {
             dirblklog,
             incompat,
             ftype,
+            ascii_ci: versionnum & VERSION_BORGBIT != 0,
         })
     }
 }
