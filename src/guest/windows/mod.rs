@@ -260,6 +260,43 @@ pub fn open_hive(tree: &GuestTree, path: &str, notes: &mut Vec<String>) -> Resul
     }
 }
 
+/// Largest $Bitmap read (a 16 TiB volume with 4 KiB clusters has a 512 MiB bitmap).
+pub const MAX_BITMAP: u64 = 512 << 20;
+
+/// Free bytes of an NTFS volume: clear bits of `$Bitmap` below the cluster count, times the
+/// cluster size.
+pub fn ntfs_free_bytes(fs: &dyn Filesystem) -> Result<u64, String> {
+    let info = fs.info();
+    let cs = u64::from(info.block_size);
+    if cs == 0 {
+        return Err("cluster size 0".into());
+    }
+    let clusters = info.total_bytes / cs;
+    let bm = fs
+        .read_file(b"/$Bitmap", MAX_BITMAP)
+        .map_err(|e| format!("$Bitmap: {e}"))?;
+    Ok(free_clusters(&bm, clusters).saturating_mul(cs))
+}
+
+/// Clear bits among the first `clusters` bits of a cluster bitmap (bits past its end count
+/// as used).
+pub fn free_clusters(bitmap: &[u8], clusters: u64) -> u64 {
+    let full = (clusters / 8) as usize;
+    let mut free: u64 = bitmap
+        .iter()
+        .take(full)
+        .map(|b| u64::from(b.count_zeros()))
+        .sum();
+    let rest = (clusters % 8) as u32;
+    if rest > 0 {
+        if let Some(b) = bitmap.get(full) {
+            let mask = (1u16 << rest) as u8;
+            free += u64::from((!*b & mask.wrapping_sub(1)).count_ones());
+        }
+    }
+    free
+}
+
 /// "hibernated" / "not hibernated" from the first bytes of hiberfil.sys.
 pub fn hiberfil_state(head: &[u8]) -> &'static str {
     match head.get(..4) {
@@ -314,6 +351,26 @@ pub fn derive(w: &mut WindowsFacts) {
         .filter(|(n, _)| sys.service(n).is_some_and(|s| !s.disabled()))
         .map(|(n, h)| format!("{n} ({h})"))
         .collect();
+    if let Some(sw) = &w.software {
+        for p in &sw.programs {
+            let n = p.name.to_ascii_lowercase();
+            let hv = [
+                ("vmware tools", "vmware"),
+                ("virtualbox guest additions", "virtualbox"),
+                ("xen", "xen"),
+                ("citrix hypervisor", "xen"),
+                ("parallels tools", "parallels"),
+                ("qemu guest agent", "qemu"),
+                ("virtio-win", "kvm"),
+            ]
+            .iter()
+            .find(|(k, _)| n.contains(k));
+            if let Some((_, h)) = hv {
+                w.hypervisor_services
+                    .push(format!("{} ({h}, installed program)", p.name));
+            }
+        }
+    }
     w.hyperv_role = sys.service("vmms").is_some();
     let mut signs = Vec::new();
     for n in P2V_SERVICES {
@@ -469,7 +526,18 @@ pub fn inspect(
 
     // System volume (WIN-1, GEN-5).
     let info = root_fs.info();
-    w.system_volume_free_bytes = Some(info.free_bytes);
+    w.system_volume_free_bytes = if info.free_bytes == 0 && info.kind == crate::fs::FsKind::Ntfs {
+        // The NTFS reader does not count free clusters: count them in $Bitmap.
+        match ntfs_free_bytes(root_fs) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                w.unknown.insert("system_volume_free_bytes".into(), e);
+                None
+            }
+        }
+    } else {
+        Some(info.free_bytes)
+    };
     w.system_volume_dirty = match info.dirty {
         DirtyState::Clean => None,
         DirtyState::NeedsRecovery { detail, .. } | DirtyState::Dirty { detail } => Some(detail),
