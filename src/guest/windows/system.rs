@@ -70,6 +70,8 @@ pub struct SystemFacts {
     pub deny_ts_connections: Option<u32>,
     /// Firewall rules allowing RDP in (name = the rule text), from FirewallPolicy.
     pub rdp_firewall_rules: Vec<String>,
+    /// Whether the firewall rule list (FirewallPolicy\FirewallRules) exists at all.
+    pub firewall_rules_key: bool,
     /// RDP rules present but not active.
     pub rdp_firewall_rules_inactive: Vec<String>,
     pub hiberboot_enabled: Option<u32>,
@@ -208,6 +210,7 @@ pub fn system_facts(hive: &Hive) -> Result<SystemFacts, HiveError> {
         if let Some(fw) =
             svcs.open_path("SharedAccess\\Parameters\\FirewallPolicy\\FirewallRules")?
         {
+            f.firewall_rules_key = true;
             for v in fw.values()?.into_iter().take(MAX_FIREWALL_RULES) {
                 let Some(text) = v.as_string() else { continue };
                 let up = text.to_ascii_uppercase();
