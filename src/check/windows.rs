@@ -148,7 +148,34 @@ pub(super) fn check(
             }
         }
     }
-    if os3.is_empty() {
+    let client_entry = m.entry.as_ref().filter(|e| e.client);
+    if let (true, Some(e)) = (os3.is_empty(), client_entry) {
+        // Accepted, with the conditions OS-3 puts on client editions.
+        let mut ev = vec![
+            named.clone(),
+            "client editions are bring-your-own-licence (OS-5)".to_string(),
+            format!(
+                "OS language {} (US-English required)",
+                sys.language_default.as_deref().unwrap_or("unknown")
+            ),
+        ];
+        if e.requires_uefi {
+            ev.push(format!(
+                "{} needs UEFI: it boots {}",
+                e.product,
+                w.boot_mode.as_deref().unwrap_or("?")
+            ));
+        }
+        out.push(
+            Finding::new(
+                "OS-3",
+                Severity::Info,
+                subj,
+                format!("{product}: client edition, accepted on conditions"),
+            )
+            .evidences(ev),
+        );
+    } else if os3.is_empty() {
         out.push(
             Finding::new(
                 "OS-3",
@@ -759,7 +786,14 @@ fn win_checks(
             );
         }
         if let Some(b) = &w.bcd {
-            if b.loaders.len() > 1 || b.display_order.len() > 1 {
+            // The boot menu is the display order (the recovery loader is not in it); a store
+            // without one shows every Windows loader.
+            let menu = if b.display_order.is_empty() {
+                b.loaders.len()
+            } else {
+                b.display_order.len()
+            };
+            if menu > 1 {
                 out.push(
                     Finding::new(
                         "WIN-9",
@@ -767,14 +801,21 @@ fn win_checks(
                         subj,
                         "several boot entries / a boot menu",
                     )
-                    .evidences(b.loaders.iter().map(|l| {
-                        format!(
-                            "{}: {} {}",
-                            b.source,
-                            l.id,
-                            l.description.as_deref().unwrap_or("")
-                        )
-                    }))
+                    .evidences(
+                        b.loaders
+                            .iter()
+                            .filter(|l| {
+                                b.display_order.is_empty() || b.display_order.contains(&l.id)
+                            })
+                            .map(|l| {
+                                format!(
+                                    "{}: {} {}",
+                                    b.source,
+                                    l.id,
+                                    l.description.as_deref().unwrap_or("")
+                                )
+                            }),
+                    )
                     .fix("leave one Windows boot entry"),
                 );
             }
@@ -804,7 +845,7 @@ fn win_checks(
         if boot_storage.is_empty() || net.is_empty() {
             out.push(
                 Finding::new(
-                    "WIN-9",
+                    "MOD-W2",
                     Severity::Info,
                     subj,
                     format!(
@@ -821,7 +862,7 @@ fn win_checks(
         } else {
             out.push(
                 Finding::new(
-                    "WIN-9",
+                    "MOD-W2",
                     Severity::Pass,
                     subj,
                     "platform storage and network drivers present",
