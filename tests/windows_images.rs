@@ -1,0 +1,321 @@
+//! Windows inspection and checks on the built test images (win2019: BIOS/MBR, win11: UEFI/GPT),
+//! against what index.json records and what the images' .reg sources
+//! (test-images/trees/win*/) put in the hives. GUESTFIX_TEST_IMAGES names the folder; without it
+//! the tests say so loudly and stop, unless GUESTFIX_REQUIRE_IMAGES is set.
+
+use guestfix::check::{self, Finding, Severity};
+use guestfix::guest::facts::OsFacts;
+use guestfix::guest::inspect::{InspectOptions, Inspected, inspect};
+use guestfix::guest::windows::WindowsFacts;
+use guestfix::rules::RulesSource;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn image(name: &str) -> Option<(Inspected, Value)> {
+    let dir = match std::env::var_os("GUESTFIX_TEST_IMAGES") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => {
+            assert!(
+                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
+                "GUESTFIX_REQUIRE_IMAGES is set but GUESTFIX_TEST_IMAGES is not"
+            );
+            eprintln!("\n*** SKIPPED {name}: GUESTFIX_TEST_IMAGES is not set ***\n");
+            return None;
+        }
+    };
+    let idx: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let rec = idx["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in index.json"))
+        .clone();
+    let i = inspect(
+        &[dir.join(rec["file"].as_str().unwrap())],
+        &InspectOptions::default(),
+    )
+    .unwrap();
+    Some((i, rec))
+}
+
+fn os(i: &Inspected) -> (&OsFacts, WindowsFacts) {
+    assert_eq!(i.inspection.operating_systems.len(), 1);
+    let o = &i.inspection.operating_systems[0];
+    assert_eq!(o.os_type, "windows");
+    (o, WindowsFacts::from_os(o).expect("windows facts"))
+}
+
+fn findings(i: &Inspected) -> check::Report {
+    let profile = RulesSource::Embedded.load("ec2").unwrap();
+    check::run(&i.inspection, &profile, "2026-11-22")
+}
+
+fn find<'a>(r: &'a check::Report, id: &str, sev: Severity, title: &str) -> &'a Finding {
+    r.findings
+        .iter()
+        .find(|f| f.id == id && f.severity == sev && f.title.contains(title))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {id} {sev:?} finding with {title:?}; have:\n{}",
+                check::render_text(r)
+            )
+        })
+}
+
+fn common(o: &OsFacts, w: &WindowsFacts, rec: &Value) {
+    let want = &rec["os"];
+    assert_eq!(o.distro.known().unwrap(), want["distro"].as_str().unwrap());
+    assert_eq!(
+        o.product_name.known().unwrap(),
+        want["product_name"].as_str().unwrap()
+    );
+    assert_eq!(
+        *o.major_version.known().unwrap() as u64,
+        want["major_version"].as_u64().unwrap()
+    );
+    assert_eq!(
+        *o.minor_version.known().unwrap() as u64,
+        want["minor_version"].as_u64().unwrap()
+    );
+    let build = want["build"].as_str().unwrap();
+    assert_eq!(o.version.known().unwrap(), &format!("10.0.{build}"));
+    assert_eq!(w.build.as_deref(), Some(build));
+    assert_eq!(o.arch.known().unwrap(), want["arch"].as_str().unwrap());
+    assert_eq!(
+        o.hostname.known().unwrap(),
+        want["hostname"].as_str().unwrap()
+    );
+    assert_eq!(w.system_root, want["systemroot"].as_str().unwrap());
+    assert_eq!(w.edition.as_deref(), want["edition"].as_str());
+    assert_eq!(
+        w.installation_type.as_deref(),
+        want["product_variant"].as_str()
+    );
+    assert_eq!(w.boot_mode.as_deref(), want["boot"].as_str());
+    assert_eq!(w.current_control_set.as_deref(), Some("ControlSet001"));
+    // C: maps to the Windows partition through MountedDevices (MBR signature + offset, or the
+    // GPT partition GUID).
+    let winp = rec["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "windows")
+        .unwrap();
+    let dev = format!("/dev/sda{}", winp["number"]);
+    assert_eq!(o.root, dev);
+    assert_eq!(w.drive_mappings.get("C"), Some(&dev));
+    assert!(
+        w.system
+            .as_ref()
+            .unwrap()
+            .mounted_devices
+            .iter()
+            .any(|(l, _)| l == "C")
+    );
+    // Free space: less than the partition, more than the partition minus the files the
+    // builder put there (from its manifest) and a generous 8 MiB of NTFS metadata.
+    let size = winp["size"].as_u64().unwrap();
+    let free = w.system_volume_free_bytes.unwrap();
+    assert!(free < size, "free {free} < size {size}");
+    assert!(
+        free > size - (16 << 20),
+        "free {free} too small for a {size}-byte volume"
+    );
+    assert!(w.unknown.is_empty(), "{:?}", w.unknown);
+}
+
+#[test]
+fn win2019_facts_and_findings() {
+    let Some((i, rec)) = image("win2019") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    let sys = w.system.as_ref().unwrap();
+    let sw = w.software.as_ref().unwrap();
+    assert_eq!(
+        w.matrix_product.as_deref(),
+        Some("Windows Server 2019 Datacenter")
+    );
+    assert_eq!(sw.ubr, Some(0xf2d));
+    assert_eq!(sw.display_version.as_deref(), Some("1809"));
+    assert_eq!(sw.system_root.as_deref(), Some("C:\\Windows"));
+    assert!(sw.auto_logon);
+    assert_eq!(sw.dotnet, vec!["4.7.2".to_string()]);
+    assert_eq!(sw.sql_server.len(), 1);
+    assert_eq!(sw.sql_server[0].name, "MSSQLSERVER");
+    assert_eq!(
+        sw.sql_server[0].edition.as_deref(),
+        Some("Standard Edition")
+    );
+    assert!(
+        sw.pending_reboot
+            .iter()
+            .any(|p| p.ends_with("RebootPending"))
+    );
+    assert_eq!(sys.deny_ts_connections, Some(1));
+    assert_eq!(sys.real_time_is_universal, None);
+    assert!(sys.page_file.as_ref().unwrap().automatic);
+    assert!(w.hyperv_role);
+    assert!(
+        w.hypervisor_services
+            .iter()
+            .any(|h| h.starts_with("VMware Tools"))
+    );
+    let drivers: Vec<(&str, Option<u32>, Option<bool>)> = w
+        .drivers
+        .iter()
+        .map(|d| (d.name.as_str(), d.start, d.file_present))
+        .collect();
+    assert_eq!(
+        drivers,
+        vec![
+            ("LSI_SAS", Some(0), Some(true)),
+            ("vmxnet3ndis6", Some(3), Some(true)),
+            ("storahci", Some(0), Some(true)),
+        ]
+    );
+    // BCD on the "System Reserved" partition: EMS on, BIOS loader.
+    let b = w.bcd.as_ref().unwrap();
+    assert_eq!(b.source, "/dev/sda1:/Boot/BCD");
+    assert!(b.ems_enabled());
+    assert_eq!(b.boot_manager_ems, Some(true));
+    assert_eq!(b.firmware.as_deref(), Some("bios"));
+    assert_eq!(
+        b.default.as_ref().unwrap().path.as_deref(),
+        Some("\\Windows\\system32\\winload.exe")
+    );
+    assert!(o.boot_modes.bios && !o.boot_modes.uefi);
+    assert_eq!(
+        o.applications.known().unwrap()[0].name,
+        "VMware Tools".to_string()
+    );
+
+    let r = findings(&i);
+    assert!(r.has_blockers());
+    find(&r, "OS-1", Severity::Pass, "x86_64");
+    find(&r, "OS-3", Severity::Pass, "Windows Server 2019");
+    find(&r, "OS-4", Severity::Pass, "not end of life");
+    find(&r, "OS-5", Severity::Info, "Windows Server");
+    find(&r, "OS-5", Severity::Info, "SQL Server Standard Edition");
+    find(&r, "BOOT-3", Severity::Pass, "legacy BIOS");
+    find(&r, "WIN-1", Severity::Blocker, "not enough free space");
+    find(&r, "WIN-1", Severity::Warning, "automatic page-file");
+    let ems = find(
+        &r,
+        "WIN-3",
+        Severity::Warning,
+        "Emergency Management Services",
+    );
+    assert!(ems.evidence.iter().any(|e| e.contains("bootems = yes")));
+    find(&r, "WIN-4", Severity::Pass, "English");
+    let hv = find(&r, "WIN-5", Severity::Blocker, "Hyper-V");
+    assert!(hv.evidence[0].contains("vmms"));
+    find(&r, "WIN-6", Severity::Warning, "RDP is disabled");
+    find(&r, "WIN-6", Severity::Warning, "auto-logon");
+    find(&r, "WIN-6", Severity::Warning, "pending Windows updates");
+    find(&r, "WIN-6", Severity::Pass, ".NET Framework 4.5");
+    find(
+        &r,
+        "WIN-7",
+        Severity::Warning,
+        "RealTimeIsUniversal is not set",
+    );
+    find(&r, "WIN-8", Severity::Pass, "not sysprepped");
+    find(&r, "WIN-9", Severity::Pass, "TCP/IP and the DHCP client");
+    find(
+        &r,
+        "MOD-W2",
+        Severity::Info,
+        "storage and network drivers not installed",
+    );
+    let g4 = find(&r, "GEN-4", Severity::Warning, "static IP");
+    assert!(g4.evidence[0].contains("10.1.2.19"));
+    find(&r, "GEN-1", Severity::Pass, "no signs");
+    find(&r, "GEN-5", Severity::Pass, "no hibernation");
+}
+
+#[test]
+fn win11_facts_and_findings() {
+    let Some((i, rec)) = image("win11") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    let sys = w.system.as_ref().unwrap();
+    let sw = w.software.as_ref().unwrap();
+    // ProductName says Windows 10; the build says 11 (index.json: windows_generation 11).
+    assert_eq!(rec["os"]["windows_generation"], 11);
+    assert_eq!(w.matrix_product.as_deref(), Some("Windows 11 Pro"));
+    assert_eq!(
+        sw.display_version.as_deref(),
+        rec["os"]["display_version"].as_str()
+    );
+    assert!(!sw.auto_logon);
+    assert_eq!(sw.dotnet, vec!["4.8".to_string()]);
+    assert!(sw.sql_server.is_empty());
+    assert_eq!(sys.hiberboot_enabled, Some(1));
+    assert_eq!(sys.real_time_is_universal, Some(1));
+    assert_eq!(sys.deny_ts_connections, Some(0));
+    assert!(!w.hyperv_role);
+    assert!(
+        w.drivers
+            .iter()
+            .any(|d| d.name == "stornvme" && d.start == Some(0))
+    );
+    let b = w.bcd.as_ref().unwrap();
+    assert_eq!(b.source, "/dev/sda1:/EFI/Microsoft/Boot/BCD");
+    assert!(!b.ems_enabled());
+    assert_eq!(b.firmware.as_deref(), Some("uefi"));
+    assert!(o.boot_modes.uefi && !o.boot_modes.bios);
+    assert_eq!(o.boot_modes.esp_device.as_deref(), Some("/dev/sda1"));
+    assert_eq!(o.boot_modes.uefi_fallback_loader, Some(true));
+
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Info, "client edition");
+    assert!(
+        os3.evidence
+            .iter()
+            .any(|e| e.contains("needs UEFI: it boots uefi"))
+    );
+    find(&r, "OS-5", Severity::Info, "bring-your-own-licence");
+    let b3 = find(&r, "BOOT-3", Severity::Pass, "UEFI boot; GPT kept");
+    assert!(b3.evidence.iter().any(|e| e.contains("not VHDX")));
+    find(&r, "GEN-5", Severity::Warning, "fast startup");
+    find(&r, "WIN-1", Severity::Warning, "automatic page-file");
+    find(&r, "WIN-3", Severity::Pass, "EMS not enabled");
+    find(&r, "WIN-5", Severity::Pass, "no Hyper-V");
+    find(&r, "WIN-6", Severity::Pass, "RDP enabled");
+    find(&r, "WIN-7", Severity::Pass, "RealTimeIsUniversal is set");
+    find(&r, "GEN-4", Severity::Pass, "DHCP");
+    find(
+        &r,
+        "MOD-W2",
+        Severity::Info,
+        "network drivers not installed",
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == "WIN-5" && f.severity == Severity::Blocker)
+    );
+}
+
+#[test]
+fn inspect_xml_has_windows_fields() {
+    let Some((i, _)) = image("win2019") else {
+        return;
+    };
+    let xml = guestfix::guest::report::to_xml(&i.inspection);
+    assert!(
+        xml.contains("<windows_systemroot>/Windows</windows_systemroot>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<windows_current_control_set>ControlSet001</windows_current_control_set>")
+    );
+    assert!(xml.contains("<drive_mapping name=\"C\">/dev/sda2</drive_mapping>"));
+    assert!(xml.contains("<hostname>WIN2019-TEST</hostname>"));
+}
