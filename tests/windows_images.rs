@@ -227,7 +227,7 @@ fn win2019_facts_and_findings() {
     find(&r, "WIN-9", Severity::Pass, "TCP/IP and the DHCP client");
     find(
         &r,
-        "MOD-W2",
+        "MOD-W1",
         Severity::Info,
         "storage and network drivers not installed",
     );
@@ -292,7 +292,7 @@ fn win11_facts_and_findings() {
     find(&r, "GEN-4", Severity::Pass, "DHCP");
     find(
         &r,
-        "MOD-W2",
+        "MOD-W1",
         Severity::Info,
         "network drivers not installed",
     );

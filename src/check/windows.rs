@@ -845,7 +845,7 @@ fn win_checks(
         if boot_storage.is_empty() || net.is_empty() {
             out.push(
                 Finding::new(
-                    "MOD-W2",
+                    "MOD-W1",
                     Severity::Info,
                     subj,
                     format!(
@@ -862,7 +862,7 @@ fn win_checks(
         } else {
             out.push(
                 Finding::new(
-                    "MOD-W2",
+                    "MOD-W1",
                     Severity::Pass,
                     subj,
                     "platform storage and network drivers present",
