@@ -393,3 +393,91 @@ fn win2012r2_facts_and_findings() {
     find(&r, "MOD-W1", Severity::Pass, "drivers present");
     find(&r, "OS-5", Severity::Info, "SQL Server Express Edition");
 }
+
+/// Put changed Windows facts back into the inspection.
+fn set_windows(i: &mut Inspected, w: &WindowsFacts) {
+    i.inspection.operating_systems[0].windows = Some(serde_json::to_value(w).unwrap());
+}
+
+#[test]
+fn win11_what_if_boot3_and_os3_rules() {
+    let Some((mut i, _)) = image("win11") else {
+        return;
+    };
+    // BOOT-3: the same UEFI/GPT disk delivered as VHDX (≤ 2 TiB, 3 primary partitions, not
+    // dynamic) would have its GPT boot volume converted to MBR.
+    i.inspection.images[0].format = "vhdx".into();
+    let r = findings(&i);
+    let b3 = find(&r, "BOOT-3", Severity::Pass, "convert GPT to MBR");
+    assert!(b3.evidence.iter().any(|e| e.contains("would be converted")));
+    // With a 4th primary partition it would not.
+    i.inspection.disks[0].primary_partitions = 4;
+    let r = findings(&i);
+    let b3 = find(&r, "BOOT-3", Severity::Pass, "GPT kept");
+    assert!(
+        b3.evidence
+            .iter()
+            .any(|e| e.contains("4 primary partitions (> 3)"))
+    );
+    // Bootable both ways, VHDX, ≤ 4 primaries: legacy BIOS is chosen.
+    i.inspection.operating_systems[0].boot_modes.bios = true;
+    let r = findings(&i);
+    find(&r, "BOOT-3", Severity::Info, "would choose legacy BIOS");
+
+    // OS-3: a client edition must have US-English as the OS language.
+    let (_, mut w) = os(&i);
+    w.system.as_mut().unwrap().language_default = Some("0407".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(os3.evidence.iter().any(|e| e.contains("US-English")));
+    // Windows 11 booting BIOS is refused.
+    let (_, mut w) = os(&i);
+    w.system.as_mut().unwrap().language_default = Some("0409".into());
+    w.boot_mode = Some("bios".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(os3.evidence.iter().any(|e| e.contains("needs UEFI")));
+}
+
+#[test]
+fn win2019_what_if_matrix_rules() {
+    let Some((mut i, _)) = image("win2019") else {
+        return;
+    };
+    // Server 2016 Nano Server is refused (OS-3); Server 2008 R2 is end of life (OS-4).
+    let (_, mut w) = os(&i);
+    w.matrix_product = Some("Windows Server 2016 Datacenter".into());
+    w.installation_type = Some("Nano Server".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(
+        os3.evidence
+            .iter()
+            .any(|e| e.contains("Nano Server is refused"))
+    );
+    w.matrix_product = Some("Windows Server 2008 R2 Standard".into());
+    w.installation_type = Some("Server".into());
+    w.edition = Some("ServerStandard".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    find(&r, "OS-4", Severity::Warning, "end of life");
+    // A Home edition of Server 2019 does not exist in the matrix: refused.
+    w.matrix_product = Some("Windows Server 2019 Essentials".into());
+    w.edition = Some("ServerSolution".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(
+        os3.evidence
+            .iter()
+            .any(|e| e.contains("edition ServerSolution"))
+    );
+    // OS-1: a 32-bit Windows is refused since 2026-04-01.
+    i.inspection.operating_systems[0].arch = guestfix::guest::facts::Fact::Known("i386".into());
+    let r = findings(&i);
+    let os1 = find(&r, "OS-1", Severity::Blocker, "i386");
+    assert!(os1.evidence[0].contains("2026-04-01"));
+}
