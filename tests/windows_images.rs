@@ -132,6 +132,49 @@ fn common(o: &OsFacts, w: &WindowsFacts, rec: &Value) {
         "free {free} too small for a {size}-byte volume"
     );
     assert!(w.unknown.is_empty(), "{:?}", w.unknown);
+    // Exactly what ntfs-3g's ntfsinfo counts (Free Clusters × Cluster Size).
+    match ntfsinfo_free(rec, winp) {
+        Some(n) => assert_eq!(free, n, "free bytes vs ntfsinfo"),
+        None => {
+            assert!(
+                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
+                "ntfsinfo (ntfs-3g) is required under scripts/test.sh"
+            );
+            eprintln!("*** SKIPPED free-space cross-check: ntfsinfo not installed ***");
+        }
+    }
+}
+
+/// Free bytes of a partition of an image as `ntfsinfo -m` reports them (None without ntfsinfo).
+fn ntfsinfo_free(rec: &Value, part: &Value) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    std::process::Command::new("ntfsinfo")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let dir = PathBuf::from(std::env::var_os("GUESTFIX_TEST_IMAGES")?);
+    let mut f = std::fs::File::open(dir.join(rec["file"].as_str()?)).ok()?;
+    f.seek(SeekFrom::Start(part["start"].as_u64()?)).unwrap();
+    let mut buf = vec![0u8; part["size"].as_u64()? as usize];
+    f.read_exact(&mut buf).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("part.img");
+    std::fs::write(&img, buf).unwrap();
+    let o = std::process::Command::new("ntfsinfo")
+        .arg("-m")
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("ntfsinfo: no {name}\n{text}"))
+    };
+    Some(field("Free Clusters:") * field("Cluster Size:"))
 }
 
 #[test]
