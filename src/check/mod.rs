@@ -5,6 +5,7 @@
 
 mod disk;
 mod linux;
+mod windows;
 pub use linux::is_predictable_name;
 #[cfg(test)]
 mod tests;
@@ -97,6 +98,8 @@ pub fn run(insp: &Inspection, profile: &Profile, today: &str) -> Report {
     for os in &insp.operating_systems {
         if os.os_type == "linux" {
             linux::check(insp, os, profile, today, &mut findings);
+        } else if os.os_type == "windows" {
+            windows::check(insp, os, profile, today, &mut findings);
         }
     }
     // Stable order: blockers first, then by requirement ID.

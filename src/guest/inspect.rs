@@ -284,8 +284,9 @@ fn volume_facts(v: &Volume) -> VolumeFacts {
     }
 }
 
-/// The facts of a Windows root that need no registry (the hive reader adds the rest).
-fn windows_facts(_set: &DiskSet, root: &RootCandidate, tree: &GuestTree) -> OsFacts {
+/// The facts of a Windows root: the PE header of its own binaries, then the registry, BCD and
+/// system volume (src/guest/windows).
+fn windows_facts(set: &DiskSet, root: &RootCandidate, tree: &GuestTree) -> OsFacts {
     let files = TreeFiles(tree);
     let arch = [
         "/Windows/System32/cmd.exe",
@@ -308,6 +309,7 @@ fn windows_facts(_set: &DiskSet, root: &RootCandidate, tree: &GuestTree) -> OsFa
         options: String::new(),
         spec: root.volume.clone(),
     });
+    super::windows::inspect(set, &root.volume, &*root.fs, tree, &mut f);
     f
 }
 

@@ -9,3 +9,4 @@ pub mod linux;
 pub mod mount;
 pub mod report;
 pub mod treefiles;
+pub mod windows;

@@ -1,0 +1,558 @@
+//! Windows inspection and checks on the built test images (win2019: BIOS/MBR, win11: UEFI/GPT),
+//! against what index.json records and what the images' .reg sources
+//! (test-images/trees/win*/) put in the hives. GUESTFIX_TEST_IMAGES names the folder; without it
+//! the tests say so loudly and stop, unless GUESTFIX_REQUIRE_IMAGES is set.
+
+use guestfix::check::{self, Finding, Severity};
+use guestfix::guest::facts::OsFacts;
+use guestfix::guest::inspect::{InspectOptions, Inspected, inspect};
+use guestfix::guest::windows::WindowsFacts;
+use guestfix::rules::RulesSource;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn image(name: &str) -> Option<(Inspected, Value)> {
+    let dir = match std::env::var_os("GUESTFIX_TEST_IMAGES") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => {
+            assert!(
+                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
+                "GUESTFIX_REQUIRE_IMAGES is set but GUESTFIX_TEST_IMAGES is not"
+            );
+            eprintln!("\n*** SKIPPED {name}: GUESTFIX_TEST_IMAGES is not set ***\n");
+            return None;
+        }
+    };
+    let idx: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let rec = idx["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .cloned();
+    let Some(rec) = rec else {
+        // The extra Windows guests come from scripts/images/windows-extra.sh, which the image
+        // builder runs once it is hooked in.
+        assert!(name == "win2012r2", "{name} not in index.json");
+        eprintln!(
+            "\n*** SKIPPED {name}: not in index.json (scripts/images/windows-extra.sh not run) ***\n"
+        );
+        return None;
+    };
+    let i = inspect(
+        &[dir.join(rec["file"].as_str().unwrap())],
+        &InspectOptions::default(),
+    )
+    .unwrap();
+    Some((i, rec))
+}
+
+fn os(i: &Inspected) -> (&OsFacts, WindowsFacts) {
+    assert_eq!(i.inspection.operating_systems.len(), 1);
+    let o = &i.inspection.operating_systems[0];
+    assert_eq!(o.os_type, "windows");
+    (o, WindowsFacts::from_os(o).expect("windows facts"))
+}
+
+fn findings(i: &Inspected) -> check::Report {
+    let profile = RulesSource::Embedded.load("ec2").unwrap();
+    check::run(&i.inspection, &profile, "2026-11-22")
+}
+
+fn find<'a>(r: &'a check::Report, id: &str, sev: Severity, title: &str) -> &'a Finding {
+    r.findings
+        .iter()
+        .find(|f| f.id == id && f.severity == sev && f.title.contains(title))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {id} {sev:?} finding with {title:?}; have:\n{}",
+                check::render_text(r)
+            )
+        })
+}
+
+fn common(o: &OsFacts, w: &WindowsFacts, rec: &Value) {
+    let want = &rec["os"];
+    assert_eq!(o.distro.known().unwrap(), want["distro"].as_str().unwrap());
+    assert_eq!(
+        o.product_name.known().unwrap(),
+        want["product_name"].as_str().unwrap()
+    );
+    assert_eq!(
+        *o.major_version.known().unwrap() as u64,
+        want["major_version"].as_u64().unwrap()
+    );
+    assert_eq!(
+        *o.minor_version.known().unwrap() as u64,
+        want["minor_version"].as_u64().unwrap()
+    );
+    let build = want["build"].as_str().unwrap();
+    assert_eq!(o.version.known().unwrap(), &format!("10.0.{build}"));
+    assert_eq!(w.build.as_deref(), Some(build));
+    assert_eq!(o.arch.known().unwrap(), want["arch"].as_str().unwrap());
+    assert_eq!(
+        o.hostname.known().unwrap(),
+        want["hostname"].as_str().unwrap()
+    );
+    assert_eq!(w.system_root, want["systemroot"].as_str().unwrap());
+    assert_eq!(w.edition.as_deref(), want["edition"].as_str());
+    assert_eq!(
+        w.installation_type.as_deref(),
+        want["product_variant"].as_str()
+    );
+    assert_eq!(w.boot_mode.as_deref(), want["boot"].as_str());
+    assert_eq!(w.current_control_set.as_deref(), Some("ControlSet001"));
+    // C: maps to the Windows partition through MountedDevices (MBR signature + offset, or the
+    // GPT partition GUID).
+    let winp = rec["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "windows")
+        .unwrap();
+    let dev = format!("/dev/sda{}", winp["number"]);
+    assert_eq!(o.root, dev);
+    assert_eq!(w.drive_mappings.get("C"), Some(&dev));
+    assert!(
+        w.system
+            .as_ref()
+            .unwrap()
+            .mounted_devices
+            .iter()
+            .any(|(l, _)| l == "C")
+    );
+    // Free space: less than the partition, more than the partition minus the files the
+    // builder put there (from its manifest) and a generous 8 MiB of NTFS metadata.
+    let size = winp["size"].as_u64().unwrap();
+    let free = w.system_volume_free_bytes.unwrap();
+    assert!(free < size, "free {free} < size {size}");
+    assert!(
+        free > size - (16 << 20),
+        "free {free} too small for a {size}-byte volume"
+    );
+    assert!(w.unknown.is_empty(), "{:?}", w.unknown);
+    // Exactly what ntfs-3g's ntfsinfo counts (Free Clusters × Cluster Size).
+    match ntfsinfo_free(rec, winp) {
+        Some(n) => assert_eq!(free, n, "free bytes vs ntfsinfo"),
+        None => {
+            assert!(
+                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
+                "ntfsinfo (ntfs-3g) is required under scripts/test.sh"
+            );
+            eprintln!("*** SKIPPED free-space cross-check: ntfsinfo not installed ***");
+        }
+    }
+}
+
+/// Free bytes of a partition of an image as `ntfsinfo -m` reports them (None without ntfsinfo).
+fn ntfsinfo_free(rec: &Value, part: &Value) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    std::process::Command::new("ntfsinfo")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let dir = PathBuf::from(std::env::var_os("GUESTFIX_TEST_IMAGES")?);
+    let mut f = std::fs::File::open(dir.join(rec["file"].as_str()?)).ok()?;
+    f.seek(SeekFrom::Start(part["start"].as_u64()?)).unwrap();
+    let mut buf = vec![0u8; part["size"].as_u64()? as usize];
+    f.read_exact(&mut buf).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("part.img");
+    std::fs::write(&img, buf).unwrap();
+    let o = std::process::Command::new("ntfsinfo")
+        .arg("-m")
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("ntfsinfo: no {name}\n{text}"))
+    };
+    Some(field("Free Clusters:") * field("Cluster Size:"))
+}
+
+#[test]
+fn win2019_facts_and_findings() {
+    let Some((i, rec)) = image("win2019") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    let sys = w.system.as_ref().unwrap();
+    let sw = w.software.as_ref().unwrap();
+    assert_eq!(
+        w.matrix_product.as_deref(),
+        Some("Windows Server 2019 Datacenter")
+    );
+    assert_eq!(sw.ubr, Some(0xf2d));
+    assert_eq!(sw.display_version.as_deref(), Some("1809"));
+    assert_eq!(sw.system_root.as_deref(), Some("C:\\Windows"));
+    assert!(sw.auto_logon);
+    assert_eq!(sw.dotnet, vec!["4.7.2".to_string()]);
+    assert_eq!(sw.sql_server.len(), 1);
+    assert_eq!(sw.sql_server[0].name, "MSSQLSERVER");
+    assert_eq!(
+        sw.sql_server[0].edition.as_deref(),
+        Some("Standard Edition")
+    );
+    assert!(
+        sw.pending_reboot
+            .iter()
+            .any(|p| p.ends_with("RebootPending"))
+    );
+    assert_eq!(sys.deny_ts_connections, Some(1));
+    assert_eq!(sys.real_time_is_universal, None);
+    assert!(sys.page_file.as_ref().unwrap().automatic);
+    assert!(w.hyperv_role);
+    assert!(
+        w.hypervisor_services
+            .iter()
+            .any(|h| h.starts_with("VMware Tools"))
+    );
+    let drivers: Vec<(&str, Option<u32>, Option<bool>)> = w
+        .drivers
+        .iter()
+        .map(|d| (d.name.as_str(), d.start, d.file_present))
+        .collect();
+    assert_eq!(
+        drivers,
+        vec![
+            ("LSI_SAS", Some(0), Some(true)),
+            ("vmxnet3ndis6", Some(3), Some(true)),
+            ("storahci", Some(0), Some(true)),
+        ]
+    );
+    // BCD on the "System Reserved" partition: EMS on, BIOS loader.
+    let b = w.bcd.as_ref().unwrap();
+    assert_eq!(b.source, "/dev/sda1:/Boot/BCD");
+    assert!(b.ems_enabled());
+    assert_eq!(b.boot_manager_ems, Some(true));
+    assert_eq!(b.firmware.as_deref(), Some("bios"));
+    assert_eq!(
+        b.default.as_ref().unwrap().path.as_deref(),
+        Some("\\Windows\\system32\\winload.exe")
+    );
+    assert!(o.boot_modes.bios && !o.boot_modes.uefi);
+    assert_eq!(
+        o.applications.known().unwrap()[0].name,
+        "VMware Tools".to_string()
+    );
+
+    let r = findings(&i);
+    assert!(r.has_blockers());
+    find(&r, "OS-1", Severity::Pass, "x86_64");
+    find(&r, "OS-3", Severity::Pass, "Windows Server 2019");
+    find(&r, "OS-4", Severity::Pass, "not end of life");
+    find(&r, "OS-5", Severity::Info, "Windows Server");
+    find(&r, "OS-5", Severity::Info, "SQL Server Standard Edition");
+    find(&r, "BOOT-3", Severity::Pass, "legacy BIOS");
+    find(&r, "WIN-1", Severity::Blocker, "not enough free space");
+    find(&r, "WIN-1", Severity::Warning, "automatic page-file");
+    let ems = find(
+        &r,
+        "WIN-3",
+        Severity::Warning,
+        "Emergency Management Services",
+    );
+    assert!(ems.evidence.iter().any(|e| e.contains("bootems = yes")));
+    find(&r, "WIN-4", Severity::Pass, "English");
+    let hv = find(&r, "WIN-5", Severity::Blocker, "Hyper-V");
+    assert!(hv.evidence[0].contains("vmms"));
+    find(&r, "WIN-6", Severity::Warning, "RDP is disabled");
+    find(&r, "WIN-6", Severity::Warning, "auto-logon");
+    find(&r, "WIN-6", Severity::Warning, "pending Windows updates");
+    find(&r, "WIN-6", Severity::Pass, ".NET Framework 4.5");
+    find(
+        &r,
+        "WIN-7",
+        Severity::Warning,
+        "RealTimeIsUniversal is not set",
+    );
+    find(&r, "WIN-8", Severity::Pass, "not sysprepped");
+    find(&r, "WIN-9", Severity::Pass, "TCP/IP and the DHCP client");
+    find(
+        &r,
+        "MOD-W1",
+        Severity::Info,
+        "storage and network drivers not installed",
+    );
+    let g4 = find(&r, "GEN-4", Severity::Warning, "static IP");
+    assert!(g4.evidence[0].contains("10.1.2.19"));
+    find(&r, "GEN-1", Severity::Pass, "no signs");
+    find(&r, "GEN-5", Severity::Pass, "no hibernation");
+}
+
+#[test]
+fn win11_facts_and_findings() {
+    let Some((i, rec)) = image("win11") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    let sys = w.system.as_ref().unwrap();
+    let sw = w.software.as_ref().unwrap();
+    // ProductName says Windows 10; the build says 11 (index.json: windows_generation 11).
+    assert_eq!(rec["os"]["windows_generation"], 11);
+    assert_eq!(w.matrix_product.as_deref(), Some("Windows 11 Pro"));
+    assert_eq!(
+        sw.display_version.as_deref(),
+        rec["os"]["display_version"].as_str()
+    );
+    assert!(!sw.auto_logon);
+    assert_eq!(sw.dotnet, vec!["4.8".to_string()]);
+    assert!(sw.sql_server.is_empty());
+    assert_eq!(sys.hiberboot_enabled, Some(1));
+    assert_eq!(sys.real_time_is_universal, Some(1));
+    assert_eq!(sys.deny_ts_connections, Some(0));
+    assert!(!w.hyperv_role);
+    assert!(
+        w.drivers
+            .iter()
+            .any(|d| d.name == "stornvme" && d.start == Some(0))
+    );
+    let b = w.bcd.as_ref().unwrap();
+    assert_eq!(b.source, "/dev/sda1:/EFI/Microsoft/Boot/BCD");
+    assert!(!b.ems_enabled());
+    assert_eq!(b.firmware.as_deref(), Some("uefi"));
+    assert!(o.boot_modes.uefi && !o.boot_modes.bios);
+    assert_eq!(o.boot_modes.esp_device.as_deref(), Some("/dev/sda1"));
+    assert_eq!(o.boot_modes.uefi_fallback_loader, Some(true));
+
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Info, "client edition");
+    assert!(
+        os3.evidence
+            .iter()
+            .any(|e| e.contains("needs UEFI: it boots uefi"))
+    );
+    find(&r, "OS-5", Severity::Info, "bring-your-own-licence");
+    let b3 = find(&r, "BOOT-3", Severity::Pass, "UEFI boot; GPT kept");
+    assert!(b3.evidence.iter().any(|e| e.contains("not VHDX")));
+    find(&r, "GEN-5", Severity::Warning, "fast startup");
+    find(&r, "WIN-1", Severity::Warning, "automatic page-file");
+    find(&r, "WIN-3", Severity::Pass, "EMS not enabled");
+    find(&r, "WIN-5", Severity::Pass, "no Hyper-V");
+    find(&r, "WIN-6", Severity::Pass, "RDP enabled");
+    find(&r, "WIN-7", Severity::Pass, "RealTimeIsUniversal is set");
+    find(&r, "GEN-4", Severity::Pass, "DHCP");
+    find(
+        &r,
+        "MOD-W1",
+        Severity::Info,
+        "network drivers not installed",
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == "WIN-5" && f.severity == Severity::Blocker)
+    );
+}
+
+#[test]
+fn inspect_xml_has_windows_fields() {
+    let Some((i, _)) = image("win2019") else {
+        return;
+    };
+    let xml = guestfix::guest::report::to_xml(&i.inspection);
+    assert!(
+        xml.contains("<windows_systemroot>/Windows</windows_systemroot>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<windows_current_control_set>ControlSet001</windows_current_control_set>")
+    );
+    assert!(xml.contains("<drive_mapping name=\"C\">/dev/sda2</drive_mapping>"));
+    assert!(xml.contains("<hostname>WIN2019-TEST</hostname>"));
+    assert!(xml.contains("<name>VMware Tools</name>"));
+    // Valid against virt-inspector's own schema (guestfs-tools, xmllint).
+    let rng = std::path::Path::new("/usr/share/doc/guestfs-tools/virt-inspector.rng.gz");
+    if !rng.exists()
+        || std::process::Command::new("xmllint")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        assert!(
+            std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
+            "xmllint and guestfs-tools are required under scripts/test.sh"
+        );
+        eprintln!("*** SKIPPED schema validation: xmllint or virt-inspector.rng missing ***");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let z = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(rng)
+        .output()
+        .unwrap();
+    std::fs::write(t.path().join("vi.rng"), z.stdout).unwrap();
+    std::fs::write(t.path().join("out.xml"), &xml).unwrap();
+    let o = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--relaxng")
+        .arg(t.path().join("vi.rng"))
+        .arg(t.path().join("out.xml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn win2012r2_facts_and_findings() {
+    let Some((i, rec)) = image("win2012r2") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    // No CurrentMajorVersionNumber: 6.3 from CurrentVersion.
+    assert_eq!(o.version.known().unwrap(), "6.3.9600");
+    assert_eq!(
+        o.product_name.known().unwrap(),
+        rec["os"]["product_name"].as_str().unwrap()
+    );
+    assert_eq!(*o.major_version.known().unwrap(), 6);
+    assert_eq!(*o.minor_version.known().unwrap(), 3);
+    assert_eq!(o.hostname.known().unwrap(), "WIN2012R2-TEST");
+    assert_eq!(w.boot_mode.as_deref(), Some("bios"));
+    assert_eq!(
+        w.drive_mappings.get("C").map(String::as_str),
+        Some("/dev/sda2")
+    );
+    assert_eq!(
+        w.image_state.as_deref(),
+        Some("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE")
+    );
+    assert_eq!(w.hiberfil.as_deref(), Some("hibernated"));
+    let sys = w.system.as_ref().unwrap();
+    assert_eq!(sys.processor_architecture.as_deref(), Some("AMD64"));
+    assert_eq!(
+        sys.ui_languages,
+        vec!["de-DE".to_string(), "en-US".to_string()]
+    );
+    assert_eq!(
+        sys.rdp_firewall_rules,
+        vec!["RemoteDesktop-UserMode-In-TCP".to_string()]
+    );
+    assert!(!sys.page_file.as_ref().unwrap().automatic);
+    let sw = w.software.as_ref().unwrap();
+    assert_eq!(sw.dotnet, vec!["3.5 SP1".to_string()]);
+    assert_eq!(sw.sql_server[0].edition.as_deref(), Some("Express Edition"));
+    let b = w.bcd.as_ref().unwrap();
+    assert_eq!(b.display_order.len(), 2);
+    assert_eq!(b.loaders.len(), 2);
+
+    let r = findings(&i);
+    find(&r, "OS-3", Severity::Pass, "Windows Server 2012 R2");
+    find(&r, "WIN-2", Severity::Info, "SR-IOV");
+    find(&r, "WIN-4", Severity::Warning, "not English");
+    find(
+        &r,
+        "WIN-6",
+        Severity::Warning,
+        ".NET Framework 4.5+ missing",
+    );
+    find(&r, "WIN-6", Severity::Pass, "firewall allows RDP");
+    find(&r, "WIN-6", Severity::Warning, "pending");
+    find(&r, "WIN-8", Severity::Info, "sysprepped");
+    let w9 = find(&r, "WIN-9", Severity::Blocker, "DHCP disabled");
+    assert!(w9.evidence[0].contains("Dhcp"));
+    find(&r, "WIN-9", Severity::Warning, "boot menu");
+    let g1 = find(&r, "GEN-1", Severity::Warning, "P2V");
+    assert_eq!(g1.evidence.len(), 2);
+    find(&r, "GEN-5", Severity::Warning, "hibernation");
+    find(&r, "MOD-W1", Severity::Pass, "drivers present");
+    find(&r, "OS-5", Severity::Info, "SQL Server Express Edition");
+}
+
+/// Put changed Windows facts back into the inspection.
+fn set_windows(i: &mut Inspected, w: &WindowsFacts) {
+    i.inspection.operating_systems[0].windows = Some(serde_json::to_value(w).unwrap());
+}
+
+#[test]
+fn win11_what_if_boot3_and_os3_rules() {
+    let Some((mut i, _)) = image("win11") else {
+        return;
+    };
+    // BOOT-3: the same UEFI/GPT disk delivered as VHDX (≤ 2 TiB, 3 primary partitions, not
+    // dynamic) would have its GPT boot volume converted to MBR.
+    i.inspection.images[0].format = "vhdx".into();
+    let r = findings(&i);
+    let b3 = find(&r, "BOOT-3", Severity::Pass, "convert GPT to MBR");
+    assert!(b3.evidence.iter().any(|e| e.contains("would be converted")));
+    // With a 4th primary partition it would not.
+    i.inspection.disks[0].primary_partitions = 4;
+    let r = findings(&i);
+    let b3 = find(&r, "BOOT-3", Severity::Pass, "GPT kept");
+    assert!(
+        b3.evidence
+            .iter()
+            .any(|e| e.contains("4 primary partitions (> 3)"))
+    );
+    // Bootable both ways, VHDX, ≤ 4 primaries: legacy BIOS is chosen.
+    i.inspection.operating_systems[0].boot_modes.bios = true;
+    let r = findings(&i);
+    find(&r, "BOOT-3", Severity::Info, "would choose legacy BIOS");
+
+    // OS-3: a client edition must have US-English as the OS language.
+    let (_, mut w) = os(&i);
+    w.system.as_mut().unwrap().language_default = Some("0407".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(os3.evidence.iter().any(|e| e.contains("US-English")));
+    // Windows 11 booting BIOS is refused.
+    let (_, mut w) = os(&i);
+    w.system.as_mut().unwrap().language_default = Some("0409".into());
+    w.boot_mode = Some("bios".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(os3.evidence.iter().any(|e| e.contains("needs UEFI")));
+}
+
+#[test]
+fn win2019_what_if_matrix_rules() {
+    let Some((mut i, _)) = image("win2019") else {
+        return;
+    };
+    // Server 2016 Nano Server is refused (OS-3); Server 2008 R2 is end of life (OS-4).
+    let (_, mut w) = os(&i);
+    w.matrix_product = Some("Windows Server 2016 Datacenter".into());
+    w.installation_type = Some("Nano Server".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(
+        os3.evidence
+            .iter()
+            .any(|e| e.contains("Nano Server is refused"))
+    );
+    w.matrix_product = Some("Windows Server 2008 R2 Standard".into());
+    w.installation_type = Some("Server".into());
+    w.edition = Some("ServerStandard".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    find(&r, "OS-4", Severity::Warning, "end of life");
+    // A Home edition of Server 2019 does not exist in the matrix: refused.
+    w.matrix_product = Some("Windows Server 2019 Essentials".into());
+    w.edition = Some("ServerSolution".into());
+    set_windows(&mut i, &w);
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(
+        os3.evidence
+            .iter()
+            .any(|e| e.contains("edition ServerSolution"))
+    );
+    // OS-1: a 32-bit Windows is refused since 2026-04-01.
+    i.inspection.operating_systems[0].arch = guestfix::guest::facts::Fact::Known("i386".into());
+    let r = findings(&i);
+    let os1 = find(&r, "OS-1", Severity::Blocker, "i386");
+    assert!(os1.evidence[0].contains("2026-04-01"));
+}
