@@ -27,7 +27,7 @@ fn images_dir() -> Option<PathBuf> {
     }
 }
 
-fn index(dir: &PathBuf) -> Vec<Value> {
+fn index(dir: &std::path::Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("index.json")).expect("index.json");
     let v: Value = serde_json::from_str(&text).expect("index.json parses");
     v["images"].as_array().expect("images array").clone()
@@ -81,19 +81,28 @@ fn every_image_matches_its_recorded_facts_and_defects() {
         let file = dir.join(img["file"].as_str().unwrap_or(""));
         let damaged = img["damaged"].as_bool().unwrap_or(false);
         let opts = InspectOptions::default();
-        let res = inspect(&[file.clone()], &opts);
+        let res = inspect(std::slice::from_ref(&file), &opts);
         if damaged {
             match res {
                 Err(e) => {
                     let msg = e.to_string();
-                    assert!(msg.contains(file.file_name().unwrap().to_str().unwrap()), "{name}: error names the file: {msg}");
+                    assert!(
+                        msg.contains(file.file_name().unwrap().to_str().unwrap()),
+                        "{name}: error names the file: {msg}"
+                    );
                 }
                 // Opened (the damage is where inspection did not need to read): then check must
                 // refuse it with an FMT blocker.
                 Ok(i) => {
                     let r = check::run(&i.inspection, &profile, "2026-11-22");
-                    if !r.findings.iter().any(|f| f.severity == Severity::Blocker && f.id.starts_with("FMT-")) {
-                        failures.push(format!("{name}: damaged image opened and check found no FMT blocker"));
+                    if !r
+                        .findings
+                        .iter()
+                        .any(|f| f.severity == Severity::Blocker && f.id.starts_with("FMT-"))
+                    {
+                        failures.push(format!(
+                            "{name}: damaged image opened and check found no FMT blocker"
+                        ));
                     }
                 }
             }
@@ -124,7 +133,9 @@ fn every_image_matches_its_recorded_facts_and_defects() {
             };
             let eq = |what: &str, got: Option<String>, want: Option<String>| -> Option<String> {
                 match want {
-                    Some(w) if got.as_deref() != Some(w.as_str()) => Some(format!("{name}: {what}: got {got:?}, want {w:?}")),
+                    Some(w) if got.as_deref() != Some(w.as_str()) => {
+                        Some(format!("{name}: {what}: got {got:?}, want {w:?}"))
+                    }
                     _ => None,
                 }
             };
@@ -134,8 +145,16 @@ fn every_image_matches_its_recorded_facts_and_defects() {
                 eq("distro", f.distro.known().cloned(), want("distro")),
                 eq("arch", f.arch.known().cloned(), want("arch")),
                 eq("hostname", f.hostname.known().cloned(), want("hostname")),
-                eq("package_format", f.package_format.known().cloned(), want("package_format")),
-                eq("package_management", f.package_management.known().cloned(), want("package_management")),
+                eq(
+                    "package_format",
+                    f.package_format.known().cloned(),
+                    want("package_format"),
+                ),
+                eq(
+                    "package_management",
+                    f.package_management.known().cloned(),
+                    want("package_management"),
+                ),
                 eq(
                     "major version",
                     f.major_version.known().map(|v| v.to_string()),
@@ -143,7 +162,9 @@ fn every_image_matches_its_recorded_facts_and_defects() {
                 ),
                 eq(
                     "default kernel",
-                    f.bootloader.known().and_then(|b| b.default_kernel_version.clone()),
+                    f.bootloader
+                        .known()
+                        .and_then(|b| b.default_kernel_version.clone()),
                     want("kernel"),
                 ),
                 eq(
@@ -155,15 +176,22 @@ fn every_image_matches_its_recorded_facts_and_defects() {
             failures.extend(checks.into_iter().flatten());
             // Partitions: filesystem type and UUID as recorded.
             for p in img["partitions"].as_array().cloned().unwrap_or_default() {
-                let (Some(fs), Some(uuid)) = (p["fs"].as_str(), p["uuid"].as_str()) else { continue };
+                let (Some(fs), Some(uuid)) = (p["fs"].as_str(), p["uuid"].as_str()) else {
+                    continue;
+                };
                 if uuid.is_empty() {
                     continue;
                 }
                 let found = i.inspection.all_volumes().any(|v| {
-                    v.content.as_deref() == Some(fs) && v.uuid.as_deref().map(str::to_ascii_lowercase) == Some(uuid.to_ascii_lowercase())
+                    v.content.as_deref() == Some(fs)
+                        && v.uuid.as_deref().map(str::to_ascii_lowercase)
+                            == Some(uuid.to_ascii_lowercase())
                 });
                 if !found {
-                    failures.push(format!("{name}: partition {} {fs} UUID={uuid} not reported", p["number"]));
+                    failures.push(format!(
+                        "{name}: partition {} {fs} UUID={uuid} not reported",
+                        p["number"]
+                    ));
                 }
             }
         }
@@ -176,10 +204,9 @@ fn every_image_matches_its_recorded_facts_and_defects() {
                 continue;
             }
             let info = informational(d);
-            let hit = report
-                .findings
-                .iter()
-                .any(|f| (info || f.severity != Severity::Pass) && ids.iter().any(|id| f.id == *id));
+            let hit = report.findings.iter().any(|f| {
+                (info || f.severity != Severity::Pass) && ids.contains(&f.id)
+            });
             if !hit {
                 failures.push(format!("{name}: defect not found by check: {d}"));
             }
@@ -187,6 +214,11 @@ fn every_image_matches_its_recorded_facts_and_defects() {
         checked += 1;
     }
     assert!(checked > 0, "index.json lists no images");
-    assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} problem(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     eprintln!("e2e: {checked} images checked against index.json");
 }

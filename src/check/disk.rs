@@ -87,7 +87,10 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
     }
     // FMT-3: a file that is no disk image the service knows (unknown magic, empty).
     for (img, d) in insp.images.iter().zip(&insp.disks) {
-        if img.format == "raw" && d.partition_table == "none" && d.volumes.iter().all(|v| v.content.is_none()) {
+        if img.format == "raw"
+            && d.partition_table == "none"
+            && d.volumes.iter().all(|v| v.content.is_none())
+        {
             out.push(
                 Finding::new("FMT-3", Severity::Blocker, &img.path, "disk-image-size = 0 has an invalid format")
                     .evidence(format!(
@@ -174,12 +177,23 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
     let lvs: Vec<String> = insp
         .logical_volumes
         .iter()
-        .map(|v| format!("{} ({})", v.device, v.content.clone().unwrap_or_else(|| "?".into())))
+        .map(|v| {
+            format!(
+                "{} ({})",
+                v.device,
+                v.content.clone().unwrap_or_else(|| "?".into())
+            )
+        })
         .collect();
     if !lvs.is_empty() {
         out.push(
-            Finding::new("GEN-6", Severity::Info, "disk set", "LVM volume groups must be activated at import")
-                .evidence(format!("logical volumes mapped here: {}", lvs.join(", "))),
+            Finding::new(
+                "GEN-6",
+                Severity::Info,
+                "disk set",
+                "LVM volume groups must be activated at import",
+            )
+            .evidence(format!("logical volumes mapped here: {}", lvs.join(", "))),
         );
     }
     // GEN-6: LVM that cannot be activated.

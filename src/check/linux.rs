@@ -284,10 +284,17 @@ pub(super) fn check(
         Some(b) => {
             push(Finding::new(
                 "BOOT-5",
-                if b.kind == "grub-legacy" { Severity::Info } else { Severity::Pass },
+                if b.kind == "grub-legacy" {
+                    Severity::Info
+                } else {
+                    Severity::Pass
+                },
                 subj,
                 if b.kind == "grub-legacy" {
-                    format!("boot loader GRUB legacy ({}): accepted; its menu is edited directly", b.config_files.join(", "))
+                    format!(
+                        "boot loader GRUB legacy ({}): accepted; its menu is edited directly",
+                        b.config_files.join(", ")
+                    )
                 } else {
                     format!("boot loader {} ({})", b.kind, b.config_files.join(", "))
                 },
@@ -587,14 +594,28 @@ pub(super) fn check(
                             .fix("rebuild the initramfs with the driver (dracut --add-drivers nvme / update-initramfs) before export, or let a rule add it (MOD-L1)"),
                     );
                 } else {
-                    push(Finding::new("LNX-3", Severity::Pass, subj, format!("boot-disk driver {} available at boot for {}", ok.join(", "), k.version)));
+                    push(Finding::new(
+                        "LNX-3",
+                        Severity::Pass,
+                        subj,
+                        format!(
+                            "boot-disk driver {} available at boot for {}",
+                            ok.join(", "),
+                            k.version
+                        ),
+                    ));
                 }
             }
             for d in &s.required_drivers {
                 let boot = d.modules.iter().any(|m| at_boot(m));
                 let disk = d.modules.iter().any(|m| on_disk(m));
                 if boot {
-                    push(Finding::new("LNX-3", Severity::Pass, subj, format!("{} driver present for {}", d.name, k.version)));
+                    push(Finding::new(
+                        "LNX-3",
+                        Severity::Pass,
+                        subj,
+                        format!("{} driver present for {}", d.name, k.version),
+                    ));
                 } else if disk {
                     push(
                         Finding::new("LNX-3", Severity::Info, subj, format!("{} driver only in /lib/modules", d.name))
@@ -604,12 +625,23 @@ pub(super) fn check(
                     push(
                         Finding::new(
                             "LNX-3",
-                            if d.severity.as_deref() == Some("blocker") { Severity::Blocker } else { Severity::Warning },
+                            if d.severity.as_deref() == Some("blocker") {
+                                Severity::Blocker
+                            } else {
+                                Severity::Warning
+                            },
                             subj,
                             format!("{} driver missing", d.name),
                         )
-                        .evidence(format!("kernel {}: no {} module in the initramfs or /lib/modules", k.version, d.modules.join("/")))
-                        .fix(format!("install the {} driver (or let a rule with modules_dir add it, MOD-L1)", d.name)),
+                        .evidence(format!(
+                            "kernel {}: no {} module in the initramfs or /lib/modules",
+                            k.version,
+                            d.modules.join("/")
+                        ))
+                        .fix(format!(
+                            "install the {} driver (or let a rule with modules_dir add it, MOD-L1)",
+                            d.name
+                        )),
                     );
                 }
             }

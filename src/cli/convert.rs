@@ -4,7 +4,7 @@
 
 use super::{CliError, EXIT_OK};
 use guestfix::block::writer::{self, OutFormat};
-use guestfix::block::{self, BlockError, OpenOptions};
+use guestfix::block::{self, BlockError};
 use std::io::IsTerminal;
 use std::path::Path;
 

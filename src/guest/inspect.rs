@@ -195,7 +195,9 @@ pub fn inspect(paths: &[PathBuf], opts: &InspectOptions) -> Result<Inspected, In
                         })
                         .collect()
                 }
-                Err(e) => insp.warnings.push(format!("{}: Btrfs subvolumes: {e}", v.name)),
+                Err(e) => insp
+                    .warnings
+                    .push(format!("{}: Btrfs subvolumes: {e}", v.name)),
             }
         }
     }
@@ -526,9 +528,18 @@ fn elf_arch(files: &TreeFiles) -> Fact<String> {
     // No binary (a minimal or damaged root): the kernel modules are ELF objects too.
     for base in ["/lib/modules", "/usr/lib/modules"] {
         for ver in files.list(base) {
-            let dep = files.read_string(&format!("{base}/{ver}/modules.dep")).unwrap_or_default();
-            for m in dep.lines().filter_map(|l| l.split(':').next()).filter(|m| m.ends_with(".ko")).take(8) {
-                if let Some(a) = read_head(files, &format!("{base}/{ver}/{m}"), 64).and_then(|b| super::arch::elf_arch(&b)) {
+            let dep = files
+                .read_string(&format!("{base}/{ver}/modules.dep"))
+                .unwrap_or_default();
+            for m in dep
+                .lines()
+                .filter_map(|l| l.split(':').next())
+                .filter(|m| m.ends_with(".ko"))
+                .take(8)
+            {
+                if let Some(a) = read_head(files, &format!("{base}/{ver}/{m}"), 64)
+                    .and_then(|b| super::arch::elf_arch(&b))
+                {
                     return Fact::Known(a.to_string());
                 }
             }
@@ -537,8 +548,11 @@ fn elf_arch(files: &TreeFiles) -> Fact<String> {
     // The distribution's kernel release names its architecture (6.1.0-28-amd64,
     // 5.14.0-70.el9.x86_64, 6.1.0-28-686-pae, 6.1.0-28-arm64, 5.14.0-70.el9.aarch64).
     for n in files.list("/boot") {
-        let Some(v) = n.strip_prefix("vmlinuz-") else { continue };
-        let arch = if v.ends_with("-amd64") || v.ends_with(".x86_64") || v.ends_with("-cloud-amd64") {
+        let Some(v) = n.strip_prefix("vmlinuz-") else {
+            continue;
+        };
+        let arch = if v.ends_with("-amd64") || v.ends_with(".x86_64") || v.ends_with("-cloud-amd64")
+        {
             Some("x86_64")
         } else if v.ends_with("-arm64") || v.ends_with(".aarch64") {
             Some("aarch64")
@@ -552,8 +566,14 @@ fn elf_arch(files: &TreeFiles) -> Fact<String> {
         }
     }
     // Last: the kernel image's own header.
-    for n in files.list("/boot").iter().filter(|n| n.starts_with("vmlinuz-") || n.starts_with("vmlinux-")) {
-        if let Some(a) = read_head(files, &format!("/boot/{n}"), 0x240).and_then(|b| super::arch::kernel_image_arch(&b)) {
+    for n in files
+        .list("/boot")
+        .iter()
+        .filter(|n| n.starts_with("vmlinuz-") || n.starts_with("vmlinux-"))
+    {
+        if let Some(a) = read_head(files, &format!("/boot/{n}"), 0x240)
+            .and_then(|b| super::arch::kernel_image_arch(&b))
+        {
             return Fact::Known(a.to_string());
         }
     }
@@ -666,7 +686,9 @@ fn kernels(files: &TreeFiles, skip_initramfs: bool) -> Vec<KernelFacts> {
                     .map(|t| {
                         interesting(
                             t.lines()
-                                .filter_map(|l| initramfs::module_name(l.split(':').next().unwrap_or("")))
+                                .filter_map(|l| {
+                                    initramfs::module_name(l.split(':').next().unwrap_or(""))
+                                })
                                 .collect(),
                         )
                     })

@@ -118,12 +118,18 @@ pub fn find_roots(set: &DiskSet) -> (Vec<RootCandidate>, Vec<(String, FsError)>)
         if matches!(&v.content, Content::Filesystem { fs, .. } if fs == "btrfs") {
             let subs = crate::fs::btrfs::BtrfsFs::open(v.dev.clone(), &Default::default())
                 .and_then(|b| b.list_subvolumes());
-            for sub in subs.unwrap_or_default().into_iter().filter(|s| !s.is_snapshot) {
+            for sub in subs
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| !s.is_snapshot)
+            {
                 let opts = OpenOptions {
                     subvol: Some(sub.path.clone()),
                     subvolid: None,
                 };
-                let Ok(sfs) = open_volume(v, &opts) else { continue };
+                let Ok(sfs) = open_volume(v, &opts) else {
+                    continue;
+                };
                 if os_kind(&*sfs) == Some(OsKind::Linux) {
                     roots.push(RootCandidate {
                         volume: v.name.clone(),
@@ -139,7 +145,9 @@ pub fn find_roots(set: &DiskSet) -> (Vec<RootCandidate>, Vec<(String, FsError)>)
 }
 
 fn os_kind(fs: &dyn Filesystem) -> Option<OsKind> {
-    if is_dir(fs, b"/etc") && (fs.stat(b"/etc/fstab").is_ok() || fs.stat(b"/etc/os-release").is_ok()) {
+    if is_dir(fs, b"/etc")
+        && (fs.stat(b"/etc/fstab").is_ok() || fs.stat(b"/etc/os-release").is_ok())
+    {
         Some(OsKind::Linux)
     } else if is_dir(fs, b"/Windows/System32") {
         Some(OsKind::Windows)

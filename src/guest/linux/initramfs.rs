@@ -234,10 +234,11 @@ fn stream_compressed(
     let (name, reader): (&'static str, Box<dyn Read + '_>) = if d.starts_with(&[0x1f, 0x8b]) {
         ("gzip", Box::new(flate2::read::GzDecoder::new(d)))
     } else if d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let dec = ruzstd::decoding::StreamingDecoder::new(d).map_err(|e| InitramfsError::Decompress {
-            compression: "zstd",
-            reason: e.to_string(),
-        })?;
+        let dec =
+            ruzstd::decoding::StreamingDecoder::new(d).map_err(|e| InitramfsError::Decompress {
+                compression: "zstd",
+                reason: e.to_string(),
+            })?;
         ("zstd", Box::new(dec))
     } else if d.starts_with(b"BZh") {
         ("bzip2", Box::new(bzip2_rs::DecoderReader::new(d)))
@@ -354,7 +355,10 @@ fn walk_stream<R: Read>(
 fn skip<R: Read>(r: &mut R, n: u64) -> std::io::Result<()> {
     let got = std::io::copy(&mut r.take(n), &mut std::io::sink())?;
     if got < n {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "archive ends early"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "archive ends early",
+        ));
     }
     Ok(())
 }
