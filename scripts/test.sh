@@ -9,6 +9,8 @@ scripts/install-deps.sh
 echo "== test images (scripts/make-test-images.sh; cached in ~/.cache/guestfix/test-images)"
 GUESTFIX_TEST_IMAGES=$(scripts/make-test-images.sh | tail -n 1)
 export GUESTFIX_TEST_IMAGES
+# Tests that need the images fail (rather than skip) when they are missing.
+export GUESTFIX_REQUIRE_IMAGES=1
 echo "GUESTFIX_TEST_IMAGES=$GUESTFIX_TEST_IMAGES"
 
 echo "== cargo fmt / clippy"
@@ -36,4 +38,7 @@ if [ "${GUESTFIX_BOOT_TESTS:-}" = all ]; then
   scripts/boot-test.sh --timeout 400 --firmware uefi --efi-fallback \
     "$GUESTFIX_TEST_IMAGES/debian12-uefi.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
 fi
+echo "== fuzz smoke (every cargo-fuzz target, ${FUZZ_SECONDS:-20}s each)"
+scripts/fuzz-smoke.sh
+
 echo "== all tests passed"
