@@ -204,9 +204,10 @@ fn every_image_matches_its_recorded_facts_and_defects() {
                 continue;
             }
             let info = informational(d);
-            let hit = report.findings.iter().any(|f| {
-                (info || f.severity != Severity::Pass) && ids.contains(&f.id)
-            });
+            let hit = report
+                .findings
+                .iter()
+                .any(|f| (info || f.severity != Severity::Pass) && ids.contains(&f.id));
             if !hit {
                 failures.push(format!("{name}: defect not found by check: {d}"));
             }
