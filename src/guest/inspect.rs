@@ -482,6 +482,22 @@ fn linux_facts(
     .iter()
     .filter(|(p, _)| files.exists(p))
     .map(|(_, n)| n.to_string())
+    .chain(
+        // A network service enabled in systemd is a DHCP client too (its binary may live
+        // elsewhere, e.g. /usr/lib/wicked/bin).
+        [
+            ("NetworkManager.service", "NetworkManager"),
+            ("wicked.service", "wicked"),
+            ("systemd-networkd.service", "systemd-networkd"),
+            ("dhcpcd.service", "dhcpcd"),
+        ]
+        .iter()
+        .filter(|(u, _)| {
+            let p = format!("/etc/systemd/system/multi-user.target.wants/{u}");
+            files.is_symlink(&p).is_some() || files.exists(&p)
+        })
+        .map(|(_, n)| n.to_string()),
+    )
     .collect::<std::collections::BTreeSet<_>>()
     .into_iter()
     .collect();
