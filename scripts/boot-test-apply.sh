@@ -149,7 +149,7 @@ run_case() { # run_case NAME IMAGE FIRMWARE ROOT_PARTITION
   local net
   net=$(tr -d '\r' <"$after_log" | grep -a 'GUESTFIX-NET:' | tail -n 1 || true)
   echo "boot-test-apply: $name console: ${net:-<no GUESTFIX-NET line>}" >&2
-  if echo "$net" | grep -q 'inet 10\.0\.2\.15/24' && ! echo "$net" | grep -q '192\.168\.122\.50'; then
+  if echo "$net" | grep -q 'inet 10\.0\.2\.15/24 .*dynamic' && ! echo "$net" | grep -q '192\.168\.122\.50'; then
     ok "$name got its address by DHCP (10.0.2.15 from the user-mode network)"
   else
     fail "$name has no DHCP lease after apply"

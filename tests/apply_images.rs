@@ -254,13 +254,17 @@ fn check_result(
                         kept == original,
                         "{ctx}: backup {b} differs from the original {path}"
                     );
-                    if std::ptr::eq(plan, &report["plans"][0]) {
-                        let o = gf(&["--allow-outside-backing", "cat", "--path", b, s(result)]);
-                        assert!(
-                            ok(&o, &format!("{ctx}: guestfix cat {b}")) == original,
-                            "{ctx}: cat {b}"
-                        );
-                    }
+                    let o = gf(&[
+                        "--allow-outside-backing",
+                        "cat",
+                        "--path",
+                        &format!("{root}:{b}"),
+                        s(result),
+                    ]);
+                    assert!(
+                        ok(&o, &format!("{ctx}: guestfix cat {b}")) == original,
+                        "{ctx}: cat {b}"
+                    );
                 }
                 "add_file" => {
                     // BOOT-4: the fallback loader is a copy of the distribution's loader.
