@@ -29,7 +29,7 @@ timed() {
   "$@" >"$tmp/$label.out" 2>&1 || rc=$?
   t1=$(date +%s.%N)
   local secs
-  secs=$(echo "$t1 - $t0" | bc)
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
   echo "bench-apply: $label: exit $rc, ${secs} s" >&2
   [ $rc -eq 0 ] || tail -n 20 "$tmp/$label.out" >&2
   last_secs=$secs last_rc=$rc
