@@ -25,4 +25,8 @@ scripts/check-images.sh "$GUESTFIX_TEST_IMAGES"
 echo "== boot test: debian12-bios reaches its login prompt (SATA, SeaBIOS, TCG)"
 scripts/boot-test.sh --bus sata --firmware bios --timeout 300 \
   "$GUESTFIX_TEST_IMAGES/debian12-bios.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
+echo "== apply: boot test (debian12-bios, debian12-uefi on virtio: no boot before apply; login + DHCP after)"
+scripts/boot-test-apply.sh
+echo "== apply: crash test (50 in-place applies killed at random points, then --recover)"
+scripts/crash-test.sh 50
 echo "== all tests passed"
