@@ -31,6 +31,7 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
   exit 0
 fi
 
+for a in "$@"; do case "$a" in bios|uefi) ;; *) echo "boot-test-apply: unknown case $a (bios|uefi)" >&2; exit 2 ;; esac; done
 which=("$@")
 [ ${#which[@]} -gt 0 ] || which=(bios uefi)
 BEFORE_TIMEOUT=${BEFORE_TIMEOUT:-120}
@@ -157,12 +158,18 @@ run_case() { # run_case NAME IMAGE FIRMWARE ROOT_PARTITION
   rm -f "$raw"
 }
 
+# The cases run in parallel (each qemu is one TCG thread): about 3-4 minutes in all.
+pids=()
 for w in "${which[@]}"; do
   case "$w" in
-    bios) run_case debian12-bios "$IMAGES/debian12-bios.raw" bios 1 ;;
-    uefi) run_case debian12-uefi "$IMAGES/debian12-uefi.raw" uefi 2 ;;
+    bios) (run_case debian12-bios "$IMAGES/debian12-bios.raw" bios 1; exit $failures) & pids+=($!) ;;
+    uefi) (run_case debian12-uefi "$IMAGES/debian12-uefi.raw" uefi 2; exit $failures) & pids+=($!) ;;
     *) echo "boot-test-apply: unknown case $w (bios|uefi)" >&2; exit 2 ;;
   esac
+done
+for p in "${pids[@]}"; do
+  rc=0; wait "$p" || rc=$?
+  failures=$((failures + rc))
 done
 if [ $failures -gt 0 ]; then
   echo "boot-test-apply: $failures check(s) FAILED" >&2
