@@ -266,15 +266,13 @@ fn check_result(
                         "{ctx}: cat {b}"
                     );
                 }
-                "add_file" => {
-                    // BOOT-4: the fallback loader is a copy of the distribution's loader.
-                    if path.eq_ignore_ascii_case("/boot/efi/EFI/BOOT/BOOTX64.EFI") {
-                        let (lp, li) = locate(img, root, "/boot/efi/EFI/debian/grubx64.efi");
-                        assert!(
-                            got == read_with_tools(source, lp, &li, scratch),
-                            "{ctx}: BOOTX64.EFI"
-                        );
-                    }
+                // BOOT-4: the fallback loader is a copy of the distribution's loader.
+                "add_file" if path.eq_ignore_ascii_case("/boot/efi/EFI/BOOT/BOOTX64.EFI") => {
+                    let (lp, li) = locate(img, root, "/boot/efi/EFI/debian/grubx64.efi");
+                    assert!(
+                        got == read_with_tools(source, lp, &li, scratch),
+                        "{ctx}: BOOTX64.EFI"
+                    );
                 }
                 _ => {}
             }
