@@ -47,31 +47,13 @@ fn inspect_reports_the_guest() {
     assert_eq!(os["package_management"], "apt");
     assert_eq!(os["bootloader"]["kind"], "grub2");
     assert_eq!(os["bootloader"]["default_kernel_version"], "6.1.0-50-amd64");
-    assert!(
-        os["bootloader"]["default_cmdline"]
-            .as_str()
-            .unwrap()
-            .contains("root=/dev/sda1")
-    );
+    assert!(os["bootloader"]["default_cmdline"].as_str().unwrap().contains("root=/dev/sda1"));
     assert_eq!(os["boot_modes"]["bios"], true);
     let k = &os["kernels"][0];
     assert_eq!(k["initramfs_readable"], true);
-    let drivers: Vec<&str> = k["initramfs_drivers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|d| d.as_str())
-        .collect();
-    assert!(
-        drivers.contains(&"virtio_blk") && drivers.contains(&"nvme"),
-        "{drivers:?}"
-    );
-    let unresolved: Vec<&str> = os["unresolved_fstab"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["spec"].as_str())
-        .collect();
+    let drivers: Vec<&str> = k["initramfs_drivers"].as_array().unwrap().iter().filter_map(|d| d.as_str()).collect();
+    assert!(drivers.contains(&"virtio_blk") && drivers.contains(&"nvme"), "{drivers:?}");
+    let unresolved: Vec<&str> = os["unresolved_fstab"].as_array().unwrap().iter().filter_map(|p| p["spec"].as_str()).collect();
     assert_eq!(unresolved, ["/dev/sdb1", "/dev/sr0"]);
     let net = &os["network"]["interfaces"][0];
     assert_eq!(net["name"], "eth0");
@@ -87,17 +69,11 @@ fn inspect_xml_validates_against_virt_inspector_schema() {
     let o = gf(&["inspect", "--xml", SAMPLE]);
     assert!(o.status.success());
     let xml = stdout(&o);
-    assert!(
-        xml.contains("<distro>debian</distro>")
-            && xml.contains("<hostname>debian12-sample</hostname>")
-    );
+    assert!(xml.contains("<distro>debian</distro>") && xml.contains("<hostname>debian12-sample</hostname>"));
     assert!(xml.contains(&format!("<uuid>{ROOT_UUID}</uuid>")));
     let rng = Path::new("/usr/share/doc/guestfs-tools/virt-inspector.rng.gz");
     if !rng.exists() || Command::new("xmllint").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
-            "xmllint and guestfs-tools are required under scripts/test.sh"
-        );
+        assert!(std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(), "xmllint and guestfs-tools are required under scripts/test.sh");
         eprintln!("*** SKIPPED schema validation: xmllint or virt-inspector.rng missing ***");
         return;
     }
@@ -107,12 +83,7 @@ fn inspect_xml_validates_against_virt_inspector_schema() {
     std::fs::write(&schema, z.stdout).unwrap();
     let doc = t.path().join("out.xml");
     std::fs::write(&doc, xml).unwrap();
-    let v = Command::new("xmllint")
-        .args(["--noout", "--relaxng"])
-        .arg(&schema)
-        .arg(&doc)
-        .output()
-        .unwrap();
+    let v = Command::new("xmllint").args(["--noout", "--relaxng"]).arg(&schema).arg(&doc).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }
 
@@ -122,10 +93,7 @@ fn check_finds_every_defect_and_exits_1() {
     assert_eq!(code, 1, "a blocker means exit 1");
     let f = v["findings"].as_array().unwrap();
     let with = |sev: &str| -> Vec<String> {
-        f.iter()
-            .filter(|x| x["severity"] == sev)
-            .map(|x| x["id"].as_str().unwrap().to_string())
-            .collect()
+        f.iter().filter(|x| x["severity"] == sev).map(|x| x["id"].as_str().unwrap().to_string()).collect()
     };
     // qcow2 is not an accepted upload format (FMT-1): the only blocker.
     assert_eq!(with("blocker"), ["FMT-1"]);
@@ -134,21 +102,11 @@ fn check_finds_every_defect_and_exits_1() {
         assert!(w.contains(&id.to_string()), "{id} in {w:?}");
     }
     let p = with("pass");
-    for id in [
-        "OS-1", "LNX-1", "LNX-5", "LNX-6", "LNX-7", "LNX-8", "BOOT-2", "BOOT-5", "GEN-3", "GEN-7",
-    ] {
+    for id in ["OS-1", "LNX-1", "LNX-5", "LNX-6", "LNX-7", "LNX-8", "BOOT-2", "BOOT-5", "GEN-3", "GEN-7"] {
         assert!(p.contains(&id.to_string()), "{id} passes: {p:?}");
     }
-    let fstab = f
-        .iter()
-        .find(|x| x["id"] == "MOD-L3" && x["title"].as_str().unwrap().contains("/srv/data"))
-        .unwrap();
-    assert!(
-        fstab["evidence"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("/etc/fstab:16: /dev/sdb1")
-    );
+    let fstab = f.iter().find(|x| x["id"] == "MOD-L3" && x["title"].as_str().unwrap().contains("/srv/data")).unwrap();
+    assert!(fstab["evidence"][0].as_str().unwrap().starts_with("/etc/fstab:16: /dev/sdb1"));
 }
 
 #[test]
@@ -172,21 +130,8 @@ fn plan_shows_the_fixes_as_diffs() {
         assert!(t.contains(want), "plan lacks {want:?}:\n{t}");
     }
     let (v, _) = json(&["plan", "--json", SAMPLE]);
-    let paths: Vec<&str> = v[0]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        paths,
-        [
-            "/etc/fstab",
-            "/etc/network/interfaces",
-            "/boot/grub/grub.cfg",
-            "/etc/default/grub"
-        ]
-    );
+    let paths: Vec<&str> = v[0]["changes"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/etc/fstab", "/etc/network/interfaces", "/boot/grub/grub.cfg", "/etc/default/grub"]);
 }
 
 #[test]
@@ -198,103 +143,40 @@ fn apply_writes_an_overlay_that_is_clean_and_fixed() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["written"].as_array().unwrap().len(), 4);
-    assert!(
-        r["written"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|w| w["verified"] == true)
-    );
+    assert!(r["written"].as_array().unwrap().iter().all(|w| w["verified"] == true));
     assert_eq!(sha256(Path::new(SAMPLE)), before, "source untouched");
     // qemu-img check and e2fsck agree the result is clean.
-    let c = Command::new("qemu-img")
-        .arg("check")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let c = Command::new("qemu-img").arg("check").arg(&out).output().unwrap();
     assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stdout));
     let raw = t.path().join("fixed.raw");
-    assert!(
-        Command::new("qemu-img")
-            .args(["convert", "-O", "raw"])
-            .arg(&out)
-            .arg(&raw)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let fsck = Command::new("e2fsck")
-        .arg("-fn")
-        .arg(format!("{}?offset=1048576", raw.display()))
-        .output()
-        .unwrap();
-    assert!(
-        fsck.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fsck.stdout)
-    );
+    assert!(Command::new("qemu-img").args(["convert", "-O", "raw"]).arg(&out).arg(&raw).status().unwrap().success());
+    let fsck = Command::new("e2fsck").arg("-fn").arg(format!("{}?offset=1048576", raw.display())).output().unwrap();
+    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stdout));
     // Planning the result changes nothing (idempotent), and the backups hold the originals.
     let outs = out.to_str().unwrap();
     let (v, _) = json(&["plan", "--json", "--allow-outside-backing", outs]);
     assert_eq!(v[0]["changes"].as_array().unwrap().len(), 0, "{v}");
-    let orig = gf(&[
-        "cat",
-        "--allow-outside-backing",
-        outs,
-        "-p",
-        "/etc/fstab.guestfix-orig",
-    ]);
+    let orig = gf(&["cat", "--allow-outside-backing", outs, "-p", "/etc/fstab.guestfix-orig"]);
     let src = gf(&["cat", SAMPLE, "-p", "/etc/fstab"]);
     assert_eq!(orig.stdout, src.stdout);
-    assert!(
-        stdout(&gf(&[
-            "cat",
-            "--allow-outside-backing",
-            outs,
-            "-p",
-            "/etc/fstab"
-        ]))
-        .contains(&format!("UUID={ROOT_UUID}"))
-    );
+    assert!(stdout(&gf(&["cat", "--allow-outside-backing", outs, "-p", "/etc/fstab"])).contains(&format!("UUID={ROOT_UUID}")));
     // A second apply on the result writes nothing.
     let out2 = t.path().join("again.qcow2");
-    let (r2, _) = json(&[
-        "apply",
-        "--allow-outside-backing",
-        outs,
-        "--out",
-        out2.to_str().unwrap(),
-        "--json",
-    ]);
+    let (r2, _) = json(&["apply", "--allow-outside-backing", outs, "--out", out2.to_str().unwrap(), "--json"]);
     assert_eq!(r2["unchanged"], true);
 }
 
 #[test]
 fn exit_codes() {
     assert_eq!(gf(&["inspect"]).status.code(), Some(2), "usage error");
-    assert_eq!(
-        gf(&["inspect", "/nonexistent/disk.raw"]).status.code(),
-        Some(2),
-        "host I/O error"
-    );
-    assert_eq!(
-        gf(&["check", "--target", "nope", SAMPLE]).status.code(),
-        Some(2),
-        "unknown target"
-    );
+    assert_eq!(gf(&["inspect", "/nonexistent/disk.raw"]).status.code(), Some(2), "host I/O error");
+    assert_eq!(gf(&["check", "--target", "nope", SAMPLE]).status.code(), Some(2), "unknown target");
     let t = tempfile::tempdir().unwrap();
     let junk = t.path().join("junk.img");
     std::fs::write(&junk, vec![0x5au8; 1 << 20]).unwrap();
     let o = gf(&["check", junk.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "an image that is no disk is a finding"
-    );
+    assert_eq!(o.status.code(), Some(1), "an image that is no disk is a finding");
     assert!(stdout(&o).contains("FMT-3"));
-    assert_eq!(
-        gf(&["rules", "explain", "fstab-uuid"]).status.code(),
-        Some(0)
-    );
+    assert_eq!(gf(&["rules", "explain", "fstab-uuid"]).status.code(), Some(0));
     assert_eq!(gf(&["rules", "explain", "nope"]).status.code(), Some(2));
 }

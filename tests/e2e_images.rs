@@ -60,23 +60,14 @@ fn every_image_matches_its_recorded_facts_and_defects() {
             match res {
                 Err(e) => {
                     let msg = e.to_string();
-                    assert!(
-                        msg.contains(file.file_name().unwrap().to_str().unwrap()),
-                        "{name}: error names the file: {msg}"
-                    );
+                    assert!(msg.contains(file.file_name().unwrap().to_str().unwrap()), "{name}: error names the file: {msg}");
                 }
                 // Opened (the damage is where inspection did not need to read): then check must
                 // refuse it with an FMT blocker.
                 Ok(i) => {
                     let r = check::run(&i.inspection, &profile, "2026-11-22");
-                    if !r
-                        .findings
-                        .iter()
-                        .any(|f| f.severity == Severity::Blocker && f.id.starts_with("FMT-"))
-                    {
-                        failures.push(format!(
-                            "{name}: damaged image opened and check found no FMT blocker"
-                        ));
+                    if !r.findings.iter().any(|f| f.severity == Severity::Blocker && f.id.starts_with("FMT-")) {
+                        failures.push(format!("{name}: damaged image opened and check found no FMT blocker"));
                     }
                 }
             }
@@ -99,9 +90,7 @@ fn every_image_matches_its_recorded_facts_and_defects() {
             let want = |k: &str| os[k].as_str().map(str::to_string);
             let eq = |what: &str, got: Option<String>, want: Option<String>| -> Option<String> {
                 match want {
-                    Some(w) if got.as_deref() != Some(w.as_str()) => {
-                        Some(format!("{name}: {what}: got {got:?}, want {w:?}"))
-                    }
+                    Some(w) if got.as_deref() != Some(w.as_str()) => Some(format!("{name}: {what}: got {got:?}, want {w:?}")),
                     _ => None,
                 }
             };
@@ -111,16 +100,8 @@ fn every_image_matches_its_recorded_facts_and_defects() {
                 eq("distro", f.distro.known().cloned(), want("distro")),
                 eq("arch", f.arch.known().cloned(), want("arch")),
                 eq("hostname", f.hostname.known().cloned(), want("hostname")),
-                eq(
-                    "package_format",
-                    f.package_format.known().cloned(),
-                    want("package_format"),
-                ),
-                eq(
-                    "package_management",
-                    f.package_management.known().cloned(),
-                    want("package_management"),
-                ),
+                eq("package_format", f.package_format.known().cloned(), want("package_format")),
+                eq("package_management", f.package_management.known().cloned(), want("package_management")),
                 eq(
                     "major version",
                     f.major_version.known().map(|v| v.to_string()),
@@ -128,9 +109,7 @@ fn every_image_matches_its_recorded_facts_and_defects() {
                 ),
                 eq(
                     "default kernel",
-                    f.bootloader
-                        .known()
-                        .and_then(|b| b.default_kernel_version.clone()),
+                    f.bootloader.known().and_then(|b| b.default_kernel_version.clone()),
                     want("kernel"),
                 ),
                 eq(
@@ -142,22 +121,15 @@ fn every_image_matches_its_recorded_facts_and_defects() {
             failures.extend(checks.into_iter().flatten());
             // Partitions: filesystem type and UUID as recorded.
             for p in img["partitions"].as_array().cloned().unwrap_or_default() {
-                let (Some(fs), Some(uuid)) = (p["fs"].as_str(), p["uuid"].as_str()) else {
-                    continue;
-                };
+                let (Some(fs), Some(uuid)) = (p["fs"].as_str(), p["uuid"].as_str()) else { continue };
                 if uuid.is_empty() {
                     continue;
                 }
                 let found = i.inspection.all_volumes().any(|v| {
-                    v.content.as_deref() == Some(fs)
-                        && v.uuid.as_deref().map(str::to_ascii_lowercase)
-                            == Some(uuid.to_ascii_lowercase())
+                    v.content.as_deref() == Some(fs) && v.uuid.as_deref().map(str::to_ascii_lowercase) == Some(uuid.to_ascii_lowercase())
                 });
                 if !found {
-                    failures.push(format!(
-                        "{name}: partition {} {fs} UUID={uuid} not reported",
-                        p["number"]
-                    ));
+                    failures.push(format!("{name}: partition {} {fs} UUID={uuid} not reported", p["number"]));
                 }
             }
         }
@@ -180,11 +152,6 @@ fn every_image_matches_its_recorded_facts_and_defects() {
         checked += 1;
     }
     assert!(checked > 0, "index.json lists no images");
-    assert!(
-        failures.is_empty(),
-        "{} problem(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
     eprintln!("e2e: {checked} images checked against index.json");
 }

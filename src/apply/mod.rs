@@ -12,7 +12,7 @@ use crate::block::{self, BlockError, WritableDev};
 use crate::fs::ext4w::Ext4Writer;
 use crate::fs::fatw::FatWriter;
 use crate::fs::probe::{OpenOptions as FsOpenOptions, open_filesystem};
-use crate::fs::{FsError, FsKind};
+use crate::fs::{FsKind, FsError};
 use crate::guest::inspect::{InspectError, InspectOptions, Inspected, inspect};
 use crate::plan::planner::{PlanError, plans_for};
 use crate::plan::{Change, Plan};
@@ -101,11 +101,7 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
         path.to_string()
     } else {
         let rest = &path[point.len()..];
-        if rest.is_empty() {
-            "/".to_string()
-        } else {
-            rest.to_string()
-        }
+        if rest.is_empty() { "/".to_string() } else { rest.to_string() }
     };
     let v = i
         .set
@@ -212,9 +208,7 @@ impl FsWriter {
             (FsWriter::Ext4(w), Some(b)) => w
                 .backup_and_replace(p.as_bytes(), b.as_bytes(), data)
                 .map_err(|x| e(x.to_string())),
-            (FsWriter::Ext4(w), None) => w
-                .replace_file(p.as_bytes(), data)
-                .map_err(|x| e(x.to_string())),
+            (FsWriter::Ext4(w), None) => w.replace_file(p.as_bytes(), data).map_err(|x| e(x.to_string())),
             (FsWriter::Fat(w), b) => {
                 if let Some(b) = b {
                     w.backup_file(p, b).map_err(|x| e(x.to_string()))?;
@@ -231,11 +225,7 @@ impl FsWriter {
             FsWriter::Ext4(w) => {
                 let mut cur = String::new();
                 for c in dir.split('/').filter(|c| !c.is_empty()) {
-                    let parent = if cur.is_empty() {
-                        "/".to_string()
-                    } else {
-                        cur.clone()
-                    };
+                    let parent = if cur.is_empty() { "/".to_string() } else { cur.clone() };
                     cur = format!("{cur}/{c}");
                     if !w.exists(cur.as_bytes()).unwrap_or(false) {
                         w.create_dir(parent.as_bytes(), c.as_bytes(), 0o755, 0, 0)
@@ -321,8 +311,7 @@ pub fn apply(
     let unchanged = ops.is_empty();
 
     // The writable disk.
-    let (dev, journaled): (Arc<dyn WritableDev>, Option<Arc<journal::JournaledDev>>) = match output
-    {
+    let (dev, journaled): (Arc<dyn WritableDev>, Option<Arc<journal::JournaledDev>>) = match output {
         Output::Overlay(out) => {
             let w = block::writer::create_overlay(source, out, &opts.block)?;
             (Arc::new(w), None)
@@ -337,10 +326,7 @@ pub fn apply(
                 )));
             }
             if unchanged {
-                (
-                    Arc::new(block::raw::RawFile::open(source)?) as Arc<dyn WritableDev>,
-                    None,
-                )
+                (Arc::new(block::raw::RawFile::open(source)?) as Arc<dyn WritableDev>, None)
             } else {
                 let j = Arc::new(journal::JournaledDev::open(source)?);
                 (j.clone() as Arc<dyn WritableDev>, Some(j))
@@ -353,10 +339,7 @@ pub fn apply(
     for (t, change, path) in &ops {
         if !writers.iter().any(|(v, _)| *v == t.volume) {
             let slice = SliceDev::new(dev.clone(), t.start, t.size, t.volume.clone())?;
-            writers.push((
-                t.volume.clone(),
-                FsWriter::open(t.kind, Arc::new(slice), &t.volume)?,
-            ));
+            writers.push((t.volume.clone(), FsWriter::open(t.kind, Arc::new(slice), &t.volume)?));
         }
         let Some((_, w)) = writers.iter_mut().find(|(v, _)| *v == t.volume) else {
             continue;
@@ -373,9 +356,7 @@ pub fn apply(
             backup: None,
         };
         match change {
-            Change::EditFile {
-                old, new, backup, ..
-            } => {
+            Change::EditFile { old, new, backup, .. } => {
                 let bname = backup.as_ref().map(|b| split(b).1.to_string());
                 w.replace(&t.inner, bname.as_deref(), new)?;
                 ex.content = Some(new.clone());
@@ -396,19 +377,13 @@ pub fn apply(
             Change::RenameFile { to, .. } => {
                 let to_inner = match locate(&i, 0, to) {
                     Ok(tt) if tt.volume == t.volume => tt.inner,
-                    _ => {
-                        return Err(ApplyError::Layout(format!(
-                            "{to}: rename across filesystems"
-                        )));
-                    }
+                    _ => return Err(ApplyError::Layout(format!("{to}: rename across filesystems"))),
                 };
                 w.rename(&t.inner, &to_inner)?;
                 ex.inner = to_inner;
                 ex.action = "rename";
             }
-            Change::AppendInitramfs {
-                archive, backup, ..
-            } => {
+            Change::AppendInitramfs { archive, backup, .. } => {
                 let old = i.guests[0]
                     .tree
                     .read_file(path.as_bytes(), 1 << 30)
@@ -432,13 +407,12 @@ pub fn apply(
     let mut written = Vec::new();
     for ex in &expects {
         let slice = SliceDev::new(dev.clone(), ex.start, ex.size, ex.target_volume.clone())?;
-        let fs =
-            open_filesystem(ex.kind, Arc::new(slice), &FsOpenOptions::default()).map_err(|e| {
-                ApplyError::Verify {
-                    path: ex.guest_path.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
+        let fs = open_filesystem(ex.kind, Arc::new(slice), &FsOpenOptions::default()).map_err(|e| {
+            ApplyError::Verify {
+                path: ex.guest_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         let read = |p: &str| -> Result<Vec<u8>, FsError> { fs.read_file(p.as_bytes(), 1 << 31) };
         let verr = |reason: String| ApplyError::Verify {
             path: ex.guest_path.clone(),
@@ -447,11 +421,7 @@ pub fn apply(
         let got = read(&ex.inner).map_err(|e| verr(e.to_string()))?;
         if let Some(want) = &ex.content {
             if got != *want {
-                return Err(verr(format!(
-                    "read back {} bytes, expected {}",
-                    got.len(),
-                    want.len()
-                )));
+                return Err(verr(format!("read back {} bytes, expected {}", got.len(), want.len())));
             }
         }
         if let Some((b, old)) = &ex.backup {

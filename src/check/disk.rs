@@ -87,10 +87,7 @@ pub(super) fn check(insp: &Inspection, profile: &Profile, out: &mut Vec<Finding>
     }
     // FMT-3: a file that is no disk image the service knows (unknown magic, empty).
     for (img, d) in insp.images.iter().zip(&insp.disks) {
-        if img.format == "raw"
-            && d.partition_table == "none"
-            && d.volumes.iter().all(|v| v.content.is_none())
-        {
+        if img.format == "raw" && d.partition_table == "none" && d.volumes.iter().all(|v| v.content.is_none()) {
             out.push(
                 Finding::new("FMT-3", Severity::Blocker, &img.path, "disk-image-size = 0 has an invalid format")
                     .evidence(format!(

@@ -167,11 +167,7 @@ pub fn render_text(r: &Report) -> String {
 /// service is known to give are used as the titles and mapped to their IDs (FMT-2, FMT-3).
 pub fn image_error_report(image: &str, error: &str, profile: &Profile) -> Report {
     let e = error.to_ascii_lowercase();
-    let (id, title) = if e.contains("sesparse")
-        || e.contains("split")
-        || e.contains("2gbmaxextent")
-        || e.contains("several files")
-    {
+    let (id, title) = if e.contains("sesparse") || e.contains("split") || e.contains("2gbmaxextent") || e.contains("several files") {
         ("FMT-2", "the image type is refused by the import service")
     } else if e.contains("footers are not identical") {
         ("FMT-3", "footers are not identical")

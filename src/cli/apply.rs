@@ -83,18 +83,10 @@ pub fn run(
         }
         t.push_str(&format!(
             "\n{} {} file(s) into {}{}\n",
-            if r.unchanged {
-                "nothing to change; wrote"
-            } else {
-                "applied:"
-            },
+            if r.unchanged { "nothing to change; wrote" } else { "applied:" },
             r.written.len(),
             r.output,
-            if r.in_place {
-                " (in place)"
-            } else {
-                " (overlay; the source is untouched)"
-            }
+            if r.in_place { " (in place)" } else { " (overlay; the source is untouched)" }
         ));
         for w in &r.written {
             t.push_str(&format!(
@@ -103,10 +95,7 @@ pub fn run(
                 w.path,
                 w.bytes,
                 &w.sha256[..16],
-                w.backup
-                    .as_ref()
-                    .map(|b| format!(", original kept as {b}"))
-                    .unwrap_or_default(),
+                w.backup.as_ref().map(|b| format!(", original kept as {b}")).unwrap_or_default(),
                 if w.verified { ", verified" } else { "" }
             ));
         }

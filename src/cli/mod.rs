@@ -4,10 +4,10 @@
 
 pub mod apply;
 pub mod cat;
-mod convert;
 pub mod inspect;
 pub mod ls;
 pub mod rules;
+mod convert;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

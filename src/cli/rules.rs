@@ -81,15 +81,8 @@ pub fn explain(id: &str, target: &str, json: bool) -> Result<u8, CliError> {
             r.description,
             r.transform,
             r.order,
-            if when.is_empty() {
-                "always".into()
-            } else {
-                when.join("; ")
-            },
-            params
-                .lines()
-                .map(|l| format!("    {l}\n"))
-                .collect::<String>()
+            if when.is_empty() { "always".into() } else { when.join("; ") },
+            params.lines().map(|l| format!("    {l}\n")).collect::<String>()
         ))?;
     }
     Ok(EXIT_OK)

@@ -10,9 +10,9 @@
 
 pub mod btrfs;
 mod error;
+pub mod xfs;
 pub mod ext4w;
 pub mod fatw;
-pub mod xfs;
 
 pub use error::FsError;
 

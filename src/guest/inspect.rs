@@ -192,9 +192,7 @@ pub fn inspect(paths: &[PathBuf], opts: &InspectOptions) -> Result<Inspected, In
                         })
                         .collect()
                 }
-                Err(e) => insp
-                    .warnings
-                    .push(format!("{}: Btrfs subvolumes: {e}", v.name)),
+                Err(e) => insp.warnings.push(format!("{}: Btrfs subvolumes: {e}", v.name)),
             }
         }
     }
