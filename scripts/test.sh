@@ -38,6 +38,10 @@ if [ "${GUESTFIX_BOOT_TESTS:-}" = all ]; then
   scripts/boot-test.sh --timeout 400 --firmware uefi --efi-fallback \
     "$GUESTFIX_TEST_IMAGES/debian12-uefi.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
 fi
+echo "== apply: boot test (debian12-bios, debian12-uefi on virtio: no boot before apply; login + DHCP after)"
+scripts/boot-test-apply.sh
+echo "== apply: crash test (50 in-place applies killed at random points, then --recover)"
+scripts/crash-test.sh 50
 echo "== fuzz smoke (every cargo-fuzz target, ${FUZZ_SECONDS:-20}s each)"
 scripts/fuzz-smoke.sh
 

@@ -159,6 +159,13 @@ fn split(path: &str) -> (&str, &str) {
     }
 }
 
+/// `SOURCE_DATE_EPOCH` (the reproducible-builds convention), when set to whole seconds: the
+/// time stamped on every inode the ext4 writer touches, so that two applies of the same plan to
+/// the same image give byte-identical results (the crash test compares whole images).
+fn source_date_epoch() -> Option<i64> {
+    std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
+}
+
 /// A writer for one filesystem.
 enum FsWriter {
     Ext4(Box<Ext4Writer>),
@@ -179,7 +186,10 @@ impl FsWriter {
                 .map(FsWriter::Fat)
                 .map_err(|e| werr(vol)(e.to_string())),
             _ => Ext4Writer::open(dev)
-                .map(|w| FsWriter::Ext4(Box::new(w)))
+                .map(|mut w| {
+                    w.set_clock(source_date_epoch());
+                    FsWriter::Ext4(Box::new(w))
+                })
                 .map_err(|e| werr(vol)(e.to_string())),
         }
     }

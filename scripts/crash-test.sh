@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Crash test of `guestfix apply --in-place` (issue #8): kill the apply at many points, run
+# `apply --recover`, and require that every image is EITHER byte-identical to the original OR
+# byte-identical to a fully applied reference (SHA-256 of the whole raw image), that e2fsck -fn
+# is clean on its root filesystem, and that no journal is left.
+#
+# Kill points: GUESTFIX_CRASH_AFTER_WRITES=N (the apply aborts like kill -9 after N block writes,
+# src/apply/journal.rs) for N spread over 0..W (W = the run's write count, found first by
+# bisection), plus real `kill -9` after random delays within the apply's duration.
+# SOURCE_DATE_EPOCH makes the ext4 writer's timestamps fixed so that a complete apply is
+# reproducible byte for byte.
+#
+# usage: crash-test.sh [RUNS]   (default 50; a fifth of them are kill -9 runs)
+# env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), GUESTFIX_BIN (default:
+#        target/debug/guestfix, built with cargo), CRASH_SEED (random seed, default: $$).
+# Exit 0 when every run ended in one of the two states, 1 otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${1:-50}
+IMAGES=${GUESTFIX_TEST_IMAGES:-$(scripts/make-test-images.sh | tail -n 1)}
+if [ -z "${GUESTFIX_BIN:-}" ]; then
+  cargo build --quiet --bin guestfix
+  GUESTFIX_BIN=target/debug/guestfix
+fi
+GF=$(realpath "$GUESTFIX_BIN")
+RANDOM=${CRASH_SEED:-$$}
+export SOURCE_DATE_EPOCH=1700000000
+SRC=$IMAGES/sample.raw
+ROOT_OFF=1048576 # sample: p1 ext4 at 1 MiB (index.json)
+tmp=$(mktemp -d /tmp/guestfix-crash.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+sum() { sha256sum <"$1" | cut -d' ' -f1; }
+fresh() { cp --sparse=always "$SRC" "$tmp/work.raw"; rm -f "$tmp/work.raw.guestfix-undo"; }
+
+orig=$(sum "$SRC")
+fresh
+t0=$(date +%s%N)
+"$GF" apply --in-place "$tmp/work.raw" >"$tmp/ref.txt"
+apply_ms=$((($(date +%s%N) - t0) / 1000000))
+ref=$(sum "$tmp/work.raw")
+[ ! -e "$tmp/work.raw.guestfix-undo" ] || { echo "crash-test: the reference apply left a journal" >&2; exit 1; }
+[ "$ref" != "$orig" ] || { echo "crash-test: the reference apply changed nothing" >&2; exit 1; }
+e2fsck -fn "$tmp/work.raw?offset=$ROOT_OFF" >"$tmp/fsck.txt" 2>&1 || { cat "$tmp/fsck.txt" >&2; echo "crash-test: reference not fsck-clean" >&2; exit 1; }
+# Reproducible: a second complete apply gives the same bytes.
+fresh
+"$GF" apply --in-place "$tmp/work.raw" >/dev/null
+[ "$(sum "$tmp/work.raw")" = "$ref" ] || { echo "crash-test: two complete applies differ (not reproducible)" >&2; exit 1; }
+
+# W: the smallest N for which GUESTFIX_CRASH_AFTER_WRITES=N does not abort.
+lo=0 hi=1
+until fresh && GUESTFIX_CRASH_AFTER_WRITES=$hi "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1; do
+  lo=$hi hi=$((hi * 2))
+  [ $hi -le 1048576 ] || { echo "crash-test: apply never completes" >&2; exit 1; }
+done
+while [ $((hi - lo)) -gt 1 ]; do
+  mid=$(((lo + hi) / 2))
+  if fresh && GUESTFIX_CRASH_AFTER_WRITES=$mid "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1; then hi=$mid; else lo=$mid; fi
+done
+W=$hi
+fresh
+if GUESTFIX_CRASH_AFTER_WRITES=$((W - 1)) "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1; then
+  echo "crash-test: bisection inconsistent (N=$((W - 1)) completed)" >&2; exit 1
+fi
+echo "crash-test: sample.raw: an in-place apply makes $W block writes in ${apply_ms} ms; original $orig, applied $ref" >&2
+
+kills=$(((RUNS + 4) / 5))
+n_orig=0 n_applied=0 n_bad=0 n_rolled=0 n_completed=0
+for run in $(seq 1 "$RUNS"); do
+  fresh
+  if [ "$run" -le $((RUNS - kills)) ]; then
+    # N spread evenly over 0..W (N=W: the apply completes), interior points jittered by +-1.
+    N=$(((run - 1) * W / (RUNS - kills - 1)))
+    if [ $N -gt 0 ] && [ $N -lt "$W" ]; then N=$((N + RANDOM % 3 - 1)); fi
+    how="GUESTFIX_CRASH_AFTER_WRITES=$N"
+    # (a child shell, so that bash's "Aborted" notice does not clutter the output)
+    rc=$(GUESTFIX_CRASH_AFTER_WRITES=$N bash -c '"$0" apply --in-place "$1" >/dev/null 2>&1; echo $?' \
+      "$GF" "$tmp/work.raw" 2>/dev/null)
+  else
+    # A real kill -9 at a random moment of the write phase: wait until the journal exists (the
+    # writes start right after), then 0..300 ms (the write phase takes ~150-300 ms here).
+    delay_ms=$((RANDOM % 300))
+    "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 5000); do
+      [ -e "$tmp/work.raw.guestfix-undo" ] || ! kill -0 $pid 2>/dev/null && break
+      sleep 0.002
+    done
+    sleep "$(printf '0.%03d' "$delay_ms")"
+    how="kill -9 ${delay_ms} ms after the journal appeared"
+    kill -9 $pid 2>/dev/null || true
+    rc=0; wait $pid 2>/dev/null || rc=$?
+  fi
+  [ $rc -eq 0 ] && n_completed=$((n_completed + 1))
+  rec=$("$GF" apply --recover "$tmp/work.raw" 2>&1) || { echo "crash-test: run $run ($how): --recover failed: $rec" >&2; n_bad=$((n_bad + 1)); continue; }
+  case "$rec" in *"rolled back"*) n_rolled=$((n_rolled + 1)) ;; esac
+  s=$(sum "$tmp/work.raw")
+  state=BAD
+  [ "$s" = "$orig" ] && state=original
+  [ "$s" = "$ref" ] && state=applied
+  fsck=ok
+  e2fsck -fn "$tmp/work.raw?offset=$ROOT_OFF" >"$tmp/fsck.txt" 2>&1 || fsck=FAILED
+  [ ! -e "$tmp/work.raw.guestfix-undo" ] || state="BAD (journal left after --recover)"
+  echo "crash-test: run $run: $how, apply exit $rc -> $state, e2fsck $fsck" >&2
+  if [ "$state" = original ] && [ $fsck = ok ]; then
+    n_orig=$((n_orig + 1))
+  elif [ "$state" = applied ] && [ $fsck = ok ]; then
+    n_applied=$((n_applied + 1))
+  else
+    n_bad=$((n_bad + 1))
+    cat "$tmp/fsck.txt" >&2
+  fi
+done
+echo "crash-test: $RUNS runs ($((RUNS - kills)) with GUESTFIX_CRASH_AFTER_WRITES over 0..$W, $kills with kill -9):" \
+  "$n_orig original, $n_applied fully applied, $n_bad BAD;" \
+  "$n_completed applies completed before the kill, $n_rolled rolled back by --recover"
+[ $n_bad -eq 0 ]

@@ -1,0 +1,484 @@
+//! `guestfix apply` on every Linux test image on ext4 (issue #8, "Done when"): the overlay
+//! (`--out`) and the in-place (`--in-place`, on a copy) results are checked with the real tools
+//! — `qemu-img check`, `e2fsck -fn` on every ext4 partition, `fsck.vfat -n` on the ESP, `debugfs`
+//! and `mtools` to read the written files back — then `guestfix plan` on the result must be empty,
+//! the source must be byte-identical to before, every backup must hold the original bytes, and
+//! the overlay and in-place results must be the same disk byte for byte (SOURCE_DATE_EPOCH fixes
+//! the writer's clock). Apply on XFS / Btrfs guests must refuse with "not supported yet" naming
+//! the filesystem and write nothing.
+//!
+//! Requirement IDs (../shared/spec/import-requirements.md): MOD-L2, MOD-L3, MOD-L4, LNX-4 (the
+//! Linux fixes), BOOT-4 (the UEFI fallback loader).
+//!
+//! GUESTFIX_TEST_IMAGES names the images folder (scripts/test.sh sets it). Without it the tests
+//! say so loudly and stop, unless GUESTFIX_REQUIRE_IMAGES=1, where a missing folder is a failure.
+//! Debian packages: qemu-utils, e2fsprogs, dosfstools, mtools.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EPOCH: &str = "1700000000";
+
+fn images_dir() -> Option<PathBuf> {
+    match std::env::var_os("GUESTFIX_TEST_IMAGES") {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => {
+            assert!(
+                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
+                "GUESTFIX_REQUIRE_IMAGES is set but GUESTFIX_TEST_IMAGES is not"
+            );
+            eprintln!("\n*** SKIPPED: GUESTFIX_TEST_IMAGES is not set; run scripts/test.sh ***\n");
+            None
+        }
+    }
+}
+
+fn index(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("index.json")).expect("index.json");
+    let v: Value = serde_json::from_str(&text).expect("index.json parses");
+    v["images"].as_array().expect("images array").clone()
+}
+
+fn image<'a>(idx: &'a [Value], name: &str) -> &'a Value {
+    idx.iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in index.json"))
+}
+
+fn run(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {cmd}: {e}"))
+}
+
+fn gf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_guestfix"))
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(args)
+        .output()
+        .expect("run guestfix")
+}
+
+fn ok(o: &Output, what: &str) -> Vec<u8> {
+    assert!(
+        o.status.success(),
+        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout.clone()
+}
+
+/// SHA-256 of a whole (sparse) file with sha256sum: fast on 2 GiB images.
+fn file_sha(p: &Path) -> String {
+    let o = ok(&run("sha256sum", &[p.to_str().unwrap()]), "sha256sum");
+    String::from_utf8_lossy(&o)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn sha(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The partition of `part_no` in index.json's image object.
+fn partition(img: &Value, part_no: u64) -> &Value {
+    img["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["number"] == part_no)
+        .unwrap_or_else(|| panic!("{}: no partition {part_no}", img["name"]))
+}
+
+/// Where a guest path lives: (partition object, path inside that filesystem), given the root
+/// device of the guest's plan (`/dev/sdaN`).
+fn locate<'a>(img: &'a Value, root: &str, path: &str) -> (&'a Value, String) {
+    let parts = img["partitions"].as_array().unwrap();
+    let sub = parts
+        .iter()
+        .filter_map(|p| Some((p, p["mountpoint"].as_str()?)))
+        .filter(|(_, m)| *m != "/" && (path == *m || path.starts_with(&format!("{m}/"))))
+        .max_by_key(|(_, m)| m.len());
+    match sub {
+        Some((p, m)) => (p, path[m.len()..].to_string()),
+        None => {
+            let n: u64 = root
+                .trim_start_matches("/dev/sda")
+                .parse()
+                .expect("root /dev/sdaN");
+            (partition(img, n), path.to_string())
+        }
+    }
+}
+
+/// Read a file of an ext4 or FAT partition of a raw disk with the real tools.
+fn read_with_tools(raw: &Path, part: &Value, inner: &str, scratch: &Path) -> Vec<u8> {
+    let start = part["start"].as_u64().unwrap();
+    match part["fs"].as_str().unwrap() {
+        "ext2" | "ext3" | "ext4" => {
+            let dev = format!("{}?offset={start}", s(raw));
+            let o = run("debugfs", &["-R", &format!("cat \"{inner}\""), &dev]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                o.status.success() && !err.contains("File not found") && !err.contains("not found"),
+                "debugfs cat {inner}: {err}"
+            );
+            o.stdout
+        }
+        "vfat" => {
+            let out = scratch.join("mtools.out");
+            let _ = std::fs::remove_file(&out);
+            let img = format!("{}@@{start}", s(raw));
+            ok(
+                &run("mcopy", &["-n", "-i", &img, &format!("::{inner}"), s(&out)]),
+                &format!("mcopy {inner}"),
+            );
+            std::fs::read(&out).unwrap()
+        }
+        other => panic!("no tool to read {other}"),
+    }
+}
+
+/// Every check on a disk that apply wrote (overlay converted to raw, or the in-place copy).
+fn check_result(
+    name: &str,
+    img: &Value,
+    source: &Path,
+    result: &Path,
+    report: &Value,
+    scratch: &Path,
+    what: &str,
+) {
+    let ctx = format!("{name} ({what})");
+    // A raw view of the result for the real tools.
+    let raw = if result.extension().is_some_and(|e| e == "qcow2") {
+        let chk = run("qemu-img", &["check", s(result)]);
+        ok(&chk, &format!("{ctx}: qemu-img check"));
+        let raw = scratch.join(format!("{name}.overlay.raw"));
+        ok(
+            &run("qemu-img", &["convert", "-O", "raw", s(result), s(&raw)]),
+            "qemu-img convert",
+        );
+        raw
+    } else {
+        result.to_path_buf()
+    };
+
+    // fsck every ext4 partition and every FAT partition (the ESP) of the result.
+    for p in img["partitions"].as_array().unwrap() {
+        let start = p["start"].as_u64().unwrap();
+        match p["fs"].as_str().unwrap_or("") {
+            "ext2" | "ext3" | "ext4" => {
+                let o = run("e2fsck", &["-fn", &format!("{}?offset={start}", s(&raw))]);
+                ok(&o, &format!("{ctx}: e2fsck -fn partition {}", p["number"]));
+            }
+            "vfat" => {
+                let part = scratch.join(format!("{name}.esp"));
+                let size = p["size"].as_u64().unwrap();
+                ok(
+                    &run(
+                        "dd",
+                        &[
+                            &format!("if={}", s(&raw)),
+                            &format!("of={}", s(&part)),
+                            "bs=1M",
+                            &format!("skip={}", start >> 20),
+                            &format!("count={}", size >> 20),
+                            "status=none",
+                        ],
+                    ),
+                    "dd",
+                );
+                let o = run("fsck.vfat", &["-n", s(&part)]);
+                ok(
+                    &o,
+                    &format!("{ctx}: fsck.vfat -n partition {}", p["number"]),
+                );
+                std::fs::remove_file(&part).unwrap();
+            }
+            _ => {}
+        }
+    }
+
+    // The written files, read back by debugfs / mtools, have the content apply reported; every
+    // backup holds the source's original bytes (read from the SOURCE by the real tools), also
+    // through `guestfix cat` on the result.
+    let mut written = report["written"].as_array().unwrap().iter();
+    let mut n = 0;
+    for plan in report["plans"].as_array().unwrap() {
+        let root = plan["root"].as_str().unwrap();
+        for c in plan["changes"].as_array().unwrap() {
+            let w = written
+                .next()
+                .unwrap_or_else(|| panic!("{ctx}: fewer written than changes"));
+            let path = c["path"].as_str().unwrap();
+            assert_eq!(w["path"], path, "{ctx}");
+            assert_eq!(w["verified"], true, "{ctx}: {path}");
+            let (part, inner) = locate(img, root, path);
+            let got = read_with_tools(&raw, part, &inner, scratch);
+            assert_eq!(
+                sha(&got),
+                w["sha256"],
+                "{ctx}: {path} as read by the real tools"
+            );
+            assert_eq!(
+                got.len() as u64,
+                w["bytes"].as_u64().unwrap(),
+                "{ctx}: {path}"
+            );
+            match c["kind"].as_str().unwrap() {
+                "edit_file" | "append_initramfs" => {
+                    let b = c["backup"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{ctx}: {path} has no backup"));
+                    let original = read_with_tools(source, part, &inner, scratch);
+                    assert_ne!(original, got, "{ctx}: {path} was not changed");
+                    let (bpart, binner) = locate(img, root, b);
+                    assert_eq!(
+                        bpart["number"], part["number"],
+                        "{ctx}: backup on another fs"
+                    );
+                    let kept = read_with_tools(&raw, bpart, &binner, scratch);
+                    assert!(
+                        kept == original,
+                        "{ctx}: backup {b} differs from the original {path}"
+                    );
+                    let o = gf(&[
+                        "--allow-outside-backing",
+                        "cat",
+                        "--path",
+                        &format!("{root}:{b}"),
+                        s(result),
+                    ]);
+                    assert!(
+                        ok(&o, &format!("{ctx}: guestfix cat {b}")) == original,
+                        "{ctx}: cat {b}"
+                    );
+                }
+                // BOOT-4: the fallback loader is a copy of the distribution's loader.
+                "add_file" if path.eq_ignore_ascii_case("/boot/efi/EFI/BOOT/BOOTX64.EFI") => {
+                    let (lp, li) = locate(img, root, "/boot/efi/EFI/debian/grubx64.efi");
+                    assert!(
+                        got == read_with_tools(source, lp, &li, scratch),
+                        "{ctx}: BOOTX64.EFI"
+                    );
+                }
+                _ => {}
+            }
+            n += 1;
+        }
+    }
+    assert!(written.next().is_none(), "{ctx}: more written than changes");
+    assert!(n > 0, "{ctx}: apply changed nothing");
+
+    // Nothing left to do: `guestfix plan` on the result is empty for every guest.
+    let o = gf(&["--allow-outside-backing", "plan", "--json", s(result)]);
+    let plans: Value = serde_json::from_slice(&ok(&o, &format!("{ctx}: plan"))).unwrap();
+    let plans = plans.as_array().expect("plan --json is an array");
+    assert_eq!(
+        plans.len(),
+        report["plans"].as_array().unwrap().len(),
+        "{ctx}: guests"
+    );
+    for p in plans {
+        assert_eq!(
+            p["changes"],
+            Value::Array(vec![]),
+            "{ctx}: plan after apply: {p}"
+        );
+    }
+    let o = gf(&["--allow-outside-backing", "plan", s(result)]);
+    let text = String::from_utf8_lossy(&ok(&o, "plan")).into_owned();
+    assert!(
+        !text.contains("\n+++ "),
+        "{ctx}: plan text shows a diff:\n{text}"
+    );
+}
+
+/// Zero the FAT partitions of a scratch raw disk (fatw stamps directory entries with the
+/// current time, so only their files' contents are comparable between two applies).
+fn blank_fat(raw: &Path, img: &Value) {
+    for p in img["partitions"].as_array().unwrap() {
+        if p["fs"] == "vfat" {
+            let (start, size) = (p["start"].as_u64().unwrap(), p["size"].as_u64().unwrap());
+            ok(
+                &run(
+                    "dd",
+                    &[
+                        "if=/dev/zero",
+                        &format!("of={}", s(raw)),
+                        "bs=1M",
+                        &format!("seek={}", start >> 20),
+                        &format!("count={}", size >> 20),
+                        "conv=notrunc",
+                        "status=none",
+                    ],
+                ),
+                "dd zero",
+            );
+        }
+    }
+}
+
+/// apply --out and apply --in-place (on a copy) of one image, with every check.
+fn apply_both(name: &str) {
+    let Some(dir) = images_dir() else { return };
+    let idx = index(&dir);
+    let img = image(&idx, name);
+    let source = dir.join(img["file"].as_str().unwrap());
+    let scratch = tempfile::tempdir().unwrap();
+    let before = file_sha(&source);
+
+    // Overlay.
+    let out = scratch.path().join(format!("{name}.fixed.qcow2"));
+    let o = gf(&["apply", "--json", s(&source), "--out", s(&out)]);
+    let report: Value = serde_json::from_slice(&ok(&o, &format!("{name}: apply --out"))).unwrap();
+    assert_eq!(report["unchanged"], false, "{name}");
+    assert_eq!(report["in_place"], false, "{name}");
+    check_result(name, img, &source, &out, &report, scratch.path(), "--out");
+    assert_eq!(
+        file_sha(&source),
+        before,
+        "{name}: apply --out changed the source image"
+    );
+    let overlay_raw = scratch.path().join(format!("{name}.overlay.raw"));
+    blank_fat(&overlay_raw, img);
+    let overlay_sum = file_sha(&overlay_raw);
+    std::fs::remove_file(&overlay_raw).unwrap();
+    std::fs::remove_file(&out).unwrap();
+
+    // In place, on a sparse copy.
+    let copy = scratch.path().join(format!("{name}.copy.raw"));
+    ok(&run("cp", &["--sparse=always", s(&source), s(&copy)]), "cp");
+    let o = gf(&["apply", "--json", "--in-place", s(&copy)]);
+    let report2: Value =
+        serde_json::from_slice(&ok(&o, &format!("{name}: apply --in-place"))).unwrap();
+    assert_eq!(report2["in_place"], true, "{name}");
+    let mut journal = copy.as_os_str().to_owned();
+    journal.push(".guestfix-undo");
+    assert!(
+        !Path::new(&journal).exists(),
+        "{name}: in-place apply left its journal"
+    );
+    assert_eq!(
+        report2["written"], report["written"],
+        "{name}: overlay and in-place wrote differently"
+    );
+    check_result(
+        name,
+        img,
+        &source,
+        &copy,
+        &report2,
+        scratch.path(),
+        "--in-place",
+    );
+    // The same plan with the same clock: the same disk, whichever way it was written (FAT
+    // partitions aside: the FAT writer stamps the current time; their files were compared above).
+    blank_fat(&copy, img);
+    assert_eq!(
+        file_sha(&copy),
+        overlay_sum,
+        "{name}: in-place result differs from the overlay's"
+    );
+    assert_ne!(overlay_sum, before, "{name}");
+    assert_eq!(file_sha(&source), before, "{name}: source changed");
+}
+
+#[test]
+fn apply_debian12_bios() {
+    apply_both("debian12-bios");
+}
+
+#[test]
+fn apply_debian12_uefi() {
+    apply_both("debian12-uefi");
+}
+
+#[test]
+fn apply_sample() {
+    apply_both("sample");
+}
+
+/// Every other raw Linux guest whose filesystems are all ext4 / FAT (the crafted ones).
+#[test]
+fn apply_crafted_ext4_guests() {
+    let Some(dir) = images_dir() else { return };
+    let names: Vec<String> = index(&dir)
+        .iter()
+        .filter(|i| i["format"] == "raw" && !i["os"].is_null() && i["expect"].is_null())
+        .filter(|i| {
+            !["debian12-bios", "debian12-uefi", "sample"].contains(&i["name"].as_str().unwrap())
+        })
+        .filter(|i| {
+            let fss: Vec<&str> = i["partitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["fs"].as_str())
+                .collect();
+            fss.contains(&"ext4")
+                && fss
+                    .iter()
+                    .all(|f| ["ext2", "ext3", "ext4", "vfat", "swap", "bios_grub"].contains(f))
+                && i["os"].to_string().contains("linux")
+        })
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    eprintln!("crafted ext4 guests: {names:?}");
+    for want in ["ubuntu2204", "centos6", "arm64", "i386", "dualboot"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+    for n in &names {
+        apply_both(n);
+    }
+}
+
+/// XFS / Btrfs: no writer yet. Apply refuses before writing anything, naming the filesystem.
+#[test]
+fn apply_refuses_xfs_and_btrfs() {
+    let Some(dir) = images_dir() else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    for (name, fs) in [("debian12-xfs", "xfs"), ("debian12-btrfs", "btrfs")] {
+        let source = dir.join(format!("{name}.raw"));
+        let before = file_sha(&source);
+        let out = scratch.path().join(format!("{name}.qcow2"));
+        let o = gf(&["apply", s(&source), "--out", s(&out)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{name}: apply succeeded");
+        assert!(
+            err.contains("not supported yet") && err.contains(&format!("writing to {fs}")),
+            "{name}: {err}"
+        );
+        assert!(!out.exists(), "{name}: apply left {}", out.display());
+        assert_eq!(file_sha(&source), before, "{name}: source changed");
+
+        let copy = scratch.path().join(format!("{name}.copy.raw"));
+        ok(&run("cp", &["--sparse=always", s(&source), s(&copy)]), "cp");
+        let o = gf(&["apply", "--in-place", s(&copy)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("not supported yet") && err.contains(fs),
+            "{name}: {err}"
+        );
+        let mut journal = copy.as_os_str().to_owned();
+        journal.push(".guestfix-undo");
+        assert!(!Path::new(&journal).exists(), "{name}: journal created");
+        assert_eq!(file_sha(&copy), before, "{name}: in-place copy changed");
+        std::fs::remove_file(&copy).unwrap();
+    }
+}
