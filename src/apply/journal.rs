@@ -136,7 +136,10 @@ impl WritableDev for JournaledDev {
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<(), BlockError> {
         crate::block::check_range(&self.describe(), self.len(), offset, buf.len())?;
         self.save_originals(offset, buf.len())?;
-        let n = self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         if self.crash_after.is_some_and(|c| n > c) {
             // Fault injection for the crash test: die like kill -9, with no cleanup.
             std::process::abort();
@@ -149,10 +152,11 @@ impl WritableDev for JournaledDev {
 }
 
 fn sync_dir(path: &Path) -> Result<(), BlockError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 /// What `recover` did.

@@ -12,7 +12,7 @@ use crate::block::{self, BlockError, WritableDev};
 use crate::fs::ext4w::Ext4Writer;
 use crate::fs::fatw::FatWriter;
 use crate::fs::probe::{OpenOptions as FsOpenOptions, open_filesystem};
-use crate::fs::{FsKind, FsError};
+use crate::fs::{FsError, FsKind};
 use crate::guest::inspect::{InspectError, InspectOptions, Inspected, inspect};
 use crate::plan::planner::{PlanError, plans_for};
 use crate::plan::{Change, Plan};
@@ -101,7 +101,11 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
         path.to_string()
     } else {
         let rest = &path[point.len()..];
-        if rest.is_empty() { "/".to_string() } else { rest.to_string() }
+        if rest.is_empty() {
+            "/".to_string()
+        } else {
+            rest.to_string()
+        }
     };
     let v = i
         .set
@@ -208,7 +212,9 @@ impl FsWriter {
             (FsWriter::Ext4(w), Some(b)) => w
                 .backup_and_replace(p.as_bytes(), b.as_bytes(), data)
                 .map_err(|x| e(x.to_string())),
-            (FsWriter::Ext4(w), None) => w.replace_file(p.as_bytes(), data).map_err(|x| e(x.to_string())),
+            (FsWriter::Ext4(w), None) => w
+                .replace_file(p.as_bytes(), data)
+                .map_err(|x| e(x.to_string())),
             (FsWriter::Fat(w), b) => {
                 if let Some(b) = b {
                     w.backup_file(p, b).map_err(|x| e(x.to_string()))?;
@@ -225,7 +231,11 @@ impl FsWriter {
             FsWriter::Ext4(w) => {
                 let mut cur = String::new();
                 for c in dir.split('/').filter(|c| !c.is_empty()) {
-                    let parent = if cur.is_empty() { "/".to_string() } else { cur.clone() };
+                    let parent = if cur.is_empty() {
+                        "/".to_string()
+                    } else {
+                        cur.clone()
+                    };
                     cur = format!("{cur}/{c}");
                     if !w.exists(cur.as_bytes()).unwrap_or(false) {
                         w.create_dir(parent.as_bytes(), c.as_bytes(), 0o755, 0, 0)
@@ -296,7 +306,7 @@ pub fn apply(
     }
 
     // Resolve every change before writing anything.
-    let mut ops: Vec<(Target, &Change, String)> = Vec::new();
+    let mut ops: Vec<(Target, &Change, String, usize)> = Vec::new();
     for (gi, p) in plans.iter().enumerate() {
         for c in &p.changes {
             let path = c.change.path().to_string();
@@ -305,13 +315,14 @@ pub fn apply(
                 _ => path.clone(),
             };
             let t = locate(&i, gi, &locate_path)?;
-            ops.push((t, &c.change, path));
+            ops.push((t, &c.change, path, gi));
         }
     }
     let unchanged = ops.is_empty();
 
     // The writable disk.
-    let (dev, journaled): (Arc<dyn WritableDev>, Option<Arc<journal::JournaledDev>>) = match output {
+    let (dev, journaled): (Arc<dyn WritableDev>, Option<Arc<journal::JournaledDev>>) = match output
+    {
         Output::Overlay(out) => {
             let w = block::writer::create_overlay(source, out, &opts.block)?;
             (Arc::new(w), None)
@@ -326,7 +337,10 @@ pub fn apply(
                 )));
             }
             if unchanged {
-                (Arc::new(block::raw::RawFile::open(source)?) as Arc<dyn WritableDev>, None)
+                (
+                    Arc::new(block::raw::RawFile::open(source)?) as Arc<dyn WritableDev>,
+                    None,
+                )
             } else {
                 let j = Arc::new(journal::JournaledDev::open(source)?);
                 (j.clone() as Arc<dyn WritableDev>, Some(j))
@@ -336,10 +350,13 @@ pub fn apply(
 
     let mut expects = Vec::new();
     let mut writers: Vec<(String, FsWriter)> = Vec::new();
-    for (t, change, path) in &ops {
+    for (t, change, path, gi) in &ops {
         if !writers.iter().any(|(v, _)| *v == t.volume) {
             let slice = SliceDev::new(dev.clone(), t.start, t.size, t.volume.clone())?;
-            writers.push((t.volume.clone(), FsWriter::open(t.kind, Arc::new(slice), &t.volume)?));
+            writers.push((
+                t.volume.clone(),
+                FsWriter::open(t.kind, Arc::new(slice), &t.volume)?,
+            ));
         }
         let Some((_, w)) = writers.iter_mut().find(|(v, _)| *v == t.volume) else {
             continue;
@@ -356,7 +373,9 @@ pub fn apply(
             backup: None,
         };
         match change {
-            Change::EditFile { old, new, backup, .. } => {
+            Change::EditFile {
+                old, new, backup, ..
+            } => {
                 let bname = backup.as_ref().map(|b| split(b).1.to_string());
                 w.replace(&t.inner, bname.as_deref(), new)?;
                 ex.content = Some(new.clone());
@@ -375,16 +394,22 @@ pub fn apply(
                 ex.action = "add";
             }
             Change::RenameFile { to, .. } => {
-                let to_inner = match locate(&i, 0, to) {
+                let to_inner = match locate(&i, *gi, to) {
                     Ok(tt) if tt.volume == t.volume => tt.inner,
-                    _ => return Err(ApplyError::Layout(format!("{to}: rename across filesystems"))),
+                    _ => {
+                        return Err(ApplyError::Layout(format!(
+                            "{to}: rename across filesystems"
+                        )));
+                    }
                 };
                 w.rename(&t.inner, &to_inner)?;
                 ex.inner = to_inner;
                 ex.action = "rename";
             }
-            Change::AppendInitramfs { archive, backup, .. } => {
-                let old = i.guests[0]
+            Change::AppendInitramfs {
+                archive, backup, ..
+            } => {
+                let old = i.guests[*gi]
                     .tree
                     .read_file(path.as_bytes(), 1 << 30)
                     .map_err(|e| werr(path)(e.to_string()))?;
@@ -407,12 +432,13 @@ pub fn apply(
     let mut written = Vec::new();
     for ex in &expects {
         let slice = SliceDev::new(dev.clone(), ex.start, ex.size, ex.target_volume.clone())?;
-        let fs = open_filesystem(ex.kind, Arc::new(slice), &FsOpenOptions::default()).map_err(|e| {
-            ApplyError::Verify {
-                path: ex.guest_path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
+        let fs =
+            open_filesystem(ex.kind, Arc::new(slice), &FsOpenOptions::default()).map_err(|e| {
+                ApplyError::Verify {
+                    path: ex.guest_path.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
         let read = |p: &str| -> Result<Vec<u8>, FsError> { fs.read_file(p.as_bytes(), 1 << 31) };
         let verr = |reason: String| ApplyError::Verify {
             path: ex.guest_path.clone(),
@@ -421,7 +447,11 @@ pub fn apply(
         let got = read(&ex.inner).map_err(|e| verr(e.to_string()))?;
         if let Some(want) = &ex.content {
             if got != *want {
-                return Err(verr(format!("read back {} bytes, expected {}", got.len(), want.len())));
+                return Err(verr(format!(
+                    "read back {} bytes, expected {}",
+                    got.len(),
+                    want.len()
+                )));
             }
         }
         if let Some((b, old)) = &ex.backup {
