@@ -134,7 +134,7 @@ def main():
                 print(f"| {r} | {k} | - | - | both absent |")
                 continue
             if va is None or vb is None:
-                who = "guestfix" if va is None else "virt-inspector"
+                who = "virt-inspector" if va is None else "guestfix"
                 shown_a = "-" if va is None else short(va if k not in STRUCTURED else f"{len(va)} entries")
                 shown_b = "-" if vb is None else short(vb if k not in STRUCTURED else f"{len(vb)} entries")
                 if k in REQUIRED:
