@@ -25,4 +25,5 @@ scripts/check-images.sh "$GUESTFIX_TEST_IMAGES"
 echo "== boot test: debian12-bios reaches its login prompt (SATA, SeaBIOS, TCG)"
 scripts/boot-test.sh --bus sata --firmware bios --timeout 300 \
   "$GUESTFIX_TEST_IMAGES/debian12-bios.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
+echo "== virt-inspector comparison"; scripts/compare-virt-inspector.sh "$GUESTFIX_TEST_IMAGES"
 echo "== all tests passed"
