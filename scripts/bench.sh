@@ -51,7 +51,9 @@ median_ms() {
 import json, statistics, sys
 r = json.load(open(sys.argv[1]))["results"][0]
 cpu = [u + s for u, s in zip(r["user"], r["system"])] if "user" in r and isinstance(r["user"], list) else [r["user"] + r["system"]]
-print(f"{r[\"median\"]*1000:.1f} {statistics.median(cpu)*1000:.1f}")' "$WORK/hf.json")
+m = r["median"] * 1000
+c = statistics.median(cpu) * 1000
+print(f"{m:.1f} {c:.1f}")' "$WORK/hf.json")
   else
     "$@" >/dev/null 2>&1 || true
     : > "$WORK/loop.txt"
@@ -124,6 +126,7 @@ echo
 echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM,"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); libguestfs with TCG (no KVM)."
 echo "guestfix: \`$GF\` ($(git -C "$ROOT" rev-parse --short HEAD)); $RUNS runs per median"
+echo "CPU ms = user+system CPU time (hyperfine: mean over the runs; loop: median), useful on this shared, loaded machine."
 echo "($([ $HAVE_HF = 1 ] && hyperfine --version || echo 'shell loop, no hyperfine')); images: \`$I\`."
 echo
 
