@@ -6,12 +6,13 @@
 # Needs: /usr/bin/time (package time), strace, python3, qemu-img; hyperfine if installed (else a
 # shell loop); virt-inspector (guestfs-tools) for the comparison columns (left empty without it).
 # Environment: BENCH_RUNS (guestfix runs per median, default 5), BENCH_SKIP_VI=1 (no
-# virt-inspector), BENCH_SKIP_BLOCK=1 (no block bench), BENCH_SKIP_HIVE=1.
+# virt-inspector), BENCH_SECTIONS (a subset of "inspect checkplan fstab block hive").
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 RUNS="${BENCH_RUNS:-5}"
+SECTIONS=" ${BENCH_SECTIONS:-inspect checkplan fstab block hive} "
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "bench: /usr/bin/time is needed (Debian package: time)" >&2; exit 2; }
 for tool in python3 strace qemu-img; do
@@ -131,6 +132,7 @@ echo "($([ $HAVE_HF = 1 ] && hyperfine --version || echo 'shell loop, no hyperfi
 echo
 
 # ---------------------------------------------------------------------------------------------
+if [[ $SECTIONS == *" inspect "* ]]; then
 echo "## inspect: guestfix vs virt-inspector"
 echo
 echo "Commands: \`guestfix inspect --json IMG\`, \`guestfix inspect --json --quick IMG\` (median of"
@@ -168,7 +170,10 @@ for f in debian12-bios.raw debian12-bios.qcow2 debian12-bios.stream.vmdk debian1
 done
 echo
 
+fi
+
 # ---------------------------------------------------------------------------------------------
+if [[ $SECTIONS == *" checkplan "* ]]; then
 echo "## check and plan (goal ≤ 50 ms each)"
 echo
 echo "Commands: \`guestfix check IMG\` and \`guestfix plan IMG\` (default target ec2; exit code 1 on"
@@ -189,7 +194,10 @@ for f in debian12-bios.raw debian12-uefi.raw debian12-xfs.raw debian12-btrfs.raw
 done
 echo
 
+fi
+
 # ---------------------------------------------------------------------------------------------
+if [[ $SECTIONS == *" fstab "* ]]; then
 echo "## resolving /etc/fstab (goal < 1 MiB read on the 2 GiB image)"
 echo
 echo "Command: \`guestfix cat IMG -p /etc/fstab\`; time = median of $RUNS (hyperfine -N); bytes read ="
@@ -211,11 +219,14 @@ for pair in debian12-bios.raw:ext4 debian12-xfs.raw:xfs debian12-btrfs.raw:btrfs
 done
 echo
 
+fi
+
 # ---------------------------------------------------------------------------------------------
-if [ -z "${BENCH_SKIP_BLOCK:-}" ]; then
+if [[ $SECTIONS == *" block "* ]]; then
   echo "## block layer: sequential read throughput vs qemu-img (scripts/bench-block.sh)"
   echo
   blk=()
+  blk_failed=()
   for f in debian12-bios.raw debian12-bios.qcow2 debian12-bios.compressed.qcow2 \
            debian12-bios.fixed.vhd debian12-bios.dynamic.vhd debian12-bios.sparse.vmdk \
            debian12-bios.stream.vmdk debian12-bios.vhdx; do
@@ -224,16 +235,24 @@ if [ -z "${BENCH_SKIP_BLOCK:-}" ]; then
   echo "Command: \`scripts/bench-block.sh $(printf '%s ' "${blk[@]##*/}")\` (in \`$I\`). Targets:"
   echo "throughput ratio guestfix/qemu ≥ 1.0, first MiB < 5 ms, RSS < 64 MiB."
   echo
-  echo "bench: scripts/bench-block.sh" >&2
-  if ! scripts/bench-block.sh "${blk[@]}"; then
-    echo
-    echo "(scripts/bench-block.sh failed; see stderr)"
-  fi
+  # One call per image, so that an image bench-block.sh fails on does not hide the others.
+  first=1
+  for img in "${blk[@]}"; do
+    echo "bench: scripts/bench-block.sh ${img##*/}" >&2
+    if scripts/bench-block.sh "$img" > "$WORK/blk.txt" 2> "$WORK/blk.err"; then
+      if [ $first = 1 ]; then head -n 2 "$WORK/blk.txt"; first=0; fi
+      tail -n +3 "$WORK/blk.txt"
+    else
+      blk_failed+=("${img##*/}: $(grep -v '^building' "$WORK/blk.err" | tail -n 1)")
+    fi
+  done
+  echo
+  for f in "${blk_failed[@]}"; do echo "- bench-block.sh FAILED on $f"; done
   echo
 fi
 
 # ---------------------------------------------------------------------------------------------
-if [ -z "${BENCH_SKIP_HIVE:-}" ]; then
+if [[ $SECTIONS == *" hive "* ]]; then
   echo "## registry hive: open SYSTEM_B with its logs, read CurrentControlSet\\Services"
   echo
   echo "Command: \`cargo test --release --test hive_facts timing_system_b_replay_and_services -- --nocapture\`"
