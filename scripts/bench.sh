@@ -249,6 +249,26 @@ if [[ $SECTIONS == *" block "* ]]; then
   echo
   for f in "${blk_failed[@]}"; do echo "- bench-block.sh FAILED on $f"; done
   echo
+  # qemu-img with the format qemu-img info reports for the image itself (its top-level
+  # "format"), decoding the whole disk to the null driver, as the reference throughput.
+  echo "qemu-img reading each image in its own format: \`qemu-img convert -f FMT -n IMG --target-image-opts driver=null-co,size=VSIZE\`"
+  echo "(FMT = the top-level \"format\" of \`qemu-img info --output=json\`), one run, /usr/bin/time:"
+  echo
+  echo "| image | qemu format | qemu-img s | qemu-img MB/s | qemu RSS MiB |"
+  echo "|---|---|---|---|---|"
+  for img in "${blk[@]}"; do
+    read -r qfmt vsize < <(qemu-img info --output=json "$img" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["format"], d["virtual-size"])')
+    echo "bench: qemu-img convert -f $qfmt ${img##*/}" >&2
+    "$TIME" -f '%e %M' -o "$WORK/q.txt" qemu-img convert -f "$qfmt" -n "$img" \
+      --target-image-opts "driver=null-co,size=$vsize" >/dev/null 2>"$WORK/q.err" || true
+    read -r qs qkb < <(tail -n 1 "$WORK/q.txt")
+    awk -v i="${img##*/}" -v f="$qfmt" -v s="$qs" -v v="$vsize" -v k="$qkb" 'BEGIN{
+      printf "| %s | %s | %.2f | %.0f | %.1f |\n", i, f, s, (s > 0) ? v / 1048576 / s : 0, k / 1024 }'
+  done
+  echo
 fi
 
 # ---------------------------------------------------------------------------------------------
