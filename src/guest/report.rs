@@ -82,7 +82,7 @@ pub fn to_xml(insp: &Inspection) -> String {
         {
             let _ = writeln!(x, "    <distro>{}</distro>", esc(d));
         }
-        if let Some(p) = os.product_name.known() {
+        if let Some(p) = xml_product_name(os) {
             let _ = writeln!(x, "    <product_name>{}</product_name>", esc(p));
         }
         let _ = writeln!(
@@ -144,15 +144,21 @@ pub fn to_xml(insp: &Inspection) -> String {
         }
         if let Some(apps) = os.applications.known() {
             x.push_str("    <applications>\n");
+            let deb = os.package_format.known().map(String::as_str) == Some("deb");
             for a in apps {
                 x.push_str("      <application>\n");
                 let _ = writeln!(x, "        <name>{}</name>", esc(&a.name));
                 if a.epoch != 0 {
                     let _ = writeln!(x, "        <epoch>{}</epoch>", a.epoch);
                 }
-                let _ = writeln!(x, "        <version>{}</version>", esc(&a.version));
-                if !a.release.is_empty() {
-                    let _ = writeln!(x, "        <release>{}</release>", esc(&a.release));
+                let (version, release) = if deb {
+                    vi_deb_version(&a.version, &a.release)
+                } else {
+                    (a.version.clone(), a.release.clone())
+                };
+                let _ = writeln!(x, "        <version>{}</version>", esc(&version));
+                if !release.is_empty() {
+                    let _ = writeln!(x, "        <release>{}</release>", esc(&release));
                 }
                 if !a.arch.is_empty() {
                     let _ = writeln!(x, "        <arch>{}</arch>", esc(&a.arch));
@@ -167,33 +173,93 @@ pub fn to_xml(insp: &Inspection) -> String {
     x
 }
 
+/// `<product_name>`: virt-inspector (libguestfs) ignores Debian's os-release (it has no minor
+/// version) and names the product after the contents of /etc/debian_version ("12.15"), which is
+/// guestfix's `version` fact; everything else keeps the os-release / registry product name.
+fn xml_product_name(os: &OsFacts) -> Option<&String> {
+    if os.distro.known().map(String::as_str) == Some("debian") {
+        if let Some(v) = os.version.known() {
+            return Some(v);
+        }
+    }
+    os.product_name.known()
+}
+
+/// virt-inspector splits a dpkg `Version:` at its FIRST hyphen (upstream "3.1", release
+/// "20221030-2"), where Debian policy (and guestfix's facts) split at the last one ("3.1-20221030",
+/// "2"). The XML follows virt-inspector; the JSON keeps the policy split.
+fn vi_deb_version(version: &str, release: &str) -> (String, String) {
+    let full = if release.is_empty() {
+        version.to_string()
+    } else {
+        format!("{version}-{release}")
+    };
+    match full.split_once('-') {
+        Some((v, r)) => (v.to_string(), r.to_string()),
+        None => (full, String::new()),
+    }
+}
+
+/// fstab entries that name a `/dev/…` block device absent from the image (a second disk that
+/// was not given): virt-inspector still lists them as mount points and filesystems (with no
+/// type); CD-ROM and floppy devices it skips.
+fn vi_unresolved_devices(os: &OsFacts) -> Vec<(&str, &str)> {
+    os.unresolved_fstab
+        .iter()
+        .filter(|p| p.spec.starts_with("/dev/") && p.mountpoint.starts_with('/'))
+        .filter(|p| {
+            !["/dev/sr", "/dev/fd", "/dev/cdrom", "/dev/scd"]
+                .iter()
+                .any(|pre| p.spec.starts_with(pre))
+        })
+        .map(|p| (p.spec.as_str(), p.mountpoint.as_str()))
+        .collect()
+}
+
+/// Swap volumes on the root's own disk: virt-inspector lists the swap areas of the guest's
+/// fstab among its filesystems. guestfix's facts keep no swap fstab entries, so this takes the
+/// swap volumes of the disk that holds the root.
+fn swap_devices<'a>(insp: &'a Inspection, os: &OsFacts) -> Vec<&'a str> {
+    let root_dev = os.root.split(':').next().unwrap_or("");
+    insp.disks
+        .iter()
+        .filter(|d| d.volumes.iter().any(|v| v.device == root_dev))
+        .flat_map(|d| &d.volumes)
+        .filter(|v| v.content.as_deref() == Some("swap"))
+        .map(|v| v.device.as_str())
+        .collect()
+}
+
 fn write_mounts(x: &mut String, os: &OsFacts) {
     // virt-inspector lists mount points longest first.
-    let mut mps: Vec<_> = os
+    let mut mps: Vec<(&str, &str)> = os
         .mountpoints
         .iter()
         .filter(|m| m.mountpoint.starts_with('/') || m.mountpoint.ends_with(':'))
+        .map(|m| (m.device.as_str(), m.mountpoint.as_str()))
+        .chain(vi_unresolved_devices(os))
         .collect();
-    mps.sort_by(|a, b| {
-        b.mountpoint
-            .len()
-            .cmp(&a.mountpoint.len())
-            .then(a.mountpoint.cmp(&b.mountpoint))
-    });
+    mps.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.1.cmp(b.1)));
     x.push_str("    <mountpoints>\n");
-    for m in mps {
+    for (dev, mp) in mps {
         let _ = writeln!(
             x,
             "      <mountpoint dev=\"{}\">{}</mountpoint>",
-            esc(&m.device),
-            esc(&m.mountpoint)
+            esc(dev),
+            esc(mp)
         );
     }
     x.push_str("    </mountpoints>\n");
 }
 
 fn write_filesystems(x: &mut String, insp: &Inspection, os: &OsFacts) {
-    let mut devs: Vec<&str> = os.mountpoints.iter().map(|m| m.device.as_str()).collect();
+    let mut devs: Vec<&str> = os
+        .mountpoints
+        .iter()
+        .map(|m| m.device.as_str())
+        .chain(vi_unresolved_devices(os).into_iter().map(|(d, _)| d))
+        .chain(swap_devices(insp, os))
+        .collect();
     devs.sort();
     devs.dedup();
     x.push_str("    <filesystems>\n");
