@@ -43,9 +43,8 @@ echo "== apply: boot test (debian12-bios, debian12-uefi on virtio: no boot befor
 scripts/boot-test-apply.sh
 echo "== apply: crash test (50 in-place applies killed at random points, then --recover)"
 scripts/crash-test.sh 50
-echo "== virt-inspector comparison (issue 6: every field both tools report, Debian images)"
-COMPARE_IMAGES="debian12-bios debian12-uefi debian12-xfs debian12-btrfs" \
-  scripts/compare-virt-inspector.sh "$GUESTFIX_TEST_IMAGES"
+echo "== virt-inspector comparison (every field both tools report: debian12 bios/uefi/xfs/btrfs, win2019, win11)"
+scripts/compare-virt-inspector.sh "$GUESTFIX_TEST_IMAGES"
 echo "== fuzz smoke (every cargo-fuzz target, ${FUZZ_SECONDS:-20}s each)"
 scripts/fuzz-smoke.sh
 

@@ -488,7 +488,12 @@ pub fn inspect(
             s.programs
                 .iter()
                 .map(|p| Application {
-                    name: p.name.clone(),
+                    // virt-inspector names an application by its Uninstall key.
+                    name: if p.key.is_empty() {
+                        p.name.clone()
+                    } else {
+                        p.key.clone()
+                    },
                     version: p.version.clone().unwrap_or_default(),
                     release: String::new(),
                     epoch: 0,

@@ -21,7 +21,11 @@ pub struct SqlInstance {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Program {
+    /// DisplayName.
     pub name: String,
+    /// The Uninstall subkey's own name (virt-inspector's application name).
+    #[serde(default)]
+    pub key: String,
     pub version: Option<String>,
     pub publisher: Option<String>,
 }
@@ -176,6 +180,7 @@ pub fn software_facts(hive: &Hive) -> Result<SoftwareFacts, HiveError> {
             if let Some(name) = s(&k, "DisplayName")? {
                 f.programs.push(Program {
                     name,
+                    key: k.name().to_string(),
                     version: s(&k, "DisplayVersion")?,
                     publisher: s(&k, "Publisher")?,
                 });
