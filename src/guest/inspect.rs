@@ -379,7 +379,16 @@ fn linux_facts(
     f.hostname = linux::osrelease::hostname(&files).into();
     f.arch = elf_arch(&files);
 
-    // Mount points and fstab problems (MOD-L3).
+    // Mount points and fstab problems (MOD-L3). The options of each line, read once.
+    let options: std::collections::HashMap<usize, String> = tree
+        .read_file(b"/etc/fstab", mount::MAX_FSTAB)
+        .map(|t| {
+            linux::fstab::entries(&String::from_utf8_lossy(&t))
+                .into_iter()
+                .map(|(n, e)| (n, e.options))
+                .collect()
+        })
+        .unwrap_or_default();
     for o in fstab {
         match &o.status {
             FstabStatus::Root | FstabStatus::Mounted => {
@@ -388,7 +397,7 @@ fn linux_facts(
                         mountpoint: o.file.clone(),
                         device: v.clone(),
                         fstype: o.vfstype.clone(),
-                        options: fstab_options(tree, o.line),
+                        options: options.get(&o.line).cloned().unwrap_or_default(),
                         spec: o.spec.clone(),
                     });
                 }
@@ -466,7 +475,7 @@ fn linux_facts(
         f.notes.push(n);
     }
     f.kernels = kernels(&files, opts.skip_initramfs);
-    f.boot_modes = boot_modes(set, root, tree, &files);
+    f.boot_modes = boot_modes(set, root, &files);
     f.ssh_server = Fact::Known(ssh(&files));
     let dhcp: Vec<String> = [
         ("/sbin/dhclient", "dhclient"),
@@ -510,18 +519,6 @@ fn linux_facts(
         applications(&files)
     };
     f
-}
-
-fn fstab_options(tree: &GuestTree, line: usize) -> String {
-    tree.read_file(b"/etc/fstab", mount::MAX_FSTAB)
-        .ok()
-        .and_then(|t| {
-            linux::fstab::entries(&String::from_utf8_lossy(&t))
-                .into_iter()
-                .find(|(n, _)| *n == line)
-                .map(|(_, e)| e.options)
-        })
-        .unwrap_or_default()
 }
 
 fn elf_arch(files: &TreeFiles) -> Fact<String> {
@@ -734,12 +731,7 @@ fn interesting(mut m: Vec<String>) -> Vec<String> {
     m
 }
 
-fn boot_modes(
-    set: &DiskSet,
-    root: &RootCandidate,
-    tree: &GuestTree,
-    files: &TreeFiles,
-) -> BootModes {
+fn boot_modes(set: &DiskSet, root: &RootCandidate, files: &TreeFiles) -> BootModes {
     let mut b = BootModes::default();
     let disk = set.find(&root.volume).and_then(|v| v.disk).unwrap_or(0);
     if let Some(d) = set.disks.get(disk) {
@@ -795,7 +787,6 @@ fn boot_modes(
             }
         }
     }
-    let _ = tree;
     b
 }
 
