@@ -286,6 +286,36 @@ impl Drop for Ext4Fs {
     }
 }
 
+/// Read into `buf` until it is full or the file ends.
+fn read_fill(f: &mut ext4_view::File, path: &[u8], buf: &mut [u8]) -> Result<usize, FsError> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = f
+            .read_bytes(&mut buf[done..])
+            .map_err(|e| map_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+impl Ext4Fs {
+    /// Open `path` if it is a regular file; `None` if it is anything else (a final symlink
+    /// is NOT followed: ext4-view would resolve an absolute target against this
+    /// filesystem's root, which is not the guest's root when it is mounted elsewhere).
+    fn open_regular(&self, path: &[u8]) -> Result<Option<ext4_view::File>, FsError> {
+        let fs = self.fs()?;
+        let p = ext_path(path)?;
+        let md = fs.symlink_metadata(p).map_err(|e| map_err(path, e))?;
+        if !md.file_type().is_regular_file() {
+            return Ok(None);
+        }
+        Ok(Some(fs.open(p).map_err(|e| map_err(path, e))?))
+    }
+}
+
 fn ext_path(path: &[u8]) -> Result<ext4_view::Path<'_>, FsError> {
     ext4_view::Path::try_from(path)
         .map_err(|_| FsError::NotFound(String::from_utf8_lossy(path).into_owned()))
@@ -343,28 +373,33 @@ impl Filesystem for Ext4Fs {
     }
 
     fn read_at(&self, path: &[u8], offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
-        let fs = self.fs()?;
-        let p = ext_path(path)?;
-        let md = fs.symlink_metadata(p).map_err(|e| map_err(path, e))?;
-        if !md.file_type().is_regular_file() {
+        let Some(mut f) = self.open_regular(path)? else {
             return Err(FsError::NotAFile(String::from_utf8_lossy(path).into()));
-        }
-        if offset >= md.len() {
+        };
+        if offset >= f.metadata().len() {
             return Ok(0);
         }
-        let mut f = fs.open(p).map_err(|e| map_err(path, e))?;
         f.seek_to(offset).map_err(|e| map_err(path, e))?;
-        let mut done = 0;
-        while done < buf.len() {
-            let n = f
-                .read_bytes(&mut buf[done..])
-                .map_err(|e| map_err(path, e))?;
-            if n == 0 {
-                break;
-            }
-            done += n;
+        read_fill(&mut f, path, buf)
+    }
+
+    /// One open for the whole file (the default would resolve the path once per chunk).
+    fn read_file(&self, path: &[u8], limit: u64) -> Result<Vec<u8>, FsError> {
+        let Some(mut f) = self.open_regular(path)? else {
+            return Err(FsError::NotAFile(String::from_utf8_lossy(path).into()));
+        };
+        let size = f.metadata().len();
+        if size > limit {
+            return Err(FsError::TooLarge {
+                path: String::from_utf8_lossy(path).into(),
+                size,
+                limit,
+            });
         }
-        Ok(done)
+        let mut out = vec![0u8; size as usize];
+        let done = read_fill(&mut f, path, &mut out)?;
+        out.truncate(done);
+        Ok(out)
     }
 
     fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {

@@ -9,8 +9,8 @@
 //! root mount unless [`GuestTree::set_drive`] says otherwise.
 
 use super::{DirEntry, FileType, Filesystem, FsError, Metadata};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 /// Most symlinks followed while resolving one path (as Linux's MAXSYMLINKS).
 pub const MAX_SYMLINKS: usize = 40;
@@ -53,11 +53,31 @@ fn ser_lossy_opt<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::O
     }
 }
 
+/// Most lookups [`GuestTree`] remembers; past this the memory is dropped and starts again.
+const MAX_CACHED_STATS: usize = 1 << 16;
+
 /// Filesystems mounted at guest paths.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct GuestTree {
     mounts: Vec<Mount>,
     drives: BTreeMap<char, Vec<u8>>,
+    /// What each filesystem said of a guest-absolute path (its metadata, or "not found" with
+    /// the reader's message). Path resolution stats every prefix of every path, and the
+    /// readers resolve each path from their root again (ext4-view scans and checksums every
+    /// directory block on the way), so inspection would otherwise repeat the same lookups
+    /// many times over. The tree is read-only while it lives; a new mount forgets it all.
+    stats: Mutex<HashMap<Vec<u8>, Result<Metadata, String>>>,
+}
+
+impl Clone for GuestTree {
+    /// A clone starts with an empty lookup memory (it may be mounted differently).
+    fn clone(&self) -> Self {
+        GuestTree {
+            mounts: self.mounts.clone(),
+            drives: self.drives.clone(),
+            stats: Mutex::default(),
+        }
+    }
 }
 
 fn lossy(p: &[u8]) -> String {
@@ -114,6 +134,7 @@ impl GuestTree {
             return Err(FsError::NotFound(lossy(point)));
         }
         let point = normalise(point);
+        self.forget();
         self.mounts.retain(|m| m.point != point);
         self.mounts.push(Mount {
             point,
@@ -130,8 +151,41 @@ impl GuestTree {
         Ok(())
     }
 
+    fn forget(&mut self) {
+        self.stats
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The mounted filesystem's metadata for the guest-absolute path `abs` (remembered).
+    fn fs_stat(&self, abs: &[u8]) -> Result<Metadata, FsError> {
+        if let Some(r) = self
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(abs)
+        {
+            return r.clone().map_err(FsError::NotFound);
+        }
+        let (m, inner) = self.locate(abs)?;
+        let r = m.fs.stat(&inner);
+        let keep = match &r {
+            Ok(md) => Ok(md.clone()),
+            Err(FsError::NotFound(msg)) => Err(msg.clone()),
+            Err(_) => return r,
+        };
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        if stats.len() >= MAX_CACHED_STATS {
+            stats.clear();
+        }
+        stats.insert(abs.to_vec(), keep);
+        r
+    }
+
     /// Map a drive letter (`C`) to a guest mount point.
     pub fn set_drive(&mut self, letter: char, point: &[u8]) {
+        self.forget();
         self.drives
             .insert(letter.to_ascii_uppercase(), normalise(point));
     }
@@ -229,8 +283,7 @@ impl GuestTree {
                     lossy(&guest)
                 )));
             }
-            let (m, inner) = self.locate(&cand)?;
-            let md = match m.fs.stat(&inner) {
+            let md = match self.fs_stat(&cand) {
                 Ok(md) => md,
                 Err(FsError::NotFound(_)) => {
                     // A mount point whose directory the parent filesystem lacks.
@@ -252,6 +305,7 @@ impl GuestTree {
                     if links > MAX_SYMLINKS {
                         return Err(FsError::SymlinkLoop(lossy(&guest)));
                     }
+                    let (m, inner) = self.locate(&cand)?;
                     let target = m.fs.readlink(&inner)?;
                     if target.contains(&0) || target.is_empty() {
                         return Err(FsError::NotFound(format!(
@@ -298,8 +352,7 @@ impl GuestTree {
     }
 
     fn stat_abs(&self, abs: &[u8]) -> Result<Metadata, FsError> {
-        let (m, inner) = self.locate(abs)?;
-        match m.fs.stat(&inner) {
+        match self.fs_stat(abs) {
             Err(FsError::NotFound(_)) if self.leads_to_mount(abs) => Ok(Metadata {
                 file_type: FileType::Directory,
                 size: 0,
