@@ -152,6 +152,43 @@ fn check_finds_every_defect_and_exits_1() {
 }
 
 #[test]
+fn quick_check_skips_only_the_initramfs() {
+    let (full, full_code) = json(&["check", "--json", SAMPLE]);
+    let (quick, quick_code) = json(&["check", "--json", "--quick", SAMPLE]);
+    assert_eq!(quick_code, full_code);
+    let by_id = |v: &Value, id: &str| -> Vec<(String, String)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["id"] == id)
+            .map(|x| {
+                (
+                    x["severity"].as_str().unwrap().into(),
+                    x["title"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(by_id(&full, "LNX-8")[0].0, "pass");
+    let q8 = by_id(&quick, "LNX-8");
+    assert_eq!(q8.len(), 1);
+    assert_eq!(q8[0].0, "info");
+    assert!(q8[0].1.contains("not examined"), "{q8:?}");
+    // Everything not about the initramfs is judged the same.
+    let strip = |v: &Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["id"] != "LNX-8" && x["id"] != "LNX-3")
+            .map(|x| x.to_string())
+            .collect()
+    };
+    assert_eq!(strip(&quick), strip(&full));
+}
+
+#[test]
 fn plan_shows_the_fixes_as_diffs() {
     let o = gf(&["plan", SAMPLE]);
     assert_eq!(o.status.code(), Some(0));

@@ -3,7 +3,8 @@
 //! match nothing in the image).
 
 use super::{Finding, Severity, disk::human};
-use crate::guest::facts::{Inspection, OsFacts};
+use crate::guest::facts::{Fact, Inspection, OsFacts};
+use crate::guest::inspect::INITRAMFS_NOT_READ;
 use crate::rules::{LinuxSupport, Profile};
 
 pub(super) fn check(
@@ -555,8 +556,15 @@ pub(super) fn check(
         .or_else(|| os.kernels.first());
     match dk {
         Some(k) => {
+            // `check --quick` does not decompress the initramfs: say what was not examined.
+            let not_read = matches!(&k.initramfs_readable, Fact::Unknown { unknown } if unknown == INITRAMFS_NOT_READ);
             match k.initramfs_readable.known() {
                 Some(true) => push(Finding::new("LNX-8", Severity::Pass, subj, format!("initramfs of {} is readable", k.version))),
+                None if not_read => push(
+                    Finding::new("LNX-8", Severity::Info, subj, "initramfs not examined (--quick): its readability and drivers were not checked")
+                        .evidence(format!("kernel {}: initramfs {}", k.version, k.initramfs.clone().unwrap_or_else(|| "none".into())))
+                        .fix("run `guestfix check` without --quick for the LNX-3/LNX-8 driver checks"),
+                ),
                 _ => push(
                     Finding::new("LNX-8", Severity::Blocker, subj, "Could not read your initramfs/initrd to determine which drivers are needed")
                         .evidence(format!("kernel {}: initramfs {}: {}", k.version, k.initramfs.clone().unwrap_or_else(|| "none".into()), k.initramfs_error.clone().unwrap_or_else(|| format!("{:?}", k.initramfs_readable))))
@@ -616,6 +624,23 @@ pub(super) fn check(
                         subj,
                         format!("{} driver present for {}", d.name, k.version),
                     ));
+                } else if disk && not_read {
+                    push(
+                        Finding::new(
+                            "LNX-3",
+                            Severity::Info,
+                            subj,
+                            format!(
+                                "{} driver in /lib/modules; initramfs not examined (--quick)",
+                                d.name
+                            ),
+                        )
+                        .evidence(format!(
+                            "kernel {}: {} in /lib/modules",
+                            k.version,
+                            d.modules.join("/")
+                        )),
+                    );
                 } else if disk {
                     push(
                         Finding::new("LNX-3", Severity::Info, subj, format!("{} driver only in /lib/modules", d.name))

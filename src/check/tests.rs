@@ -267,3 +267,30 @@ fn json_keeps_unknown_facts_explicit() {
     );
     assert_eq!(j["operating_systems"][0]["distro"], "debian");
 }
+
+#[test]
+fn quick_check_says_the_initramfs_was_not_examined() {
+    // `check --quick` (INITRAMFS_NOT_READ): LNX-8 is an info, not a blocker, and the drivers
+    // found only on disk are not called "only in /lib/modules".
+    let mut i = debian_like();
+    let k = &mut i.operating_systems[0].kernels[0];
+    k.initramfs_readable = Fact::unknown(crate::guest::inspect::INITRAMFS_NOT_READ);
+    k.initramfs_drivers.clear();
+    let r = run_on(&i);
+    assert!(!ids(&r, Severity::Blocker).contains(&"LNX-8".into()));
+    let lnx8: Vec<_> = r.findings.iter().filter(|f| f.id == "LNX-8").collect();
+    assert_eq!(lnx8.len(), 1);
+    assert_eq!(lnx8[0].severity, Severity::Info);
+    assert!(lnx8[0].title.contains("--quick"), "{}", lnx8[0].title);
+    let ena: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.id == "LNX-3" && f.title.contains("ena"))
+        .collect();
+    assert_eq!(ena.len(), 1);
+    assert!(ena[0].title.contains("not examined"), "{}", ena[0].title);
+    // Any other unknown (an unreadable file) is still the LNX-8 blocker.
+    let mut i = debian_like();
+    i.operating_systems[0].kernels[0].initramfs_readable = Fact::unknown("/boot/initrd: I/O");
+    assert!(ids(&run_on(&i), Severity::Blocker).contains(&"LNX-8".into()));
+}

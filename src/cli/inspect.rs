@@ -92,9 +92,18 @@ pub fn load_profile(target: &str) -> Result<guestfix::rules::Profile, CliError> 
         .map_err(|e| CliError::usage(e.to_string()))
 }
 
-pub fn run_check(images: &[PathBuf], json: bool, target: &str) -> Result<u8, CliError> {
+pub fn run_check(
+    images: &[PathBuf],
+    json: bool,
+    target: &str,
+    quick: bool,
+) -> Result<u8, CliError> {
     let profile = load_profile(target)?;
-    let report = match inspect(images, &inspect_options()) {
+    let opts = InspectOptions {
+        skip_initramfs: quick,
+        ..inspect_options()
+    };
+    let report = match inspect(images, &opts) {
         Ok(i) => check::run(&i.inspection, &profile, &today()),
         // A host I/O error (missing file, permission) is exit 2; an image the service would
         // refuse or that is damaged is a finding (FMT-2, FMT-3), exit 1.

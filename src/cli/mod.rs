@@ -61,6 +61,10 @@ pub enum Command {
         /// Target platform profile (rules/<target>.toml).
         #[arg(long, default_value = "ec2")]
         target: String,
+        /// Skip decompressing initramfs images: the LNX-3/LNX-8 initramfs checks are then
+        /// reported as not examined (info) instead of judged.
+        #[arg(long)]
+        quick: bool,
     },
     /// Show the changes `apply` would make, as unified diffs.
     Plan {
@@ -231,7 +235,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             images,
             json,
             target,
-        } => inspect::run_check(&images, json, &target),
+            quick,
+        } => inspect::run_check(&images, json, &target, quick),
         Command::Plan {
             images,
             json,

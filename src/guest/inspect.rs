@@ -39,6 +39,9 @@ pub const DRIVERS_OF_INTEREST: &[&str] = &[
     "sd_mod",
 ];
 
+/// Why a kernel's initramfs facts are unknown after [`InspectOptions::skip_initramfs`].
+pub const INITRAMFS_NOT_READ: &str = "not read (quick inspection)";
+
 /// How to inspect.
 #[derive(Debug, Clone, Default)]
 pub struct InspectOptions {
@@ -676,7 +679,7 @@ fn kernels(files: &TreeFiles, skip_initramfs: bool) -> Vec<KernelFacts> {
             let mut initramfs_error = None;
             let (readable, drivers) = match &initrd {
                 None => (Fact::unknown("no initramfs found for this kernel"), vec![]),
-                Some(_) if skip_initramfs => (Fact::unknown("not read (quick inspection)"), vec![]),
+                Some(_) if skip_initramfs => (Fact::unknown(INITRAMFS_NOT_READ), vec![]),
                 Some(p) => match files.0.read_file(p.as_bytes(), MAX_INITRAMFS) {
                     Err(e) => (Fact::unknown(format!("{p}: {e}")), vec![]),
                     Ok(data) => match initramfs::list(&data, &initramfs::Limits::default()) {
