@@ -483,14 +483,15 @@ fn decompress(
         let end = xz_stream_end(d);
         let mut out = Vec::new();
         let mut w = LimitedWriter::new(&mut out, lim);
-        lzma_rs::xz_decompress(&mut d.get(..end.unwrap_or(d.len())).unwrap_or(d), &mut w)
-            .map_err(|e| {
+        lzma_rs::xz_decompress(&mut d.get(..end.unwrap_or(d.len())).unwrap_or(d), &mut w).map_err(
+            |e| {
                 if w.exceeded {
                     InitramfsError::TooLarge { limit: lim }
                 } else {
                     err("xz", format!("{e:?}"))
                 }
-            })?;
+            },
+        )?;
         return Ok(("xz", out, end));
     }
     if d.len() > 13 && d[0] == 0x5d && d[1] == 0 && d[2] == 0 {
