@@ -45,11 +45,16 @@ fn archives_after_a_compressed_member_are_listed() {
         max_total: 4 << 20,
     };
     for (comp, cmd) in cases {
-        for pad in [0usize, 3, 512] {
+        let main_len = std::fs::metadata(t.path().join("main.cpio")).unwrap().len();
+        assert_eq!(main_len % 4, 0);
+        sh(&format!("{cmd} > m.{comp}"), t.path());
+        let clen = std::fs::metadata(t.path().join(format!("m.{comp}")))
+            .unwrap()
+            .len() as usize;
+        let align = clen.next_multiple_of(4) - clen;
+        for pad in [align, align + 4, align + 512] {
             sh(
-                &format!(
-                    "{cmd} > m.{comp}; cat m.{comp} > i; head -c {pad} /dev/zero >> i; cat extra.cpio >> i"
-                ),
+                &format!("cat m.{comp} > i; head -c {pad} /dev/zero >> i; cat extra.cpio >> i"),
                 t.path(),
             );
             let data = std::fs::read(t.path().join("i")).unwrap();
@@ -76,6 +81,22 @@ fn archives_after_a_compressed_member_are_listed() {
             let plain = list(&data, &Limits::default()).unwrap();
             assert_eq!(plain.files, l.files);
             assert!(plain.contents.is_empty());
+        }
+        // A plain archive at an unaligned offset is refused, as the kernel refuses it.
+        sh(
+            &format!(
+                "cat m.{comp} > u; head -c {} /dev/zero >> u; cat extra.cpio >> u",
+                align + 1
+            ),
+            t.path(),
+        );
+        let data = std::fs::read(t.path().join("u")).unwrap();
+        match list(&data, &Limits::default()) {
+            Err(InitramfsError::Cpio { offset, reason }) => {
+                assert_eq!(offset, clen + align + 1);
+                assert!(reason.contains("aligned"), "{reason}");
+            }
+            other => panic!("{comp}: {other:?}"),
         }
     }
     // A second compressed member after the first one.

@@ -364,3 +364,27 @@ pub fn build(
         files,
     })
 }
+
+/// The archive as appended after an initramfs whose last archive uses `last_compression`:
+/// compressed the same way for gzip and zstd — the kernel unpacks concatenated compressed
+/// members, and initramfs-tools' `lsinitramfs`/`unmkinitramfs` (which test and decompress
+/// everything after the leading plain archives as one stream) keep working, where plain data
+/// after a compressed member makes them fail — plain otherwise. Returns the bytes and the
+/// compression used.
+pub fn wrap(archive: &[u8], last_compression: &str) -> (Vec<u8>, &'static str) {
+    use std::io::Write;
+    match last_compression {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            match e.write_all(archive).and_then(|()| e.finish()) {
+                Ok(v) => (v, "gzip"),
+                Err(_) => (archive.to_vec(), "none"),
+            }
+        }
+        "zstd" => (
+            ruzstd::encoding::compress_to_vec(archive, ruzstd::encoding::CompressionLevel::Fastest),
+            "zstd",
+        ),
+        _ => (archive.to_vec(), "none"),
+    }
+}

@@ -41,6 +41,8 @@ pub enum Change {
         /// Every path the archive holds (directories end in `/`): what the kernel will
         /// create or replace when it unpacks it.
         files: Vec<String>,
+        /// How the appended archive is compressed (none, gzip, zstd).
+        compression: String,
         size: u64,
         sha256: String,
     },
@@ -127,6 +129,7 @@ impl Plan {
                     backup,
                     modules,
                     files,
+                    compression,
                     size,
                     sha256,
                     ..
@@ -135,7 +138,7 @@ impl Plan {
                         t.push_str(&format!("# keep original {path} as {b}\n"));
                     }
                     t.push_str(&format!(
-                        "append a {size}-byte cpio archive (sha256 {sha256}) to {path} adding modules {}\n",
+                        "append a {size}-byte cpio archive ({compression}, sha256 {sha256}) to {path} adding modules {}\n",
                         modules.join(" "),
                     ));
                     for f in files {

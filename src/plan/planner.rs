@@ -709,14 +709,12 @@ fn inject_drivers(
         }
     };
     // Appending is only safe when the last archive is known to end where the file ends.
-    if let Some(last) = listing.archives.last() {
-        if last.end.is_none() {
-            out.note(format!(
-                "{path}: the end of its {} archive cannot be located; drivers cannot be appended",
-                last.compression
-            ));
-            return Ok(());
-        }
+    let last = listing.archives.last().map(|a| (a.compression, a.end));
+    if let Some((c, None)) = last {
+        out.note(format!(
+            "{path}: the end of its {c} archive cannot be located; drivers cannot be appended"
+        ));
+        return Ok(());
     }
     let present = listing.modules();
     let missing: Vec<String> = out
@@ -760,11 +758,24 @@ fn inject_drivers(
     match drivers::build(&existing, kver, &have, &found, mtime) {
         Ok(inj) => {
             let backup = out.backup(ctx, path);
+            let (wrapped, compression) =
+                drivers::wrap(&inj.archive, last.map(|(c, _)| c).unwrap_or("none"));
+            // The kernel takes a plain archive only at a 4-byte aligned offset of the file
+            // (init/initramfs.c) and skips zeros between archives; a compressed one needs no
+            // padding (and gzip -t, which lsinitramfs runs, rejects zeros after a member).
+            let pad = if compression == "none" {
+                data.len().next_multiple_of(4) - data.len()
+            } else {
+                0
+            };
+            let mut archive = vec![0u8; pad];
+            archive.extend_from_slice(&wrapped);
             out.change(Change::AppendInitramfs {
                 path: path.to_string(),
-                size: inj.archive.len() as u64,
-                sha256: hex::encode(sha2::Sha256::digest(&inj.archive)),
-                archive: inj.archive,
+                size: archive.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(&archive)),
+                archive,
+                compression: compression.to_string(),
                 backup,
                 modules: inj.modules,
                 files: inj.files,

@@ -171,6 +171,13 @@ pub fn list_capturing(
         let rest = &data[pos..];
         let before = out.files.len();
         if rest.starts_with(b"07070") {
+            // The kernel looks for a plain archive only at 4-byte aligned offsets.
+            if pos % 4 != 0 {
+                return Err(InitramfsError::Cpio {
+                    offset: pos,
+                    reason: "archive not at a 4-byte aligned offset (the kernel rejects it)".into(),
+                });
+            }
             let used = read_cpio(rest, &mut out, limits, pos, capture)?;
             out.archives.push(ArchiveInfo {
                 compression: "none",

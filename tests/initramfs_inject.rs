@@ -1,0 +1,278 @@
+//! MOD-L1 driver injection, writer side: the archive `plan::drivers::build` makes is appended to
+//! an initramfs built by the real `cpio` + `gzip`, then read back by our reader AND by the real
+//! tools: `cpio -it` / `cpio -idm` on the appended part, `lsinitramfs` (initramfs-tools-core),
+//! and kmod (`modprobe -d DIR -S KVER --show-depends`, `modinfo -b DIR -k KVER`), which reads
+//! our `modules.dep.bin`. Modules are ELF objects made by gcc with a `.modinfo` section added
+//! by objcopy. Debian packages: cpio, gzip, kmod, initramfs-tools-core, gcc, binutils.
+
+use guestfix::guest::linux::initramfs::{Capture, Limits, list_capturing};
+use guestfix::guest::linux::modinfo;
+use guestfix::plan::drivers::{self, DriverError, Existing};
+use std::path::Path;
+use std::process::Command;
+
+const K: &str = "6.1.0-9-amd64";
+
+fn sh(cmd: &str, dir: &Path) -> String {
+    let o = Command::new("bash")
+        .arg("-ec")
+        .arg(cmd)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A kernel-module-shaped ELF object with the given .modinfo fields.
+fn make_ko(dir: &Path, file: &str, fields: &[&str]) {
+    let mut mi = Vec::new();
+    for f in fields {
+        mi.extend_from_slice(f.as_bytes());
+        mi.push(0);
+    }
+    std::fs::write(dir.join("mi"), mi).unwrap();
+    sh(
+        &format!(
+            "echo 'int x_{n}(void) {{ return 1; }}' | gcc -c -x c - -o obj.o
+             objcopy --add-section .modinfo=mi --set-section-flags .modinfo=alloc,readonly obj.o {file}
+             rm obj.o mi",
+            n = file.replace(['.', '-'], "_")
+        ),
+        dir,
+    );
+}
+
+fn listing(data: &[u8]) -> guestfix::guest::linux::initramfs::Listing {
+    let wanted = drivers::wanted(K);
+    let cap = Capture {
+        wanted: &wanted,
+        max_file: 1 << 20,
+        max_total: 4 << 20,
+    };
+    list_capturing(data, &Limits::default(), Some(&cap)).unwrap()
+}
+
+#[test]
+fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let vm = format!("vermagic={K} SMP preempt mod_unload modversions ");
+    // The guest's initramfs: merged /usr, one module, initramfs-tools' conf/modules.
+    sh(
+        &format!(
+            "mkdir -p main/usr/lib/modules/{K}/kernel/drivers main/conf early/kernel/x86/microcode mods
+             ln -s usr/lib main/lib
+             printf 'kernel/drivers/base_a.ko:\\n' > main/usr/lib/modules/{K}/modules.dep
+             printf '# modules\\nbase_a\\n' > main/conf/modules
+             echo ucode > early/kernel/x86/microcode/GenuineIntel.bin"
+        ),
+        d,
+    );
+    make_ko(
+        &d.join(format!("main/usr/lib/modules/{K}/kernel/drivers")),
+        "base_a.ko",
+        &["name=base_a", &vm, "depends="],
+    );
+    sh(
+        "(cd early && find . | sort | cpio -o -H newc --quiet > ../initrd)
+         (cd main && find . | sort | cpio -o -H newc --quiet | gzip -9 >> ../initrd)",
+        d,
+    );
+    // The host modules folder (flat): new-x needs new_y (not in the initramfs) and base_a (in it).
+    let mods = d.join("mods");
+    make_ko(
+        &mods,
+        "new-x.ko",
+        &[
+            "name=new_x",
+            &vm,
+            "depends=new_y,base_a",
+            "alias=pci:v00001D0Fd0000EC20sv*sd*bc*sc*i*",
+        ],
+    );
+    make_ko(&mods, "new_y.ko", &["name=new_y", &vm, "depends="]);
+    make_ko(
+        &mods,
+        "wrong.ko",
+        &[
+            "name=wrong",
+            "vermagic=5.10.0-1-amd64 SMP mod_unload ",
+            "depends=",
+        ],
+    );
+    make_ko(&mods, "orphan.ko", &["name=orphan", &vm, "depends=nothere"]);
+
+    // .modinfo as read by our reader.
+    let info = modinfo::read(&std::fs::read(mods.join("new-x.ko")).unwrap()).unwrap();
+    assert_eq!(info.kernel_release(), Some(K));
+    assert_eq!(info.depends, ["new_y", "base_a"]);
+    assert_eq!(info.name.as_deref(), Some("new_x"));
+
+    let orig = std::fs::read(d.join("initrd")).unwrap();
+    let before = listing(&orig);
+    let existing = Existing::from_listing(&before, K);
+    assert_eq!(existing.prefix, "usr/lib/modules");
+    assert!(existing.present.contains("base_a"));
+    let found = drivers::scan(&mods, K).unwrap();
+    assert_eq!(
+        found.keys().collect::<Vec<_>>(),
+        ["new_x", "new_y", "orphan", "wrong"]
+    );
+    let inj = drivers::build(&existing, K, &["new-x".into()], &found, 1_700_000_000).unwrap();
+    assert_eq!(inj.modules, ["new_x", "new_y"]);
+    let upd = format!("usr/lib/modules/{K}/updates/guestfix");
+    assert!(inj.files.contains(&format!("{upd}/new-x.ko")));
+    assert!(
+        inj.files
+            .contains(&format!("usr/lib/modules/{K}/modules.dep.bin"))
+    );
+    assert!(inj.files.contains(&"conf/modules".to_string()));
+    assert!(
+        inj.files
+            .contains(&"etc/modules-load.d/guestfix.conf".to_string())
+    );
+
+    // Our reader on the appended initramfs: three archives, the new modules, new contents.
+    // Appended as the planner does: compressed like the last archive.
+    let (wrapped, comp) = drivers::wrap(&inj.archive, "gzip");
+    assert_eq!(comp, "gzip");
+    let mut new = orig.clone();
+    let appended_at = new.len();
+    new.extend_from_slice(&wrapped);
+    std::fs::write(d.join("initrd.new"), &new).unwrap();
+    std::fs::write(d.join("extra.cpio"), &inj.archive).unwrap();
+    let after = listing(&new);
+    let comps: Vec<_> = after.archives.iter().map(|a| a.compression).collect();
+    assert_eq!(comps, ["none", "gzip", "gzip"]);
+    assert_eq!(after.archives[2].offset, appended_at);
+    assert_eq!(after.archives[2].end, Some(new.len()));
+    assert_eq!(after.modules(), ["base_a", "new_x", "new_y"]);
+    let dep = String::from_utf8(
+        after
+            .content(&format!("usr/lib/modules/{K}/modules.dep"))
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert_eq!(
+        dep,
+        "kernel/drivers/base_a.ko:\n\
+         updates/guestfix/new-x.ko: updates/guestfix/new_y.ko kernel/drivers/base_a.ko\n\
+         updates/guestfix/new_y.ko:\n"
+    );
+    assert_eq!(
+        after.content("conf/modules").unwrap(),
+        b"# modules\nbase_a\nnew_x\n"
+    );
+    assert_eq!(
+        after.content("etc/modules-load.d/guestfix.conf").unwrap(),
+        b"new_x\n"
+    );
+    // Planning again on the result finds nothing to add (idempotent).
+    let again = Existing::from_listing(&after, K);
+    assert!(again.present.contains("new_x") && again.present.contains("new_y"));
+
+    // cpio lists exactly the files we report, and extracts them with our times.
+    let listed = sh("cpio -it --quiet < extra.cpio", d);
+    let want: Vec<String> = inj
+        .files
+        .iter()
+        .map(|f| f.trim_end_matches('/').to_string())
+        .collect();
+    assert_eq!(listed.lines().collect::<Vec<_>>(), want);
+    sh(
+        "mkdir root && cp -a main/. root/ && cd root && cpio -idmu --quiet < ../extra.cpio",
+        d,
+    );
+    let root = d.join("root");
+    assert_eq!(
+        std::fs::read(root.join(format!("{upd}/new-x.ko"))).unwrap(),
+        std::fs::read(mods.join("new-x.ko")).unwrap()
+    );
+    assert_eq!(
+        sh(&format!("stat -c %Y {upd}/new_y.ko"), &root).trim(),
+        "1700000000"
+    );
+    assert_eq!(sh("stat -c %a conf/modules", &root).trim(), "644");
+
+    // kmod resolves the new module and its dependencies through our modules.dep.bin, and the
+    // modules that were there before still resolve.
+    let r = root.display().to_string();
+    let deps = sh(&format!("modprobe -d {r} -S {K} --show-depends new-x"), d);
+    let lines: Vec<&str> = deps.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("insmod {r}/lib/modules/{K}/kernel/drivers/base_a.ko "),
+            format!("insmod {r}/lib/modules/{K}/updates/guestfix/new_y.ko "),
+            format!("insmod {r}/lib/modules/{K}/updates/guestfix/new-x.ko "),
+        ]
+    );
+    let base = sh(&format!("modprobe -d {r} -S {K} --show-depends base_a"), d);
+    assert_eq!(
+        base.trim(),
+        format!("insmod {r}/lib/modules/{K}/kernel/drivers/base_a.ko")
+    );
+    let mi = sh(&format!("modinfo -b {r} -k {K} new_x"), d);
+    assert!(mi.contains(&format!("/updates/guestfix/new-x.ko")), "{mi}");
+    assert!(mi.contains("depends:        new_y,base_a"), "{mi}");
+    assert!(mi.contains(&format!("vermagic:       {K} SMP")), "{mi}");
+
+    // lsinitramfs (initramfs-tools-core) still works on the result: it decompresses the gzip
+    // members as one stream and lists the archives before ours, exactly as before.
+    if Path::new("/usr/bin/lsinitramfs").exists() {
+        let ls_orig = sh("lsinitramfs initrd", d);
+        let ls = sh("lsinitramfs initrd.new", d);
+        assert_eq!(ls, ls_orig);
+        assert!(
+            ls.lines()
+                .any(|l| l == "kernel/x86/microcode/GenuineIntel.bin")
+        );
+        assert!(
+            ls.lines()
+                .any(|l| l == format!("usr/lib/modules/{K}/kernel/drivers/base_a.ko"))
+        );
+        // Plain data after the gzip member would break it: the reason the archive is wrapped.
+        let mut plain = orig.clone();
+        plain.resize(orig.len().next_multiple_of(4), 0);
+        plain.extend_from_slice(&inj.archive);
+        std::fs::write(d.join("initrd.plain"), &plain).unwrap();
+        let o = Command::new("lsinitramfs")
+            .arg("initrd.plain")
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(!o.status.success() || !String::from_utf8_lossy(&o.stdout).contains("base_a"));
+    } else {
+        eprintln!("*** lsinitramfs missing (initramfs-tools-core): that check is skipped ***");
+    }
+
+    // Refusals, with the evidence.
+    match drivers::build(&existing, K, &["wrong".into()], &found, 0) {
+        Err(DriverError::Vermagic {
+            built_for,
+            vermagic,
+            path,
+            ..
+        }) => {
+            assert_eq!(built_for, "5.10.0-1-amd64");
+            assert!(vermagic.starts_with("5.10.0-1-amd64 SMP"));
+            assert!(path.ends_with("wrong.ko"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match drivers::build(&existing, K, &["orphan".into()], &found, 0) {
+        Err(DriverError::MissingDependency { module, dependency }) => {
+            assert_eq!(
+                (module.as_str(), dependency.as_str()),
+                ("orphan", "nothere")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
