@@ -33,7 +33,7 @@ pub enum IndexError {
 /// Keys and their values (value, priority); values of one key are written in priority order.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    entries: BTreeMap<Vec<u8>, Vec<(u32, String)>>,
+    entries: BTreeMap<Vec<u8>, Values>,
 }
 
 impl Index {
@@ -61,7 +61,7 @@ impl Index {
         out.extend_from_slice(&MAGIC.to_be_bytes());
         out.extend_from_slice(&VERSION.to_be_bytes());
         out.extend_from_slice(&0u32.to_be_bytes());
-        let keys: Vec<(&[u8], &Vec<(u32, String)>)> = self
+        let keys: Vec<Key> = self
             .entries
             .iter()
             .map(|(k, v)| (k.as_slice(), v))
@@ -72,7 +72,11 @@ impl Index {
     }
 }
 
-type Keys<'a> = [(&'a [u8], &'a Vec<(u32, String)>)];
+/// Values of one key: (priority, value).
+type Values = Vec<(u32, String)>;
+/// A key's remaining bytes and its values.
+type Key<'a> = (&'a [u8], &'a Values);
+type Keys<'a> = [Key<'a>];
 
 /// Write the trie node for `keys` (sorted, distinct, each the rest of a key after the bytes
 /// already matched) and its children; return its flagged offset.
@@ -83,7 +87,7 @@ fn write_node(keys: &Keys, out: &mut Vec<u8>) -> Result<u32, IndexError> {
         _ => 0,
     };
     let prefix = keys.first().map(|(k, _)| &k[..lcp]).unwrap_or_default();
-    let mut values: Option<&Vec<(u32, String)>> = None;
+    let mut values: Option<&Values> = None;
     // Children by next byte, written first.
     let mut children: BTreeMap<u8, u32> = BTreeMap::new();
     let mut i = 0;
@@ -93,7 +97,7 @@ fn write_node(keys: &Keys, out: &mut Vec<u8>) -> Result<u32, IndexError> {
             i += 1;
             continue;
         };
-        let group: Vec<(&[u8], &Vec<(u32, String)>)> = keys[i..]
+        let group: Vec<Key> = keys[i..]
             .iter()
             .take_while(|(k2, _)| k2.get(lcp) == Some(&c))
             .map(|(k2, v2)| (&k2[lcp + 1..], *v2))
