@@ -276,3 +276,97 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Compressed modules (.ko.xz / .ko.zst made by the real xz and zstd), a `<dir>/<kver>/` modules
+/// folder, and an initramfs without merged /usr (modules under lib/modules) and without
+/// conf/modules.
+#[test]
+fn compressed_modules_kver_folder_and_lib_prefix() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let vm = format!("vermagic={K} SMP mod_unload ");
+    sh(
+        &format!(
+            "mkdir -p main/lib/modules/{K}/kernel mods/{K}/extra mods/other
+             printf 'kernel/old.ko:\\n' > main/lib/modules/{K}/modules.dep"
+        ),
+        d,
+    );
+    make_ko(
+        &d.join(format!("main/lib/modules/{K}/kernel")),
+        "old.ko",
+        &["name=old", &vm],
+    );
+    make_ko(
+        &d.join(format!("mods/{K}/extra")),
+        "zz.ko",
+        &["name=zz", &vm, "depends=yy"],
+    );
+    make_ko(
+        &d.join(format!("mods/{K}/extra")),
+        "yy.ko",
+        &["name=yy", &vm, "depends=old"],
+    );
+    // A module of the same name outside <dir>/<kver>/ is not looked at.
+    make_ko(&d.join("mods/other"), "ww.ko", &["name=ww", &vm]);
+    sh(
+        &format!(
+            "cd mods/{K}/extra && xz --check=crc32 zz.ko && zstd -q --rm yy.ko
+             cd {root} && (cd main && find . | sort | cpio -o -H newc --quiet | zstd -q) > initrd",
+            root = d.display()
+        ),
+        d,
+    );
+    let zz = d.join(format!("mods/{K}/extra/zz.ko.xz"));
+    let info = modinfo::read(&std::fs::read(&zz).unwrap()).unwrap();
+    assert_eq!(info.depends, ["yy"]);
+    let yy = d.join(format!("mods/{K}/extra/yy.ko.zst"));
+    assert_eq!(
+        modinfo::read(&std::fs::read(&yy).unwrap())
+            .unwrap()
+            .kernel_release(),
+        Some(K)
+    );
+    assert!(matches!(
+        modinfo::read(b"not an elf at all"),
+        Err(modinfo::ModinfoError::NotElf(_))
+    ));
+
+    let found = drivers::scan(&d.join("mods"), K).unwrap();
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["yy", "zz"]);
+    let orig = std::fs::read(d.join("initrd")).unwrap();
+    let existing = Existing::from_listing(&listing(&orig), K);
+    assert_eq!(existing.prefix, "lib/modules");
+    assert_eq!(existing.conf_modules, None);
+    let inj = drivers::build(&existing, K, &["zz".into()], &found, 1).unwrap();
+    assert_eq!(inj.modules, ["zz", "yy"]);
+    let (wrapped, comp) = drivers::wrap(&inj.archive, "zstd");
+    assert_eq!(comp, "zstd");
+    let mut new = orig.clone();
+    new.extend_from_slice(&wrapped);
+    let after = listing(&new);
+    let comps: Vec<_> = after.archives.iter().map(|a| a.compression).collect();
+    assert_eq!(comps, ["zstd", "zstd"]);
+    assert_eq!(after.modules(), ["old", "yy", "zz"]);
+    assert_eq!(after.content("conf/modules").unwrap(), b"zz\n");
+
+    // The real zstd reads the two frames as one stream; kmod resolves through our index,
+    // compressed module names included.
+    std::fs::write(d.join("initrd.new"), &new).unwrap();
+    sh(
+        "mkdir root && cd root && zstd -dq -c ../initrd.new | cpio -idmu --quiet
+         zstd -dq -c ../initrd.new | cpio -t --quiet >/dev/null
+         tail -c +$(( $(stat -c %s ../initrd) + 1 )) ../initrd.new | zstd -dq | cpio -idmu --quiet",
+        d,
+    );
+    let r = d.join("root").display().to_string();
+    let deps = sh(&format!("modprobe -d {r} -S {K} --show-depends zz"), d);
+    assert_eq!(
+        deps.lines().collect::<Vec<_>>(),
+        [
+            format!("insmod {r}/lib/modules/{K}/kernel/old.ko "),
+            format!("insmod {r}/lib/modules/{K}/updates/guestfix/yy.ko.zst "),
+            format!("insmod {r}/lib/modules/{K}/updates/guestfix/zz.ko.xz "),
+        ]
+    );
+}

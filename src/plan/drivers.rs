@@ -148,10 +148,13 @@ pub fn scan(dir: &Path, kver: &str) -> Result<BTreeMap<String, Found>, DriverErr
                 break;
             }
             let p = e.path();
-            let ft = std::fs::metadata(&p).map_err(|e| io(&p, e))?;
-            if ft.is_dir() && depth < MAX_DEPTH {
-                stack.push((p, depth + 1));
-            } else if ft.is_file() {
+            // Directories are not followed through symlinks (no loops); files may be links.
+            let ft = e.file_type().map_err(|e| io(&p, e))?;
+            if ft.is_dir() {
+                if depth < MAX_DEPTH {
+                    stack.push((p, depth + 1));
+                }
+            } else if std::fs::metadata(&p).map_err(|e| io(&p, e))?.is_file() {
                 paths.push(p);
             }
         }

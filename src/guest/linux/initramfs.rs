@@ -568,14 +568,15 @@ fn lz4_legacy(mut d: &[u8], limit: u64) -> Result<Vec<u8>, InitramfsError> {
     Ok(out)
 }
 
-struct LimitedWriter<'a> {
+/// A writer into a Vec that refuses to grow past `limit` (decompression bombs).
+pub(crate) struct LimitedWriter<'a> {
     out: &'a mut Vec<u8>,
     limit: u64,
-    exceeded: bool,
+    pub(crate) exceeded: bool,
 }
 
 impl<'a> LimitedWriter<'a> {
-    fn new(out: &'a mut Vec<u8>, limit: u64) -> Self {
+    pub(crate) fn new(out: &'a mut Vec<u8>, limit: u64) -> Self {
         LimitedWriter {
             out,
             limit,

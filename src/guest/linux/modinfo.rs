@@ -77,13 +77,17 @@ pub fn elf_bytes(data: &[u8]) -> Result<Vec<u8>, ModinfoError> {
     }
     if data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         let mut out = Vec::new();
-        lzma_rs::xz_decompress(&mut &data[..], &mut out).map_err(|e| ModinfoError::Decompress {
-            compression: "xz",
-            reason: format!("{e:?}"),
+        let mut w = super::initramfs::LimitedWriter::new(&mut out, MAX_MODULE);
+        lzma_rs::xz_decompress(&mut &data[..], &mut w).map_err(|e| {
+            if w.exceeded {
+                ModinfoError::TooLarge(MAX_MODULE)
+            } else {
+                ModinfoError::Decompress {
+                    compression: "xz",
+                    reason: format!("{e:?}"),
+                }
+            }
         })?;
-        if out.len() as u64 > MAX_MODULE {
-            return Err(ModinfoError::TooLarge(MAX_MODULE));
-        }
         return Ok(out);
     }
     if data.len() as u64 > MAX_MODULE {
