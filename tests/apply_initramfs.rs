@@ -136,6 +136,49 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
     assert_eq!(change["modules"], serde_json::json!(["hdlc_raw", "hdlc"]));
     assert_eq!(change["backup"], format!("{INITRD}.guestfix-orig"));
 
+    // A module built for another kernel is refused with the evidence, as a note; no append.
+    let bad = d.join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::copy(mods.join("hdlc_raw.ko"), bad.join("hdlc_raw.ko")).unwrap();
+    sh(
+        "objcopy --dump-section .modinfo=mi hdlc_raw.ko
+         sed -i 's/vermagic=6.1.0-50-amd64 /vermagic=6.1.0-99-amd64 /' mi
+         grep -qa 'vermagic=6.1.0-99-amd64 ' mi
+         objcopy --update-section .modinfo=mi hdlc_raw.ko && rm mi",
+        &bad,
+    );
+    let bad_rules = d.join("bad-rules");
+    std::fs::create_dir_all(bad_rules.join("ec2")).unwrap();
+    for f in std::fs::read_dir(&ec2).unwrap() {
+        let f = f.unwrap().path();
+        let t = std::fs::read_to_string(&f)
+            .unwrap()
+            .replace(s(&mods), s(&bad));
+        std::fs::write(bad_rules.join("ec2").join(f.file_name().unwrap()), t).unwrap();
+    }
+    let p: Value = serde_json::from_slice(&gf(&bad_rules, &["plan", "--json", src])).unwrap();
+    assert!(
+        !p[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "append_initramfs"),
+        "{p}"
+    );
+    let notes: Vec<&str> = p[0]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    let notes = notes.join("\n");
+    assert!(
+        notes.contains("hdlc_raw cannot be added")
+            && notes.contains("built for kernel \"6.1.0-99-amd64\"")
+            && notes.contains("bad/hdlc_raw.ko"),
+        "{notes}"
+    );
+
     // Apply into an overlay; the disk is clean by the real tools.
     let out = d.join("fixed.qcow2");
     let report: Value =
