@@ -370,3 +370,49 @@ fn compressed_modules_kver_folder_and_lib_prefix() {
         ]
     );
 }
+
+/// Our kmod index is byte for byte the one the real depmod writes for the same modules.dep
+/// (names branching at the root, and names that all share a prefix).
+#[test]
+fn kmod_index_matches_depmod() {
+    let many: &[&str] = &[
+        "a",
+        "ab",
+        "abc",
+        "b",
+        "virtio",
+        "virtio_blk",
+        "virtio_net",
+        "nvme",
+        "nvme_core",
+        "ena",
+        "x-y",
+    ];
+    depmod_case(many);
+    depmod_case(&["nvme", "nvme_core", "nvme_fabrics"]);
+    depmod_case(&["ena"]);
+}
+
+fn depmod_case(names: &[&str]) {
+    use guestfix::plan::kmod_index::Index;
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let kdir = d.join(format!("lib/modules/{K}/kernel"));
+    std::fs::create_dir_all(&kdir).unwrap();
+    let vm = format!("vermagic={K} SMP mod_unload ");
+    for n in names {
+        make_ko(&kdir, &format!("{n}.ko"), &[&format!("name={n}"), &vm]);
+    }
+    sh(&format!("depmod -b . {K} 2>/dev/null"), d);
+    let dir = d.join(format!("lib/modules/{K}"));
+    let text = std::fs::read_to_string(dir.join("modules.dep")).unwrap();
+    let mut idx = Index::new();
+    for (i, line) in text.lines().enumerate() {
+        let path = line.split(':').next().unwrap();
+        let name = guestfix::guest::linux::initramfs::module_name(path).unwrap();
+        idx.insert(&name, line, i as u32).unwrap();
+    }
+    let ours = idx.to_bytes().unwrap();
+    let theirs = std::fs::read(dir.join("modules.dep.bin")).unwrap();
+    assert_eq!(ours, theirs, "{names:?}");
+}

@@ -57,6 +57,10 @@ pub enum DriverError {
     Index(#[from] IndexError),
     #[error("modules to add exceed {0} bytes")]
     TooLarge(u64),
+    #[error(
+        "{0}.bin is in the initramfs but its text modules.dep is not: the index cannot be rebuilt"
+    )]
+    NoModulesDep(String),
 }
 
 /// What the initramfs holds that the archive must build on (from [`Listing`] with the
@@ -69,6 +73,9 @@ pub struct Existing {
     pub dep_lines: Vec<(String, String)>,
     /// Every module name in the initramfs.
     pub present: BTreeSet<String>,
+    /// `<prefix>/<kver>/modules.dep.bin` is there but `modules.dep` is not (or was not
+    /// captured): rebuilding the index would lose the original modules.
+    pub dep_bin_without_text: Option<String>,
     pub conf_modules: Option<Vec<u8>>,
     pub modules_load: Option<Vec<u8>>,
 }
@@ -97,8 +104,12 @@ impl Existing {
         } else {
             "lib/modules"
         };
-        let dep = l
-            .content(&format!("{prefix}/{kver}/modules.dep"))
+        let dep_path = format!("{prefix}/{kver}/modules.dep");
+        let dep = l.content(&dep_path);
+        let dep_bin_without_text = (dep.is_none()
+            && l.files.iter().any(|f| *f == format!("{dep_path}.bin")))
+        .then(|| dep_path.clone());
+        let dep = dep
             .map(|d| String::from_utf8_lossy(d).into_owned())
             .unwrap_or_default();
         let dep_lines: Vec<(String, String)> = dep
@@ -114,6 +125,7 @@ impl Existing {
             prefix: prefix.to_string(),
             dep_lines,
             present,
+            dep_bin_without_text,
             conf_modules: l.content(CONF_MODULES).map(<[u8]>::to_vec),
             modules_load: l.content(MODULES_LOAD).map(<[u8]>::to_vec),
         }
@@ -190,6 +202,9 @@ pub fn build(
     found: &BTreeMap<String, Found>,
     mtime: u32,
 ) -> Result<Injection, DriverError> {
+    if let Some(p) = &existing.dep_bin_without_text {
+        return Err(DriverError::NoModulesDep(p.clone()));
+    }
     // Resolve the modules and their dependencies, breadth first.
     let mut queue: Vec<String> = names
         .iter()

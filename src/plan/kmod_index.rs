@@ -66,7 +66,7 @@ impl Index {
             .iter()
             .map(|(k, v)| (k.as_slice(), v))
             .collect();
-        let root = write_node(&keys, &mut out)?;
+        let root = write_node(&keys, &mut out, true)?;
         out[8..12].copy_from_slice(&root.to_be_bytes());
         Ok(out)
     }
@@ -80,9 +80,10 @@ type Keys<'a> = [Key<'a>];
 
 /// Write the trie node for `keys` (sorted, distinct, each the rest of a key after the bytes
 /// already matched) and its children; return its flagged offset.
-fn write_node(keys: &Keys, out: &mut Vec<u8>) -> Result<u32, IndexError> {
-    // The node's prefix: what every remaining key has in common.
+fn write_node(keys: &Keys, out: &mut Vec<u8>, root: bool) -> Result<u32, IndexError> {
+    // The node's prefix: what every remaining key has in common (depmod's root has none).
     let lcp = match (keys.first(), keys.last()) {
+        _ if root => 0,
         (Some((a, _)), Some((b, _))) => a.iter().zip(b.iter()).take_while(|(x, y)| x == y).count(),
         _ => 0,
     };
@@ -103,7 +104,7 @@ fn write_node(keys: &Keys, out: &mut Vec<u8>) -> Result<u32, IndexError> {
             .map(|(k2, v2)| (&k2[lcp + 1..], *v2))
             .collect();
         i += group.len();
-        let off = write_node(&group, out)?;
+        let off = write_node(&group, out, false)?;
         children.insert(c, off);
     }
     let mut off = u32::try_from(out.len())

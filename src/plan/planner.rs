@@ -637,7 +637,7 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
         .to_string();
     if !modules_dir.is_empty() {
         if let Some(path) = &k.initramfs {
-            return inject_drivers(ctx, out, &k.version, path, &modules_dir);
+            return inject_drivers(ctx, out, k, path, &modules_dir);
         }
     }
     let missing: Vec<String> = out
@@ -682,10 +682,11 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
 fn inject_drivers(
     ctx: &Context,
     out: &mut Out,
-    kver: &str,
+    k: &crate::guest::facts::KernelFacts,
     path: &str,
     modules_dir: &str,
 ) -> Result<(), PlanError> {
+    let kver = k.version.as_str();
     use super::drivers;
     use crate::guest::linux::initramfs;
     let Some(data) = ctx.files.read_large(path) else {
@@ -722,7 +723,8 @@ fn inject_drivers(
         .param_list("drivers")
         .into_iter()
         .map(|d| d.replace('-', "_"))
-        .filter(|d| !present.contains(d))
+        // Built into the kernel (modules.builtin): there at boot without the initramfs.
+        .filter(|d| !present.contains(d) && !k.builtin_drivers.contains(d))
         .collect();
     if missing.is_empty() {
         return Ok(());
