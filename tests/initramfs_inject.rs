@@ -416,3 +416,33 @@ fn depmod_case(names: &[&str]) {
     let theirs = std::fs::read(dir.join("modules.dep.bin")).unwrap();
     assert_eq!(ours, theirs, "{names:?}");
 }
+
+/// An initramfs whose modules.dep.bin (made by depmod) comes without the text modules.dep:
+/// rebuilding the index would drop its modules, so the build is refused.
+#[test]
+fn index_without_text_modules_dep_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let vm = format!("vermagic={K} SMP mod_unload ");
+    let kdir = d.join(format!("main/lib/modules/{K}/kernel"));
+    std::fs::create_dir_all(&kdir).unwrap();
+    std::fs::create_dir_all(d.join("mods")).unwrap();
+    make_ko(&kdir, "old.ko", &["name=old", &vm]);
+    make_ko(&d.join("mods"), "new.ko", &["name=new", &vm]);
+    sh(
+        &format!(
+            "depmod -b main {K} 2>/dev/null && rm main/lib/modules/{K}/modules.dep
+             (cd main && find . | sort | cpio -o -H newc --quiet | gzip) > initrd"
+        ),
+        d,
+    );
+    let l = listing(&std::fs::read(d.join("initrd")).unwrap());
+    let existing = Existing::from_listing(&l, K);
+    let found = drivers::scan(&d.join("mods"), K).unwrap();
+    match drivers::build(&existing, K, &["new".into()], &found, 0) {
+        Err(DriverError::NoModulesDep(p)) => {
+            assert_eq!(p, format!("lib/modules/{K}/modules.dep"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
