@@ -266,6 +266,10 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
         }
         other => panic!("{other:?}"),
     }
+    assert_eq!(
+        drivers::build(&existing, K, &["absent".into()], &found, 0).unwrap_err(),
+        DriverError::NotInFolder("absent".into())
+    );
     match drivers::build(&existing, K, &["orphan".into()], &found, 0) {
         Err(DriverError::MissingDependency { module, dependency }) => {
             assert_eq!(

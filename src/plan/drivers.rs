@@ -53,6 +53,8 @@ pub enum DriverError {
         "module {module} needs {dependency}, which is neither in the initramfs nor in the modules folder"
     )]
     MissingDependency { module: String, dependency: String },
+    #[error("module {0} is not in the modules folder")]
+    NotInFolder(String),
     #[error("modules.dep index: {0}")]
     Index(#[from] IndexError),
     #[error("modules to add exceed {0} bytes")]
@@ -222,10 +224,7 @@ pub fn build(
         }
         let f = found
             .get(&name)
-            .ok_or_else(|| DriverError::MissingDependency {
-                module: requested.first().cloned().unwrap_or_default(),
-                dependency: name.clone(),
-            })?;
+            .ok_or_else(|| DriverError::NotInFolder(name.clone()))?;
         let shown = f.path.display().to_string();
         let meta = std::fs::metadata(&f.path).map_err(|e| DriverError::Io {
             path: shown.clone(),
