@@ -188,6 +188,10 @@ pub fn list_capturing(
             pos += used;
             continue;
         }
+        // Unknown bytes after an archive: the kernel reports them but keeps what it unpacked.
+        if !out.archives.is_empty() && !known_compression(rest) {
+            break;
+        }
         let (compression, used) = stream_compressed(rest, limits, &mut out, capture)?;
         out.archives.push(ArchiveInfo {
             compression,
@@ -307,6 +311,16 @@ fn read_cpio(
 
 fn align_up(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
+}
+
+/// Whether `d` starts like a compressed member the reader knows.
+fn known_compression(d: &[u8]) -> bool {
+    d.starts_with(&[0x1f, 0x8b])
+        || d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || d.starts_with(b"BZh")
+        || d.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || d.starts_with(&[0x5d, 0, 0])
+        || d.starts_with(&[0x02, 0x21, 0x4c, 0x18])
 }
 
 /// Walk the cpio archives inside a compressed member while decompressing, keeping only names
