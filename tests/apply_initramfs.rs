@@ -117,11 +117,15 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
     for f in [
         format!("usr/lib/modules/{KVER}/updates/guestfix/hdlc_raw.ko"),
         format!("usr/lib/modules/{KVER}/updates/guestfix/hdlc.ko"),
-        format!("usr/lib/modules/{KVER}/modules.dep.bin"),
         "conf/modules".to_string(),
         "etc/modules-load.d/guestfix.conf".to_string(),
     ] {
         assert!(text.contains(&format!("\n  + {f}\n")), "{f}: {text}");
+    }
+    // Debian's initrd has both indexes: the archive replaces them, and says so.
+    for f in ["modules.dep", "modules.dep.bin"] {
+        let line = format!("\n  ~ usr/lib/modules/{KVER}/{f} (replaces the initramfs's copy)\n");
+        assert!(text.contains(&line), "{f}: {text}");
     }
     let plans: Value = serde_json::from_slice(&gf(&rules, &["plan", "--json", src])).unwrap();
     let change = plans[0]["changes"]
@@ -135,6 +139,13 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
     assert_eq!(change["requirement"], "MOD-L1");
     assert_eq!(change["modules"], serde_json::json!(["hdlc_raw", "hdlc"]));
     assert_eq!(change["backup"], format!("{INITRD}.guestfix-orig"));
+    assert_eq!(
+        change["replaces"],
+        serde_json::json!([
+            format!("usr/lib/modules/{KVER}/modules.dep"),
+            format!("usr/lib/modules/{KVER}/modules.dep.bin")
+        ])
+    );
 
     // A module built for another kernel is refused with the evidence, as a note; no append.
     let bad = d.join("bad");

@@ -111,7 +111,10 @@ fn archives_after_a_compressed_member_are_listed() {
     assert_eq!(l.modules(), ["nvme", "virtio_blk"]);
 
     // Junk after the last archive is ignored, as the kernel keeps what it unpacked.
-    sh("gzip -c main.cpio > j; printf 'junk after the archive' >> j", t.path());
+    sh(
+        "gzip -c main.cpio > j; printf 'junk after the archive' >> j",
+        t.path(),
+    );
     let data = std::fs::read(t.path().join("j")).unwrap();
     let l = list(&data, &Limits::default()).unwrap();
     assert_eq!(l.archives.len(), 1);

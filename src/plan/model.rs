@@ -41,6 +41,8 @@ pub enum Change {
         /// Every path the archive holds (directories end in `/`): what the kernel will
         /// create or replace when it unpacks it.
         files: Vec<String>,
+        /// Those of `files` that replace a file the initramfs already holds (modules.dep …).
+        replaces: Vec<String>,
         /// How the appended archive is compressed (none, gzip, zstd).
         compression: String,
         size: u64,
@@ -129,6 +131,7 @@ impl Plan {
                     backup,
                     modules,
                     files,
+                    replaces,
                     compression,
                     size,
                     sha256,
@@ -142,7 +145,11 @@ impl Plan {
                         modules.join(" "),
                     ));
                     for f in files {
-                        t.push_str(&format!("  + {f}\n"));
+                        if replaces.contains(f) {
+                            t.push_str(&format!("  ~ {f} (replaces the initramfs's copy)\n"));
+                        } else {
+                            t.push_str(&format!("  + {f}\n"));
+                        }
                     }
                 }
             }

@@ -780,6 +780,12 @@ fn inject_drivers(
                 compression: compression.to_string(),
                 backup,
                 modules: inj.modules,
+                replaces: inj
+                    .files
+                    .iter()
+                    .filter(|f| !f.ends_with('/') && listing.files.contains(f))
+                    .cloned()
+                    .collect(),
                 files: inj.files,
             });
         }
