@@ -67,7 +67,6 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
         &format!(
             "mkdir -p main/usr/lib/modules/{K}/kernel/drivers main/conf early/kernel/x86/microcode mods
              ln -s usr/lib main/lib
-             printf 'kernel/drivers/base_a.ko:\\n' > main/usr/lib/modules/{K}/modules.dep
              printf '# modules\\nbase_a\\n' > main/conf/modules
              echo ucode > early/kernel/x86/microcode/GenuineIntel.bin"
         ),
@@ -76,8 +75,15 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
     make_ko(
         &d.join(format!("main/usr/lib/modules/{K}/kernel/drivers")),
         "base_a.ko",
-        &["name=base_a", &vm, "depends="],
+        &[
+            "name=base_a",
+            &vm,
+            "depends=",
+            "alias=pci:v00001234d*sv*sd*bc*sc*i*",
+        ],
     );
+    // The indexes of the initramfs, made by the real depmod.
+    sh(&format!("depmod -b main {K} 2>/dev/null"), d);
     sh(
         "(cd early && find . | sort | cpio -o -H newc --quiet > ../initrd)
          (cd main && find . | sort | cpio -o -H newc --quiet | gzip -9 >> ../initrd)",
@@ -200,9 +206,28 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
     );
     assert_eq!(sh("stat -c %a conf/modules", &root).trim(), "644");
 
+    // udev's autoloading: kmod finds the new module by its alias (our modules.alias.bin), and
+    // the original module's alias still resolves.
+    let r = root.display().to_string();
+    let by_alias = sh(
+        &format!(
+            "modprobe -d {r} -S {K} -R 'pci:v00001D0Fd0000EC20sv00001D0Fsd00000001bc02sc00i00'"
+        ),
+        d,
+    );
+    assert_eq!(by_alias.trim(), "new_x");
+    let old_alias = sh(
+        &format!("modprobe -d {r} -S {K} -R 'pci:v00001234d00005678sv0sd0bc0sc0i0'"),
+        d,
+    );
+    assert_eq!(old_alias.trim(), "base_a");
+    assert!(
+        inj.files
+            .contains(&format!("usr/lib/modules/{K}/modules.alias.bin"))
+    );
+
     // kmod resolves the new module and its dependencies through our modules.dep.bin, and the
     // modules that were there before still resolve.
-    let r = root.display().to_string();
     let deps = sh(&format!("modprobe -d {r} -S {K} --show-depends new-x"), d);
     let lines: Vec<&str> = deps.lines().collect();
     assert_eq!(
@@ -404,8 +429,16 @@ fn depmod_case(names: &[&str]) {
     let kdir = d.join(format!("lib/modules/{K}/kernel"));
     std::fs::create_dir_all(&kdir).unwrap();
     let vm = format!("vermagic={K} SMP mod_unload ");
-    for n in names {
-        make_ko(&kdir, &format!("{n}.ko"), &[&format!("name={n}"), &vm]);
+    for (i, n) in names.iter().enumerate() {
+        // Aliases like real drivers', with '-' to normalise (outside and inside brackets).
+        let a1 = format!("alias=pci:v00001AF4d0000{i:04X}sv*sd*bc*sc*i*");
+        let a2 = format!("alias=acpi*:PNP-{i}:*");
+        let a3 = "alias=of:N*T*Cfoo[-_]bar-baz".to_string();
+        make_ko(
+            &kdir,
+            &format!("{n}.ko"),
+            &[&format!("name={n}"), &vm, &a1, &a2, &a3],
+        );
     }
     sh(&format!("depmod -b . {K} 2>/dev/null"), d);
     let dir = d.join(format!("lib/modules/{K}"));
@@ -419,6 +452,18 @@ fn depmod_case(names: &[&str]) {
     let ours = idx.to_bytes().unwrap();
     let theirs = std::fs::read(dir.join("modules.dep.bin")).unwrap();
     assert_eq!(ours, theirs, "{names:?}");
+    // modules.alias.bin from the text modules.alias, in modules.dep's module order.
+    let order: Vec<String> = text
+        .lines()
+        .map(|l| {
+            guestfix::guest::linux::initramfs::module_name(l.split(':').next().unwrap()).unwrap()
+        })
+        .collect();
+    let aliases = std::fs::read_to_string(dir.join("modules.alias")).unwrap();
+    assert!(aliases.contains("[-_]bar-baz"), "{aliases}");
+    let ours = drivers::alias_index(&aliases, &order).unwrap();
+    let theirs = std::fs::read(dir.join("modules.alias.bin")).unwrap();
+    assert_eq!(ours, theirs, "aliases of {names:?}");
 }
 
 /// An initramfs whose modules.dep.bin (made by depmod) comes without the text modules.dep:

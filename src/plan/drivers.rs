@@ -79,6 +79,9 @@ pub struct Existing {
     /// captured): rebuilding the index would lose the original modules.
     pub dep_bin_without_text: Option<String>,
     pub conf_modules: Option<Vec<u8>>,
+    /// The text `modules.alias`, when the initramfs has it (then `modules.alias.bin` is
+    /// rebuilt with the new modules' aliases, for udev's autoloading).
+    pub aliases: Option<String>,
     pub modules_load: Option<Vec<u8>>,
 }
 
@@ -88,8 +91,9 @@ pub fn wanted(kver: &str) -> impl Fn(&str) -> bool + '_ {
         p == CONF_MODULES
             || p == MODULES_LOAD
             || ["usr/lib/modules", "lib/modules"].iter().any(|pre| {
-                p.strip_prefix(pre).and_then(|r| r.strip_prefix('/'))
-                    == Some(&format!("{kver}/modules.dep"))
+                let rest = p.strip_prefix(pre).and_then(|r| r.strip_prefix('/'));
+                rest == Some(&format!("{kver}/modules.dep"))
+                    || rest == Some(&format!("{kver}/modules.alias"))
             })
     }
 }
@@ -129,6 +133,9 @@ impl Existing {
             present,
             dep_bin_without_text,
             conf_modules: l.content(CONF_MODULES).map(<[u8]>::to_vec),
+            aliases: l
+                .content(&format!("{prefix}/{kver}/modules.alias"))
+                .map(|a| String::from_utf8_lossy(a).into_owned()),
             modules_load: l.content(MODULES_LOAD).map(<[u8]>::to_vec),
         }
     }
@@ -184,6 +191,66 @@ pub fn scan(dir: &Path, kver: &str) -> Result<BTreeMap<String, Found>, DriverErr
     Ok(out)
 }
 
+/// A module to add.
+struct Added {
+    name: String,
+    /// File name (`x.ko`, `x.ko.xz` …).
+    file: String,
+    data: Vec<u8>,
+    /// Direct dependencies (module names).
+    deps: Vec<String>,
+    aliases: Vec<String>,
+}
+
+/// kmod's `modules.alias.bin` for a `modules.alias` text (`alias PATTERN MODULE` lines): keys
+/// are the patterns normalised as depmod does (`-` → `_` outside brackets), values the module
+/// names, priorities the module's place in `module_order` (the modules.dep order, as depmod's
+/// module index). Lines that are not aliases of a known module are skipped.
+pub fn alias_index(text: &str, module_order: &[String]) -> Result<Vec<u8>, DriverError> {
+    let mut idx = Index::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some("alias"), Some(pat), Some(module)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let Some(prio) = module_order.iter().position(|m| m == module) else {
+            continue;
+        };
+        let Some(key) = normalize_alias(pat) else {
+            continue;
+        };
+        // depmod skips (with a warning) what kmod cannot index; so do we.
+        if idx
+            .insert(&key, module, u32::try_from(prio).unwrap_or(u32::MAX))
+            .is_err()
+        {
+            continue;
+        }
+    }
+    Ok(idx.to_bytes()?)
+}
+
+/// kmod's alias_normalize: `-` becomes `_` except inside `[...]`; an unbalanced bracket is
+/// refused.
+fn normalize_alias(a: &str) -> Option<String> {
+    let mut out = String::with_capacity(a.len());
+    let mut in_class = false;
+    for c in a.chars() {
+        match c {
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            ']' => return None,
+            '-' if !in_class => {
+                out.push('_');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    (!in_class).then_some(out)
+}
+
 /// The archive to append and what it holds.
 #[derive(Debug, Clone)]
 pub struct Injection {
@@ -214,12 +281,12 @@ pub fn build(
         .filter(|n| !existing.present.contains(n))
         .collect();
     let requested: Vec<String> = queue.clone();
-    let mut added: Vec<(String, String, Vec<u8>, Vec<String>)> = Vec::new(); // name, file, data, deps
+    let mut added: Vec<Added> = Vec::new();
     let mut total = 0u64;
     let mut i = 0;
     while let Some(name) = queue.get(i).cloned() {
         i += 1;
-        if added.iter().any(|(n, ..)| *n == name) {
+        if added.iter().any(|a| a.name == name) {
             continue;
         }
         let f = found
@@ -281,7 +348,13 @@ pub fn build(
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| format!("{name}.ko"));
-        added.push((name, file, data, deps));
+        added.push(Added {
+            name,
+            file,
+            data,
+            deps,
+            aliases: info.aliases,
+        });
     }
 
     // modules.dep: paths relative to <prefix>/<kver>/.
@@ -295,11 +368,11 @@ pub fn build(
             d.split_whitespace().map(str::to_string).collect(),
         );
     }
-    for (n, file, ..) in &added {
-        path_of.insert(n.clone(), format!("{UPDATES_DIR}/{file}"));
+    for a in &added {
+        path_of.insert(a.name.clone(), format!("{UPDATES_DIR}/{}", a.file));
     }
     let mut lines: Vec<(String, String)> = existing.dep_lines.clone();
-    for (n, _, _, deps) in &added {
+    for Added { name: n, deps, .. } in &added {
         // Every module needed, transitively (existing lines are already transitive).
         let mut all: Vec<String> = Vec::new();
         let mut todo: Vec<String> = deps.clone();
@@ -318,8 +391,8 @@ pub fn build(
                         .cloned()
                         .collect::<Vec<_>>(),
                 );
-            } else if let Some((_, _, _, ds)) = added.iter().find(|(x, ..)| *x == d) {
-                todo.extend(ds.iter().cloned());
+            } else if let Some(a) = added.iter().find(|a| a.name == d) {
+                todo.extend(a.deps.iter().cloned());
             }
         }
         let mut line = format!("{}:", path_of.get(n).cloned().unwrap_or_default());
@@ -340,8 +413,8 @@ pub fn build(
 
     let base = format!("{}/{kver}", existing.prefix);
     let mut w = CpioWriter::new(mtime);
-    for (_, file, data, _) in &added {
-        w.file(&format!("{base}/{UPDATES_DIR}/{file}"), 0o644, data);
+    for a in &added {
+        w.file(&format!("{base}/{UPDATES_DIR}/{}", a.file), 0o644, &a.data);
     }
     w.file(&format!("{base}/modules.dep"), 0o644, dep_text.as_bytes());
     w.file(
@@ -349,6 +422,27 @@ pub fn build(
         0o644,
         &index.to_bytes()?,
     );
+    // modules.alias(.bin): the original aliases, then the new modules' ones.
+    if let Some(orig) = &existing.aliases {
+        if added.iter().any(|a| !a.aliases.is_empty()) {
+            let mut text = orig.clone();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            for a in &added {
+                for al in &a.aliases {
+                    text.push_str(&format!("alias {al} {}\n", a.name));
+                }
+            }
+            let order: Vec<String> = lines.iter().map(|(n, _)| n.clone()).collect();
+            w.file(&format!("{base}/modules.alias"), 0o644, text.as_bytes());
+            w.file(
+                &format!("{base}/modules.alias.bin"),
+                0o644,
+                &alias_index(&text, &order)?,
+            );
+        }
+    }
     let load_list = |orig: Option<&Vec<u8>>| -> Vec<u8> {
         let mut t = orig
             .map(|o| String::from_utf8_lossy(o).into_owned())
@@ -377,7 +471,7 @@ pub fn build(
     let files = w.paths().to_vec();
     Ok(Injection {
         archive: w.finish(),
-        modules: added.into_iter().map(|(n, ..)| n).collect(),
+        modules: added.into_iter().map(|a| a.name).collect(),
         files,
     })
 }
