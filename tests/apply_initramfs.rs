@@ -1,11 +1,13 @@
 //! MOD-L1 driver injection end to end on the real debian12-bios image: a rules folder (a copy
 //! of rules/ec2 with the `initramfs-drivers` rule given `drivers` the Debian initrd lacks and a
-//! `modules_dir`) whose modules are the image's own `hdlc_raw.ko` and its dependency `hdlc.ko`,
-//! extracted with `guestfix cat` → `guestfix plan` shows the append (modules, files, backup)
-//! → `guestfix apply --out` → `qemu-img check` and `e2fsck -fn` clean; the result's initramfs
+//! `modules_dir`) whose modules are the image's own `wanxl.ko` (a PCI WAN driver) and its
+//! dependency `hdlc.ko`, extracted with `guestfix cat` → `guestfix plan` shows the append
+//! (modules, files added and replaced, backup) and refuses a module built for another kernel →
+//! `guestfix apply --out` → `qemu-img check` and `e2fsck -fn` clean; the result's initramfs
 //! lists the modules (our reader), `lsinitramfs` still reads it, kmod resolves the new modules
-//! through the new `modules.dep.bin` of the unpacked initramfs (`modprobe -d --show-depends`,
-//! `modinfo -b`), the backup holds the original, and planning the result again is empty.
+//! through the new `modules.dep.bin` / `modules.alias.bin` of the unpacked initramfs
+//! (`modprobe -d --show-depends`, `modprobe -R`, `modinfo -b`), the backup holds the original,
+//! and planning the result again is empty.
 //!
 //! GUESTFIX_TEST_IMAGES names the images folder (scripts/test.sh sets it); without it the test
 //! says so loudly and stops, unless GUESTFIX_REQUIRE_IMAGES=1.
@@ -89,7 +91,7 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
     let old = r#"params = { drivers = ["nvme", "ena"], modules_dir = "" }"#;
     assert!(linux.contains(old), "rules/ec2/linux.toml changed");
     let new = format!(
-        r#"params = {{ drivers = ["nvme", "ena", "hdlc_raw"], modules_dir = "{}" }}"#,
+        r#"params = {{ drivers = ["nvme", "ena", "wanxl"], modules_dir = "{}" }}"#,
         s(&mods)
     );
     std::fs::write(ec2.join("linux.toml"), linux.replace(old, &new)).unwrap();
@@ -97,7 +99,7 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
     // The modules folder: the image's own modules (Debian's initrd has neither).
     std::fs::create_dir(&mods).unwrap();
     let base = format!("/usr/lib/modules/{KVER}/kernel/drivers/net/wan");
-    for m in ["hdlc_raw", "hdlc"] {
+    for m in ["wanxl", "hdlc"] {
         let ko = gf(&rules, &["cat", "--path", &format!("{base}/{m}.ko"), src]);
         std::fs::write(mods.join(format!("{m}.ko")), ko).unwrap();
     }
@@ -110,12 +112,12 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("to {INITRD} adding modules hdlc_raw hdlc\n")),
+        text.contains(&format!("to {INITRD} adding modules wanxl hdlc\n")),
         "{text}"
     );
     assert!(text.contains("(gzip, sha256 "), "{text}");
     for f in [
-        format!("usr/lib/modules/{KVER}/updates/guestfix/hdlc_raw.ko"),
+        format!("usr/lib/modules/{KVER}/updates/guestfix/wanxl.ko"),
         format!("usr/lib/modules/{KVER}/updates/guestfix/hdlc.ko"),
         "conf/modules".to_string(),
         "etc/modules-load.d/guestfix.conf".to_string(),
@@ -123,7 +125,12 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
         assert!(text.contains(&format!("\n  + {f}\n")), "{f}: {text}");
     }
     // Debian's initrd has both indexes: the archive replaces them, and says so.
-    for f in ["modules.dep", "modules.dep.bin"] {
+    for f in [
+        "modules.dep",
+        "modules.dep.bin",
+        "modules.alias",
+        "modules.alias.bin",
+    ] {
         let line = format!("\n  ~ usr/lib/modules/{KVER}/{f} (replaces the initramfs's copy)\n");
         assert!(text.contains(&line), "{f}: {text}");
     }
@@ -137,25 +144,27 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
         .clone();
     assert_eq!(change["path"], INITRD);
     assert_eq!(change["requirement"], "MOD-L1");
-    assert_eq!(change["modules"], serde_json::json!(["hdlc_raw", "hdlc"]));
+    assert_eq!(change["modules"], serde_json::json!(["wanxl", "hdlc"]));
     assert_eq!(change["backup"], format!("{INITRD}.guestfix-orig"));
     assert_eq!(
         change["replaces"],
         serde_json::json!([
             format!("usr/lib/modules/{KVER}/modules.dep"),
-            format!("usr/lib/modules/{KVER}/modules.dep.bin")
+            format!("usr/lib/modules/{KVER}/modules.dep.bin"),
+            format!("usr/lib/modules/{KVER}/modules.alias"),
+            format!("usr/lib/modules/{KVER}/modules.alias.bin")
         ])
     );
 
     // A module built for another kernel is refused with the evidence, as a note; no append.
     let bad = d.join("bad");
     std::fs::create_dir(&bad).unwrap();
-    std::fs::copy(mods.join("hdlc_raw.ko"), bad.join("hdlc_raw.ko")).unwrap();
+    std::fs::copy(mods.join("wanxl.ko"), bad.join("wanxl.ko")).unwrap();
     sh(
-        "objcopy --dump-section .modinfo=mi hdlc_raw.ko
+        "objcopy --dump-section .modinfo=mi wanxl.ko
          sed -i 's/vermagic=6.1.0-50-amd64 /vermagic=6.1.0-99-amd64 /' mi
          grep -qa 'vermagic=6.1.0-99-amd64 ' mi
-         objcopy --update-section .modinfo=mi hdlc_raw.ko && rm mi",
+         objcopy --update-section .modinfo=mi wanxl.ko && rm mi",
         &bad,
     );
     let bad_rules = d.join("bad-rules");
@@ -184,9 +193,9 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
         .collect();
     let notes = notes.join("\n");
     assert!(
-        notes.contains("hdlc_raw cannot be added")
+        notes.contains("wanxl cannot be added")
             && notes.contains("built for kernel \"6.1.0-99-amd64\"")
-            && notes.contains("bad/hdlc_raw.ko"),
+            && notes.contains("bad/wanxl.ko"),
         "{notes}"
     );
 
@@ -249,8 +258,8 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
     let after = list(&got, &Limits::default()).unwrap();
     assert_eq!(after.archives.len(), before.archives.len() + 1);
     let m = after.modules();
-    assert!(m.contains(&"hdlc_raw".to_string()) && m.contains(&"hdlc".to_string()));
-    assert!(!before.modules().contains(&"hdlc_raw".to_string()));
+    assert!(m.contains(&"wanxl".to_string()) && m.contains(&"hdlc".to_string()));
+    assert!(!before.modules().contains(&"wanxl".to_string()));
     std::fs::write(d.join("initrd.orig"), &orig).unwrap();
     std::fs::write(d.join("initrd.new"), &got).unwrap();
     std::fs::write(d.join("appended.gz"), &got[orig.len()..]).unwrap();
@@ -275,14 +284,14 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
         );
         let r = s(&root);
         let deps = sh(
-            &format!("modprobe -d {r} -S {KVER} --show-depends hdlc_raw"),
+            &format!("modprobe -d {r} -S {KVER} --show-depends wanxl"),
             d,
         );
         assert_eq!(
             deps.lines().collect::<Vec<_>>(),
             [
                 format!("insmod {r}/lib/modules/{KVER}/updates/guestfix/hdlc.ko "),
-                format!("insmod {r}/lib/modules/{KVER}/updates/guestfix/hdlc_raw.ko "),
+                format!("insmod {r}/lib/modules/{KVER}/updates/guestfix/wanxl.ko "),
             ]
         );
         // The modules that were there still resolve through the new index.
@@ -291,11 +300,24 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
             d,
         );
         assert!(vb.contains("kernel/drivers/block/virtio_blk.ko"), "{vb}");
-        let mi = sh(&format!("modinfo -b {r} -k {KVER} hdlc_raw"), d);
+        // udev autoloading by alias: the new driver's PCI id, and an original one.
+        let by_alias = sh(
+            &format!(
+                "modprobe -d {r} -S {KVER} -R 'pci:v00001176d00000301sv00001176sd00000000bc02sc80i00'"
+            ),
+            d,
+        );
+        assert_eq!(by_alias.trim(), "wanxl");
+        let vb = sh(
+            &format!("modprobe -d {r} -S {KVER} -R 'virtio:d00000002v00001AF4'"),
+            d,
+        );
+        assert_eq!(vb.trim(), "virtio_blk");
+        let mi = sh(&format!("modinfo -b {r} -k {KVER} wanxl"), d);
         assert!(mi.contains(&format!("vermagic:       {KVER} SMP")), "{mi}");
         assert!(mi.contains("depends:        hdlc"), "{mi}");
         let conf = std::fs::read_to_string(root.join("conf/modules")).unwrap();
-        assert!(conf.lines().any(|l| l == "hdlc_raw"), "{conf}");
+        assert!(conf.lines().any(|l| l == "wanxl"), "{conf}");
     } else {
         eprintln!("*** lsinitramfs missing (initramfs-tools-core): unpacking checks skipped ***");
     }
