@@ -686,9 +686,9 @@ fn inject_drivers(
     path: &str,
     modules_dir: &str,
 ) -> Result<(), PlanError> {
-    let kver = k.version.as_str();
     use super::drivers;
     use crate::guest::linux::initramfs;
+    let kver = k.version.as_str();
     let Some(data) = ctx.files.read_large(path) else {
         out.note(format!(
             "{path}: cannot be read (or larger than 64 MiB); drivers cannot be added"
