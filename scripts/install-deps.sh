@@ -11,6 +11,8 @@ PKGS=(
   # test-image builder (scripts/make-test-images.sh) and checkers (scripts/check-images.sh)
   grub-pc-bin grub-efi-amd64-bin grub-common cryptsetup-bin lvm2 libguestfs-tools
   libwin-hivex-perl guestfs-tools kmod util-linux tar gzip file binutils
+  # MOD-L1 driver injection tests: lsinitramfs/unmkinitramfs; gcc makes module-shaped objects
+  initramfs-tools-core gcc
 )
 # qemu-system comes from bookworm-backports (it must match the preinstalled qemu-utils 10.x from
 # backports; bookworm's 7.2 fails with "held broken packages"), see docs/tooling-notes.

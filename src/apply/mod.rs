@@ -163,6 +163,12 @@ fn split(path: &str) -> (&str, &str) {
     }
 }
 
+/// The path of `name` in the directory of `path` (where a backup is kept).
+fn sibling(path: &str, name: &str) -> String {
+    let (d, _) = split(path);
+    format!("{}/{name}", d.trim_end_matches('/'))
+}
+
 /// `SOURCE_DATE_EPOCH` (the reproducible-builds convention), when set to whole seconds: the
 /// time stamped on every inode the ext4 writer touches, so that two applies of the same plan to
 /// the same image give byte-identical results (the crash test compares whole images).
@@ -380,10 +386,7 @@ pub fn apply(
                 w.replace(&t.inner, bname.as_deref(), new)?;
                 ex.content = Some(new.clone());
                 ex.action = "edit";
-                ex.backup = bname.map(|b| {
-                    let (d, _) = split(&t.inner);
-                    (format!("{}/{b}", d.trim_end_matches('/')), old.clone())
-                });
+                ex.backup = bname.map(|b| (sibling(&t.inner, &b), old.clone()));
             }
             Change::AddFile { content, .. } => {
                 if w.exists(&t.inner) {
@@ -413,12 +416,14 @@ pub fn apply(
                     .tree
                     .read_file(path.as_bytes(), 1 << 30)
                     .map_err(|e| werr(path)(e.to_string()))?;
+                // MOD-L1: the kernel unpacks the appended archive after the original ones.
                 let mut new = old.clone();
                 new.extend_from_slice(archive);
                 let bname = backup.as_ref().map(|b| split(b).1.to_string());
                 w.replace(&t.inner, bname.as_deref(), &new)?;
                 ex.content = Some(new);
                 ex.action = "append";
+                ex.backup = bname.map(|b| (sibling(&t.inner, &b), old));
             }
         }
         expects.push(ex);

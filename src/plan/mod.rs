@@ -2,8 +2,11 @@
 //! initramfs appends), each with the backup it keeps of the original (MOD-*). Planning never
 //! writes; applying is plan + write.
 
+pub mod cpio;
 pub mod diff;
+pub mod drivers;
 pub mod edit;
+pub mod kmod_index;
 pub mod model;
 pub mod planner;
 

@@ -36,7 +36,17 @@ pub enum Change {
         #[serde(skip)]
         archive: Vec<u8>,
         backup: Option<String>,
+        /// Modules added (asked for, then dependencies pulled in).
         modules: Vec<String>,
+        /// Every path the archive holds (directories end in `/`): what the kernel will
+        /// create or replace when it unpacks it.
+        files: Vec<String>,
+        /// Those of `files` that replace a file the initramfs already holds (modules.dep …).
+        replaces: Vec<String>,
+        /// How the appended archive is compressed (none, gzip, zstd).
+        compression: String,
+        size: u64,
+        sha256: String,
     },
 }
 
@@ -118,18 +128,30 @@ impl Plan {
                 Change::RenameFile { from, to } => t.push_str(&format!("rename {from} -> {to}\n")),
                 Change::AppendInitramfs {
                     path,
-                    archive,
                     backup,
                     modules,
-                } => t.push_str(&format!(
-                    "append a {}-byte cpio archive to {path} with modules {}{}\n",
-                    archive.len(),
-                    modules.join(" "),
-                    backup
-                        .as_ref()
-                        .map(|b| format!(" (original kept as {b})"))
-                        .unwrap_or_default()
-                )),
+                    files,
+                    replaces,
+                    compression,
+                    size,
+                    sha256,
+                    ..
+                } => {
+                    if let Some(b) = backup {
+                        t.push_str(&format!("# keep original {path} as {b}\n"));
+                    }
+                    t.push_str(&format!(
+                        "append a {size}-byte cpio archive ({compression}, sha256 {sha256}) to {path} adding modules {}\n",
+                        modules.join(" "),
+                    ));
+                    for f in files {
+                        if replaces.contains(f) {
+                            t.push_str(&format!("  ~ {f} (replaces the initramfs's copy)\n"));
+                        } else {
+                            t.push_str(&format!("  + {f}\n"));
+                        }
+                    }
+                }
             }
         }
         for n in &self.notes {

@@ -121,15 +121,7 @@ impl Out<'_> {
             }
             return;
         }
-        let backup = ctx.profile.backup_path(path);
-        let backup = if ctx.files.exists(&backup) || ctx.files.is_symlink(&backup).is_some() {
-            self.note(format!(
-                "{path}: an original is already kept at {backup}; it is left as it is"
-            ));
-            None
-        } else {
-            Some(backup)
-        };
+        let backup = self.backup(ctx, path);
         let diff = unified(
             path,
             &String::from_utf8_lossy(old),
@@ -142,6 +134,19 @@ impl Out<'_> {
             backup,
             diff,
         });
+    }
+    /// Where the original of `path` is kept (the profile's pattern), or None (with a note) when
+    /// a file is already there.
+    fn backup(&mut self, ctx: &Context, path: &str) -> Option<String> {
+        let backup = ctx.profile.backup_path(path);
+        if ctx.files.exists(&backup) || ctx.files.is_symlink(&backup).is_some() {
+            self.note(format!(
+                "{path}: an original is already kept at {backup}; it is left as it is"
+            ));
+            None
+        } else {
+            Some(backup)
+        }
     }
     /// The current content of `path` in this plan (an earlier change's new text, or the file).
     fn current(&self, ctx: &Context, path: &str) -> Option<Vec<u8>> {
@@ -625,6 +630,16 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
         ));
         return Ok(());
     }
+    let modules_dir = out
+        .rule
+        .param_str("modules_dir")
+        .unwrap_or_default()
+        .to_string();
+    if !modules_dir.is_empty() {
+        if let Some(path) = &k.initramfs {
+            return inject_drivers(ctx, out, k, path, &modules_dir);
+        }
+    }
     let missing: Vec<String> = out
         .rule
         .param_list("drivers")
@@ -658,6 +673,127 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
             )
         }
     ));
+    Ok(())
+}
+
+/// MOD-L1 with a `modules_dir`: append the missing drivers (and their dependencies) to the
+/// default kernel's initramfs. The initramfs is read again here, with every module listed (the
+/// inspection facts keep only the drivers of interest) and modules.dep / conf/modules captured.
+fn inject_drivers(
+    ctx: &Context,
+    out: &mut Out,
+    k: &crate::guest::facts::KernelFacts,
+    path: &str,
+    modules_dir: &str,
+) -> Result<(), PlanError> {
+    use super::drivers;
+    use crate::guest::linux::initramfs;
+    let kver = k.version.as_str();
+    let Some(data) = ctx.files.read_large(path) else {
+        out.note(format!(
+            "{path}: cannot be read (or larger than 64 MiB); drivers cannot be added"
+        ));
+        return Ok(());
+    };
+    let wanted = drivers::wanted(kver);
+    let cap = initramfs::Capture {
+        wanted: &wanted,
+        max_file: 16 << 20,
+        max_total: 32 << 20,
+    };
+    let listing = match initramfs::list_capturing(&data, &initramfs::Limits::default(), Some(&cap))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            out.note(format!("{path}: {e}; drivers cannot be added (LNX-8)"));
+            return Ok(());
+        }
+    };
+    // Appending is only safe when the last archive is known to end where the file ends.
+    let last = listing.archives.last().map(|a| (a.compression, a.end));
+    if let Some((c, None)) = last {
+        out.note(format!(
+            "{path}: the end of its {c} archive cannot be located; drivers cannot be appended"
+        ));
+        return Ok(());
+    }
+    let present = listing.modules();
+    let missing: Vec<String> = out
+        .rule
+        .param_list("drivers")
+        .into_iter()
+        .map(|d| d.replace('-', "_"))
+        // Built into the kernel (modules.builtin): there at boot without the initramfs.
+        .filter(|d| !present.contains(d) && !k.builtin_drivers.contains(d))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let found = match drivers::scan(std::path::Path::new(modules_dir), kver) {
+        Ok(f) => f,
+        Err(e) => {
+            out.note(format!("modules_dir: {e}"));
+            return Ok(());
+        }
+    };
+    let (have, lack): (Vec<String>, Vec<String>) =
+        missing.into_iter().partition(|m| found.contains_key(m));
+    if !lack.is_empty() {
+        out.note(format!(
+            "kernel {kver}: driver(s) {} not in the initramfs nor in {modules_dir}",
+            lack.join(", ")
+        ));
+    }
+    if have.is_empty() {
+        return Ok(());
+    }
+    let existing = drivers::Existing::from_listing(&listing, kver);
+    let mtime = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+                .unwrap_or(0)
+        });
+    match drivers::build(&existing, kver, &have, &found, mtime) {
+        Ok(inj) => {
+            let backup = out.backup(ctx, path);
+            let (wrapped, compression) =
+                drivers::wrap(&inj.archive, last.map(|(c, _)| c).unwrap_or("none"));
+            // The kernel takes a plain archive only at a 4-byte aligned offset of the file
+            // (init/initramfs.c) and skips zeros between archives; a compressed one needs no
+            // padding (and gzip -t, which lsinitramfs runs, rejects zeros after a member).
+            let pad = if compression == "none" {
+                data.len().next_multiple_of(4) - data.len()
+            } else {
+                0
+            };
+            let mut archive = vec![0u8; pad];
+            archive.extend_from_slice(&wrapped);
+            out.change(Change::AppendInitramfs {
+                path: path.to_string(),
+                size: archive.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(&archive)),
+                archive,
+                compression: compression.to_string(),
+                backup,
+                modules: inj.modules,
+                replaces: inj
+                    .files
+                    .iter()
+                    .filter(|f| !f.ends_with('/') && listing.files.contains(f))
+                    .cloned()
+                    .collect(),
+                files: inj.files,
+            });
+        }
+        Err(e) => out.note(format!(
+            "kernel {kver}: driver(s) {} cannot be added: {e}",
+            have.join(", ")
+        )),
+    }
     Ok(())
 }
 

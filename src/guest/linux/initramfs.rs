@@ -2,6 +2,13 @@
 //! archives, each plain or compressed (gzip, xz, lzma, zstd, lz4 legacy, bzip2), often an
 //! uncompressed early-microcode archive followed by the compressed main one. We list every file
 //! in every archive, bounded in size and count, and derive the kernel modules present.
+//!
+//! After a compressed member ends, more archives may follow (plain or compressed, after zero
+//! padding): the kernel unpacks them all, and so do we — driver injection (MOD-L1) appends an
+//! uncompressed archive after the distribution's one, and re-inspection must see it. The
+//! content of a few small files (modules.dep, conf/modules …) can be captured on the way
+//! ([`list_capturing`]); a later archive's copy of a file replaces an earlier one, as in the
+//! kernel.
 
 use std::io::Read;
 
@@ -44,6 +51,38 @@ pub enum InitramfsError {
     Cpio { offset: usize, reason: String },
     #[error("more than {0} entries or archives")]
     TooMany(usize),
+    #[error("{name}: {size} bytes is more than the {limit} kept of a captured file")]
+    CaptureTooLarge {
+        name: String,
+        size: usize,
+        limit: usize,
+    },
+}
+
+/// Which files' content [`list_capturing`] keeps, and how much.
+pub struct Capture<'a> {
+    /// Called with each path (no leading `./` or `/`).
+    pub wanted: &'a dyn Fn(&str) -> bool,
+    /// Most bytes of one captured file.
+    pub max_file: usize,
+    /// Most bytes of all captured files together.
+    pub max_total: usize,
+}
+
+impl Capture<'_> {
+    fn check(&self, name: &str, size: usize, kept: usize) -> Result<bool, InitramfsError> {
+        if !(self.wanted)(name) {
+            return Ok(false);
+        }
+        if size > self.max_file || kept.saturating_add(size) > self.max_total {
+            return Err(InitramfsError::CaptureTooLarge {
+                name: name.to_string(),
+                size,
+                limit: self.max_file.min(self.max_total.saturating_sub(kept)),
+            });
+        }
+        Ok(true)
+    }
 }
 
 /// One archive of the sequence.
@@ -53,6 +92,9 @@ pub struct ArchiveInfo {
     pub compression: &'static str,
     pub offset: usize,
     pub entries: usize,
+    /// Offset just after the archive (its compressed member), when the decoder can tell; the
+    /// last archive of a file with `Some` ends where the data ends (trailing zeros aside).
+    pub end: Option<usize>,
 }
 
 /// What an initramfs holds.
@@ -61,9 +103,24 @@ pub struct Listing {
     pub archives: Vec<ArchiveInfo>,
     /// Every path, without a leading `./` or `/`.
     pub files: Vec<String>,
+    /// Captured contents (see [`Capture`]), in archive order.
+    pub contents: Vec<(String, Vec<u8>)>,
 }
 
 impl Listing {
+    /// The captured content of `path` as the kernel leaves it: the last archive's copy.
+    pub fn content(&self, path: &str) -> Option<&[u8]> {
+        self.contents
+            .iter()
+            .rev()
+            .find(|(p, _)| p == path)
+            .map(|(_, c)| c.as_slice())
+    }
+
+    fn captured_bytes(&self) -> usize {
+        self.contents.iter().map(|(_, c)| c.len()).sum()
+    }
+
     /// Kernel module names (`virtio_blk`, `nvme` …) of every `.ko[.xz|.zst|.gz]` file, with `-`
     /// normalised to `_` as modprobe does.
     pub fn modules(&self) -> Vec<String> {
@@ -85,6 +142,15 @@ pub fn module_name(path: &str) -> Option<String> {
 
 /// List an initramfs image.
 pub fn list(data: &[u8], limits: &Limits) -> Result<Listing, InitramfsError> {
+    list_capturing(data, limits, None)
+}
+
+/// List an initramfs image, keeping the content of the files `capture` wants.
+pub fn list_capturing(
+    data: &[u8],
+    limits: &Limits,
+    capture: Option<&Capture>,
+) -> Result<Listing, InitramfsError> {
     if data.is_empty() {
         return Err(InitramfsError::Empty);
     }
@@ -92,9 +158,10 @@ pub fn list(data: &[u8], limits: &Limits) -> Result<Listing, InitramfsError> {
     let mut pos = 0usize;
     while pos < data.len() {
         // Archives are padded with zeros (to 4 bytes, sometimes to 512).
-        while pos < data.len() && data[pos] == 0 {
-            pos += 1;
-        }
+        pos = data[pos..]
+            .iter()
+            .position(|&b| b != 0)
+            .map_or(data.len(), |n| pos + n);
         if pos >= data.len() {
             break;
         }
@@ -102,26 +169,42 @@ pub fn list(data: &[u8], limits: &Limits) -> Result<Listing, InitramfsError> {
             return Err(InitramfsError::TooMany(limits.max_archives));
         }
         let rest = &data[pos..];
+        let before = out.files.len();
         if rest.starts_with(b"07070") {
-            let before = out.files.len();
-            let used = read_cpio(rest, &mut out.files, limits, pos)?;
+            // The kernel looks for a plain archive only at 4-byte aligned offsets.
+            if pos % 4 != 0 {
+                return Err(InitramfsError::Cpio {
+                    offset: pos,
+                    reason: "archive not at a 4-byte aligned offset (the kernel rejects it)".into(),
+                });
+            }
+            let used = read_cpio(rest, &mut out, limits, pos, capture)?;
             out.archives.push(ArchiveInfo {
                 compression: "none",
                 offset: pos,
                 entries: out.files.len() - before,
+                end: Some(pos + used),
             });
             pos += used;
             continue;
         }
-        let before = out.files.len();
-        let compression = stream_compressed(rest, limits, &mut out.files)?;
+        // Unknown bytes after an archive: the kernel reports them but keeps what it unpacked.
+        if !out.archives.is_empty() && !known_compression(rest) {
+            break;
+        }
+        let (compression, used) = stream_compressed(rest, limits, &mut out, capture)?;
         out.archives.push(ArchiveInfo {
             compression,
             offset: pos,
             entries: out.files.len() - before,
+            end: used.map(|u| pos + u),
         });
-        // The compressed member runs to the end of the file (the kernel stops there too).
-        break;
+        match used {
+            // A decoder that stops exactly at the end of its member: more archives may follow.
+            Some(u) if u > 0 => pos += u,
+            // Otherwise the member is taken to run to the end of the file.
+            _ => break,
+        }
     }
     if out.archives.is_empty() {
         return Err(InitramfsError::Empty);
@@ -160,9 +243,10 @@ fn octfield(b: &[u8], at: usize, len: usize, base: usize) -> Result<usize, Initr
 /// Read one cpio archive (newc, crc or odc) up to its TRAILER!!!; returns the bytes used.
 fn read_cpio(
     b: &[u8],
-    files: &mut Vec<String>,
+    out: &mut Listing,
     limits: &Limits,
     base: usize,
+    capture: Option<&Capture>,
 ) -> Result<usize, InitramfsError> {
     let mut pos = 0usize;
     loop {
@@ -210,10 +294,16 @@ fn read_cpio(
         }
         let clean = name.trim_start_matches("./").trim_start_matches('/');
         if !clean.is_empty() && clean != "." {
-            if files.len() >= limits.max_entries {
+            if out.files.len() >= limits.max_entries {
                 return Err(InitramfsError::TooMany(limits.max_entries));
             }
-            files.push(clean.to_string());
+            if let Some(c) = capture {
+                if c.check(clean, filesize, out.captured_bytes())? {
+                    out.contents
+                        .push((clean.to_string(), b[data_at..data_end].to_vec()));
+                }
+            }
+            out.files.push(clean.to_string());
         }
         pos = align_up(data_end, align);
     }
@@ -223,34 +313,56 @@ fn align_up(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
 }
 
-/// Walk the cpio archives inside a compressed member while decompressing, keeping only names:
-/// memory stays small however large the archive is.
+/// Whether `d` starts like a compressed member the reader knows.
+fn known_compression(d: &[u8]) -> bool {
+    d.starts_with(&[0x1f, 0x8b])
+        || d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || d.starts_with(b"BZh")
+        || d.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || d.starts_with(&[0x5d, 0, 0])
+        || d.starts_with(&[0x02, 0x21, 0x4c, 0x18])
+}
+
+/// Walk the cpio archives inside a compressed member while decompressing, keeping only names
+/// (and captured files): memory stays small however large the archive is. Returns the
+/// compression and, for decoders that stop exactly at the end of their member (gzip, zstd, xz),
+/// how many input bytes the member used.
 fn stream_compressed(
     d: &[u8],
     limits: &Limits,
-    files: &mut Vec<String>,
-) -> Result<&'static str, InitramfsError> {
+    out: &mut Listing,
+    capture: Option<&Capture>,
+) -> Result<(&'static str, Option<usize>), InitramfsError> {
     let lim = limits.max_unpacked;
-    let (name, reader): (&'static str, Box<dyn Read + '_>) = if d.starts_with(&[0x1f, 0x8b]) {
-        ("gzip", Box::new(flate2::read::GzDecoder::new(d)))
-    } else if d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let dec =
-            ruzstd::decoding::StreamingDecoder::new(d).map_err(|e| InitramfsError::Decompress {
-                compression: "zstd",
-                reason: e.to_string(),
-            })?;
-        ("zstd", Box::new(dec))
-    } else if d.starts_with(b"BZh") {
-        ("bzip2", Box::new(bzip2_rs::DecoderReader::new(d)))
-    } else {
-        // xz, lzma and lz4 decoders here write into a buffer: decompress (bounded), then walk.
-        let (c, unpacked) = decompress(d, limits)?;
-        walk_stream(&mut &unpacked[..], c, lim, files, limits)?;
-        return Ok(c);
+    let mut rest: &[u8] = d;
+    let (name, exact) = {
+        let (name, reader, exact): (&'static str, Box<dyn Read + '_>, bool) =
+            if d.starts_with(&[0x1f, 0x8b]) {
+                // The bufread decoder consumes exactly one gzip member from `rest`.
+                let dec = flate2::bufread::GzDecoder::new(&mut rest);
+                ("gzip", Box::new(dec), true)
+            } else if d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+                let dec = ruzstd::decoding::StreamingDecoder::new(&mut rest).map_err(|e| {
+                    InitramfsError::Decompress {
+                        compression: "zstd",
+                        reason: e.to_string(),
+                    }
+                })?;
+                ("zstd", Box::new(dec), true)
+            } else if d.starts_with(b"BZh") {
+                ("bzip2", Box::new(bzip2_rs::DecoderReader::new(d)), false)
+            } else {
+                // xz, lzma and lz4 decoders here write into a buffer: decompress (bounded),
+                // then walk.
+                let (c, unpacked, used) = decompress(d, limits)?;
+                walk_stream(&mut &unpacked[..], c, lim, out, limits, capture)?;
+                return Ok((c, used));
+            };
+        let mut r = std::io::BufReader::with_capacity(1 << 16, reader.take(lim + 1));
+        walk_stream(&mut r, name, lim, out, limits, capture)?;
+        (name, exact)
     };
-    let mut r = std::io::BufReader::with_capacity(1 << 16, reader.take(lim + 1));
-    walk_stream(&mut r, name, lim, files, limits)?;
-    Ok(name)
+    Ok((name, exact.then(|| d.len() - rest.len())))
 }
 
 /// Parse consecutive cpio archives from a stream (newc/crc/odc), skipping file data.
@@ -258,8 +370,9 @@ fn walk_stream<R: Read>(
     r: &mut R,
     compression: &'static str,
     limit: u64,
-    files: &mut Vec<String>,
+    out: &mut Listing,
     limits: &Limits,
+    capture: Option<&Capture>,
 ) -> Result<(), InitramfsError> {
     let mut pos: u64 = 0;
     let derr = |e: std::io::Error| InitramfsError::Decompress {
@@ -331,7 +444,20 @@ fn walk_stream<R: Read>(
         if filesize as u64 > limit {
             return Err(InitramfsError::TooLarge { limit });
         }
-        skip(r, filesize as u64).map_err(derr)?;
+        let clean = name.trim_start_matches("./").trim_start_matches('/');
+        let keep = match capture {
+            Some(c) if name != "TRAILER!!!" && !clean.is_empty() => {
+                c.check(clean, filesize, out.captured_bytes())?
+            }
+            _ => false,
+        };
+        if keep {
+            let mut content = vec![0u8; filesize];
+            r.read_exact(&mut content).map_err(derr)?;
+            out.contents.push((clean.to_string(), content));
+        } else {
+            skip(r, filesize as u64).map_err(derr)?;
+        }
         pos += filesize as u64;
         skip(r, pos.next_multiple_of(align) - pos).map_err(derr)?;
         pos = pos.next_multiple_of(align);
@@ -342,12 +468,11 @@ fn walk_stream<R: Read>(
             seen_archive = true;
             continue;
         }
-        let clean = name.trim_start_matches("./").trim_start_matches('/');
         if !clean.is_empty() && clean != "." {
-            if files.len() >= limits.max_entries {
+            if out.files.len() >= limits.max_entries {
                 return Err(InitramfsError::TooMany(limits.max_entries));
             }
-            files.push(clean.to_string());
+            out.files.push(clean.to_string());
         }
     }
 }
@@ -363,52 +488,32 @@ fn skip<R: Read>(r: &mut R, n: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Read at most `limit` bytes from a decoder; more is an error (decompression bomb).
-fn bounded<R: Read>(r: R, limit: u64, name: &'static str) -> Result<Vec<u8>, InitramfsError> {
-    let mut out = Vec::new();
-    let mut taken = r.take(limit + 1);
-    match taken.read_to_end(&mut out) {
-        Ok(_) => {}
-        // Trailing garbage after a complete stream is common (padding); keep what was decoded.
-        Err(e) if !out.is_empty() => {
-            let _ = e;
-        }
-        Err(e) => {
-            return Err(InitramfsError::Decompress {
-                compression: name,
-                reason: e.to_string(),
-            });
-        }
-    }
-    if out.len() as u64 > limit {
-        return Err(InitramfsError::TooLarge { limit });
-    }
-    Ok(out)
-}
-
-fn decompress(d: &[u8], limits: &Limits) -> Result<(&'static str, Vec<u8>), InitramfsError> {
+/// Decompress an xz, lzma or lz4-legacy member (bounded); with the input bytes it used when
+/// the decoder stops exactly at its end (xz).
+fn decompress(
+    d: &[u8],
+    limits: &Limits,
+) -> Result<(&'static str, Vec<u8>, Option<usize>), InitramfsError> {
     let lim = limits.max_unpacked;
     let err = |c: &'static str, e: String| InitramfsError::Decompress {
         compression: c,
         reason: e,
     };
-    if d.starts_with(&[0x1f, 0x8b]) {
-        return Ok((
-            "gzip",
-            bounded(flate2::read::GzDecoder::new(d), lim, "gzip")?,
-        ));
-    }
     if d.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        // The decoder refuses data after the stream: cut the stream at its footer.
+        let end = xz_stream_end(d);
         let mut out = Vec::new();
         let mut w = LimitedWriter::new(&mut out, lim);
-        lzma_rs::xz_decompress(&mut std::io::BufReader::new(d), &mut w).map_err(|e| {
-            if w.exceeded {
-                InitramfsError::TooLarge { limit: lim }
-            } else {
-                err("xz", format!("{e:?}"))
-            }
-        })?;
-        return Ok(("xz", out));
+        lzma_rs::xz_decompress(&mut d.get(..end.unwrap_or(d.len())).unwrap_or(d), &mut w).map_err(
+            |e| {
+                if w.exceeded {
+                    InitramfsError::TooLarge { limit: lim }
+                } else {
+                    err("xz", format!("{e:?}"))
+                }
+            },
+        )?;
+        return Ok(("xz", out, end));
     }
     if d.len() > 13 && d[0] == 0x5d && d[1] == 0 && d[2] == 0 {
         let mut out = Vec::new();
@@ -420,24 +525,33 @@ fn decompress(d: &[u8], limits: &Limits) -> Result<(&'static str, Vec<u8>), Init
                 err("lzma", format!("{e:?}"))
             }
         })?;
-        return Ok(("lzma", out));
+        return Ok(("lzma", out, None));
     }
-    if d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let dec =
-            ruzstd::decoding::StreamingDecoder::new(d).map_err(|e| err("zstd", e.to_string()))?;
-        return Ok(("zstd", bounded(dec, lim, "zstd")?));
-    }
-    if d.starts_with(&[0x02, 0x21, 0x4c, 0x18]) {
-        return Ok(("lz4", lz4_legacy(&d[4..], lim)?));
-    }
-    if d.starts_with(b"BZh") {
-        let dec = bzip2_rs::DecoderReader::new(d);
-        return Ok(("bzip2", bounded(dec, lim, "bzip2")?));
+    if let Some(body) = d.strip_prefix(&[0x02, 0x21, 0x4c, 0x18]) {
+        return Ok(("lz4", lz4_legacy(body, lim)?, None));
     }
     Err(InitramfsError::UnknownFormat {
         offset: 0,
         magic: d.iter().take(6).map(|b| format!("{b:02x}")).collect(),
     })
+}
+
+/// Where the xz stream starting at `d[0]` ends: just after the first stream footer (12 bytes:
+/// CRC32 of the next 6, backward size, the header's stream flags, "YZ") on a 4-byte boundary
+/// whose CRC and flags check out.
+fn xz_stream_end(d: &[u8]) -> Option<usize> {
+    let flags = d.get(6..8)?;
+    let mut at = 12usize;
+    while let Some(f) = d.get(at..at + 12) {
+        if &f[10..12] == b"YZ"
+            && &f[8..10] == flags
+            && crc32fast::hash(&f[4..10]).to_le_bytes() == f[0..4]
+        {
+            return Some(at + 12);
+        }
+        at += 4;
+    }
+    None
 }
 
 /// The Linux kernel's lz4 "legacy" framing: blocks of (u32 LE compressed size, data), each
@@ -468,14 +582,15 @@ fn lz4_legacy(mut d: &[u8], limit: u64) -> Result<Vec<u8>, InitramfsError> {
     Ok(out)
 }
 
-struct LimitedWriter<'a> {
+/// A writer into a Vec that refuses to grow past `limit` (decompression bombs).
+pub(crate) struct LimitedWriter<'a> {
     out: &'a mut Vec<u8>,
     limit: u64,
-    exceeded: bool,
+    pub(crate) exceeded: bool,
 }
 
 impl<'a> LimitedWriter<'a> {
-    fn new(out: &'a mut Vec<u8>, limit: u64) -> Self {
+    pub(crate) fn new(out: &'a mut Vec<u8>, limit: u64) -> Self {
         LimitedWriter {
             out,
             limit,

@@ -7,6 +7,7 @@ pub mod files;
 pub mod fstab;
 pub mod grub;
 pub mod initramfs;
+pub mod modinfo;
 pub mod network;
 pub mod osrelease;
 pub mod packages;
