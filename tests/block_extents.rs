@@ -137,7 +137,7 @@ fn fixtures(dir: &Path) -> Vec<(PathBuf, &'static str)> {
         ("c.qcow2", "qcow2", "-c"),
         ("fixed.vhd", "vpc", "subformat=fixed"),
         ("dyn.vhd", "vpc", ""),
-        ("d.vhdx", "vhdx", ""),
+        ("d.vhdx", "vhdx", "block_size=1M"),
         ("sparse.vmdk", "vmdk", ""),
         ("stream.vmdk", "vmdk", "subformat=streamOptimized"),
     ] {
