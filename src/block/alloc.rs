@@ -116,6 +116,12 @@ pub fn all_data(offset: u64, len: u64) -> Vec<Extent> {
     v
 }
 
+/// What [`for_each_data`] calls with each piece of data read: `(offset, bytes)`.
+pub type DataFn<'a> = dyn Fn(u64, &[u8]) -> Result<(), BlockError> + Sync + 'a;
+
+/// `(offset, length)` ranges of a device.
+type Ranges = Vec<(u64, u64)>;
+
 /// Size of the pieces [`for_each_data`] hands to its workers.
 pub const PIECE: u64 = 2 << 20;
 
@@ -137,7 +143,7 @@ pub fn for_each_data(
     dev: &dyn BlockDev,
     threads: usize,
     align: u64,
-    data: &(dyn Fn(u64, &[u8]) -> Result<(), BlockError> + Sync),
+    data: &DataFn,
     zero: &mut dyn FnMut(u64, u64) -> Result<(), BlockError>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), BlockError> {
@@ -161,12 +167,7 @@ pub fn for_each_data(
 
 /// Split one window's extents into data pieces (aligned, at most [`PIECE`] bytes) and the
 /// zero ranges between them.
-fn plan_window(
-    ext: &[Extent],
-    start: u64,
-    end: u64,
-    align: u64,
-) -> (Vec<(u64, u64)>, Vec<(u64, u64)>) {
+fn plan_window(ext: &[Extent], start: u64, end: u64, align: u64) -> (Ranges, Ranges) {
     // Data ranges widened to `align`, merged.
     let mut data: Vec<(u64, u64)> = Vec::new();
     for e in ext.iter().filter(|e| e.kind == ExtentKind::Data) {
@@ -203,7 +204,7 @@ fn run_pieces(
     dev: &dyn BlockDev,
     pieces: &[(u64, u64)],
     threads: usize,
-    data: &(dyn Fn(u64, &[u8]) -> Result<(), BlockError> + Sync),
+    data: &DataFn,
 ) -> Result<(), BlockError> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
