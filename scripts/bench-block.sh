@@ -118,14 +118,16 @@ cargo build -q --release --manifest-path "$WORK/Cargo.toml"
 READER="$CARGO_TARGET_DIR/release/bench-block-reader"
 GF="$CARGO_TARGET_DIR/release/guestfix"
 
-# Run a command under /usr/bin/time; sets SECS (wall, from bash's clock) and RSS_KB.
+# Run a command under /usr/bin/time; sets SECS (wall, from bash's clock), CPU (user+system
+# seconds) and RSS_KB.
 timed() {
   local log="$WORK/time.log" t0 t1
   t0=$EPOCHREALTIME
-  "$TIME" -f "%M" -o "$log" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
+  "$TIME" -f "%M %U %S" -o "$log" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
   t1=$EPOCHREALTIME
   SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{ printf "%.4f", b - a }')
-  RSS_KB=$(tail -1 "$log")
+  read -r RSS_KB u s < <(tail -1 "$log")
+  CPU=$(awk -v u="$u" -v s="$s" 'BEGIN{ printf "%.2f", u + s }')
 }
 
 # median of the numbers given as arguments
@@ -134,18 +136,18 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a
 largest() { printf '%s\n' "$@" | sort -g | tail -1; }
 
 RUNS="${BENCH_RUNS:-3}"
-echo "| image | qemu-img source | virtual size | non-zero MiB | guestfix read MB/s | guestfix 1-thread plain read MB/s | guestfix convert MB/s | qemu-img MB/s | ratio (read/qemu) | ratio (convert/qemu) | first MiB ms | guestfix RSS MiB | qemu RSS MiB |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| image | qemu-img source | virtual size | non-zero MiB | guestfix read MB/s | guestfix 1-thread plain read MB/s | guestfix convert MB/s | qemu-img MB/s | ratio (read/qemu) | ratio (convert/qemu) | CPU s read / qemu-img | first MiB ms | guestfix RSS MiB | qemu RSS MiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for img in "$@"; do
   # Warm the page cache so that no contender pays for the first cold read.
   cat "$img" > /dev/null
   opts=$("$READER" qemu-opts "$img")
   qsrc=${opts%%,file.file*}; qsrc=${qsrc%%,file.filename*}
-  G=(); S=(); C=(); Q=(); GR=(); QR=()
+  G=(); S=(); C=(); Q=(); GR=(); QR=(); GC=(); QC=()
   for _ in $(seq "$RUNS"); do
     timed "$READER" read-all "$img"
     read -r size _ nonzero < "$WORK/out"
-    G+=("$SECS"); GR+=("$RSS_KB")
+    G+=("$SECS"); GR+=("$RSS_KB"); GC+=("$CPU")
     timed "$READER" read-seq "$img"
     read -r _ _ nonzero_seq < "$WORK/out"
     [ "$nonzero" = "$nonzero_seq" ] || { echo "bench-block: $img: read-all saw $nonzero non-zero bytes, read-seq $nonzero_seq" >&2; exit 1; }
@@ -157,7 +159,7 @@ for img in "$@"; do
       C+=(0)
     fi
     timed qemu-img convert --image-opts -n --target-image-opts "$opts" "driver=null-co,size=$size"
-    Q+=("$SECS"); QR+=("$RSS_KB")
+    Q+=("$SECS"); QR+=("$RSS_KB"); QC+=("$CPU")
   done
   # First MiB: best of 5 runs (page cache warm), open included.
   best=""
@@ -167,9 +169,10 @@ for img in "$@"; do
   done
   awk -v img="$(basename "$img")" -v qsrc="$qsrc" -v size="$size" -v nz="$nonzero" \
       -v g="$(median "${G[@]}")" -v s="$(median "${S[@]}")" -v c="$(median "${C[@]}")" -v q="$(median "${Q[@]}")" \
+      -v gc="$(median "${GC[@]}")" -v qc="$(median "${QC[@]}")" \
       -v ms="$best" -v grss="$(largest "${GR[@]}")" -v qrss="$(largest "${QR[@]}")" 'BEGIN{
     mb = size / 1048576; gt = (g > 0) ? mb / g : 0; st = (s > 0) ? mb / s : 0; ct = (c > 0) ? mb / c : 0; qt = (q > 0) ? mb / q : 0;
     cs = (ct > 0) ? sprintf("%.0f", ct) : "—"; cr = (ct > 0 && qt > 0) ? sprintf("%.2f", ct / qt) : "—";
-    printf "| %s | %s | %.0f MiB | %.0f | %.0f | %.0f | %s | %.0f | %.2f | %s | %.2f | %.1f | %.1f |\n",
-      img, qsrc, mb, nz / 1048576, gt, st, cs, qt, (qt > 0) ? gt / qt : 0, cr, ms, grss / 1024, qrss / 1024 }'
+    printf "| %s | %s | %.0f MiB | %.0f | %.0f | %.0f | %s | %.0f | %.2f | %s | %.2f / %.2f | %.2f | %.1f | %.1f |\n",
+      img, qsrc, mb, nz / 1048576, gt, st, cs, qt, (qt > 0) ? gt / qt : 0, cr, gc, qc, ms, grss / 1024, qrss / 1024 }'
 done
