@@ -65,7 +65,12 @@ pub fn push(v: &mut Vec<Extent>, offset: u64, len: u64, kind: ExtentKind) {
 /// (`base + (e.offset - inner_start)`), merging as [`push`] does.
 pub fn push_shifted(v: &mut Vec<Extent>, inner: &[Extent], inner_start: u64, base: u64) {
     for e in inner {
-        push(v, base + (e.offset - inner_start), e.len, e.kind);
+        push(
+            v,
+            base + e.offset.saturating_sub(inner_start),
+            e.len,
+            e.kind,
+        );
     }
 }
 

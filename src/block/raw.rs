@@ -85,7 +85,8 @@ impl BlockDev for RawFile {
         let mut at = offset;
         while at < end {
             let data = match seek(&self.file, rustix::fs::SeekFrom::Data(at)) {
-                Seek::At(d) => d.min(end),
+                // Never backwards, even if the filesystem answers oddly.
+                Seek::At(d) => d.clamp(at, end),
                 // No data at or after `at`: the rest is a hole.
                 Seek::Beyond => end,
                 Seek::Unsupported => return Ok(alloc::all_data(offset, len)),
