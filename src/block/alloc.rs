@@ -127,6 +127,15 @@ pub type DataFn<'a> = dyn Fn(u64, &[u8]) -> Result<(), BlockError> + Sync + 'a;
 /// `(offset, length)` ranges of a device.
 type Ranges = Vec<(u64, u64)>;
 
+/// Whether `[offset, offset+len)` of `dev` reads as zeros by its allocation status alone
+/// (no data extent in it), so a writer can skip it without reading.
+pub fn reads_as_zero(dev: &dyn BlockDev, offset: u64, len: u64) -> Result<bool, BlockError> {
+    Ok(dev
+        .extents(offset, len)?
+        .iter()
+        .all(|e| e.kind.reads_as_zero()))
+}
+
 /// Size of the pieces [`for_each_data`] hands to its workers.
 pub const PIECE: u64 = 2 << 20;
 
