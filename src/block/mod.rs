@@ -4,6 +4,7 @@
 //!
 //! Nothing here knows about partitions or filesystems.
 
+pub mod alloc;
 pub mod counter;
 mod error;
 pub mod ova;
@@ -15,6 +16,7 @@ pub mod vhdx;
 pub mod vmdk;
 pub mod writer;
 
+pub use alloc::{Extent, ExtentKind};
 pub use counter::CountingDev;
 pub use error::BlockError;
 
@@ -38,6 +40,15 @@ pub trait BlockDev: Send + Sync {
 
     /// A short human description for error messages ("disk.qcow2", "disk.ova:disk1.vmdk").
     fn describe(&self) -> String;
+
+    /// Allocation status of `[offset, offset+len)`: sorted, adjacent extents covering exactly
+    /// that range (see [`alloc`]). Ask in windows of at most [`alloc::EXTENT_WINDOW`] bytes.
+    /// The default says "all data"; formats that know better (file holes, L2 tables, BATs,
+    /// grain tables) override it so that readers can skip ranges that read as zeros.
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.len(), offset, len, &|| self.describe())?;
+        Ok(alloc::all_data(offset, len))
+    }
 }
 
 /// A device that can also be written. Writes take `&self`; implementations use interior
@@ -55,6 +66,9 @@ impl<T: BlockDev + ?Sized> BlockDev for Arc<T> {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         (**self).read_at(offset, buf)
+    }
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        (**self).extents(offset, len)
     }
     fn describe(&self) -> String {
         (**self).describe()
@@ -89,6 +103,9 @@ impl<T: BlockDev + ?Sized> BlockDev for &T {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         (**self).read_at(offset, buf)
+    }
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        (**self).extents(offset, len)
     }
     fn describe(&self) -> String {
         (**self).describe()

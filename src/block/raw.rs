@@ -1,5 +1,6 @@
 //! Raw images: the file is the disk.
 
+use super::alloc::{self, Extent, ExtentKind};
 use super::{BlockDev, BlockError, WritableDev, check_range};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -73,6 +74,53 @@ impl BlockDev for RawFile {
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+
+    /// File holes (SEEK_DATA / SEEK_HOLE) are [`ExtentKind::Unallocated`]; a filesystem that
+    /// cannot tell makes the whole range data.
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.len, offset, len, &|| self.describe())?;
+        let end = offset + len;
+        let mut v = Vec::new();
+        let mut at = offset;
+        while at < end {
+            let data = match seek(&self.file, rustix::fs::SeekFrom::Data(at)) {
+                // Never backwards, even if the filesystem answers oddly.
+                Seek::At(d) => d.clamp(at, end),
+                // No data at or after `at`: the rest is a hole.
+                Seek::Beyond => end,
+                Seek::Unsupported => return Ok(alloc::all_data(offset, len)),
+            };
+            alloc::push(&mut v, at, data.saturating_sub(at), ExtentKind::Unallocated);
+            if data >= end {
+                break;
+            }
+            let hole = match seek(&self.file, rustix::fs::SeekFrom::Hole(data)) {
+                Seek::At(h) => h.min(end),
+                Seek::Beyond => end,
+                Seek::Unsupported => return Ok(alloc::all_data(offset, len)),
+            };
+            // A hole at the very offset of the data would loop: count one byte as data.
+            let hole = hole.max(data + 1).min(end);
+            alloc::push(&mut v, data, hole - data, ExtentKind::Data);
+            at = hole;
+        }
+        Ok(v)
+    }
+}
+
+enum Seek {
+    At(u64),
+    /// ENXIO: the offset is at or past the last data (for SEEK_DATA) or the end of the file.
+    Beyond,
+    Unsupported,
+}
+
+fn seek(file: &File, whence: rustix::fs::SeekFrom) -> Seek {
+    match rustix::fs::seek(file, whence) {
+        Ok(o) => Seek::At(o),
+        Err(rustix::io::Errno::NXIO) => Seek::Beyond,
+        Err(_) => Seek::Unsupported,
     }
 }
 
@@ -198,6 +246,13 @@ impl<D: BlockDev> BlockDev for SliceDev<D> {
     }
     fn describe(&self) -> String {
         self.name.clone()
+    }
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.len, offset, len, &|| self.name.clone())?;
+        let inner = self.inner.extents(self.start + offset, len)?;
+        let mut v = Vec::with_capacity(inner.len());
+        alloc::push_shifted(&mut v, &inner, self.start + offset, offset);
+        Ok(v)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod header;
 pub mod l1l2;
 pub mod writer;
 
+use super::alloc::{self, Extent, ExtentKind};
 use super::util::{MAX_TABLE_BYTES, be64, for_each_chunk, read_into, read_vec};
 use super::{BlockDev, BlockError, ContainerInfo, Ctx};
 use header::{Compression, Header};
@@ -312,6 +313,43 @@ impl BlockDev for Qcow2 {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    /// From the L2 tables: data and compressed clusters are data, zero-flagged clusters zero,
+    /// unallocated clusters what the backing file says there (beyond a shorter backing file,
+    /// and without one, unallocated).
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.header.size, offset, len, &|| self.name.clone())?;
+        let own = alloc::by_unit(offset, len, self.cluster_size(), |idx| {
+            Ok(match self.mapping(idx)? {
+                Mapping::Data(_) | Mapping::Compressed { .. } => ExtentKind::Data,
+                Mapping::Zero => ExtentKind::Zero,
+                Mapping::Unallocated => ExtentKind::Unallocated,
+            })
+        })?;
+        let Some(b) = &self.backing else {
+            return Ok(own);
+        };
+        let mut v = Vec::with_capacity(own.len());
+        for e in own {
+            if e.kind != ExtentKind::Unallocated {
+                alloc::push(&mut v, e.offset, e.len, e.kind);
+                continue;
+            }
+            let blen = b.len();
+            let inside = blen.saturating_sub(e.offset).min(e.len);
+            if inside > 0 {
+                let under = b.extents(e.offset, inside)?;
+                alloc::push_shifted(&mut v, &under, e.offset, e.offset);
+            }
+            alloc::push(
+                &mut v,
+                e.offset + inside,
+                e.len - inside,
+                ExtentKind::Unallocated,
+            );
+        }
+        Ok(v)
     }
 }
 

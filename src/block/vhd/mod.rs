@@ -6,6 +6,7 @@ pub mod dynamic;
 pub mod footer;
 pub mod writer;
 
+use super::alloc::{self, Extent, ExtentKind};
 use super::util::{MAX_TABLE_BYTES, be32, for_each_chunk, read_into, read_vec};
 use super::{BlockDev, BlockError, ContainerInfo, Ctx};
 use dynamic::DynHeader;
@@ -158,5 +159,20 @@ impl BlockDev for Vhd {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    /// Fixed: the file's own holes. Dynamic: BAT entries 0xFFFFFFFF are unallocated blocks,
+    /// every other block is data.
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.size, offset, len, &|| self.name.clone())?;
+        let Some((dh, bat)) = &self.dynamic else {
+            return self.file.extents(offset, len);
+        };
+        alloc::by_unit(offset, len, dh.block_size as u64, |b| {
+            Ok(match bat.get(b as usize).copied().unwrap_or(u32::MAX) {
+                u32::MAX => ExtentKind::Unallocated,
+                _ => ExtentKind::Data,
+            })
+        })
     }
 }

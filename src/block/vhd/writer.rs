@@ -135,10 +135,16 @@ pub fn write_dynamic_vhd(
     for b in 0..blocks {
         let start = b * BLOCK;
         let n = src_size.saturating_sub(start).min(BLOCK) as usize;
+        // Blocks the source marks as zero/unallocated are not read.
+        if crate::block::alloc::reads_as_zero(src, start, n as u64)? {
+            progress(start + n as u64);
+            zero += n as u64;
+            continue;
+        }
         buf.fill(0);
         src.read_at(start, &mut buf[..n])?;
         progress(start + n as u64);
-        if buf.iter().all(|&x| x == 0) {
+        if crate::block::writer::is_zero(&buf) {
             zero += n as u64;
             continue;
         }

@@ -7,6 +7,7 @@ pub mod header;
 pub mod metadata;
 pub mod region;
 
+use super::alloc::{self, Extent, ExtentKind};
 use super::util::{MAX_TABLE_BYTES, for_each_chunk, le64, read_into, read_vec};
 use super::{BlockDev, BlockError, ContainerInfo};
 use std::sync::Arc;
@@ -118,5 +119,31 @@ impl BlockDev for Vhdx {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    /// From the BAT: PAYLOAD_BLOCK_FULLY_PRESENT is data, PAYLOAD_BLOCK_ZERO zero, the other
+    /// absent states unallocated; partially present and invalid states fail as reads do.
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.len(), offset, len, &|| self.name.clone())?;
+        alloc::by_unit(offset, len, self.meta.block_size as u64, |b| {
+            let e = self
+                .bat
+                .get(bat::index(b, self.chunk_ratio) as usize)
+                .copied()
+                .unwrap_or(0);
+            match bat::decode(e) {
+                bat::Block::Data(_) => Ok(ExtentKind::Data),
+                bat::Block::Zero if e & 7 == bat::ZERO => Ok(ExtentKind::Zero),
+                bat::Block::Zero => Ok(ExtentKind::Unallocated),
+                bat::Block::Partial => Err(BlockError::unsupported(
+                    &self.name,
+                    "VHDX partially present block (differencing disk)",
+                )),
+                bat::Block::Bad(s) => Err(BlockError::corrupt(
+                    &self.name,
+                    format!("VHDX BAT entry for block {b} has invalid state {s}"),
+                )),
+            }
+        })
     }
 }

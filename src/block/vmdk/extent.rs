@@ -2,6 +2,7 @@
 //! tables, plain and deflate-compressed grains.
 
 use super::sparse::{FLAG_COMPRESSED, GD_AT_END, MAGIC, SparseHeader};
+use crate::block::alloc::{self, Extent, ExtentKind};
 use crate::block::util::{MAX_TABLE_BYTES, for_each_chunk, le32, le64, read_into, read_vec, sub};
 use crate::block::{BlockDev, BlockError};
 use std::collections::HashMap;
@@ -218,5 +219,17 @@ impl BlockDev for SparseExtent {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    /// From the grain tables: entry 0 is an unallocated grain, 1 a zero grain, others data.
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.len(), offset, len, &|| self.name.clone())?;
+        alloc::by_unit(offset, len, self.header.grain_bytes(), |g| {
+            Ok(match self.grain_sector(g)? {
+                0 => ExtentKind::Unallocated,
+                1 => ExtentKind::Zero,
+                _ => ExtentKind::Data,
+            })
+        })
     }
 }

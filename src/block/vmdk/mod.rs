@@ -6,6 +6,7 @@ pub mod extent;
 pub mod sparse;
 pub mod stream_writer;
 
+use super::alloc::{self, Extent, ExtentKind};
 use super::raw::{RawFile, SliceDev};
 use super::util::read_vec;
 use super::{BlockDev, BlockError, ContainerInfo, Ctx};
@@ -76,6 +77,9 @@ impl BlockDev for SparseVmdk {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         self.ext.read_at(offset, buf)
     }
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        self.ext.extents(offset, len)
+    }
     fn describe(&self) -> String {
         self.ext.describe()
     }
@@ -143,6 +147,34 @@ impl BlockDev for ConcatDev {
     fn describe(&self) -> String {
         self.name.clone()
     }
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.len, offset, len, &|| self.name.clone())?;
+        let mut v = Vec::new();
+        let end = offset + len;
+        let mut off = offset;
+        while off < end {
+            let i = self
+                .parts
+                .partition_point(|(s, _)| *s <= off)
+                .saturating_sub(1);
+            let (start, dev) = self
+                .parts
+                .get(i)
+                .ok_or_else(|| BlockError::corrupt(&self.name, "VMDK extent map has a hole"))?;
+            let within = off - start;
+            let n = dev.len().saturating_sub(within).min(end - off);
+            if n == 0 {
+                return Err(BlockError::corrupt(
+                    &self.name,
+                    "VMDK extent map has a hole",
+                ));
+            }
+            let inner = dev.extents(within, n)?;
+            alloc::push_shifted(&mut v, &inner, within, off);
+            off += n;
+        }
+        Ok(v)
+    }
 }
 
 struct ZeroDev(u64);
@@ -157,6 +189,12 @@ impl BlockDev for ZeroDev {
     }
     fn describe(&self) -> String {
         "zero extent".into()
+    }
+    fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>, BlockError> {
+        alloc::check(self.0, offset, len, &|| "zero extent".into())?;
+        let mut v = Vec::new();
+        alloc::push(&mut v, offset, len, ExtentKind::Zero);
+        Ok(v)
     }
 }
 

@@ -101,10 +101,15 @@ pub fn write_stream_vmdk(
     for g in 0..grains {
         let start = g * GRAIN;
         let n = (size - start).min(GRAIN) as usize;
+        // Grains the source marks as zero/unallocated are not read.
+        if crate::block::alloc::reads_as_zero(src, start, n as u64)? {
+            progress(start + n as u64);
+            continue;
+        }
         grain.fill(0);
         src.read_at(start, &mut grain[..n])?;
         progress(start + n as u64);
-        if grain.iter().all(|&b| b == 0) {
+        if crate::block::writer::is_zero(&grain) {
             continue;
         }
         let mut z =

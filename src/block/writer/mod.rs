@@ -7,6 +7,7 @@ pub use super::qcow2::writer::Qcow2Writer;
 
 use super::{BlockDev, BlockError, OpenOptions};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Full-copy output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -48,7 +49,6 @@ pub struct CopyStats {
 
 /// Size of the blocks the copy reads and tests for zeros.
 pub const COPY_BLOCK: usize = 64 << 10;
-const READ_CHUNK: usize = 4 << 20;
 
 /// Copy `src` into a new image at `out`, skipping zero blocks. `progress` gets the number of
 /// bytes done so far.
@@ -76,31 +76,50 @@ pub fn copy_image(
             });
         }
     };
-    let mut stats = CopyStats {
+    let data_bytes = AtomicU64::new(0);
+    // A qcow2 output places clusters in the order they are written: one worker keeps the file
+    // layout deterministic. Raw output is positional, so its reads run in parallel.
+    let threads = if format == OutFormat::Raw {
+        super::alloc::default_threads()
+    } else {
+        1
+    };
+    super::alloc::for_each_data(
+        src,
+        threads,
+        COPY_BLOCK as u64,
+        &|off, chunk| {
+            for (i, blk) in chunk.chunks(COPY_BLOCK).enumerate() {
+                if is_zero(blk) {
+                    continue;
+                }
+                sink.write_at(off + (i * COPY_BLOCK) as u64, blk)?;
+                data_bytes.fetch_add(blk.len() as u64, Ordering::Relaxed);
+            }
+            Ok(())
+        },
+        // Ranges the source reports as zeros are neither read nor written (the output
+        // stays sparse).
+        &mut |_, _| Ok(()),
+        progress,
+    )?;
+    sink.flush()?;
+    let data_bytes = data_bytes.into_inner();
+    Ok(CopyStats {
         format,
         virtual_size: size,
-        data_bytes: 0,
-        zero_bytes: 0,
-    };
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut off = 0u64;
-    while off < size {
-        let n = ((size - off) as usize).min(READ_CHUNK);
-        let chunk = buf.get_mut(..n).unwrap_or(&mut []);
-        src.read_at(off, chunk)?;
-        for (i, blk) in chunk.chunks(COPY_BLOCK).enumerate() {
-            if blk.iter().all(|&b| b == 0) {
-                stats.zero_bytes += blk.len() as u64;
-            } else {
-                sink.write_at(off + (i * COPY_BLOCK) as u64, blk)?;
-                stats.data_bytes += blk.len() as u64;
-            }
-        }
-        off += n as u64;
-        progress(off);
-    }
-    sink.flush()?;
-    Ok(stats)
+        data_bytes,
+        zero_bytes: size - data_bytes,
+    })
+}
+
+/// An all-zero block to compare with (memcmp is much faster than a byte loop).
+static ZERO_BLOCK: [u8; COPY_BLOCK] = [0u8; COPY_BLOCK];
+
+/// Whether `blk` (at most [`COPY_BLOCK`] bytes) holds only zeros.
+pub fn is_zero(blk: &[u8]) -> bool {
+    blk.chunks(COPY_BLOCK)
+        .all(|c| ZERO_BLOCK.get(..c.len()).is_some_and(|z| z == c))
 }
 
 /// QEMU's name of a container format, for a backing-format header extension.
