@@ -131,7 +131,8 @@ fn common(o: &OsFacts, w: &WindowsFacts, rec: &Value) {
         free > size - (16 << 20),
         "free {free} too small for a {size}-byte volume"
     );
-    assert!(w.unknown.is_empty(), "{:?}", w.unknown);
+    // Only the images built without a SAM hive (win2019, win11) lack a fact: the accounts.
+    assert!(w.unknown.keys().all(|k| k == "sam"), "{:?}", w.unknown);
     // Exactly what ntfs-3g's ntfsinfo counts (Free Clusters × Cluster Size).
     match ntfsinfo_free(rec, winp) {
         Some(n) => assert_eq!(free, n, "free bytes vs ntfsinfo"),
@@ -427,7 +428,8 @@ fn win2012r2_facts_and_findings() {
         w.image_state.as_deref(),
         Some("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE")
     );
-    assert_eq!(w.hiberfil.as_deref(), Some("hibernated"));
+    // A 37-byte hiberfil.sys that starts with "hibr" has no first page: not an image.
+    assert_eq!(w.hiberfil.as_deref(), Some("hibernation header truncated"));
     let sys = w.system.as_ref().unwrap();
     assert_eq!(sys.processor_architecture.as_deref(), Some("AMD64"));
     assert_eq!(
@@ -464,7 +466,17 @@ fn win2012r2_facts_and_findings() {
     find(&r, "WIN-9", Severity::Warning, "boot menu");
     let g1 = find(&r, "GEN-1", Severity::Warning, "P2V");
     assert_eq!(g1.evidence.len(), 2);
-    find(&r, "GEN-5", Severity::Warning, "hibernation");
+    let g5 = find(&r, "GEN-5", Severity::Warning, "hibernation signature");
+    assert!(
+        g5.evidence[0].contains("(37 bytes) header signature \"hibr\""),
+        "{:?}",
+        g5.evidence
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == "GEN-5" && f.severity == Severity::Blocker)
+    );
     find(&r, "MOD-W1", Severity::Pass, "drivers present");
     find(&r, "OS-5", Severity::Info, "SQL Server Express Edition");
 }
@@ -555,4 +567,264 @@ fn win2019_what_if_matrix_rules() {
     let r = findings(&i);
     let os1 = find(&r, "OS-1", Severity::Blocker, "i386");
     assert!(os1.evidence[0].contains("2026-04-01"));
+}
+
+/// (name, RID, disabled, password set) of every SAM account.
+fn accounts(w: &WindowsFacts) -> Vec<(String, u32, bool, bool)> {
+    w.sam
+        .as_ref()
+        .expect("SAM facts")
+        .accounts
+        .iter()
+        .map(|a| (a.name.clone(), a.rid, a.disabled, a.password_set))
+        .collect()
+}
+
+fn acc(n: &str, rid: u32, disabled: bool, pw: bool) -> (String, u32, bool, bool) {
+    (n.to_string(), rid, disabled, pw)
+}
+
+#[test]
+fn win2022_bios_facts_and_findings() {
+    let Some((i, rec)) = image("win2022-bios") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    assert_eq!(
+        w.matrix_product.as_deref(),
+        Some("Windows Server 2022 Standard")
+    );
+    let sw = w.software.as_ref().unwrap();
+    let sys = w.system.as_ref().unwrap();
+    assert_eq!(sw.ubr, Some(2340));
+    assert_eq!(sw.display_version.as_deref(), Some("21H2"));
+    assert_eq!(sw.dotnet, vec!["4.8".to_string()]);
+    assert!(
+        sw.pending_reboot
+            .iter()
+            .any(|p| p.ends_with("RebootRequired"))
+    );
+    assert_eq!(sys.language_default.as_deref(), Some("040C"));
+    assert_eq!(sys.ui_languages, vec!["fr-FR".to_string()]);
+    assert_eq!(sys.deny_ts_connections, Some(0));
+    assert!(sys.rdp_firewall_rules.is_empty(), "rules are inactive");
+    assert!(!sys.page_file.as_ref().unwrap().automatic);
+    assert_eq!(sys.hibernate_enabled, Some(1));
+    // The file is there, its header zeroed: not hibernated.
+    assert_eq!(w.hiberfil.as_deref(), Some("not hibernated"));
+    assert!(
+        w.hiberfil_evidence
+            .as_deref()
+            .unwrap()
+            .contains("(65536 bytes) header signature zeroed")
+    );
+    assert!(w.system_volume_dirty.is_none());
+    let drivers: Vec<&str> = w.drivers.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(drivers, vec!["E1G60", "storahci"]);
+    assert_eq!(w.bcd.as_ref().unwrap().source, "/dev/sda1:/Boot/BCD");
+    // SAM: the built-in accounts, and an enabled service account without a password.
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("svc-backup", 1000, false, false),
+        ]
+    );
+    let sam = w.sam.as_ref().unwrap();
+    assert!(sam.unreadable.is_empty());
+    let guest = &sam.accounts[1];
+    assert!(guest.password_not_required);
+    assert_eq!(
+        guest.hash_format,
+        guestfix::guest::windows::sam::HashFormat::Aes
+    );
+    let backup = &sam.accounts[4];
+    assert_eq!(backup.full_name.as_deref(), Some("Backup service"));
+    assert_eq!(backup.logon_count, 12);
+    // No hash bytes in the facts (JSON) — only lengths were looked at.
+    let json = serde_json::to_string(&w).unwrap();
+    assert!(!json.contains("hash\":["), "{json}");
+
+    let r = findings(&i);
+    find(&r, "OS-3", Severity::Pass, "Windows Server 2022");
+    find(&r, "WIN-4", Severity::Warning, "not English");
+    find(&r, "WIN-6", Severity::Pass, "RDP enabled");
+    find(&r, "WIN-6", Severity::Warning, "firewall");
+    find(&r, "WIN-6", Severity::Warning, "pending");
+    let pw = find(&r, "WIN-6", Severity::Warning, "without a password");
+    assert_eq!(
+        pw.evidence,
+        vec!["svc-backup (RID 1000): enabled, no NT password hash in SAM".to_string()]
+    );
+    find(&r, "WIN-7", Severity::Pass, "RealTimeIsUniversal is set");
+    find(
+        &r,
+        "MOD-W1",
+        Severity::Info,
+        "storage and network drivers not installed",
+    );
+    let g5 = find(&r, "GEN-5", Severity::Pass, "no hibernation");
+    assert!(g5.evidence[0].contains("not hibernated"));
+}
+
+#[test]
+fn win2022_uefi_facts_and_findings() {
+    let Some((i, rec)) = image("win2022-uefi") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    assert_eq!(
+        w.matrix_product.as_deref(),
+        Some("Windows Server 2022 Datacenter")
+    );
+    assert_eq!(w.installation_type.as_deref(), Some("Server Core"));
+    let b = w.bcd.as_ref().unwrap();
+    assert_eq!(b.source, "/dev/sda1:/EFI/Microsoft/Boot/BCD");
+    assert_eq!(b.firmware.as_deref(), Some("uefi"));
+    assert!(o.boot_modes.uefi && !o.boot_modes.bios);
+    let drivers: Vec<(&str, Option<u32>, Option<bool>)> = w
+        .drivers
+        .iter()
+        .map(|d| (d.name.as_str(), d.start, d.file_present))
+        .collect();
+    assert_eq!(
+        drivers,
+        vec![
+            ("stornvme", Some(0), Some(true)),
+            ("AWSNVMe", Some(0), Some(true)),
+            ("ena", Some(3), Some(true)),
+            ("xenbus", Some(0), Some(true)),
+        ]
+    );
+    // Hibernated: a HIBR header page; the NTFS reader marks the volume dirty for it too.
+    assert_eq!(w.hiberfil.as_deref(), Some("hibernated"));
+    let ev = w.hiberfil_evidence.as_deref().unwrap();
+    assert!(
+        ev.contains("header signature \"HIBR\", page size 4096: hibernated"),
+        "{ev}"
+    );
+    assert!(w.system_volume_dirty.as_deref().unwrap().contains("HIBR"));
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("ops", 1001, false, true),
+        ]
+    );
+
+    let r = findings(&i);
+    assert!(r.has_blockers());
+    let g5 = find(&r, "GEN-5", Severity::Blocker, "hibernated");
+    assert!(g5.evidence[0].contains("HIBR"));
+    // The disk checks report the dirty NTFS volume as well.
+    find(&r, "GEN-5", Severity::Warning, "not shut down cleanly");
+    let pw = find(&r, "WIN-6", Severity::Pass, "every enabled local account");
+    assert_eq!(
+        pw.evidence[0],
+        "2 enabled local account(s) with a password: Administrator, ops"
+    );
+    find(&r, "WIN-6", Severity::Pass, "firewall allows RDP");
+    find(&r, "WIN-1", Severity::Warning, "automatic page-file");
+    find(
+        &r,
+        "WIN-7",
+        Severity::Warning,
+        "RealTimeIsUniversal is not set",
+    );
+    find(&r, "MOD-W1", Severity::Pass, "drivers present");
+    find(&r, "BOOT-3", Severity::Pass, "UEFI boot; GPT kept");
+}
+
+#[test]
+fn win10_facts_and_findings() {
+    let Some((i, rec)) = image("win10") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    assert_eq!(w.matrix_product.as_deref(), Some("Windows 10 Pro"));
+    let sw = w.software.as_ref().unwrap();
+    let sys = w.system.as_ref().unwrap();
+    assert_eq!(sw.ubr, Some(3803));
+    assert_eq!(
+        sw.display_version.as_deref(),
+        rec["os"]["display_version"].as_str()
+    );
+    assert!(sw.auto_logon);
+    assert_eq!(sys.hiberboot_enabled, Some(1));
+    assert_eq!(sys.deny_ts_connections, Some(1));
+    assert_eq!(sys.language_default.as_deref(), Some("0411"));
+    // One partition: the BCD store is C:\Boot\BCD.
+    assert_eq!(w.bcd.as_ref().unwrap().source, "/dev/sda1:/Boot/BCD");
+    // Fast startup on, but the hiberfil.sys header says "wake": resumed, not hibernated.
+    assert_eq!(w.hiberfil.as_deref(), Some("resumed"));
+    assert!(w.system_volume_dirty.is_none());
+    assert!(
+        w.hypervisor_services
+            .iter()
+            .any(|h| h == "VBoxService (virtualbox)")
+    );
+    assert_eq!(
+        w.p2v_signs,
+        vec![
+            "service Disk2vhd left by a P2V converter".to_string(),
+            "physical storage/network driver iaStorAVC is boot-start (Start=0)".to_string(),
+        ]
+    );
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, true, false),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("user", 1001, false, false),
+            acc("legacy", 1002, false, true),
+        ]
+    );
+    let legacy = &w.sam.as_ref().unwrap().accounts[5];
+    assert_eq!(
+        legacy.hash_format,
+        guestfix::guest::windows::sam::HashFormat::Rc4
+    );
+    assert!(legacy.lm_hash_present);
+
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(os3.evidence.iter().any(|e| e.contains("US-English")));
+    find(&r, "WIN-4", Severity::Warning, "not English");
+    find(&r, "WIN-6", Severity::Warning, "RDP is disabled");
+    find(&r, "WIN-6", Severity::Warning, "auto-logon");
+    let pw = find(&r, "WIN-6", Severity::Warning, "without a password");
+    assert_eq!(
+        pw.evidence,
+        vec!["user (RID 1001): enabled, no NT password hash in SAM".to_string()]
+    );
+    let g5 = find(&r, "GEN-5", Severity::Warning, "fast startup");
+    assert!(
+        g5.evidence
+            .iter()
+            .any(|e| e.contains("HiberbootEnabled = 1"))
+    );
+    assert!(
+        g5.evidence
+            .iter()
+            .any(|e| e.contains("\"wake\"") && e.ends_with("resumed"))
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == "GEN-5" && f.severity == Severity::Blocker)
+    );
+    let g1 = find(&r, "GEN-1", Severity::Warning, "P2V");
+    assert_eq!(g1.evidence.len(), 2);
+    find(&r, "BOOT-3", Severity::Pass, "legacy BIOS");
 }
