@@ -131,8 +131,8 @@ fn common(o: &OsFacts, w: &WindowsFacts, rec: &Value) {
         free > size - (16 << 20),
         "free {free} too small for a {size}-byte volume"
     );
-    // Only the images built without a SAM hive (win2019, win11) lack a fact: the accounts.
-    assert!(w.unknown.keys().all(|k| k == "sam"), "{:?}", w.unknown);
+    assert!(w.unknown.is_empty(), "{:?}", w.unknown);
+    assert!(w.sam.as_ref().unwrap().unreadable.is_empty());
     // Exactly what ntfs-3g's ntfsinfo counts (Free Clusters × Cluster Size).
     match ntfsinfo_free(rec, winp) {
         Some(n) => assert_eq!(free, n, "free bytes vs ntfsinfo"),
@@ -287,6 +287,21 @@ fn win2019_facts_and_findings() {
     assert!(g4.evidence[0].contains("10.1.2.19"));
     find(&r, "GEN-1", Severity::Pass, "no signs");
     find(&r, "GEN-5", Severity::Pass, "no hibernation");
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("sqlsvc", 1000, false, true),
+        ]
+    );
+    let pw = find(&r, "WIN-6", Severity::Pass, "every enabled local account");
+    assert_eq!(
+        pw.evidence,
+        vec!["2 enabled local account(s) with a password: Administrator, sqlsvc".to_string()]
+    );
 }
 
 #[test]
@@ -340,6 +355,14 @@ fn win11_facts_and_findings() {
     find(&r, "WIN-3", Severity::Pass, "EMS not enabled");
     find(&r, "WIN-5", Severity::Pass, "no Hyper-V");
     find(&r, "WIN-6", Severity::Pass, "RDP enabled");
+    // The built-in Administrator is disabled without a password (as Windows 11 sets it up):
+    // not counted; the user account has one.
+    assert_eq!(accounts(&w)[0], acc("Administrator", 500, true, false));
+    let pw = find(&r, "WIN-6", Severity::Pass, "every enabled local account");
+    assert_eq!(
+        pw.evidence,
+        vec!["1 enabled local account(s) with a password: user".to_string()]
+    );
     find(&r, "WIN-7", Severity::Pass, "RealTimeIsUniversal is set");
     find(&r, "GEN-4", Severity::Pass, "DHCP");
     find(
@@ -479,6 +502,23 @@ fn win2012r2_facts_and_findings() {
     );
     find(&r, "MOD-W1", Severity::Pass, "drivers present");
     find(&r, "OS-5", Severity::Info, "SQL Server Express Edition");
+    // RC4-era SAM entries (before Windows 10 1607), one with an LM hash too.
+    let sam = w.sam.as_ref().unwrap();
+    assert!(
+        sam.accounts
+            .iter()
+            .all(|a| a.hash_format == guestfix::guest::windows::sam::HashFormat::Rc4)
+    );
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("Administrateur", 1000, false, true),
+        ]
+    );
+    assert!(sam.accounts[2].lm_hash_present);
+    find(&r, "WIN-6", Severity::Pass, "every enabled local account");
 }
 
 /// Put changed Windows facts back into the inspection.
