@@ -868,3 +868,58 @@ fn win10_facts_and_findings() {
     assert_eq!(g1.evidence.len(), 2);
     find(&r, "BOOT-3", Severity::Pass, "legacy BIOS");
 }
+
+/// The NTFS reader's free bytes ($Bitmap, counted in the fs layer) on every NTFS partition of
+/// the Windows images — "System Reserved" volumes too — equal what ntfs-3g's `ntfsinfo -m`
+/// counts; and hiberfil.sys is classified by the fs layer the same way inspect reports it.
+#[test]
+fn ntfs_free_bytes_match_ntfsinfo() {
+    use guestfix::fs::Filesystem;
+    use guestfix::fs::ntfs::{HiberState, NtfsFs};
+    let mut compared = 0;
+    for name in ["win2022-bios", "win2022-uefi", "win10", "win2019"] {
+        let Some((_, rec)) = image(name) else {
+            return;
+        };
+        let dir = PathBuf::from(std::env::var_os("GUESTFIX_TEST_IMAGES").unwrap());
+        let dev = guestfix::block::open(
+            &dir.join(rec["file"].as_str().unwrap()),
+            &Default::default(),
+        )
+        .unwrap();
+        let set = guestfix::fs::scan_disks(&[dev]).unwrap();
+        for p in rec["partitions"].as_array().unwrap() {
+            if p["fs"] != "ntfs" {
+                continue;
+            }
+            let v = set
+                .find(&format!("/dev/sda{}", p["number"]))
+                .expect("volume");
+            let fs = NtfsFs::open(v.dev.clone()).unwrap();
+            let free = fs.free_bytes().unwrap();
+            assert_eq!(fs.info().free_bytes, free);
+            assert!(free > 0 && free < p["size"].as_u64().unwrap());
+            let Some(n) = ntfsinfo_free(&rec, p) else {
+                eprintln!("*** SKIPPED free-space cross-check: ntfsinfo not installed ***");
+                return;
+            };
+            assert_eq!(
+                free, n,
+                "{name} partition {}: free bytes vs ntfsinfo",
+                p["number"]
+            );
+            compared += 1;
+            if p["role"] == "windows" {
+                let h = fs.hiberfil().unwrap();
+                let want = match name {
+                    "win2022-bios" => Some(HiberState::NotHibernated),
+                    "win2022-uefi" => Some(HiberState::Hibernated),
+                    "win10" => Some(HiberState::Resumed),
+                    _ => None,
+                };
+                assert_eq!(h.map(|h| h.state), want, "{name}");
+            }
+        }
+    }
+    assert_eq!(compared, 6);
+}
