@@ -1088,7 +1088,7 @@ fn gen_checks(insp: &Inspection, os: &OsFacts, w: &WindowsFacts, out: &mut Vec<F
                 subj,
                 "no hibernation or fast startup",
             )
-            .evidences(header.into_iter()),
+            .evidences(header),
         );
     } else {
         out.push(
