@@ -21,6 +21,7 @@ use crate::volume::{Content, DiskSet, TableKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use crate::fs::ntfs::free_clusters;
 pub use bcd::BcdFacts;
 pub use sam::SamFacts;
 pub use software::SoftwareFacts;
