@@ -1,7 +1,8 @@
 //! Checks on one Windows root: OS-1, OS-3 (matrix), OS-4 (end of life), OS-5 (Server vs client,
 //! SQL Server edition), BOOT-3 (the boot mode the service would choose, GPT→MBR conversion),
-//! WIN-1..WIN-9, GEN-1 (P2V signs), GEN-3 (BitLocker drive letters), GEN-4 (static IPs) and
-//! GEN-5 (hibernation / fast startup, dirty hives). The generic volume findings (GEN-3 blocker,
+//! WIN-1..WIN-9 (WIN-6 includes the SAM's enabled local accounts without a password), GEN-1
+//! (P2V signs), GEN-3 (BitLocker drive letters), GEN-4 (static IPs) and GEN-5 (a hibernation
+//! image in hiberfil.sys is a blocker; fast startup or a dirty hive a warning). The generic volume findings (GEN-3 blocker,
 //! GEN-5 dirty NTFS, BOOT-3 dynamic disk) are in disk.rs.
 
 use super::{Finding, Severity, disk::human};

@@ -1,11 +1,14 @@
-//! Windows inspection: facts from the SYSTEM and SOFTWARE hives (read through the guest tree at
-//! `/Windows/System32/config`, their `.LOG1`/`.LOG2` replayed in memory), the BCD store (on the
-//! "System Reserved" partition, the ESP, or C:), `hiberfil.sys`, `Setup\State\State.ini` and the
-//! system volume's filesystem. The typed [`WindowsFacts`] is serialised into `OsFacts::windows`;
-//! the checks (src/check/windows.rs) read it back with [`WindowsFacts::from_os`].
+//! Windows inspection: facts from the SYSTEM, SOFTWARE and SAM hives (read through the guest
+//! tree at `/Windows/System32/config`, their `.LOG1`/`.LOG2` replayed in memory), the BCD store
+//! (on the "System Reserved" partition, the ESP, or C:), `hiberfil.sys` (its first page, as the
+//! NTFS reader classifies it), `Setup\State\State.ini` and the system volume's filesystem (free
+//! bytes counted by the NTFS reader in `$Bitmap`). The typed [`WindowsFacts`] is serialised into
+//! `OsFacts::windows`; the checks (src/check/windows.rs) read it back with
+//! [`WindowsFacts::from_os`].
 //!
 //! The registry readers ([`system::system_facts`], [`software::software_facts`],
-//! [`bcd::bcd_facts`]) take a [`Hive`] so they are testable on hive files alone.
+//! [`sam::sam_facts`], [`bcd::bcd_facts`]) take a [`Hive`] so they are testable on hive files
+//! alone.
 
 pub mod bcd;
 pub mod drives;
