@@ -1075,9 +1075,15 @@ fn gen_checks(insp: &Inspection, os: &OsFacts, w: &WindowsFacts, out: &mut Vec<F
         ev.push(fast_ev);
         ev.extend(header.clone());
     }
+    let dirty_hive = w.notes.iter().any(|n| n.contains("dirty hive"));
     for n in w.notes.iter().filter(|n| n.contains("dirty hive")) {
         ev.push(n.clone());
     }
+    let title = match (fast, dirty_hive) {
+        (true, false) => "fast startup is on: a shutdown leaves Windows hibernated",
+        (false, true) => "dirty registry hive: Windows may not have shut down cleanly",
+        _ => "fast startup / dirty hive: Windows may not have shut down cleanly",
+    };
     if ev.is_empty() {
         if w.hiberfil.as_deref() == Some("hibernation header truncated") {
             return;
@@ -1093,14 +1099,9 @@ fn gen_checks(insp: &Inspection, os: &OsFacts, w: &WindowsFacts, out: &mut Vec<F
         );
     } else {
         out.push(
-            Finding::new(
-                "GEN-5",
-                Severity::Warning,
-                subj,
-                "fast startup / dirty hive: Windows may not have shut down cleanly",
-            )
-            .evidences(ev)
-            .fix("disable fast startup (powercfg /h off) and shut down fully before export"),
+            Finding::new("GEN-5", Severity::Warning, subj, title)
+                .evidences(ev)
+                .fix("disable fast startup (powercfg /h off) and shut down fully before export"),
         );
     }
 }
