@@ -14,7 +14,8 @@ crafted PE32+ (x86-64) images with a valid DOS/PE/optional header (`file` says "
 executable (console) x86-64"); they contain no code.
 
 windows.json: description, boot (bios|uefi), table (mbr|gpt), disk_mib, disk_id, partitions
-[{name, fs (ntfs|vfat|msr), mib, label, role (system|windows|esp|msr)}], hives {"SYSTEM":
+[{name, fs (ntfs|vfat|msr|bitlocker: a BitLocker volume header only), mib, label, role
+(system|windows|esp|msr|data)}], hives {"SYSTEM":
 "SYSTEM.reg", ...}, files {"part:/path": "text"}, pe ["part:/path"], dirs ["part:/path"],
 defects, os, accounts [{name, rid, disabled, password, password_not_required, hash (aes|rc4),
 lm, full_name, comment}]
@@ -92,6 +93,12 @@ if spec["table"] == "mbr":
 else:
     md = b"DMIO:ID:" + uuid.UUID(winp["partuuid"]).bytes_le
 subst["@MOUNTED_C@"] = ",".join("%02x" % b for b in md)
+for p in parts:  # @MOUNTED_<name>@: the MountedDevices value of any partition (D:, E: …)
+    if spec["table"] == "mbr":
+        pm = struct.pack("<IQ", int(disk_sig, 16), p["start"])
+    else:
+        pm = b"DMIO:ID:" + uuid.UUID(p["partuuid"]).bytes_le
+    subst["@MOUNTED_%s@" % p["name"]] = ",".join("%02x" % b for b in pm)
 subst["@PARTUUID_WINDOWS@"] = winp["partuuid"]
 
 # ---- SAM (local accounts) ---------------------------------------------------------------------------
@@ -188,8 +195,8 @@ for hive, reg in spec["hives"].items():
 disk = os.path.join(work, NAME + ".raw")
 with open(disk, "wb") as f:
     f.truncate(spec["disk_mib"] * MiB)
-TYPES = {"mbr": {"ntfs": "7", "vfat": "c"},
-         "gpt": {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7", "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+TYPES = {"mbr": {"ntfs": "7", "vfat": "c", "bitlocker": "7"},
+         "gpt": {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7", "bitlocker": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7", "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
                  "msr": "E3C9E316-0B5C-4DB8-817D-F92DF00215AE"}}
 script = "label: %s\nlabel-id: %s\nunit: sectors\n" % ("dos" if spec["table"] == "mbr" else "gpt", disk_sig)
 for p in parts:
@@ -217,6 +224,18 @@ for i, p in enumerate(parts, 1):
                 f.seek(off + 0x48)
                 f.write(struct.pack("<Q", serial))
         p["uuid"] = "%016X" % serial
+    elif p["fs"] == "bitlocker":
+        # A BitLocker volume header (as a data volume encrypted with BitLocker starts): jump,
+        # OEM id "-FVE-FS-", 512-byte sectors, the BitLocker identifier GUID at 0xA0, and
+        # the boot signature; the rest stays zero (no key material, nothing decryptable).
+        with open(img, "r+b") as f:
+            bs = bytearray(512)
+            bs[0:3] = b"\xeb\x58\x90"
+            bs[3:11] = b"-FVE-FS-"
+            struct.pack_into("<HB", bs, 0x0B, 512, 8)
+            bs[0xA0:0xB0] = uuid.UUID("4967d63b-2e29-4ad8-8399-f6a339e3d001").bytes_le
+            bs[510:512] = b"\x55\xaa"
+            f.write(bs)
     elif p["fs"] == "vfat":
         serial = p["serial"]
         sh("mkfs.vfat", "-F", "32", "-i", serial, "-n", p.get("label", "NO NAME"), img, stdout=subprocess.DEVNULL)
