@@ -709,6 +709,23 @@ fn win2022_bios_facts_and_findings() {
     );
     let g5 = find(&r, "GEN-5", Severity::Pass, "no hibernation");
     assert!(g5.evidence[0].contains("not hibernated"));
+    // D: (MountedDevices: disk signature + offset of p3) is a BitLocker volume: refused by the
+    // disk checks, named by its drive letter by the Windows checks.
+    assert_eq!(
+        w.drive_mappings.get("D").map(String::as_str),
+        Some("/dev/sda3")
+    );
+    find(&r, "GEN-3", Severity::Blocker, "encrypted volume");
+    let g3 = find(
+        &r,
+        "GEN-3",
+        Severity::Info,
+        "BitLocker volume of this Windows",
+    );
+    assert_eq!(
+        g3.evidence,
+        vec!["/dev/sda3 is BitLocker-encrypted (drive D:)".to_string()]
+    );
 }
 
 #[test]
