@@ -213,7 +213,8 @@ impl NtfsFs {
         if vflags.contains(NtfsVolumeFlags::IS_DIRTY) {
             reasons.push("$Volume dirty flag is set".to_string());
         }
-        if let Some(h) = fs.hiberfil()? {
+        // An unreadable hiberfil.sys does not stop the volume from opening.
+        if let Ok(Some(h)) = fs.hiberfil() {
             if h.state == HiberState::Hibernated {
                 reasons.push(h.describe());
             }
