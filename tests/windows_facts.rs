@@ -3,10 +3,9 @@
 //! BCD store). Where hivexget (libhivex-bin) is installed the values are also compared with what
 //! that independent reader says.
 
+use guestfix::fs::ntfs::{HiberState, free_clusters, hiberfil_header};
 use guestfix::guest::windows::drives::{self, MountedDevice, VolRef};
-use guestfix::guest::windows::{
-    WindowsFacts, derive, free_clusters, hiberfil_state, image_state, matrix_product,
-};
+use guestfix::guest::windows::{WindowsFacts, derive, hiberfil_state, image_state, matrix_product};
 use guestfix::guest::windows::{bcd, software, system};
 use guestfix::hive::Hive;
 use std::process::Command;
@@ -289,8 +288,39 @@ fn helpers() {
         8,
         "bits past the bitmap are used"
     );
-    assert_eq!(hiberfil_state(b"HIBRxxxx"), "hibernated");
-    assert_eq!(hiberfil_state(&[0u8; 8]), "not hibernated");
+    // GEN-5: a hibernation signature over a whole first page is a hibernated image; the same
+    // signature in a shorter file is not; wake/zeroed is only the file.
+    let mut page = b"HIBR".to_vec();
+    page.resize(0x20, 0);
+    page[0x18..0x1c].copy_from_slice(&4096u32.to_le_bytes());
+    let h = hiberfil_header(&page, 65536);
+    assert_eq!(h.state, HiberState::Hibernated);
+    assert_eq!(h.page_size, Some(4096));
+    assert!(
+        h.describe()
+            .contains("\"HIBR\", page size 4096: hibernated")
+    );
+    assert_eq!(
+        hiberfil_header(b"hibrxxxx", 4096).state,
+        HiberState::Hibernated
+    );
+    assert_eq!(
+        hiberfil_header(b"RSTRxxxx", 8192).state,
+        HiberState::Hibernated
+    );
+    assert_eq!(
+        hiberfil_header(b"HIBRxxxx", 38).state,
+        HiberState::Truncated
+    );
+    assert_eq!(hiberfil_header(b"wake", 65536).state, HiberState::Resumed);
+    assert_eq!(hiberfil_header(b"WAKE", 65536).state, HiberState::Resumed);
+    assert_eq!(
+        hiberfil_header(&[0u8; 32], 65536).state,
+        HiberState::NotHibernated
+    );
+    assert_eq!(hiberfil_header(&[], 0).state, HiberState::NotHibernated);
+    assert_eq!(hiberfil_state(b"HIBRxxxx", 4096).0, "hibernated");
+    assert_eq!(hiberfil_state(&[0u8; 8], 4096).0, "not hibernated");
     let ini: Vec<u8> = [0xffu8, 0xfe]
         .into_iter()
         .chain(

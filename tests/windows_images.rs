@@ -132,6 +132,7 @@ fn common(o: &OsFacts, w: &WindowsFacts, rec: &Value) {
         "free {free} too small for a {size}-byte volume"
     );
     assert!(w.unknown.is_empty(), "{:?}", w.unknown);
+    assert!(w.sam.as_ref().unwrap().unreadable.is_empty());
     // Exactly what ntfs-3g's ntfsinfo counts (Free Clusters × Cluster Size).
     match ntfsinfo_free(rec, winp) {
         Some(n) => assert_eq!(free, n, "free bytes vs ntfsinfo"),
@@ -286,6 +287,21 @@ fn win2019_facts_and_findings() {
     assert!(g4.evidence[0].contains("10.1.2.19"));
     find(&r, "GEN-1", Severity::Pass, "no signs");
     find(&r, "GEN-5", Severity::Pass, "no hibernation");
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("sqlsvc", 1000, false, true),
+        ]
+    );
+    let pw = find(&r, "WIN-6", Severity::Pass, "every enabled local account");
+    assert_eq!(
+        pw.evidence,
+        vec!["2 enabled local account(s) with a password: Administrator, sqlsvc".to_string()]
+    );
 }
 
 #[test]
@@ -339,6 +355,14 @@ fn win11_facts_and_findings() {
     find(&r, "WIN-3", Severity::Pass, "EMS not enabled");
     find(&r, "WIN-5", Severity::Pass, "no Hyper-V");
     find(&r, "WIN-6", Severity::Pass, "RDP enabled");
+    // The built-in Administrator is disabled without a password (as Windows 11 sets it up):
+    // not counted; the user account has one.
+    assert_eq!(accounts(&w)[0], acc("Administrator", 500, true, false));
+    let pw = find(&r, "WIN-6", Severity::Pass, "every enabled local account");
+    assert_eq!(
+        pw.evidence,
+        vec!["1 enabled local account(s) with a password: user".to_string()]
+    );
     find(&r, "WIN-7", Severity::Pass, "RealTimeIsUniversal is set");
     find(&r, "GEN-4", Severity::Pass, "DHCP");
     find(
@@ -427,7 +451,8 @@ fn win2012r2_facts_and_findings() {
         w.image_state.as_deref(),
         Some("IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE")
     );
-    assert_eq!(w.hiberfil.as_deref(), Some("hibernated"));
+    // A 37-byte hiberfil.sys that starts with "hibr" has no first page: not an image.
+    assert_eq!(w.hiberfil.as_deref(), Some("hibernation header truncated"));
     let sys = w.system.as_ref().unwrap();
     assert_eq!(sys.processor_architecture.as_deref(), Some("AMD64"));
     assert_eq!(
@@ -464,9 +489,36 @@ fn win2012r2_facts_and_findings() {
     find(&r, "WIN-9", Severity::Warning, "boot menu");
     let g1 = find(&r, "GEN-1", Severity::Warning, "P2V");
     assert_eq!(g1.evidence.len(), 2);
-    find(&r, "GEN-5", Severity::Warning, "hibernation");
+    let g5 = find(&r, "GEN-5", Severity::Warning, "hibernation signature");
+    assert!(
+        g5.evidence[0].contains("(37 bytes) header signature \"hibr\""),
+        "{:?}",
+        g5.evidence
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == "GEN-5" && f.severity == Severity::Blocker)
+    );
     find(&r, "MOD-W1", Severity::Pass, "drivers present");
     find(&r, "OS-5", Severity::Info, "SQL Server Express Edition");
+    // RC4-era SAM entries (before Windows 10 1607), one with an LM hash too.
+    let sam = w.sam.as_ref().unwrap();
+    assert!(
+        sam.accounts
+            .iter()
+            .all(|a| a.hash_format == guestfix::guest::windows::sam::HashFormat::Rc4)
+    );
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("Administrateur", 1000, false, true),
+        ]
+    );
+    assert!(sam.accounts[2].lm_hash_present);
+    find(&r, "WIN-6", Severity::Pass, "every enabled local account");
 }
 
 /// Put changed Windows facts back into the inspection.
@@ -555,4 +607,336 @@ fn win2019_what_if_matrix_rules() {
     let r = findings(&i);
     let os1 = find(&r, "OS-1", Severity::Blocker, "i386");
     assert!(os1.evidence[0].contains("2026-04-01"));
+}
+
+/// (name, RID, disabled, password set) of every SAM account.
+fn accounts(w: &WindowsFacts) -> Vec<(String, u32, bool, bool)> {
+    w.sam
+        .as_ref()
+        .expect("SAM facts")
+        .accounts
+        .iter()
+        .map(|a| (a.name.clone(), a.rid, a.disabled, a.password_set))
+        .collect()
+}
+
+fn acc(n: &str, rid: u32, disabled: bool, pw: bool) -> (String, u32, bool, bool) {
+    (n.to_string(), rid, disabled, pw)
+}
+
+#[test]
+fn win2022_bios_facts_and_findings() {
+    let Some((i, rec)) = image("win2022-bios") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    assert_eq!(
+        w.matrix_product.as_deref(),
+        Some("Windows Server 2022 Standard")
+    );
+    let sw = w.software.as_ref().unwrap();
+    let sys = w.system.as_ref().unwrap();
+    assert_eq!(sw.ubr, Some(2340));
+    assert_eq!(sw.display_version.as_deref(), Some("21H2"));
+    assert_eq!(sw.dotnet, vec!["4.8".to_string()]);
+    assert!(
+        sw.pending_reboot
+            .iter()
+            .any(|p| p.ends_with("RebootRequired"))
+    );
+    assert_eq!(sys.language_default.as_deref(), Some("040C"));
+    assert_eq!(sys.ui_languages, vec!["fr-FR".to_string()]);
+    assert_eq!(sys.deny_ts_connections, Some(0));
+    assert!(sys.rdp_firewall_rules.is_empty(), "rules are inactive");
+    assert!(!sys.page_file.as_ref().unwrap().automatic);
+    assert_eq!(sys.hibernate_enabled, Some(1));
+    // The file is there, its header zeroed: not hibernated.
+    assert_eq!(w.hiberfil.as_deref(), Some("not hibernated"));
+    assert!(
+        w.hiberfil_evidence
+            .as_deref()
+            .unwrap()
+            .contains("(65536 bytes) header signature zeroed")
+    );
+    assert!(w.system_volume_dirty.is_none());
+    let drivers: Vec<&str> = w.drivers.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(drivers, vec!["E1G60", "storahci"]);
+    assert_eq!(w.bcd.as_ref().unwrap().source, "/dev/sda1:/Boot/BCD");
+    // SAM: the built-in accounts, and an enabled service account without a password.
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("svc-backup", 1000, false, false),
+        ]
+    );
+    let sam = w.sam.as_ref().unwrap();
+    assert!(sam.unreadable.is_empty());
+    let guest = &sam.accounts[1];
+    assert!(guest.password_not_required);
+    assert_eq!(
+        guest.hash_format,
+        guestfix::guest::windows::sam::HashFormat::Aes
+    );
+    let backup = &sam.accounts[4];
+    assert_eq!(backup.full_name.as_deref(), Some("Backup service"));
+    assert_eq!(backup.logon_count, 12);
+    // No hash bytes in the facts (JSON) — only lengths were looked at.
+    let json = serde_json::to_string(&w).unwrap();
+    assert!(!json.contains("hash\":["), "{json}");
+
+    let r = findings(&i);
+    find(&r, "OS-3", Severity::Pass, "Windows Server 2022");
+    find(&r, "WIN-4", Severity::Warning, "not English");
+    find(&r, "WIN-6", Severity::Pass, "RDP enabled");
+    find(&r, "WIN-6", Severity::Warning, "firewall");
+    find(&r, "WIN-6", Severity::Warning, "pending");
+    let pw = find(&r, "WIN-6", Severity::Warning, "without a password");
+    assert_eq!(
+        pw.evidence,
+        vec!["svc-backup (RID 1000): enabled, no NT password hash in SAM".to_string()]
+    );
+    find(&r, "WIN-7", Severity::Pass, "RealTimeIsUniversal is set");
+    find(
+        &r,
+        "MOD-W1",
+        Severity::Info,
+        "storage and network drivers not installed",
+    );
+    let g5 = find(&r, "GEN-5", Severity::Pass, "no hibernation");
+    assert!(g5.evidence[0].contains("not hibernated"));
+    // D: (MountedDevices: disk signature + offset of p3) is a BitLocker volume: refused by the
+    // disk checks, named by its drive letter by the Windows checks.
+    assert_eq!(
+        w.drive_mappings.get("D").map(String::as_str),
+        Some("/dev/sda3")
+    );
+    find(&r, "GEN-3", Severity::Blocker, "encrypted volume");
+    let g3 = find(
+        &r,
+        "GEN-3",
+        Severity::Info,
+        "BitLocker volume of this Windows",
+    );
+    assert_eq!(
+        g3.evidence,
+        vec!["/dev/sda3 is BitLocker-encrypted (drive D:)".to_string()]
+    );
+}
+
+#[test]
+fn win2022_uefi_facts_and_findings() {
+    let Some((i, rec)) = image("win2022-uefi") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    assert_eq!(
+        w.matrix_product.as_deref(),
+        Some("Windows Server 2022 Datacenter")
+    );
+    assert_eq!(w.installation_type.as_deref(), Some("Server Core"));
+    let b = w.bcd.as_ref().unwrap();
+    assert_eq!(b.source, "/dev/sda1:/EFI/Microsoft/Boot/BCD");
+    assert_eq!(b.firmware.as_deref(), Some("uefi"));
+    assert!(o.boot_modes.uefi && !o.boot_modes.bios);
+    let drivers: Vec<(&str, Option<u32>, Option<bool>)> = w
+        .drivers
+        .iter()
+        .map(|d| (d.name.as_str(), d.start, d.file_present))
+        .collect();
+    assert_eq!(
+        drivers,
+        vec![
+            ("stornvme", Some(0), Some(true)),
+            ("AWSNVMe", Some(0), Some(true)),
+            ("ena", Some(3), Some(true)),
+            ("xenbus", Some(0), Some(true)),
+        ]
+    );
+    // Hibernated: a HIBR header page; the NTFS reader marks the volume dirty for it too.
+    assert_eq!(w.hiberfil.as_deref(), Some("hibernated"));
+    let ev = w.hiberfil_evidence.as_deref().unwrap();
+    assert!(
+        ev.contains("header signature \"HIBR\", page size 4096: hibernated"),
+        "{ev}"
+    );
+    assert!(w.system_volume_dirty.as_deref().unwrap().contains("HIBR"));
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, false, true),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("ops", 1001, false, true),
+        ]
+    );
+
+    let r = findings(&i);
+    assert!(r.has_blockers());
+    let g5 = find(&r, "GEN-5", Severity::Blocker, "hibernated");
+    assert!(g5.evidence[0].contains("HIBR"));
+    // The disk checks report the dirty NTFS volume as well.
+    find(&r, "GEN-5", Severity::Warning, "not shut down cleanly");
+    let pw = find(&r, "WIN-6", Severity::Pass, "every enabled local account");
+    assert_eq!(
+        pw.evidence[0],
+        "2 enabled local account(s) with a password: Administrator, ops"
+    );
+    find(&r, "WIN-6", Severity::Pass, "firewall allows RDP");
+    find(&r, "WIN-1", Severity::Warning, "automatic page-file");
+    find(
+        &r,
+        "WIN-7",
+        Severity::Warning,
+        "RealTimeIsUniversal is not set",
+    );
+    find(&r, "MOD-W1", Severity::Pass, "drivers present");
+    find(&r, "BOOT-3", Severity::Pass, "UEFI boot; GPT kept");
+}
+
+#[test]
+fn win10_facts_and_findings() {
+    let Some((i, rec)) = image("win10") else {
+        return;
+    };
+    let (o, w) = os(&i);
+    common(o, &w, &rec);
+    assert_eq!(w.matrix_product.as_deref(), Some("Windows 10 Pro"));
+    let sw = w.software.as_ref().unwrap();
+    let sys = w.system.as_ref().unwrap();
+    assert_eq!(sw.ubr, Some(3803));
+    assert_eq!(
+        sw.display_version.as_deref(),
+        rec["os"]["display_version"].as_str()
+    );
+    assert!(sw.auto_logon);
+    assert_eq!(sys.hiberboot_enabled, Some(1));
+    assert_eq!(sys.deny_ts_connections, Some(1));
+    assert_eq!(sys.language_default.as_deref(), Some("0411"));
+    // One partition: the BCD store is C:\Boot\BCD.
+    assert_eq!(w.bcd.as_ref().unwrap().source, "/dev/sda1:/Boot/BCD");
+    // Fast startup on, but the hiberfil.sys header says "wake": resumed, not hibernated.
+    assert_eq!(w.hiberfil.as_deref(), Some("resumed"));
+    assert!(w.system_volume_dirty.is_none());
+    assert!(
+        w.hypervisor_services
+            .iter()
+            .any(|h| h == "VBoxService (virtualbox)")
+    );
+    assert_eq!(
+        w.p2v_signs,
+        vec![
+            "service Disk2vhd left by a P2V converter".to_string(),
+            "physical storage/network driver iaStorAVC is boot-start (Start=0)".to_string(),
+        ]
+    );
+    assert_eq!(
+        accounts(&w),
+        vec![
+            acc("Administrator", 500, true, false),
+            acc("Guest", 501, true, false),
+            acc("DefaultAccount", 503, true, false),
+            acc("WDAGUtilityAccount", 504, true, true),
+            acc("user", 1001, false, false),
+            acc("legacy", 1002, false, true),
+        ]
+    );
+    let legacy = &w.sam.as_ref().unwrap().accounts[5];
+    assert_eq!(
+        legacy.hash_format,
+        guestfix::guest::windows::sam::HashFormat::Rc4
+    );
+    assert!(legacy.lm_hash_present);
+
+    let r = findings(&i);
+    let os3 = find(&r, "OS-3", Severity::Blocker, "not accepted");
+    assert!(os3.evidence.iter().any(|e| e.contains("US-English")));
+    find(&r, "WIN-4", Severity::Warning, "not English");
+    find(&r, "WIN-6", Severity::Warning, "RDP is disabled");
+    find(&r, "WIN-6", Severity::Warning, "auto-logon");
+    let pw = find(&r, "WIN-6", Severity::Warning, "without a password");
+    assert_eq!(
+        pw.evidence,
+        vec!["user (RID 1001): enabled, no NT password hash in SAM".to_string()]
+    );
+    let g5 = find(&r, "GEN-5", Severity::Warning, "fast startup");
+    assert!(
+        g5.evidence
+            .iter()
+            .any(|e| e.contains("HiberbootEnabled = 1"))
+    );
+    assert!(
+        g5.evidence
+            .iter()
+            .any(|e| e.contains("\"wake\"") && e.ends_with("resumed"))
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.id == "GEN-5" && f.severity == Severity::Blocker)
+    );
+    let g1 = find(&r, "GEN-1", Severity::Warning, "P2V");
+    assert_eq!(g1.evidence.len(), 2);
+    find(&r, "BOOT-3", Severity::Pass, "legacy BIOS");
+}
+
+/// The NTFS reader's free bytes ($Bitmap, counted in the fs layer) on every NTFS partition of
+/// the Windows images — "System Reserved" volumes too — equal what ntfs-3g's `ntfsinfo -m`
+/// counts; and hiberfil.sys is classified by the fs layer the same way inspect reports it.
+#[test]
+fn ntfs_free_bytes_match_ntfsinfo() {
+    use guestfix::fs::Filesystem;
+    use guestfix::fs::ntfs::{HiberState, NtfsFs};
+    let mut compared = 0;
+    for name in ["win2022-bios", "win2022-uefi", "win10", "win2019"] {
+        let Some((_, rec)) = image(name) else {
+            return;
+        };
+        let dir = PathBuf::from(std::env::var_os("GUESTFIX_TEST_IMAGES").unwrap());
+        let dev = guestfix::block::open(
+            &dir.join(rec["file"].as_str().unwrap()),
+            &Default::default(),
+        )
+        .unwrap();
+        let set = guestfix::fs::scan_disks(&[dev]).unwrap();
+        for p in rec["partitions"].as_array().unwrap() {
+            if p["fs"] != "ntfs" {
+                continue;
+            }
+            let v = set
+                .find(&format!("/dev/sda{}", p["number"]))
+                .expect("volume");
+            let fs = NtfsFs::open(v.dev.clone()).unwrap();
+            let free = fs.free_bytes().unwrap();
+            assert_eq!(fs.info().free_bytes, free);
+            assert!(free > 0 && free < p["size"].as_u64().unwrap());
+            let Some(n) = ntfsinfo_free(&rec, p) else {
+                eprintln!("*** SKIPPED free-space cross-check: ntfsinfo not installed ***");
+                return;
+            };
+            assert_eq!(
+                free, n,
+                "{name} partition {}: free bytes vs ntfsinfo",
+                p["number"]
+            );
+            compared += 1;
+            if p["role"] == "windows" {
+                let h = fs.hiberfil().unwrap();
+                let want = match name {
+                    "win2022-bios" => Some(HiberState::NotHibernated),
+                    "win2022-uefi" => Some(HiberState::Hibernated),
+                    "win10" => Some(HiberState::Resumed),
+                    _ => None,
+                };
+                assert_eq!(h.map(|h| h.state), want, "{name}");
+            }
+        }
+    }
+    assert_eq!(compared, 6);
 }

@@ -7,7 +7,8 @@
 #              with a de-DE language pack, DHCP client disabled, a boot menu with two Windows
 #              entries, only .NET 3.5 SP1, pending file renames, P2V leftovers (VMware Converter
 #              service, HP Smart Array driver boot-start), hibernation header in hiberfil.sys,
-#              SQL Server Express; virtio drivers present (viostor boot-start, netkvm).
+#              SQL Server Express; virtio drivers present (viostor boot-start, netkvm); a SAM hive
+#              with RC4-era hash entries (every enabled account has a password).
 #
 # usage: windows-extra.sh OUTDIR     (needs guestfish + hivexregedit, like windows.py; source
 #                                    scripts/libguestfs-env.sh first)
@@ -227,7 +228,16 @@ spec = {
     "hives": {"SYSTEM": "SYSTEM.reg", "SOFTWARE": "SOFTWARE.reg", "BCD": "BCD.reg"},
     "hive_paths": {"SYSTEM": "windows:/Windows/System32/config/SYSTEM",
                    "SOFTWARE": "windows:/Windows/System32/config/SOFTWARE",
-                   "BCD": "system:/Boot/BCD"},
+                   "BCD": "system:/Boot/BCD",
+        "SAM": "windows:/Windows/System32/config/SAM"},
+    # Before Windows 10 1607 the SAM keeps RC4-style hash entries (4-byte header + 16 bytes).
+    "accounts": [
+        {"name": "Administrator", "rid": 500, "password": True, "hash": "rc4",
+         "comment": "Built-in account for administering the computer/domain"},
+        {"name": "Guest", "rid": 501, "disabled": True, "password": False, "hash": "rc4",
+         "password_not_required": True, "comment": "Built-in account for guest access to the computer/domain"},
+        {"name": "Administrateur", "rid": 1000, "password": True, "hash": "rc4", "lm": True,
+         "full_name": "Lokaler Administrator"}],
     "pe": ["windows:/Windows/System32/cmd.exe", "windows:/Windows/System32/ntoskrnl.exe",
            "windows:/Windows/System32/winload.exe", "system:/bootmgr"],
     "files": {

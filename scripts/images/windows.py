@@ -14,9 +14,14 @@ crafted PE32+ (x86-64) images with a valid DOS/PE/optional header (`file` says "
 executable (console) x86-64"); they contain no code.
 
 windows.json: description, boot (bios|uefi), table (mbr|gpt), disk_mib, disk_id, partitions
-[{name, fs (ntfs|vfat|msr), mib, label, role (system|windows|esp|msr)}], hives {"SYSTEM":
+[{name, fs (ntfs|vfat|msr|bitlocker: a BitLocker volume header only), mib, label, role
+(system|windows|esp|msr|data)}], hives {"SYSTEM":
 "SYSTEM.reg", ...}, files {"part:/path": "text"}, pe ["part:/path"], dirs ["part:/path"],
-defects, os.
+defects, os, accounts [{name, rid, disabled, password, password_not_required, hash (aes|rc4),
+lm, full_name, comment}]
+(a SAM hive is built from them: SAM\\Domains\\Account\\Users\\<RID> F/V values laid out as real
+SAM hives are, hash bytes are filler, never a real hash), binary_files {"part:/path": {head or
+head_hex, size}} (zero-filled to size) (e.g. a hiberfil.sys whose first page is a hibernation header).
 """
 import json
 import os
@@ -25,6 +30,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import hashlib
 import uuid
 
 NAME, OUT = sys.argv[1], sys.argv[2]
@@ -87,12 +93,93 @@ if spec["table"] == "mbr":
 else:
     md = b"DMIO:ID:" + uuid.UUID(winp["partuuid"]).bytes_le
 subst["@MOUNTED_C@"] = ",".join("%02x" % b for b in md)
+for p in parts:  # @MOUNTED_<name>@: the MountedDevices value of any partition (D:, E: …)
+    if spec["table"] == "mbr":
+        pm = struct.pack("<IQ", int(disk_sig, 16), p["start"])
+    else:
+        pm = b"DMIO:ID:" + uuid.UUID(p["partuuid"]).bytes_le
+    subst["@MOUNTED_%s@" % p["name"]] = ",".join("%02x" % b for b in pm)
 subst["@PARTUUID_WINDOWS@"] = winp["partuuid"]
+
+# ---- SAM (local accounts) ---------------------------------------------------------------------------
+ACB_DISABLED, ACB_PWNOTREQ, ACB_NORMAL, ACB_PWNOEXP = 0x0001, 0x0004, 0x0010, 0x0200
+
+
+def reg_hex(data, typ="3"):
+    return "hex(%s):" % typ + ",".join("%02x" % b for b in data)
+
+
+def sam_f(a):
+    """The fixed-size F value (0x50 bytes): times, RID at 0x30, ACB flags at 0x38."""
+    f = bytearray(0x50)
+    struct.pack_into("<HH", f, 0, 2, 1)
+    struct.pack_into("<Q", f, 0x20, 0x7FFFFFFFFFFFFFFF)           # account never expires
+    struct.pack_into("<Q", f, 0x18, 0x01D9A5E500000000)            # password last set
+    struct.pack_into("<II", f, 0x30, a["rid"], 513)                # RID, primary group (Users)
+    acb = ACB_NORMAL | ACB_PWNOEXP
+    if a.get("disabled"):
+        acb |= ACB_DISABLED
+    if a.get("password_not_required"):
+        acb |= ACB_PWNOTREQ
+    struct.pack_into("<H", f, 0x38, acb)
+    struct.pack_into("<H", f, 0x42, a.get("logons", 0))
+    return bytes(f)
+
+
+def sam_v(a):
+    """The V value: 17 (offset, length, unknown) descriptors (0xCC bytes), offsets relative to
+    0xCC; #1 user name, #2 full name, #3 comment, #13 LM hash, #14 NT hash. A hash entry is a
+    4-byte header (PEK id, revision 1 = RC4: + 16 bytes) or, since Windows 10 1607, a 0x18-byte
+    header (revision 2 = AES: + 32 encrypted bytes); header only = no password."""
+    filler = lambda n: hashlib.sha256(("guestfix filler " + a["name"]).encode()).digest()[:n]
+    aes = a.get("hash", "aes") == "aes"
+    def hash_entry(present):
+        if aes:
+            h = struct.pack("<HHI", 3, 2, 0x10) + filler(16)
+            return h + (filler(32) if present else b"")
+        return struct.pack("<HH", 3, 1) + (filler(16) if present else b"")
+    entries = [b"\x01\x00\x14\x80" + bytes(16),                   # 0 security descriptor (stub)
+               a["name"].encode("utf-16-le"),
+               a.get("full_name", "").encode("utf-16-le"),
+               a.get("comment", "").encode("utf-16-le"),
+               b"", b"", b"", b"", b"", b"", b"",
+               b"\x15\x00" + b"\xff" * 21,                            # 11 logon hours
+               b"\x01\x02\x00\x00\x07\x00\x00\x00",
+               hash_entry(a.get("lm", False) and a.get("password")),  # 13 LM
+               hash_entry(a.get("password")),                           # 14 NT
+               struct.pack("<HH", 3, 1), struct.pack("<HH", 3, 1)]
+    head, body = b"", b""
+    for e in entries:
+        head += struct.pack("<III", len(body), len(e), 1 if e else 0)
+        body += e
+        body += bytes((-len(body)) % 4)
+    return head + body
+
+
+def sam_reg(accounts):
+    base = "HKEY_LOCAL_MACHINE\\SAM\\SAM\\Domains\\Account"
+    t = "Windows Registry Editor Version 5.00\n; SAM hive: local accounts (built by windows.py)\n"
+    for k in ("HKEY_LOCAL_MACHINE\\SAM\\SAM", "HKEY_LOCAL_MACHINE\\SAM\\SAM\\Domains", base,
+              base + "\\Users", base + "\\Users\\Names"):
+        t += "\n[%s]\n" % k
+    for a in accounts:
+        t += "\n[%s\\Users\\%08X]\n\"F\"=%s\n\"V\"=%s\n" % (base, a["rid"], reg_hex(sam_f(a)), reg_hex(sam_v(a)))
+    for a in accounts:
+        t += "\n[%s\\Users\\Names\\%s]\n@=hex(%x):\n" % (base, a["name"], a["rid"])
+    return t
+
+
+if spec.get("accounts"):
+    open(os.path.join(work, "SAM.reg"), "w", encoding="utf-8").write(sam_reg(spec["accounts"]))
+    spec["hives"]["SAM"] = "@work/SAM.reg"
+    spec.setdefault("hive_paths", {}).setdefault("SAM", "windows:/Windows/System32/config/SAM")
 
 # ---- hives -------------------------------------------------------------------------------------------
 hives = {}
 for hive, reg in spec["hives"].items():
-    text = open(os.path.join(TREE, reg), encoding="utf-8").read()
+    src = os.path.join(work, reg[len("@work/"):]) if reg.startswith("@work/") else os.path.join(TREE, reg)
+    reg = os.path.basename(src) + ".in"
+    text = open(src, encoding="utf-8").read()
     for k, v in subst.items():
         text = text.replace(k, v)
     regf = os.path.join(work, reg)
@@ -108,8 +195,8 @@ for hive, reg in spec["hives"].items():
 disk = os.path.join(work, NAME + ".raw")
 with open(disk, "wb") as f:
     f.truncate(spec["disk_mib"] * MiB)
-TYPES = {"mbr": {"ntfs": "7", "vfat": "c"},
-         "gpt": {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7", "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+TYPES = {"mbr": {"ntfs": "7", "vfat": "c", "bitlocker": "7"},
+         "gpt": {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7", "bitlocker": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7", "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
                  "msr": "E3C9E316-0B5C-4DB8-817D-F92DF00215AE"}}
 script = "label: %s\nlabel-id: %s\nunit: sectors\n" % ("dos" if spec["table"] == "mbr" else "gpt", disk_sig)
 for p in parts:
@@ -137,6 +224,18 @@ for i, p in enumerate(parts, 1):
                 f.seek(off + 0x48)
                 f.write(struct.pack("<Q", serial))
         p["uuid"] = "%016X" % serial
+    elif p["fs"] == "bitlocker":
+        # A BitLocker volume header (as a data volume encrypted with BitLocker starts): jump,
+        # OEM id "-FVE-FS-", 512-byte sectors, the BitLocker identifier GUID at 0xA0, and
+        # the boot signature; the rest stays zero (no key material, nothing decryptable).
+        with open(img, "r+b") as f:
+            bs = bytearray(512)
+            bs[0:3] = b"\xeb\x58\x90"
+            bs[3:11] = b"-FVE-FS-"
+            struct.pack_into("<HB", bs, 0x0B, 512, 8)
+            bs[0xA0:0xB0] = uuid.UUID("4967d63b-2e29-4ad8-8399-f6a339e3d001").bytes_le
+            bs[510:512] = b"\x55\xaa"
+            f.write(bs)
     elif p["fs"] == "vfat":
         serial = p["serial"]
         sh("mkfs.vfat", "-F", "32", "-i", serial, "-n", p.get("label", "NO NAME"), img, stdout=subprocess.DEVNULL)
@@ -154,6 +253,9 @@ for sp, text in spec.get("files", {}).items():
     files[sp] = text.encode("utf-8")
 for sp in spec.get("pe", []):
     files[sp] = pe32plus("guestfix crafted PE32+ " + os.path.basename(sp.split(":", 1)[1]))
+for sp, b in spec.get("binary_files", {}).items():
+    head = bytes.fromhex(b["head_hex"]) if "head_hex" in b else b["head"].encode("latin-1")
+    files[sp] = head + bytes(b["size"] - len(head))
 for hive, path in spec.get("hive_paths", {}).items():
     files[path] = open(hives[hive], "rb").read()
 mounted = None
@@ -179,7 +281,6 @@ for pname in [p["name"] for p in parts if p["fs"] in ("ntfs", "vfat")]:
         parts_ = d.strip("/").split("/")
         for j in range(1, len(parts_) + 1):
             rows["/" + "/".join(parts_[:j])] = ("d", 0, "-")
-    import hashlib
     for sp, data in files.items():
         if sp.startswith(pname + ":"):
             rows[sp.split(":", 1)[1]] = ("f", len(data), hashlib.sha256(data).hexdigest())

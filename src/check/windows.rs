@@ -1,7 +1,8 @@
 //! Checks on one Windows root: OS-1, OS-3 (matrix), OS-4 (end of life), OS-5 (Server vs client,
 //! SQL Server edition), BOOT-3 (the boot mode the service would choose, GPT→MBR conversion),
-//! WIN-1..WIN-9, GEN-1 (P2V signs), GEN-3 (BitLocker drive letters), GEN-4 (static IPs) and
-//! GEN-5 (hibernation / fast startup, dirty hives). The generic volume findings (GEN-3 blocker,
+//! WIN-1..WIN-9 (WIN-6 includes the SAM's enabled local accounts without a password), GEN-1
+//! (P2V signs), GEN-3 (BitLocker drive letters), GEN-4 (static IPs) and GEN-5 (a hibernation
+//! image in hiberfil.sys is a blocker; fast startup or a dirty hive a warning). The generic volume findings (GEN-3 blocker,
 //! GEN-5 dirty NTFS, BOOT-3 dynamic disk) are in disk.rs.
 
 use super::{Finding, Severity, disk::human};
@@ -667,16 +668,8 @@ fn win_checks(
                 .fix("install pending updates and reboot before export"),
             );
         }
-        out.push(
-            Finding::new(
-                "WIN-6",
-                Severity::Info,
-                subj,
-                "account passwords are not checked",
-            )
-            .evidence("the SAM hive is not read: make sure every account has a password"),
-        );
     }
+    win6_accounts(subj, w, out);
 
     // WIN-7: RealTimeIsUniversal.
     if have_sys {
@@ -873,6 +866,91 @@ fn win_checks(
     }
 }
 
+/// WIN-6: every account has a password — enabled local accounts of the SAM hive without an NT
+/// hash have a blank password (disabled accounts such as Guest do not count).
+fn win6_accounts(subj: &str, w: &WindowsFacts, out: &mut Vec<Finding>) {
+    let Some(sam) = &w.sam else {
+        out.push(
+            Finding::new(
+                "WIN-6",
+                Severity::Warning,
+                subj,
+                "account passwords unknown",
+            )
+            .evidence(
+                w.unknown
+                    .get("sam")
+                    .cloned()
+                    .unwrap_or_else(|| "the SAM hive was not read".into()),
+            )
+            .fix("make sure every account has a password"),
+        );
+        return;
+    };
+    let blank: Vec<String> = sam
+        .blank_password_accounts()
+        .map(|a| {
+            format!(
+                "{} (RID {}): enabled, no NT password hash in SAM{}",
+                a.name,
+                a.rid,
+                if a.password_not_required {
+                    "; password not required (ACB_PWNOTREQ)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    let mut ev: Vec<String> = sam
+        .unreadable
+        .iter()
+        .map(|u| format!("SAM account not readable: {u}"))
+        .collect();
+    if blank.is_empty() {
+        let enabled: Vec<&str> = sam
+            .accounts
+            .iter()
+            .filter(|a| !a.disabled)
+            .map(|a| a.name.as_str())
+            .collect();
+        ev.insert(
+            0,
+            format!(
+                "{} enabled local account(s) with a password: {}",
+                enabled.len(),
+                enabled.join(", ")
+            ),
+        );
+        out.push(
+            Finding::new(
+                "WIN-6",
+                if sam.unreadable.is_empty() {
+                    Severity::Pass
+                } else {
+                    Severity::Warning
+                },
+                subj,
+                "every enabled local account has a password",
+            )
+            .evidences(ev),
+        );
+    } else {
+        let mut all = blank;
+        all.extend(ev);
+        out.push(
+            Finding::new(
+                "WIN-6",
+                Severity::Warning,
+                subj,
+                "local accounts without a password",
+            )
+            .evidences(all)
+            .fix("set a password on these accounts (or disable them) before export"),
+        );
+    }
+}
+
 fn gen_checks(insp: &Inspection, os: &OsFacts, w: &WindowsFacts, out: &mut Vec<Finding>) {
     let subj = os.root.as_str();
     let sys = w.system.clone().unwrap_or_default();
@@ -954,33 +1032,76 @@ fn gen_checks(insp: &Inspection, os: &OsFacts, w: &WindowsFacts, out: &mut Vec<F
         ));
     }
     // GEN-5: hibernation and fast startup (a dirty NTFS is reported by the disk checks).
-    let mut ev = Vec::new();
-    if w.hiberfil.as_deref() == Some("hibernated") {
-        ev.push("hiberfil.sys holds a hibernation image".to_string());
-    }
-    if sys.hiberboot_enabled == Some(1) {
-        ev.push("Session Manager\\Power HiberbootEnabled = 1 (fast startup)".to_string());
-    }
-    for n in w.notes.iter().filter(|n| n.contains("dirty hive")) {
-        ev.push(n.clone());
-    }
-    if ev.is_empty() {
-        out.push(Finding::new(
-            "GEN-5",
-            Severity::Pass,
-            subj,
-            "no hibernation or fast startup",
-        ));
-    } else {
-        out.push(
+    // A hibernation image (hibr/HIBR over a whole first page) is a blocker: a resume would
+    // load it and lose what the import changed. A resumed/zeroed hiberfil.sys is only the
+    // file; fast startup (HiberbootEnabled=1) makes the next shutdown a hibernation: warning.
+    let header = w.hiberfil_evidence.clone();
+    let fast = sys.hiberboot_enabled == Some(1);
+    let fast_ev = "Session Manager\\Power HiberbootEnabled = 1 (fast startup)".to_string();
+    match w.hiberfil.as_deref() {
+        Some("hibernated") => {
+            let mut ev: Vec<String> = header.into_iter().collect();
+            if fast {
+                ev.push(
+                    fast_ev.clone() + ": a fast-startup shutdown hibernated the kernel session",
+                );
+            }
+            out.push(
+                Finding::new(
+                    "GEN-5",
+                    Severity::Blocker,
+                    subj,
+                    "Windows is hibernated: hiberfil.sys holds a hibernation image",
+                )
+                .evidences(ev)
+                .fix("boot the VM, then shut it down fully (shutdown /s /t 0; powercfg /h off) before export"),
+            );
+            return;
+        }
+        Some("hibernation header truncated") => out.push(
             Finding::new(
                 "GEN-5",
                 Severity::Warning,
                 subj,
-                "hibernation / fast startup: Windows may not have shut down cleanly",
+                "hibernation signature in a truncated hiberfil.sys",
             )
-            .evidences(ev)
-            .fix("disable fast startup (powercfg /h off) and shut down fully before export"),
+            .evidences(header.clone())
+            .fix("boot the VM and shut it down fully (powercfg /h off) before export"),
+        ),
+        _ => {}
+    }
+    let mut ev = Vec::new();
+    if fast {
+        ev.push(fast_ev);
+        ev.extend(header.clone());
+    }
+    let dirty_hive = w.notes.iter().any(|n| n.contains("dirty hive"));
+    for n in w.notes.iter().filter(|n| n.contains("dirty hive")) {
+        ev.push(n.clone());
+    }
+    let title = match (fast, dirty_hive) {
+        (true, false) => "fast startup is on: a shutdown leaves Windows hibernated",
+        (false, true) => "dirty registry hive: Windows may not have shut down cleanly",
+        _ => "fast startup / dirty hive: Windows may not have shut down cleanly",
+    };
+    if ev.is_empty() {
+        if w.hiberfil.as_deref() == Some("hibernation header truncated") {
+            return;
+        }
+        out.push(
+            Finding::new(
+                "GEN-5",
+                Severity::Pass,
+                subj,
+                "no hibernation or fast startup",
+            )
+            .evidences(header),
+        );
+    } else {
+        out.push(
+            Finding::new("GEN-5", Severity::Warning, subj, title)
+                .evidences(ev)
+                .fix("disable fast startup (powercfg /h off) and shut down fully before export"),
         );
     }
 }

@@ -3,8 +3,13 @@
 //! the Win32/POSIX names (8.3 DOS aliases are skipped) and hide the NTFS metafiles (MFT records
 //! below 16: `$MFT`, `$LogFile`, …) as ntfs-3g does.
 //!
-//! Dirty state (GEN-5): the `$Volume` dirty flag, and hibernation / fast startup: a
-//! `/hiberfil.sys` whose header starts with `hibr`/`HIBR`/`wake`/`WAKE`.
+//! Dirty state (GEN-5): the `$Volume` dirty flag, and hibernation: a `/hiberfil.sys` whose first
+//! page is a hibernation header (`hibr`/`HIBR`, or `rstr`/`RSTR` while resuming — a fast-startup
+//! shutdown writes `HIBR` too). A `wake`/`WAKE` signature (the image was resumed) or a zeroed
+//! header is only the file: Windows is not hibernated. See [`hiberfil_header`].
+//!
+//! Free space ([`FsInfo::free_bytes`]) is counted in `$Bitmap` (clear bits below the cluster
+//! count), read in bounded chunks on the first [`Filesystem::info`] call.
 //!
 //! [`NtfsFs::data_runs`] gives where a file's bytes lie on the volume, for in-place rewrites of
 //! hive files.
@@ -25,6 +30,113 @@ use std::sync::Arc;
 pub const MAX_DIR_ENTRIES: usize = 1 << 20;
 /// Most data runs returned for one file.
 pub const MAX_RUNS: usize = 1 << 16;
+/// Largest `$Bitmap` counted (a 16 TiB volume with 4 KiB clusters has a 512 MiB bitmap).
+pub const MAX_BITMAP: u64 = 512 << 20;
+/// `$Bitmap` is read in chunks of this size.
+const BITMAP_CHUNK: usize = 1 << 20;
+/// A hibernation file's header is its first page.
+pub const HIBER_PAGE: u64 = 4096;
+
+/// What the first page of `hiberfil.sys` says (GEN-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HiberState {
+    /// `hibr`/`HIBR` (or `rstr`/`RSTR`) over a whole first page: a hibernation image that a
+    /// resume would load — whatever the guest wrote since is lost (a hibernated or
+    /// fast-startup shutdown).
+    Hibernated,
+    /// A hibernation signature in a file shorter than one page: not a usable image.
+    Truncated,
+    /// `wake`/`WAKE`: the image was resumed and invalidated; only the file remains.
+    Resumed,
+    /// A zeroed (or otherwise unsigned) header: only the file.
+    NotHibernated,
+}
+
+impl HiberState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HiberState::Hibernated => "hibernated",
+            HiberState::Truncated => "hibernation header truncated",
+            HiberState::Resumed => "resumed",
+            HiberState::NotHibernated => "not hibernated",
+        }
+    }
+}
+
+/// The classified header of `hiberfil.sys`, with the evidence read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiberfilHeader {
+    pub state: HiberState,
+    pub signature: [u8; 4],
+    pub file_len: u64,
+    /// The header's PageSize field (offset 0x18 of a 64-bit Windows 8+ header), when non-zero.
+    pub page_size: Option<u32>,
+}
+
+impl HiberfilHeader {
+    /// One line of evidence: signature, size, page size, verdict.
+    pub fn describe(&self) -> String {
+        let sig = if self.signature == [0; 4] {
+            "zeroed".to_string()
+        } else {
+            format!("{:?}", String::from_utf8_lossy(&self.signature))
+        };
+        let mut s = format!(
+            "hiberfil.sys ({} bytes) header signature {sig}",
+            self.file_len
+        );
+        if let Some(p) = self.page_size {
+            s.push_str(&format!(", page size {p}"));
+        }
+        s.push_str(&format!(": {}", self.state.as_str()));
+        s
+    }
+}
+
+/// Classify the first bytes `head` of a `hiberfil.sys` of `file_len` bytes.
+pub fn hiberfil_header(head: &[u8], file_len: u64) -> HiberfilHeader {
+    let mut signature = [0u8; 4];
+    if let Some(h) = head.get(..4) {
+        signature.copy_from_slice(h);
+    }
+    let page_size = head
+        .get(0x18..0x1c)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .filter(|p| *p != 0);
+    let state = match &signature {
+        b"hibr" | b"HIBR" | b"rstr" | b"RSTR" if file_len >= HIBER_PAGE => HiberState::Hibernated,
+        b"hibr" | b"HIBR" | b"rstr" | b"RSTR" => HiberState::Truncated,
+        b"wake" | b"WAKE" => HiberState::Resumed,
+        _ => HiberState::NotHibernated,
+    };
+    HiberfilHeader {
+        state,
+        signature,
+        file_len,
+        page_size,
+    }
+}
+
+/// Clear bits among the first `clusters` bits of a cluster bitmap chunk (bits past its end
+/// count as used).
+pub fn free_clusters(bitmap: &[u8], clusters: u64) -> u64 {
+    let full = usize::try_from(clusters / 8).unwrap_or(usize::MAX);
+    let mut free: u64 = bitmap
+        .iter()
+        .take(full)
+        .map(|b| u64::from(b.count_zeros()))
+        .sum();
+    let rest = (clusters % 8) as u32;
+    if rest > 0 {
+        if let Some(b) = bitmap.get(full) {
+            let mask = ((1u16 << rest) - 1) as u8;
+            free += u64::from((!*b & mask).count_ones());
+        }
+    }
+    free
+}
 
 /// One extent of a file's data: `len` bytes at `file_offset` in the file lie at
 /// `volume_offset` on the volume (`None`: a sparse run, reads as zeros).
@@ -40,6 +152,8 @@ pub struct NtfsFs {
     dev: Arc<dyn BlockDev>,
     ntfs: Ntfs,
     info: FsInfo,
+    /// Free bytes counted in `$Bitmap` (on the first `info()`).
+    free: std::sync::OnceLock<Result<u64, String>>,
 }
 
 fn lossy(p: &[u8]) -> String {
@@ -93,18 +207,16 @@ impl NtfsFs {
                 dirty: DirtyState::Clean,
             },
             ntfs,
+            free: std::sync::OnceLock::new(),
         };
         let mut reasons = Vec::new();
         if vflags.contains(NtfsVolumeFlags::IS_DIRTY) {
             reasons.push("$Volume dirty flag is set".to_string());
         }
-        let mut hdr = [0u8; 4];
-        if let Ok(n) = fs.read_at(b"/hiberfil.sys", 0, &mut hdr) {
-            if n == 4 && matches!(&hdr, b"hibr" | b"HIBR" | b"wake" | b"WAKE") {
-                reasons.push(format!(
-                    "hiberfil.sys header is {:?}: hibernated or fast startup",
-                    String::from_utf8_lossy(&hdr)
-                ));
+        // An unreadable hiberfil.sys does not stop the volume from opening.
+        if let Ok(Some(h)) = fs.hiberfil() {
+            if h.state == HiberState::Hibernated {
+                reasons.push(h.describe());
             }
         }
         if !reasons.is_empty() {
@@ -113,6 +225,67 @@ impl NtfsFs {
             };
         }
         Ok(fs)
+    }
+
+    /// The header of `/hiberfil.sys` (None when there is no such file).
+    pub fn hiberfil(&self) -> Result<Option<HiberfilHeader>, FsError> {
+        let len = match self.stat(b"/hiberfil.sys") {
+            Ok(m) => m.size,
+            Err(FsError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut head = [0u8; 0x20];
+        let n = self.read_at(b"/hiberfil.sys", 0, &mut head)?;
+        Ok(Some(hiberfil_header(head.get(..n).unwrap_or(&[]), len)))
+    }
+
+    /// Free bytes: clear bits of `$Bitmap` below the cluster count, times the cluster size.
+    /// The bitmap is read in 1 MiB chunks, at most [`MAX_BITMAP`] bytes; bits the file lacks
+    /// count as used.
+    pub fn free_bytes(&self) -> Result<u64, FsError> {
+        self.free
+            .get_or_init(|| self.count_free().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|reason| FsError::Corrupt {
+                fs: "ntfs",
+                structure: "$Bitmap".into(),
+                reason,
+            })
+    }
+
+    fn count_free(&self) -> Result<u64, FsError> {
+        let cs = u64::from(self.info.block_size);
+        if cs == 0 {
+            return Err(FsError::Corrupt {
+                fs: "ntfs",
+                structure: "boot sector".into(),
+                reason: "cluster size 0".into(),
+            });
+        }
+        let clusters = self.info.total_bytes / cs;
+        let size = self.stat(b"/$Bitmap")?.size;
+        let want = clusters.div_ceil(8).min(size);
+        if want > MAX_BITMAP {
+            return Err(FsError::Corrupt {
+                fs: "ntfs",
+                structure: "$Bitmap".into(),
+                reason: format!("{want} bytes of cluster bitmap (more than {MAX_BITMAP})"),
+            });
+        }
+        let mut buf = vec![0u8; BITMAP_CHUNK.min(want as usize)];
+        let (mut off, mut free) = (0u64, 0u64);
+        while off < want {
+            let len = ((want - off) as usize).min(buf.len());
+            let chunk = buf.get_mut(..len).unwrap_or(&mut []);
+            let n = self.read_at(b"/$Bitmap", off, chunk)?;
+            if n == 0 {
+                break;
+            }
+            let bits = clusters.saturating_sub(off * 8);
+            free += free_clusters(chunk.get(..n).unwrap_or(&[]), bits);
+            off += n as u64;
+        }
+        Ok(free.saturating_mul(cs))
     }
 
     fn lookup<'n>(&'n self, r: &mut RoDev, path: &[u8]) -> Result<NtfsFile<'n>, FsError> {
@@ -216,7 +389,10 @@ impl NtfsFs {
 
 impl Filesystem for NtfsFs {
     fn info(&self) -> FsInfo {
-        self.info.clone()
+        let mut i = self.info.clone();
+        // 0 when $Bitmap cannot be read (the error is NtfsFs::free_bytes's).
+        i.free_bytes = self.free_bytes().unwrap_or(0);
+        i
     }
 
     fn stat(&self, path: &[u8]) -> Result<Metadata, FsError> {

@@ -1,14 +1,18 @@
-//! Windows inspection: facts from the SYSTEM and SOFTWARE hives (read through the guest tree at
-//! `/Windows/System32/config`, their `.LOG1`/`.LOG2` replayed in memory), the BCD store (on the
-//! "System Reserved" partition, the ESP, or C:), `hiberfil.sys`, `Setup\State\State.ini` and the
-//! system volume's filesystem. The typed [`WindowsFacts`] is serialised into `OsFacts::windows`;
-//! the checks (src/check/windows.rs) read it back with [`WindowsFacts::from_os`].
+//! Windows inspection: facts from the SYSTEM, SOFTWARE and SAM hives (read through the guest
+//! tree at `/Windows/System32/config`, their `.LOG1`/`.LOG2` replayed in memory), the BCD store
+//! (on the "System Reserved" partition, the ESP, or C:), `hiberfil.sys` (its first page, as the
+//! NTFS reader classifies it), `Setup\State\State.ini` and the system volume's filesystem (free
+//! bytes counted by the NTFS reader in `$Bitmap`). The typed [`WindowsFacts`] is serialised into
+//! `OsFacts::windows`; the checks (src/check/windows.rs) read it back with
+//! [`WindowsFacts::from_os`].
 //!
 //! The registry readers ([`system::system_facts`], [`software::software_facts`],
-//! [`bcd::bcd_facts`]) take a [`Hive`] so they are testable on hive files alone.
+//! [`sam::sam_facts`], [`bcd::bcd_facts`]) take a [`Hive`] so they are testable on hive files
+//! alone.
 
 pub mod bcd;
 pub mod drives;
+pub mod sam;
 pub mod software;
 pub mod system;
 
@@ -20,7 +24,9 @@ use crate::volume::{Content, DiskSet, TableKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use crate::fs::ntfs::free_clusters;
 pub use bcd::BcdFacts;
+pub use sam::SamFacts;
 pub use software::SoftwareFacts;
 pub use system::SystemFacts;
 
@@ -144,6 +150,9 @@ pub struct WindowsFacts {
     /// The SOFTWARE hive facts (product, .NET, SQL Server …).
     pub software: Option<SoftwareFacts>,
     pub bcd: Option<BcdFacts>,
+    /// The SAM hive's local accounts (WIN-6: every account has a password).
+    #[serde(default)]
+    pub sam: Option<SamFacts>,
     /// Drivers of interest present, with Start and ImagePath.
     pub drivers: Vec<DriverFacts>,
     /// Hypervisor guest tool services present (`VMTools (vmware)`).
@@ -153,8 +162,13 @@ pub struct WindowsFacts {
     /// "bios" or "uefi": how this installation boots (partition table, ESP, BCD loader).
     pub boot_mode: Option<String>,
     pub boot_mode_evidence: Vec<String>,
-    /// `hiberfil.sys` header: "hibernated" (hibr/HIBR), "not hibernated", or absent.
+    /// `hiberfil.sys` first page (GEN-5): "hibernated" (hibr/HIBR/RSTR over a whole page),
+    /// "hibernation header truncated", "resumed" (wake/WAKE), "not hibernated" (zeroed), or
+    /// None when there is no hiberfil.sys.
     pub hiberfil: Option<String>,
+    /// What the header holds (signature, size, page size).
+    #[serde(default)]
+    pub hiberfil_evidence: Option<String>,
     /// Free bytes and dirty state of the system volume (WIN-1, GEN-5).
     pub system_volume_free_bytes: Option<u64>,
     pub system_volume_dirty: Option<String>,
@@ -260,49 +274,11 @@ pub fn open_hive(tree: &GuestTree, path: &str, notes: &mut Vec<String>) -> Resul
     }
 }
 
-/// Largest $Bitmap read (a 16 TiB volume with 4 KiB clusters has a 512 MiB bitmap).
-pub const MAX_BITMAP: u64 = 512 << 20;
-
-/// Free bytes of an NTFS volume: clear bits of `$Bitmap` below the cluster count, times the
-/// cluster size.
-pub fn ntfs_free_bytes(fs: &dyn Filesystem) -> Result<u64, String> {
-    let info = fs.info();
-    let cs = u64::from(info.block_size);
-    if cs == 0 {
-        return Err("cluster size 0".into());
-    }
-    let clusters = info.total_bytes / cs;
-    let bm = fs
-        .read_file(b"/$Bitmap", MAX_BITMAP)
-        .map_err(|e| format!("$Bitmap: {e}"))?;
-    Ok(free_clusters(&bm, clusters).saturating_mul(cs))
-}
-
-/// Clear bits among the first `clusters` bits of a cluster bitmap (bits past its end count
-/// as used).
-pub fn free_clusters(bitmap: &[u8], clusters: u64) -> u64 {
-    let full = (clusters / 8) as usize;
-    let mut free: u64 = bitmap
-        .iter()
-        .take(full)
-        .map(|b| u64::from(b.count_zeros()))
-        .sum();
-    let rest = (clusters % 8) as u32;
-    if rest > 0 {
-        if let Some(b) = bitmap.get(full) {
-            let mask = (1u16 << rest) as u8;
-            free += u64::from((!*b & mask.wrapping_sub(1)).count_ones());
-        }
-    }
-    free
-}
-
-/// "hibernated" / "not hibernated" from the first bytes of hiberfil.sys.
-pub fn hiberfil_state(head: &[u8]) -> &'static str {
-    match head.get(..4) {
-        Some(b"hibr") | Some(b"HIBR") | Some(b"RSTR") | Some(b"rstr") => "hibernated",
-        _ => "not hibernated",
-    }
+/// The hiberfil.sys verdict and its evidence, from the header the NTFS reader classifies
+/// ([`crate::fs::ntfs::hiberfil_header`]).
+pub fn hiberfil_state(head: &[u8], file_len: u64) -> (String, String) {
+    let h = crate::fs::ntfs::hiberfil_header(head, file_len);
+    (h.state.as_str().to_string(), h.describe())
 }
 
 /// `ImageState=` of a State.ini (UTF-16LE with BOM, or ASCII).
@@ -419,6 +395,14 @@ pub fn inspect(
             w.unknown.insert("software".into(), e);
         }
     }
+    match open_hive(tree, "/Windows/System32/config/SAM", &mut notes)
+        .and_then(|h| sam::sam_facts(&h).map_err(|e| format!("SAM: {e}")))
+    {
+        Ok(s) => w.sam = Some(s),
+        Err(e) => {
+            w.unknown.insert("sam".into(), e);
+        }
+    }
     w.notes = notes;
     derive(&mut w);
     for d in &mut w.drivers {
@@ -531,15 +515,13 @@ pub fn inspect(
 
     // System volume (WIN-1, GEN-5).
     let info = root_fs.info();
+    // The NTFS reader counts free clusters in $Bitmap; 0 means it could not.
     w.system_volume_free_bytes = if info.free_bytes == 0 && info.kind == crate::fs::FsKind::Ntfs {
-        // The NTFS reader does not count free clusters: count them in $Bitmap.
-        match ntfs_free_bytes(root_fs) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                w.unknown.insert("system_volume_free_bytes".into(), e);
-                None
-            }
-        }
+        w.unknown.insert(
+            "system_volume_free_bytes".into(),
+            format!("{root_volume}: the NTFS reader could not count free clusters in $Bitmap"),
+        );
+        None
     } else {
         Some(info.free_bytes)
     };
@@ -547,12 +529,13 @@ pub fn inspect(
         DirtyState::Clean => None,
         DirtyState::NeedsRecovery { detail, .. } | DirtyState::Dirty { detail } => Some(detail),
     };
-    let mut head = [0u8; 8];
-    w.hiberfil = match root_fs.read_at(b"/hiberfil.sys", 0, &mut head) {
-        Ok(n) if n >= 4 => Some(hiberfil_state(&head).to_string()),
-        Ok(_) => Some("not hibernated".into()),
-        Err(_) => None,
-    };
+    if let Ok(m) = root_fs.stat(b"/hiberfil.sys") {
+        let mut head = [0u8; 0x20];
+        let n = root_fs.read_at(b"/hiberfil.sys", 0, &mut head).unwrap_or(0);
+        let (state, ev) = hiberfil_state(head.get(..n).unwrap_or(&[]), m.size);
+        w.hiberfil = Some(state);
+        w.hiberfil_evidence = Some(ev);
+    }
     w.image_state = tree
         .read_file(b"/Windows/Setup/State/State.ini", 1 << 20)
         .ok()
