@@ -10,4 +10,5 @@ pub mod initramfs;
 pub mod network;
 pub mod osrelease;
 pub mod packages;
+pub mod rpmdb;
 pub mod shellvars;
