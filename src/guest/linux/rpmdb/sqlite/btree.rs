@@ -125,12 +125,9 @@ mod tests {
         // U = 4096: X = 4061; M = ((4096-12)*32/255)-23 = 489.
         assert_eq!(local_payload(100, 4096), 100);
         assert_eq!(local_payload(4061, 4096), 4061);
-        let p = 4062u64;
-        let k = 489 + ((p - 489) % 4092);
-        assert_eq!(local_payload(p, 4096), k as usize);
-        assert_eq!(
-            local_payload(10_000, 4096),
-            489 + ((10_000 - 489) % 4092) as usize
-        );
+        // P = 4062: K = 489 + (3573 % 4092) = 4062 > X, so only M bytes stay local.
+        assert_eq!(local_payload(4062, 4096), 489);
+        // P = 10000: K = 489 + (9511 % 4092) = 1816 <= X: K bytes stay local.
+        assert_eq!(local_payload(10_000, 4096), 1816);
     }
 }
