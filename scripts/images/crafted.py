@@ -333,7 +333,7 @@ for p in spec["partitions"]:
             for r in rows:
                 path, rest = r.split("\t", 1)
                 mf.write("%s\t%s\n" % (sv if path == "/" else sv + path, rest))
-        sh("mkfs.btrfs", "-q", "-f", "-U", p["uuid"], img, stdout=subprocess.DEVNULL)
+        sh("mkfs.btrfs", "-q", "-f", "-U", p["uuid"], *(["-L", p["label"]] if p.get("label") else []), img, stdout=subprocess.DEVNULL)
     elif fs == "lvm":
         pass  # made by guestfish below (device-mapper is needed to format logical volumes)
     elif fs == "btrfs":
