@@ -330,6 +330,9 @@ for p in spec["partitions"]:
         sv = "/" + p["subvolumes"][0].strip("/")
         with open(man, "w") as mf:
             mf.write("/\td\t0755\t0\t-\n")
+            for other in p["subvolumes"][1:]:  # a sibling subvolume (Fedora's home) is a top-level directory
+                if not other.strip("/").startswith(first + "/"):
+                    mf.write("/%s\td\t0755\t0\t-\n" % other.strip("/"))
             for r in rows:
                 path, rest = r.split("\t", 1)
                 mf.write("%s\t%s\n" % (sv if path == "/" else sv + path, rest))
