@@ -10,7 +10,7 @@ use crate::guest::facts::{Application, Fact};
 /// `/var/lib/rpm` is usually a symlink to it) and the classic `/var/lib/rpm`.
 pub const RPMDB_DIRS: [&str; 2] = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"];
 
-/// Largest `rpmdb.sqlite-wal` read into memory.
+/// Largest `rpmdb.sqlite-wal` read into memory (what `GuestFiles::read_large` returns).
 pub const MAX_WAL: usize = 64 << 20;
 
 /// The installed applications of a guest. `open` gives random access to a (large) guest file,
@@ -52,7 +52,7 @@ fn rpm_sqlite(files: &dyn GuestFiles, path: &str, db: &dyn PageSource) -> Fact<V
             "rpm sqlite database {path}: its write-ahead log {wal_path} is unreadable or larger than {MAX_WAL} bytes"
         ));
     }
-    match rpmdb::read_applications(db, wal.as_deref().filter(|w| w.len() <= MAX_WAL)) {
+    match rpmdb::read_applications(db, wal.as_deref()) {
         Ok(apps) => Fact::Known(apps),
         Err(e) => Fact::unknown(format!("rpm sqlite database {path}: {e}")),
     }
