@@ -287,3 +287,66 @@ fn damaged_databases_are_typed_errors() {
         let _ = read(&b);
     }
 }
+
+/// The package facts over a guest tree (a host directory standing in for the guest): the sqlite
+/// database is read (with its empty WAL, as rpm leaves it), the other rpm forms are unknown with
+/// a reason naming the format.
+#[test]
+fn package_facts_by_database_form() {
+    use guestfix::guest::facts::Fact;
+    use guestfix::guest::linux::files::{DirFiles, GuestFiles};
+    use guestfix::guest::linux::packages;
+    use guestfix::guest::linux::rpmdb::sqlite::PageSource;
+
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let db_dir = root.join("usr/lib/sysimage/rpm");
+    make_db(&db_dir);
+    assert!(db_dir.join("rpmdb.sqlite-wal").exists());
+    let files = DirFiles::new(root);
+    let open = |p: &str| -> Option<Box<dyn PageSource>> {
+        let bytes = files.read_large(p)?;
+        Some(Box::new(bytes) as Box<dyn PageSource>)
+    };
+    match packages::applications(&files, &open) {
+        Fact::Known(a) => assert_eq!(a.len(), 76),
+        other => panic!("{other:?}"),
+    }
+
+    // A damaged database: unknown, with the path and the on-disk reason.
+    let p = db_dir.join("rpmdb.sqlite");
+    let mut b = std::fs::read(&p).unwrap();
+    b[16..18].copy_from_slice(&[0, 0]);
+    std::fs::write(&p, &b).unwrap();
+    let reason = match packages::applications(&files, &open) {
+        Fact::Unknown { unknown } => unknown,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        reason.contains("/usr/lib/sysimage/rpm/rpmdb.sqlite") && reason.contains("page size 0"),
+        "{reason}"
+    );
+
+    // ndb (SUSE) and Berkeley DB (RHEL ≤ 8) forms are named, not read.
+    std::fs::remove_dir_all(&db_dir).unwrap();
+    std::fs::create_dir_all(&db_dir).unwrap();
+    std::fs::write(db_dir.join("Packages.db"), b"ndb").unwrap();
+    let none = |_: &str| -> Option<Box<dyn PageSource>> { None };
+    assert_eq!(
+        format!("{:?}", packages::applications(&files, &none)),
+        format!(
+            "{:?}",
+            Fact::<Vec<guestfix::guest::facts::Application>>::unknown(
+                "rpm ndb database (/usr/lib/sysimage/rpm/Packages.db) is not read (only the sqlite form)"
+            )
+        )
+    );
+    std::fs::remove_dir_all(&db_dir).unwrap();
+    std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
+    std::fs::write(root.join("var/lib/rpm/Packages"), b"bdb").unwrap();
+    let r = format!("{:?}", packages::applications(&files, &none));
+    assert!(
+        r.contains("rpm Berkeley DB database (/var/lib/rpm/Packages)"),
+        "{r}"
+    );
+}

@@ -95,6 +95,15 @@ impl PageSource for [u8] {
     }
 }
 
+impl PageSource for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SqliteError> {
+        self.as_slice().read_exact_at(offset, buf)
+    }
+}
+
 /// An open database: its header, page count, and committed WAL pages.
 pub struct Database<'a, S: PageSource + ?Sized> {
     src: &'a S,
