@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(
   e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g libhivex-bin gdisk fdisk
-  debootstrap cpio zstd xz-utils lz4 bzip2 libxml2-utils sqlite3 python3 qemu-utils
+  debootstrap cpio zstd xz-utils lz4 bzip2 libxml2-utils sqlite3 python3 qemu-utils rpm
   # test-image builder (scripts/make-test-images.sh) and checkers (scripts/check-images.sh)
   grub-pc-bin grub-efi-amd64-bin grub-common cryptsetup-bin lvm2 libguestfs-tools
   libwin-hivex-perl guestfs-tools kmod util-linux tar gzip file binutils

@@ -174,6 +174,17 @@ fn every_image_matches_its_recorded_facts_and_defects() {
                 ),
             ];
             failures.extend(checks.into_iter().flatten());
+            // Installed packages (dpkg, rpmdb.sqlite): as many as the builder installed.
+            if let Some(n) = os["applications"].as_u64() {
+                match f.applications.known() {
+                    Some(a) if a.len() as u64 == n => {}
+                    Some(a) => failures.push(format!("{name}: {} applications, want {n}", a.len())),
+                    None => failures.push(format!(
+                        "{name}: applications unknown: {:?}",
+                        f.applications
+                    )),
+                }
+            }
             // Partitions: filesystem type and UUID as recorded.
             for p in img["partitions"].as_array().cloned().unwrap_or_default() {
                 let (Some(fs), Some(uuid)) = (p["fs"].as_str(), p["uuid"].as_str()) else {

@@ -19,6 +19,7 @@ const CRAFTED: &[&str] = &[
     "centos6",
     "sles15",
     "amazonlinux2023",
+    "fedora42",
     "arm64",
     "i386",
     "lvm",

@@ -18,6 +18,10 @@ image.json (see docs/test-images.md):
              /boot), vmlinuz, initrd (paths under /boot), initrd_comp (gzip|xz|zstd|none),
              mod_ext (.ko|.ko.xz|.ko.zst), modules [names], initrd_modules [names]}]
   binaries: [{arch, part, paths}]        ELF binaries: real busybox-static (amd64) or crafted
+  rpmdb: {part, dir, packages: ["NAME EPOCH|- VERSION RELEASE ARCH"]}   a real rpmdb.sqlite in
+                                         part:dir, made by scripts/images/rpmdb.sh (rpmbuild + rpm)
+  partitions[].mount_options             Btrfs with subvolumes: extra options for the guestfish
+                                         mount that unpacks the tree (e.g. compress=zstd:1)
   defects: [...], os: {...} | [...]      copied to index.json
 
 Kernels are crafted (a boot-protocol header carrying the version string, not bootable); modules are
@@ -88,6 +92,11 @@ for sp, mode in spec.get("dirs", {}).items():
 for sp, target in spec.get("symlinks", {}).items():
     os.makedirs(os.path.dirname(ppath(sp)), exist_ok=True)
     os.symlink(target, ppath(sp))
+
+# ---- rpm database (real: rpmbuild + rpm --initdb + rpm -i --justdb) ----------------------------------
+if spec.get("rpmdb"):
+    r = spec["rpmdb"]
+    sh(os.path.join(HERE, "rpmdb.sh"), ppath(r["part"] + ":" + r["dir"]), input=("\n".join(r["packages"]) + "\n").encode())
 
 # ---- ELF helpers -----------------------------------------------------------------------------------
 EM = {"x86_64": (62, 2), "aarch64": (183, 2), "i686": (3, 1), "i386": (3, 1)}
@@ -321,10 +330,13 @@ for p in spec["partitions"]:
         sv = "/" + p["subvolumes"][0].strip("/")
         with open(man, "w") as mf:
             mf.write("/\td\t0755\t0\t-\n")
+            for other in p["subvolumes"][1:]:  # a sibling subvolume (Fedora's home) is a top-level directory
+                if not other.strip("/").startswith(first + "/"):
+                    mf.write("/%s\td\t0755\t0\t-\n" % other.strip("/"))
             for r in rows:
                 path, rest = r.split("\t", 1)
                 mf.write("%s\t%s\n" % (sv if path == "/" else sv + path, rest))
-        sh("mkfs.btrfs", "-q", "-f", "-U", p["uuid"], img, stdout=subprocess.DEVNULL)
+        sh("mkfs.btrfs", "-q", "-f", "-U", p["uuid"], *(["-L", p["label"]] if p.get("label") else []), img, stdout=subprocess.DEVNULL)
     elif fs == "lvm":
         pass  # made by guestfish below (device-mapper is needed to format logical volumes)
     elif fs == "btrfs":
@@ -389,7 +401,8 @@ for i, (p, off) in enumerate(layout, 1):
                 gf.append("mkdir-p /%s" % parent)
             gf.append("btrfs-subvolume-create /%s" % sv.strip("/"))
         gf.append("umount /")
-        gf.append("mount-options subvol=%s %s /" % (p["subvolumes"][0].lstrip("/"), dev))
+        opts = ",".join(["subvol=" + p["subvolumes"][0].lstrip("/")] + ([p["mount_options"]] if p.get("mount_options") else []))
+        gf.append("mount-options %s %s /" % (opts, dev))
         gf.append("tar-in %s / xattrs:true" % tarf)
         gf.append("umount /")
         gf.append("mount %s /" % dev)

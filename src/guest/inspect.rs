@@ -873,16 +873,9 @@ fn network(files: &TreeFiles, f: &OsFacts) -> Fact<NetworkFacts> {
 }
 
 fn applications(files: &TreeFiles) -> Fact<Vec<Application>> {
-    if let Some(t) = files.read_string("/var/lib/dpkg/status") {
-        return Fact::Known(linux::packages::parse_dpkg_status(&t));
-    }
-    if files.exists("/var/lib/rpm/rpmdb.sqlite")
-        || files.exists("/usr/lib/sysimage/rpm/rpmdb.sqlite")
-    {
-        return Fact::unknown("rpm sqlite database: reader not built yet");
-    }
-    if files.exists("/var/lib/rpm/Packages") {
-        return Fact::unknown("rpm Berkeley DB database is not read (only the sqlite form)");
-    }
-    Fact::unknown("no package database found")
+    linux::packages::applications(files, &|p| {
+        files
+            .open_ranged(p)
+            .map(|s| Box::new(s) as Box<dyn linux::rpmdb::sqlite::PageSource>)
+    })
 }

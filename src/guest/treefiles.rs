@@ -1,8 +1,11 @@
 //! [`GuestFiles`] over a [`GuestTree`]: the Linux config parsers read the real guest through it.
 
+use std::sync::Arc;
+
 use super::linux::files::{GuestFiles, MAX_CONFIG_FILE, MAX_DIR_ENTRIES};
-use crate::fs::FileType;
+use super::linux::rpmdb::sqlite::{PageSource, SqliteError};
 use crate::fs::tree::GuestTree;
+use crate::fs::{FileType, Filesystem};
 
 /// The guest tree seen as [`GuestFiles`].
 pub struct TreeFiles<'a>(pub &'a GuestTree);
@@ -44,5 +47,47 @@ impl GuestFiles for TreeFiles<'_> {
 
     fn exists(&self, path: &str) -> bool {
         self.0.exists(path.as_bytes())
+    }
+}
+
+/// A regular guest file read by range (databases are read page by page, not whole).
+pub struct TreeFileSource {
+    fs: Arc<dyn Filesystem>,
+    path: Vec<u8>,
+    len: u64,
+}
+
+impl TreeFiles<'_> {
+    /// Random access to the regular file at `path` (symlinks followed), if it exists.
+    pub fn open_ranged(&self, path: &str) -> Option<TreeFileSource> {
+        let (fs, inner) = self.0.resolve(path.as_bytes()).ok()?;
+        let m = fs.stat(&inner).ok()?;
+        (m.file_type == FileType::Regular).then_some(TreeFileSource {
+            fs,
+            path: inner,
+            len: m.size,
+        })
+    }
+}
+
+impl PageSource for TreeFileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SqliteError> {
+        let mut done = 0;
+        while done < buf.len() {
+            let rest = buf.get_mut(done..).unwrap_or_default();
+            let n = self
+                .fs
+                .read_at(&self.path, offset + done as u64, rest)
+                .map_err(|e| SqliteError::Io(e.to_string()))?;
+            if n == 0 {
+                return Err(SqliteError::Truncated("page past the end of the file"));
+            }
+            done += n;
+        }
+        Ok(())
     }
 }

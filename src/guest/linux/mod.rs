@@ -11,4 +11,5 @@ pub mod modinfo;
 pub mod network;
 pub mod osrelease;
 pub mod packages;
+pub mod rpmdb;
 pub mod shellvars;

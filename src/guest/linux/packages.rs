@@ -1,7 +1,62 @@
-//! Installed packages: the dpkg status file (Debian, Ubuntu). Package databases we cannot read
-//! are reported as unknown by the caller, never as an empty list.
+//! Installed packages: the dpkg status file (Debian, Ubuntu) and the rpm database in its
+//! SQLite form ([`super::rpmdb`]). Package databases we cannot read (rpm's Berkeley DB and ndb
+//! forms) are reported as unknown with the reason, never as an empty list.
 
-use crate::guest::facts::Application;
+use super::files::GuestFiles;
+use super::rpmdb::{self, sqlite::PageSource};
+use crate::guest::facts::{Application, Fact};
+
+/// Where rpm keeps its database: `/usr/lib/sysimage/rpm` (Fedora ≥ 36, RHEL 9, SUSE; there
+/// `/var/lib/rpm` is usually a symlink to it) and the classic `/var/lib/rpm`.
+pub const RPMDB_DIRS: [&str; 2] = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"];
+
+/// Largest `rpmdb.sqlite-wal` read into memory (what `GuestFiles::read_large` returns).
+pub const MAX_WAL: usize = 64 << 20;
+
+/// The installed applications of a guest. `open` gives random access to a (large) guest file,
+/// so that the rpm database is read page by page instead of whole.
+pub fn applications<'a>(
+    files: &dyn GuestFiles,
+    open: &dyn Fn(&str) -> Option<Box<dyn PageSource + 'a>>,
+) -> Fact<Vec<Application>> {
+    if let Some(t) = files.read_string("/var/lib/dpkg/status") {
+        return Fact::Known(parse_dpkg_status(&t));
+    }
+    for dir in RPMDB_DIRS {
+        let path = format!("{dir}/rpmdb.sqlite");
+        if let Some(db) = open(&path) {
+            return rpm_sqlite(files, &path, db.as_ref());
+        }
+    }
+    for dir in RPMDB_DIRS {
+        if files.exists(&format!("{dir}/Packages.db")) {
+            return Fact::unknown(format!(
+                "rpm ndb database ({dir}/Packages.db) is not read (only the sqlite form)"
+            ));
+        }
+        if files.exists(&format!("{dir}/Packages")) {
+            return Fact::unknown(format!(
+                "rpm Berkeley DB database ({dir}/Packages) is not read (only the sqlite form)"
+            ));
+        }
+    }
+    Fact::unknown("no package database found")
+}
+
+/// Read `rpmdb.sqlite` at `path`, applying the committed frames of its WAL when present.
+fn rpm_sqlite(files: &dyn GuestFiles, path: &str, db: &dyn PageSource) -> Fact<Vec<Application>> {
+    let wal_path = format!("{path}-wal");
+    let wal = files.read_large(&wal_path);
+    if wal.is_none() && files.exists(&wal_path) {
+        return Fact::unknown(format!(
+            "rpm sqlite database {path}: its write-ahead log {wal_path} is unreadable or larger than {MAX_WAL} bytes"
+        ));
+    }
+    match rpmdb::read_applications(db, wal.as_deref()) {
+        Ok(apps) => Fact::Known(apps),
+        Err(e) => Fact::unknown(format!("rpm sqlite database {path}: {e}")),
+    }
+}
 
 /// Parse `/var/lib/dpkg/status`: every package whose Status is "install ok installed".
 pub fn parse_dpkg_status(text: &str) -> Vec<Application> {
