@@ -201,9 +201,7 @@ def main():
 main()
 PY
 
-# win10 is left out: its C: has an NTFS label ("Windows") that virt-inspector reports and
-# guestfix does not yet (the superblock probe does not read $Volume's name).
-DEFAULT_IMAGES="debian12-bios debian12-uefi debian12-xfs debian12-btrfs win2019 win11 win2012r2 win2022-bios win2022-uefi"
+DEFAULT_IMAGES="debian12-bios debian12-uefi debian12-xfs debian12-btrfs win2019 win11 win2012r2 win2022-bios win2022-uefi win10"
 FAILED=()
 SKIPPED=()
 for name in ${COMPARE_IMAGES:-$DEFAULT_IMAGES}; do

@@ -130,7 +130,7 @@ fn fedora42_layout() {
     assert_eq!(os.distro.known().map(String::as_str), Some("fedora"));
     assert_eq!(os.major_version.known(), Some(&42));
     assert_eq!(os.package_format.known().map(String::as_str), Some("rpm"));
-    assert_eq!(os.root, "/dev/sda3");
+    assert_eq!(os.root, "/dev/sda3:root");
     let mounts: Vec<(&str, &str, &str, &str)> = os
         .mountpoints
         .iter()

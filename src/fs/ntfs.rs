@@ -181,6 +181,64 @@ fn unix_time(nt: u64) -> i64 {
     (nt / 10_000_000) as i64 - 11_644_473_600
 }
 
+/// The volume label (`$Volume`'s name attribute) without opening the whole filesystem: the boot
+/// sector, `$MFT`'s first record and record 3 only (no `$UpCase`). `None` when there is no label or
+/// the records cannot be read (the probe that calls this must not fail on a label).
+pub fn volume_label(dev: &dyn BlockDev) -> Option<String> {
+    let mut r = LabelReader {
+        dev,
+        pos: 0,
+        budget: LABEL_READ_BUDGET,
+    };
+    let ntfs = Ntfs::new(&mut r).ok()?;
+    match ntfs.volume_name(&mut r) {
+        Some(Ok(n)) => Some(n.name().to_string_lossy()).filter(|s| !s.is_empty()),
+        _ => None,
+    }
+}
+
+/// Bytes [`volume_label`] may read: the boot sector and two MFT records need a few KiB; a hostile
+/// image cannot make the probe read more than this.
+const LABEL_READ_BUDGET: u64 = 1 << 20;
+
+/// A bounded `Read + Seek` over a borrowed device (the probe has no `Arc` to give [`RoDev`]).
+struct LabelReader<'a> {
+    dev: &'a dyn BlockDev,
+    pos: u64,
+    budget: u64,
+}
+
+impl std::io::Read for LabelReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self
+            .dev
+            .len()
+            .saturating_sub(self.pos)
+            .min(buf.len() as u64);
+        if n > self.budget {
+            return Err(std::io::Error::other("NTFS label: read budget exhausted"));
+        }
+        self.budget -= n;
+        self.dev
+            .read_at(self.pos, &mut buf[..n as usize])
+            .map_err(std::io::Error::other)?;
+        self.pos += n;
+        Ok(n as usize)
+    }
+}
+
+impl std::io::Seek for LabelReader<'_> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let new = match pos {
+            std::io::SeekFrom::Start(o) => Some(o),
+            std::io::SeekFrom::End(d) => self.dev.len().checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = new.ok_or_else(|| std::io::Error::other("NTFS label: seek out of range"))?;
+        Ok(self.pos)
+    }
+}
+
 impl NtfsFs {
     pub fn open(dev: Arc<dyn BlockDev>) -> Result<Self, FsError> {
         let mut r = RoDev::new(dev.clone());

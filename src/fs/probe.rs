@@ -93,11 +93,11 @@ pub fn probe(dev: &dyn BlockDev) -> Result<Option<Probed>, FsError> {
             )));
         }
     }
-    // NTFS: OEM id "NTFS    " at 3; serial number at 72 (the label lives in $Volume).
+    // NTFS: OEM id "NTFS    " at 3; serial number at 72; the label lives in $Volume (MFT record 3).
     if slice(&head, 3, 8) == b"NTFS    " {
         return Ok(Some(p(
             FsKind::Ntfs,
-            None,
+            super::ntfs::volume_label(dev),
             Some(format!("{:016X}", le64(&head, 72))),
         )));
     }

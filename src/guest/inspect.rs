@@ -354,7 +354,7 @@ fn linux_facts(
     opts: &InspectOptions,
 ) -> OsFacts {
     let files = TreeFiles(tree);
-    let mut f = empty_os(&root.volume, "linux");
+    let mut f = empty_os(&root.name(), "linux");
     match linux::osrelease::detect(&files) {
         Some(os) => {
             f.distro = Fact::Known(os.distro.clone());

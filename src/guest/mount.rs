@@ -26,13 +26,27 @@ pub enum OsKind {
 pub struct RootCandidate {
     /// Volume name (`/dev/sda2`, `/dev/VG/root`).
     pub volume: String,
+    /// The Btrfs subvolume the root was found in, when it is not the default one (Fedora's
+    /// `root`, SUSE's `@`).
+    pub subvol: Option<String>,
     pub os: OsKind,
     pub fs: Arc<dyn Filesystem>,
 }
 
+impl RootCandidate {
+    /// How reports name this root: the volume, with `:SUBVOL` for a Btrfs subvolume
+    /// (`/dev/sda3:root`).
+    pub fn name(&self) -> String {
+        match &self.subvol {
+            Some(sv) => format!("{}:{}", self.volume, sv),
+            None => self.volume.clone(),
+        }
+    }
+}
+
 impl std::fmt::Debug for RootCandidate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RootCandidate({} {:?})", self.volume, self.os)
+        write!(f, "RootCandidate({} {:?})", self.name(), self.os)
     }
 }
 
@@ -107,6 +121,7 @@ pub fn find_roots(set: &DiskSet) -> (Vec<RootCandidate>, Vec<(String, FsError)>)
         if let Some(os) = os_kind(&*fs) {
             roots.push(RootCandidate {
                 volume: v.name.clone(),
+                subvol: None,
                 os,
                 fs,
             });
@@ -133,6 +148,7 @@ pub fn find_roots(set: &DiskSet) -> (Vec<RootCandidate>, Vec<(String, FsError)>)
                 if os_kind(&*sfs) == Some(OsKind::Linux) {
                     roots.push(RootCandidate {
                         volume: v.name.clone(),
+                        subvol: Some(sub.path.clone()),
                         os: OsKind::Linux,
                         fs: sfs,
                     });
@@ -458,6 +474,7 @@ pub fn select(
                     })?;
                     RootCandidate {
                         volume: v.name.clone(),
+                        subvol: None,
                         os: OsKind::Linux,
                         fs,
                     }
@@ -469,7 +486,7 @@ pub fn select(
             return Err(MountError::SeveralRoots(
                 roots
                     .iter()
-                    .map(|r| r.volume.clone())
+                    .map(|r| r.name())
                     .collect::<Vec<_>>()
                     .join(", "),
             ));

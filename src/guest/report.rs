@@ -70,7 +70,12 @@ pub fn to_xml(insp: &Inspection) -> String {
     let mut x = String::from("<?xml version=\"1.0\"?>\n<operatingsystems>\n");
     for os in &insp.operating_systems {
         x.push_str("  <operatingsystem>\n");
-        let _ = writeln!(x, "    <root>{}</root>", esc(&os.root));
+        // libguestfs names a root in a Btrfs subvolume `btrfsvol:DEVICE/SUBVOL`.
+        let root = match os.root.split_once(':') {
+            Some((dev, sv)) => format!("btrfsvol:{dev}/{}", sv.trim_start_matches('/')),
+            None => os.root.clone(),
+        };
+        let _ = writeln!(x, "    <root>{}</root>", esc(&root));
         let _ = writeln!(x, "    <name>{}</name>", esc(&os.os_type));
         if let Some(a) = os.arch.known() {
             let _ = writeln!(x, "    <arch>{}</arch>", esc(a));
