@@ -41,9 +41,11 @@ if [ "${GUESTFIX_BOOT_TESTS:-}" = all ]; then
 fi
 echo "== apply: boot test (debian12-bios, debian12-uefi on virtio: no boot before apply; login + DHCP after)"
 scripts/boot-test-apply.sh
+echo "== apply: MOD-L1 boot test (drivers appended to debian12-bios's initramfs load at boot)"
+scripts/boot-test-initramfs.sh "$GUESTFIX_TEST_IMAGES"
 echo "== apply: crash test (50 in-place applies killed at random points, then --recover)"
 scripts/crash-test.sh 50
-echo "== virt-inspector comparison (every field both tools report: debian12 bios/uefi/xfs/btrfs, win2019, win11)"
+echo "== virt-inspector comparison (every field both tools report: debian12 bios/uefi/xfs/btrfs, win2019, win11, win2012r2, win2022 bios/uefi, win10)"
 scripts/compare-virt-inspector.sh "$GUESTFIX_TEST_IMAGES"
 echo "== fuzz smoke (every cargo-fuzz target, ${FUZZ_SECONDS:-20}s each)"
 scripts/fuzz-smoke.sh

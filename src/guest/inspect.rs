@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Largest initramfs read (a real one is 10–150 MiB).
-const MAX_INITRAMFS: u64 = 512 << 20;
+pub const MAX_INITRAMFS: u64 = 512 << 20;
 /// Driver modules worth reporting (boot-critical storage and network on cloud/virtual platforms).
 pub const DRIVERS_OF_INTEREST: &[&str] = &[
     "virtio_blk",

@@ -45,6 +45,10 @@ impl GuestFiles for TreeFiles<'_> {
         self.0.read_file(path.as_bytes(), 64 << 20).ok()
     }
 
+    fn read_up_to(&self, path: &str, max: u64) -> Option<Vec<u8>> {
+        self.0.read_file(path.as_bytes(), max).ok()
+    }
+
     fn exists(&self, path: &str) -> bool {
         self.0.exists(path.as_bytes())
     }

@@ -689,9 +689,11 @@ fn inject_drivers(
     use super::drivers;
     use crate::guest::linux::initramfs;
     let kver = k.version.as_str();
-    let Some(data) = ctx.files.read_large(path) else {
+    let max = crate::guest::inspect::MAX_INITRAMFS;
+    let Some(data) = ctx.files.read_up_to(path, max) else {
         out.note(format!(
-            "{path}: cannot be read (or larger than 64 MiB); drivers cannot be added"
+            "{path}: cannot be read (or larger than {} MiB); drivers cannot be added",
+            max >> 20
         ));
         return Ok(());
     };

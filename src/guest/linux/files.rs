@@ -29,6 +29,11 @@ pub trait GuestFiles {
     fn read_large(&self, path: &str) -> Option<Vec<u8>> {
         self.read(path)
     }
+    /// Like `read_large`, up to `max` bytes (an initramfs is read whole to be extended; it
+    /// may be larger than 64 MiB).
+    fn read_up_to(&self, path: &str, max: u64) -> Option<Vec<u8>> {
+        self.read_large(path).filter(|b| b.len() as u64 <= max)
+    }
     /// `read` as text (lossy UTF-8).
     fn read_string(&self, path: &str) -> Option<String> {
         self.read(path)
