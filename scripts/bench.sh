@@ -179,8 +179,11 @@ echo
 echo "Commands: \`guestfix check IMG\` and \`guestfix plan IMG\` (default target ec2; exit code 1 on"
 echo "findings is expected), median of $RUNS (hyperfine -N -i --warmup 1)."
 echo
-echo "| image | check ms (CPU ms) | check exit | plan ms (CPU ms) | plan exit | goal met |"
-echo "|---|---|---|---|---|---|"
+echo "\`--quick\` skips decompressing the initramfs (check: LNX-3/LNX-8 initramfs checks reported as"
+echo "not examined; plan: the same changes, without the note of drivers missing from the initramfs)."
+echo
+echo "| image | check ms (CPU ms) | check exit | plan ms (CPU ms) | plan exit | check --quick ms (CPU ms) | plan --quick ms (CPU ms) | goal met (full / --quick) |"
+echo "|---|---|---|---|---|---|---|---|"
 for f in debian12-bios.raw debian12-uefi.raw debian12-xfs.raw debian12-btrfs.raw; do
   img="$I/$f"
   [ -f "$img" ] || continue
@@ -189,8 +192,11 @@ for f in debian12-bios.raw debian12-uefi.raw debian12-xfs.raw debian12-btrfs.raw
   c_rc=0; "$GF" check "$img" >/dev/null 2>&1 || c_rc=$?
   median_ms "$GF" plan "$img"; p_ms=$MED_MS; p_cpu=$CPU_MS
   p_rc=0; "$GF" plan "$img" >/dev/null 2>&1 || p_rc=$?
+  median_ms "$GF" check --quick "$img"; cq_ms=$MED_MS; cq_cpu=$CPU_MS
+  median_ms "$GF" plan --quick "$img"; pq_ms=$MED_MS; pq_cpu=$CPU_MS
   met=$(awk -v c="$c_ms" -v p="$p_ms" 'BEGIN{ print (c <= 50 && p <= 50) ? "yes" : "NO" }')
-  echo "| $f | $c_ms ($c_cpu) | $c_rc | $p_ms ($p_cpu) | $p_rc | $met |"
+  metq=$(awk -v c="$cq_ms" -v p="$pq_ms" 'BEGIN{ print (c <= 50 && p <= 50) ? "yes" : "NO" }')
+  echo "| $f | $c_ms ($c_cpu) | $c_rc | $p_ms ($p_cpu) | $p_rc | $cq_ms ($cq_cpu) | $pq_ms ($pq_cpu) | $met / $metq |"
 done
 echo
 

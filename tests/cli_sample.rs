@@ -189,6 +189,39 @@ fn quick_check_skips_only_the_initramfs() {
 }
 
 #[test]
+fn quick_plan_has_the_same_changes_and_says_what_it_left_out() {
+    let (full, full_code) = json(&["plan", "--json", SAMPLE]);
+    let (quick, quick_code) = json(&["plan", "--json", "--quick", SAMPLE]);
+    assert_eq!((quick_code, full_code), (0, 0));
+    assert!(!full[0]["changes"].as_array().unwrap().is_empty());
+    assert_eq!(quick[0]["changes"], full[0]["changes"]);
+    let notes = |v: &Value| -> Vec<String> {
+        v[0]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect()
+    };
+    let (fnotes, qnotes) = (notes(&full), notes(&quick));
+    assert!(
+        qnotes
+            .iter()
+            .any(|n| n.contains("initramfs not examined (--quick)")),
+        "{qnotes:?}"
+    );
+    assert!(!fnotes.iter().any(|n| n.contains("--quick")), "{fnotes:?}");
+    // Only the MOD-L1 driver report differs.
+    let others = |n: &[String]| -> Vec<String> {
+        n.iter()
+            .filter(|n| !n.contains("initramfs"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(others(&qnotes), others(&fnotes));
+}
+
+#[test]
 fn plan_shows_the_fixes_as_diffs() {
     let o = gf(&["plan", SAMPLE]);
     assert_eq!(o.status.code(), Some(0));

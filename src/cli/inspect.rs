@@ -26,10 +26,6 @@ pub fn inspect_options() -> InspectOptions {
     }
 }
 
-pub fn open(images: &[PathBuf]) -> Result<Inspected, CliError> {
-    inspect(images, &inspect_options()).map_err(inspect_err)
-}
-
 fn print(s: &str) -> Result<(), CliError> {
     let mut o = std::io::stdout().lock();
     o.write_all(s.as_bytes())
@@ -128,9 +124,13 @@ pub fn run_check(
 }
 
 /// `guestfix plan IMAGE...`: the changes `apply` would make, as unified diffs.
-pub fn run_plan(images: &[PathBuf], json: bool, target: &str) -> Result<u8, CliError> {
+pub fn run_plan(images: &[PathBuf], json: bool, target: &str, quick: bool) -> Result<u8, CliError> {
     let profile = load_profile(target)?;
-    let i = open(images)?;
+    let opts = InspectOptions {
+        skip_initramfs: quick,
+        ..inspect_options()
+    };
+    let i = inspect(images, &opts).map_err(inspect_err)?;
     let plans = plans_for(&i, &profile)?;
     let out = if json {
         json_string(&plans)?

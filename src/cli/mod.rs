@@ -74,6 +74,11 @@ pub enum Command {
         json: bool,
         #[arg(long, default_value = "ec2")]
         target: String,
+        /// Skip decompressing initramfs images: the same changes are planned (a MOD-L1 rule with
+        /// a modules_dir still reads the initramfs it extends), but the report of which
+        /// drivers the initramfs lacks is left out.
+        #[arg(long)]
+        quick: bool,
     },
     /// Apply the plan: write a new copy-on-write overlay (default) or change the image in place.
     Apply {
@@ -241,7 +246,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             images,
             json,
             target,
-        } => inspect::run_plan(&images, json, &target),
+            quick,
+        } => inspect::run_plan(&images, json, &target, quick),
         Command::Apply {
             images,
             json,

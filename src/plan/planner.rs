@@ -623,18 +623,30 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     else {
         return Ok(());
     };
-    if k.initramfs_readable != Fact::Known(true) {
-        out.note(format!(
-            "{}: the initramfs cannot be read; drivers cannot be checked (LNX-8)",
-            k.version
-        ));
-        return Ok(());
-    }
     let modules_dir = out
         .rule
         .param_str("modules_dir")
         .unwrap_or_default()
         .to_string();
+    let not_read = matches!(&k.initramfs_readable,
+        Fact::Unknown { unknown } if unknown == crate::guest::inspect::INITRAMFS_NOT_READ);
+    // A quick inspection did not decompress the initramfs. Appending drivers reads it here
+    // anyway (with every module listed), so the plan's changes are the same; only the report of
+    // missing drivers below needs the inspection's list.
+    if k.initramfs_readable != Fact::Known(true) && !(not_read && !modules_dir.is_empty()) {
+        out.note(if not_read {
+            format!(
+                "kernel {}: initramfs not examined (--quick): which drivers it lacks is not reported",
+                k.version
+            )
+        } else {
+            format!(
+                "{}: the initramfs cannot be read; drivers cannot be checked (LNX-8)",
+                k.version
+            )
+        });
+        return Ok(());
+    }
     if !modules_dir.is_empty() {
         if let Some(path) = &k.initramfs {
             return inject_drivers(ctx, out, k, path, &modules_dir);
