@@ -633,7 +633,7 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     // A quick inspection did not decompress the initramfs. Appending drivers reads it here
     // anyway (with every module listed), so the plan's changes are the same; only the report of
     // missing drivers below needs the inspection's list.
-    if k.initramfs_readable != Fact::Known(true) && !(not_read && !modules_dir.is_empty()) {
+    if k.initramfs_readable != Fact::Known(true) && (!not_read || modules_dir.is_empty()) {
         out.note(if not_read {
             format!(
                 "kernel {}: initramfs not examined (--quick): which drivers it lacks is not reported",
