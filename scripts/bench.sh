@@ -143,7 +143,8 @@ echo
 echo "| image | virtual size | guestfix full ms (CPU ms) | --quick ms (CPU ms) | virt-inspector s | speed-up full / quick | bytes read full | bytes read quick | RSS full / quick / virt-inspector MiB |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for f in debian12-bios.raw debian12-bios.qcow2 debian12-bios.stream.vmdk debian12-bios.vhdx \
-         debian12-xfs.raw debian12-btrfs.raw win2019.raw; do
+         debian12-xfs.raw debian12-btrfs.raw win2019.raw win11.raw win2012r2.raw \
+         win2022-bios.raw win2022-uefi.raw win10.raw; do
   img="$I/$f"
   [ -f "$img" ] || { echo "| $f | missing | | | | | | | |"; continue; }
   echo "bench: inspect $f" >&2
