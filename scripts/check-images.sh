@@ -92,6 +92,11 @@ def check_fs(img, path, p):
             f.seek(start + 512)
             label = f.read(32)
         check("LVM2 PV label " + what, label[:8] == b"LABELONE" and label[24:32] == b"LVM2 001")
+    elif fs == "bitlocker":
+        # A BitLocker header only (no tool reads it without the key): its signature at 3.
+        with open(path, "rb") as f:
+            f.seek(start + 3)
+            check("BitLocker signature " + what, f.read(8) == b"-FVE-FS-")
     elif fs in ("bios_grub", "msr", "none"):
         pass
     else:

@@ -15,24 +15,13 @@
 //! Debian packages: qemu-utils, e2fsprogs, dosfstools, mtools.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const EPOCH: &str = "1700000000";
 
-fn images_dir() -> Option<PathBuf> {
-    match std::env::var_os("GUESTFIX_TEST_IMAGES") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            assert!(
-                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
-                "GUESTFIX_REQUIRE_IMAGES is set but GUESTFIX_TEST_IMAGES is not"
-            );
-            eprintln!("\n*** SKIPPED: GUESTFIX_TEST_IMAGES is not set; run scripts/test.sh ***\n");
-            None
-        }
-    }
-}
+mod common;
+use common::images_dir;
 
 fn index(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("index.json")).expect("index.json");

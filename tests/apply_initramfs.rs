@@ -15,25 +15,14 @@
 
 use guestfix::guest::linux::initramfs::{Limits, list};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const KVER: &str = "6.1.0-50-amd64";
 const INITRD: &str = "/boot/initrd.img-6.1.0-50-amd64";
 
-fn images_dir() -> Option<PathBuf> {
-    match std::env::var_os("GUESTFIX_TEST_IMAGES") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            assert!(
-                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
-                "GUESTFIX_REQUIRE_IMAGES is set but GUESTFIX_TEST_IMAGES is not"
-            );
-            eprintln!("\n*** SKIPPED: GUESTFIX_TEST_IMAGES is not set; run scripts/test.sh ***\n");
-            None
-        }
-    }
-}
+mod common;
+use common::images_dir;
 
 fn ok(o: &Output, what: &str) -> Vec<u8> {
     assert!(

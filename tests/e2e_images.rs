@@ -11,21 +11,9 @@ use guestfix::check::{self, Severity};
 use guestfix::guest::inspect::{InspectOptions, inspect};
 use guestfix::rules::RulesSource;
 use serde_json::Value;
-use std::path::PathBuf;
 
-fn images_dir() -> Option<PathBuf> {
-    match std::env::var_os("GUESTFIX_TEST_IMAGES") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            assert!(
-                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
-                "GUESTFIX_REQUIRE_IMAGES is set but GUESTFIX_TEST_IMAGES is not"
-            );
-            eprintln!("\n*** SKIPPED: GUESTFIX_TEST_IMAGES is not set; run scripts/test.sh ***\n");
-            None
-        }
-    }
-}
+mod common;
+use common::images_dir;
 
 fn index(dir: &std::path::Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("index.json")).expect("index.json");

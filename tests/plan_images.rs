@@ -10,7 +10,6 @@
 use guestfix::guest::inspect::{InspectOptions, inspect};
 use guestfix::plan::planner::plans_for;
 use guestfix::rules::RulesSource;
-use std::path::PathBuf;
 
 const CRAFTED: &[&str] = &[
     "ubuntu2204",
@@ -26,19 +25,8 @@ const CRAFTED: &[&str] = &[
     "dualboot",
 ];
 
-fn images_dir() -> Option<PathBuf> {
-    match std::env::var_os("GUESTFIX_TEST_IMAGES") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            assert!(
-                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
-                "GUESTFIX_TEST_IMAGES unset"
-            );
-            eprintln!("\n*** SKIPPED: GUESTFIX_TEST_IMAGES is not set; run scripts/test.sh ***\n");
-            None
-        }
-    }
-}
+mod common;
+use common::images_dir;
 
 #[test]
 fn crafted_guest_plans() {

@@ -11,22 +11,11 @@
 use guestfix::guest::facts::OsFacts;
 use guestfix::guest::inspect::{InspectOptions, inspect};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn images_dir() -> Option<PathBuf> {
-    match std::env::var_os("GUESTFIX_TEST_IMAGES") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            assert!(
-                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
-                "GUESTFIX_TEST_IMAGES unset"
-            );
-            eprintln!("\n*** SKIPPED: GUESTFIX_TEST_IMAGES is not set; run scripts/test.sh ***\n");
-            None
-        }
-    }
-}
+mod common;
+use common::images_dir;
 
 fn os_of(img: &Path) -> OsFacts {
     let i = inspect(&[img.to_path_buf()], &InspectOptions::default()).unwrap();

@@ -11,18 +11,10 @@ use guestfix::rules::RulesSource;
 use serde_json::Value;
 use std::path::PathBuf;
 
+mod common;
+
 fn image(name: &str) -> Option<(Inspected, Value)> {
-    let dir = match std::env::var_os("GUESTFIX_TEST_IMAGES") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => {
-            assert!(
-                std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(),
-                "GUESTFIX_REQUIRE_IMAGES is set but GUESTFIX_TEST_IMAGES is not"
-            );
-            eprintln!("\n*** SKIPPED {name}: GUESTFIX_TEST_IMAGES is not set ***\n");
-            return None;
-        }
-    };
+    let dir = common::images_dir()?;
     let idx: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
     let rec = idx["images"]
