@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod common;
+
 /// One partition: name (GPT name, empty for MBR), 1-based number, byte start and length.
 #[derive(Debug)]
 struct Part {
@@ -179,11 +181,11 @@ fn index_entry(manifest: &Path, name: &str) -> Option<(usize, String)> {
 
 #[test]
 fn built_images_match_their_manifests() {
-    let Ok(root) = std::env::var("GUESTFIX_TEST_IMAGES") else {
-        eprintln!("GUESTFIX_TEST_IMAGES not set: no built images to compare (btrfs)");
+    let Some(dir) = common::images_dir() else {
         return;
     };
-    let mut compared = 0;
+    let root = dir.display().to_string();
+    let mut compared = std::collections::BTreeSet::new();
     for ent in std::fs::read_dir(&root).unwrap() {
         let manifest = ent.unwrap().path();
         let Some((image, part)) = image_for(&manifest) else {
@@ -244,7 +246,19 @@ fn built_images_match_their_manifests() {
             manifest.display(),
             want.len()
         );
-        compared += 1;
+        compared.insert(manifest_name);
     }
-    eprintln!("btrfs: compared {compared} Btrfs filesystems under {root}");
+    eprintln!(
+        "btrfs: compared {} Btrfs filesystems under {root}",
+        compared.len()
+    );
+    // Every Btrfs manifest index.json lists was compared, and there is at least one.
+    let expected = common::indexed_manifests(&dir, &["btrfs"]);
+    assert!(!expected.is_empty(), "index.json lists no Btrfs manifest");
+    for (file, m) in &expected {
+        assert!(
+            compared.contains(m),
+            "{file}: Btrfs manifest {m} was not compared"
+        );
+    }
 }

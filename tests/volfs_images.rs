@@ -10,8 +10,9 @@ use guestfix::fs::FileType;
 use guestfix::fs::tree::GuestTree;
 use sha2::Digest;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
+
+mod common;
 
 #[derive(Debug, PartialEq)]
 struct Row {
@@ -133,11 +134,10 @@ fn manifest_parser_reads_manifest_py_output() {
 
 #[test]
 fn built_images_match_their_manifests() {
-    let Ok(dir) = std::env::var("GUESTFIX_TEST_IMAGES") else {
-        eprintln!("GUESTFIX_TEST_IMAGES not set: built images not compared");
+    let Some(dir) = common::images_dir() else {
         return;
     };
-    let dir = Path::new(&dir);
+    let dir = dir.as_path();
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     let mut compared = 0;
@@ -186,4 +186,17 @@ fn built_images_match_their_manifests() {
         }
     }
     eprintln!("compared {compared} filesystems with their manifests");
+    // Each kind this test reads is present among the built images, and every one was compared.
+    let expected: Vec<_> =
+        common::indexed_manifests(dir, &["ext2", "ext3", "ext4", "vfat", "ntfs"])
+            .into_iter()
+            .filter(|(f, _)| f.ends_with(".raw"))
+            .collect();
+    assert_eq!(compared, expected.len(), "manifests compared vs index.json");
+    for fs in [&["ext2", "ext3", "ext4"][..], &["vfat"], &["ntfs"]] {
+        assert!(
+            !common::indexed_manifests(dir, fs).is_empty(),
+            "no {fs:?} manifest among the built images"
+        );
+    }
 }

@@ -14,6 +14,8 @@ use guestfix::fs::xfs::XfsFs;
 use guestfix::fs::{FileType, Filesystem};
 use sha2::{Digest, Sha256};
 
+mod common;
+
 /// (1-based number, GPT name or "", byte start, byte length).
 type Part = (usize, String, u64, u64);
 
@@ -149,12 +151,11 @@ fn image_file(dir: &Path, image: &str) -> Option<PathBuf> {
 
 #[test]
 fn built_images_match_their_manifests() {
-    let Ok(root) = std::env::var("GUESTFIX_TEST_IMAGES") else {
-        eprintln!("GUESTFIX_TEST_IMAGES not set: no built images to compare (xfs)");
+    let Some(dir) = common::images_dir() else {
         return;
     };
-    let dir = PathBuf::from(&root);
-    let mut compared = 0;
+    let root = dir.display().to_string();
+    let mut compared = std::collections::BTreeSet::new();
     for ent in std::fs::read_dir(&dir).unwrap() {
         let manifest = ent.unwrap().path();
         let Some(mname) = manifest
@@ -224,7 +225,19 @@ fn built_images_match_their_manifests() {
             "{mname}: entries not in the manifest"
         );
         eprintln!("xfs: {mname} matches ({} entries)", want.len());
-        compared += 1;
+        compared.insert(mname);
     }
-    eprintln!("xfs: compared {compared} XFS filesystems under {root}");
+    eprintln!(
+        "xfs: compared {} XFS filesystems under {root}",
+        compared.len()
+    );
+    // Every XFS manifest index.json lists was compared, and there is at least one.
+    let expected = common::indexed_manifests(&dir, &["xfs"]);
+    assert!(!expected.is_empty(), "index.json lists no XFS manifest");
+    for (file, m) in &expected {
+        assert!(
+            compared.contains(m),
+            "{file}: XFS manifest {m} was not compared"
+        );
+    }
 }

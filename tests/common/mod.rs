@@ -17,3 +17,30 @@ pub fn images_dir() -> Option<PathBuf> {
         }
     }
 }
+
+/// `(image file, manifest)` for every partition `index.json` in `dir` lists with one of
+/// `fs_types` and a manifest, in images that were built: what a manifest-walk test must have
+/// compared, so that it cannot pass by finding nothing.
+#[allow(dead_code)]
+pub fn indexed_manifests(dir: &std::path::Path, fs_types: &[&str]) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(dir.join("index.json"))
+        .unwrap_or_else(|e| panic!("{}/index.json: {e}", dir.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("index.json parses");
+    let mut out = Vec::new();
+    for img in v["images"].as_array().expect("index.json has images") {
+        let Some(file) = img["file"].as_str() else {
+            continue;
+        };
+        if !dir.join(file).is_file() {
+            continue;
+        }
+        for p in img["partitions"].as_array().into_iter().flatten() {
+            if let (Some(m), Some(fs)) = (p["manifest"].as_str(), p["fs"].as_str()) {
+                if fs_types.contains(&fs) && dir.join(m).is_file() {
+                    out.push((file.to_string(), m.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
