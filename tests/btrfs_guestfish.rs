@@ -12,8 +12,15 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-/// The cached fixture folder, or `None` (said loudly) when guestfish is not installed.
+/// The cached fixture folder, or `None` (said loudly) when guestfish is not installed. The
+/// tests of this file run in parallel: the script runs once (it writes one cache folder, and
+/// concurrent runs clobbered each other's files on a machine without the cache).
 fn fixture() -> Option<PathBuf> {
+    static FIXTURE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(build_fixture).clone()
+}
+
+fn build_fixture() -> Option<PathBuf> {
     let have_guestfish = Command::new("sh")
         .args(["-c", "command -v guestfish"])
         .output()
