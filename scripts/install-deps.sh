@@ -13,6 +13,8 @@ PKGS=(
   libwin-hivex-perl guestfs-tools kmod util-linux tar gzip file binutils
   # MOD-L1 driver injection tests: lsinitramfs/unmkinitramfs; gcc makes module-shaped objects
   initramfs-tools-core gcc
+  # MOD-L2 snapshot tests validate the edited netplan YAML with the real `netplan generate`
+  netplan.io
 )
 # qemu-system comes from bookworm-backports (it must match the preinstalled qemu-utils 10.x from
 # backports; bookworm's 7.2 fails with "held broken packages"), see docs/tooling-notes.

@@ -19,7 +19,7 @@ cargo clippy --all-targets -- -D warnings
 
 echo "== cargo test"
 # Release: the image tests read gigabytes (every container format of a 2 GiB disk).
-cargo test --release --all-targets 2>&1 | tee /tmp/guestfix-cargo-test.log
+cargo test --release --all-targets --no-fail-fast 2>&1 | tee /tmp/guestfix-cargo-test.log
 test "${PIPESTATUS[0]}" -eq 0
 
 echo "== check-images (fsck / qemu-img check of every test image)"
