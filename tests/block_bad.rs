@@ -5,6 +5,7 @@ mod block_util;
 
 use block_util::*;
 use guestfix::block::{self, BlockDev, BlockError, OpenOptions};
+use guestfix::check;
 use std::path::{Path, PathBuf};
 
 const SIZE: usize = 4 << 20;
@@ -344,7 +345,21 @@ fn split_vmdk_is_an_unsupported_vmdk_file_format() {
             "{e}"
         );
         assert!(e.to_string().contains("unsupported VMDK file format"));
+        // `check` refuses it as a disk split into several files (FMT-2), with the error as evidence.
+        let r = check::image_error_report("s.vmdk", &e.to_string(), &ec2());
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].id, "FMT-2", "{sub}: {:?}", r.findings[0]);
+        assert_eq!(r.findings[0].severity, check::Severity::Blocker);
+        assert!(
+            r.findings[0].evidence.iter().any(|v| v.contains(sub)),
+            "{:?}",
+            r.findings[0]
+        );
     }
+}
+
+fn ec2() -> guestfix::rules::Profile {
+    guestfix::rules::RulesSource::Embedded.load("ec2").unwrap()
 }
 
 #[test]
@@ -363,6 +378,8 @@ fn sesparse_vmdk_is_refused() {
         matches!(e, BlockError::UnsupportedVmdk { ref create_type, .. } if create_type == "seSparse"),
         "{e}"
     );
+    let r = check::image_error_report("d.vmdk", &e.to_string(), &ec2());
+    assert_eq!(r.findings[0].id, "FMT-2", "{:?}", r.findings[0]);
 }
 
 #[test]

@@ -172,7 +172,8 @@ pub fn image_error_report(image: &str, error: &str, profile: &Profile) -> Report
     let e = error.to_ascii_lowercase();
     let (id, title) = if e.contains("sesparse")
         || e.contains("split")
-        || e.contains("2gbmaxextent")
+        // twoGbMaxExtentSparse / twoGbMaxExtentFlat: a VMDK split into 2 GiB files.
+        || e.contains("gbmaxextent")
         || e.contains("several files")
     {
         ("FMT-2", "the image type is refused by the import service")

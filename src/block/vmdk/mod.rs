@@ -25,7 +25,8 @@ const SUPPORTED: &[&str] = &[
 fn check_create_type(d: &Descriptor, path: &str) -> Result<(), BlockError> {
     let ct = d.create_type.clone().unwrap_or_else(|| "(none)".into());
     if !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(&ct)) {
-        // FMT-2 (SeSparse), FMT-3 "unsupported VMDK file format" (split, vmfsSparse, …).
+        // "unsupported VMDK file format": `check` reports SeSparse and split (twoGbMaxExtent*)
+        // images as FMT-2 (refused), other kinds (vmfsSparse, …) as FMT-3.
         return Err(BlockError::UnsupportedVmdk {
             path: path.into(),
             create_type: ct,
