@@ -71,28 +71,73 @@ fn every_image_matches_its_recorded_facts_and_defects() {
         let opts = InspectOptions::default();
         let res = inspect(std::slice::from_ref(&file), &opts);
         if damaged {
-            match res {
-                Err(e) => {
+            // What each kind of damage must give: the on-disk reason in the error (which names
+            // the file), and the FMT-3 finding `check` turns it into (the service's message).
+            let fname = file.file_name().unwrap().to_str().unwrap().to_string();
+            let kinds: [(&str, Option<&str>, &str); 5] = [
+                (
+                    "truncated.qcow2",
+                    Some("truncated"),
+                    "the image is damaged and cannot be read",
+                ),
+                (
+                    "l2-past-end.qcow2",
+                    Some("lies past the end of the file"),
+                    "the image is damaged and cannot be read",
+                ),
+                (
+                    "footer-mismatch.vhd",
+                    Some("footers are not identical"),
+                    "footers are not identical",
+                ),
+                (
+                    "corrupt-grain.vmdk",
+                    Some("VMDK grain"),
+                    "uncompressed data has an invalid length",
+                ),
+                // No qcow2 magic: read as raw, as qemu does; check finds no disk in it.
+                (
+                    "badmagic.qcow2",
+                    None,
+                    "disk-image-size = 0 has an invalid format",
+                ),
+            ];
+            let Some((_, reason, title)) = kinds.iter().find(|(k, _, _)| fname.ends_with(k)) else {
+                failures.push(format!("{name}: no expectation for this damage ({fname})"));
+                continue;
+            };
+            let finding = match (res, reason) {
+                (Err(e), Some(reason)) => {
                     let msg = e.to_string();
-                    assert!(
-                        msg.contains(file.file_name().unwrap().to_str().unwrap()),
-                        "{name}: error names the file: {msg}"
-                    );
-                }
-                // Opened (the damage is where inspection did not need to read): then check must
-                // refuse it with an FMT blocker.
-                Ok(i) => {
-                    let r = check::run(&i.inspection, &profile, "2026-11-22");
-                    if !r
-                        .findings
-                        .iter()
-                        .any(|f| f.severity == Severity::Blocker && f.id.starts_with("FMT-"))
-                    {
+                    if !msg.contains(&fname) || !msg.contains(reason) {
                         failures.push(format!(
-                            "{name}: damaged image opened and check found no FMT blocker"
+                            "{name}: error should name {fname} and say {reason:?}: {msg}"
                         ));
                     }
+                    let r = check::image_error_report(&fname, &msg, &profile);
+                    r.findings.into_iter().next()
                 }
+                (Ok(i), None) => {
+                    let r = check::run(&i.inspection, &profile, "2026-11-22");
+                    r.findings
+                        .into_iter()
+                        .find(|f| f.id.starts_with("FMT-") && f.title == *title)
+                }
+                (Err(e), None) => {
+                    failures.push(format!("{name}: expected to open (as raw): {e}"));
+                    None
+                }
+                (Ok(_), Some(reason)) => {
+                    failures.push(format!("{name}: opened, but should fail with {reason:?}"));
+                    None
+                }
+            };
+            match finding {
+                Some(f)
+                    if f.id == "FMT-3" && f.severity == Severity::Blocker && f.title == *title => {}
+                other => failures.push(format!(
+                    "{name}: want an FMT-3 blocker {title:?}, got {other:?}"
+                )),
             }
             checked += 1;
             continue;

@@ -62,6 +62,7 @@ impl Qcow2 {
             "qcow2 L1 table",
         )?;
         let l1: Vec<u64> = raw.chunks_exact(8).map(|c| be64(c, 0)).collect();
+        check_in_use_end(&*file, &header, &name)?;
         let backing = match &header.backing_file {
             Some(b) => Some(ctx.open_backing(&name, b)?),
             None => None,
@@ -354,6 +355,60 @@ impl BlockDev for Qcow2 {
 }
 
 /// Read from a backing file that may be shorter than the overlay (the rest reads as zeros).
+/// A truncated image (a cut-short upload or copy) is refused at open: the highest host cluster
+/// the refcounts mark in use must lie inside the file (qemu-img check reports the same image as
+/// "N errors were found"). Two reads: the refcount table and its last refcount block. Skipped
+/// for a dirty image (lazy refcounts may be stale).
+fn check_in_use_end(file: &dyn BlockDev, h: &Header, name: &str) -> Result<(), BlockError> {
+    const DIRTY: u64 = 1;
+    if h.incompatible & DIRTY != 0 || h.refcount_table_clusters == 0 || h.refcount_order > 6 {
+        return Ok(());
+    }
+    let cs = h.cluster_size();
+    let table = read_vec(
+        file,
+        h.refcount_table_offset,
+        h.refcount_table_clusters as u64 * cs,
+        32 << 20,
+        "qcow2 refcount table",
+    )?;
+    let Some((ti, block_off)) = table
+        .chunks_exact(8)
+        .map(|c| be64(c, 0) & !0x1ff)
+        .enumerate()
+        .rfind(|(_, o)| *o != 0)
+    else {
+        return Ok(());
+    };
+    let block = read_vec(file, block_off, cs, MAX_TABLE_BYTES, "qcow2 refcount block")?;
+    let Some(last_byte) = block.iter().rposition(|b| *b != 0) else {
+        return Ok(());
+    };
+    let bits = 1u64 << h.refcount_order;
+    // Sub-byte refcounts are packed from the least significant bit.
+    let entry = if bits >= 8 {
+        last_byte as u64 / (bits / 8)
+    } else {
+        let top = 7 - block[last_byte].leading_zeros() as u64;
+        last_byte as u64 * (8 / bits) + top / bits
+    };
+    let per_block = cs * 8 / bits;
+    let cluster = (ti as u64).saturating_mul(per_block).saturating_add(entry);
+    let offset = cluster.saturating_mul(cs);
+    // The last cluster may be partly in the file (qemu's compressed images end so): only a
+    // cluster that starts past the end is missing.
+    if offset >= file.len() {
+        return Err(BlockError::Truncated {
+            path: name.into(),
+            what: "qcow2 cluster in use (refcount table)".into(),
+            offset,
+            len: cs,
+            file_size: file.len(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn read_backing(
     b: &dyn BlockDev,
     offset: u64,
