@@ -1,6 +1,6 @@
 //! `guestfix apply` on every Linux test image on ext4 (issue #8, "Done when"): the overlay
 //! (`--out`) and the in-place (`--in-place`, on a copy) results are checked with the real tools
-//! — `qemu-img check`, `e2fsck -fn` on every ext4 partition, `fsck.vfat -n` on the ESP, `debugfs`
+//! — `qemu-img check`, `e2fsck -fn` on every ext4 partition and LVM logical volume, `fsck.vfat -n` on the ESP, `debugfs`
 //! and `mtools` to read the written files back — then `guestfix plan` on the result must be empty,
 //! the source must be byte-identical to before, every backup must hold the original bytes, and
 //! the overlay and in-place results must be the same disk byte for byte (SOURCE_DATE_EPOCH fixes
@@ -81,40 +81,113 @@ fn s(p: &Path) -> &str {
 }
 
 /// The partition of `part_no` in index.json's image object.
-fn partition(img: &Value, part_no: u64) -> &Value {
-    img["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["number"] == part_no)
-        .unwrap_or_else(|| panic!("{}: no partition {part_no}", img["name"]))
+/// A filesystem of an image with its byte range on the raw disk: a partition, or a logical
+/// volume inside an LVM partition.
+#[derive(Debug, Clone)]
+struct Vol {
+    /// "1" for /dev/sda1, "vg0/root" for an LV.
+    id: String,
+    start: u64,
+    size: u64,
+    fs: String,
+    mountpoint: Option<String>,
+    /// The device names a plan's `root` may give it.
+    devs: Vec<String>,
 }
 
-/// Where a guest path lives: (partition object, path inside that filesystem), given the root
-/// device of the guest's plan (`/dev/sdaN`).
-fn locate<'a>(img: &'a Value, root: &str, path: &str) -> (&'a Value, String) {
-    let parts = img["partitions"].as_array().unwrap();
-    let sub = parts
+/// The image's filesystems. An LV's place is read from the PV's own LVM text metadata (the copy
+/// with the highest seqno in the first MiB of the PV), not through guestfix: a linear LV of one
+/// segment starts at `pe_start` + its first extent × `extent_size` sectors.
+fn volumes(img: &Value, raw: &Path) -> Vec<Vol> {
+    let mut out = Vec::new();
+    for p in img["partitions"].as_array().unwrap() {
+        let n = p["number"].as_u64().unwrap();
+        let start = p["start"].as_u64().unwrap();
+        let fs = p["fs"].as_str().unwrap_or("").to_string();
+        if fs != "lvm" {
+            out.push(Vol {
+                id: n.to_string(),
+                start,
+                size: p["size"].as_u64().unwrap(),
+                fs,
+                mountpoint: p["mountpoint"].as_str().map(str::to_string),
+                devs: vec![format!("/dev/sda{n}")],
+            });
+            continue;
+        }
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(raw).unwrap();
+        f.seek(SeekFrom::Start(start)).unwrap();
+        let mut head = vec![0u8; 1 << 20];
+        f.read_exact(&mut head).unwrap();
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let vg = p["vg"].as_str().unwrap();
+        let num = |re: &str, t: &str| -> u64 {
+            let r = regex::Regex::new(re).unwrap();
+            r.captures(t)
+                .unwrap_or_else(|| panic!("LVM metadata of {vg}: no match for {re}"))[1]
+                .parse()
+                .unwrap()
+        };
+        // Metadata copies begin with "VG {" and end where the text (NUL-padded) stops.
+        let meta = text
+            .match_indices(&format!("{vg} {{\n"))
+            .map(|(i, _)| text[i..].split('\0').next().unwrap())
+            .filter(|t| t.contains("logical_volumes"))
+            .max_by_key(|t| num(r"seqno = (\d+)", t))
+            .unwrap_or_else(|| panic!("no LVM metadata for {vg} in partition {n}"));
+        let extent = num(r"extent_size = (\d+)", meta) * 512;
+        let pe_start = num(r"pe_start = (\d+)", meta) * 512;
+        for lv in p["lvs"].as_array().unwrap() {
+            let name = lv["name"].as_str().unwrap();
+            let sec = &meta[meta
+                .find(&format!("\n{name} {{"))
+                .unwrap_or_else(|| panic!("LV {name} not in the metadata"))..];
+            assert_eq!(
+                num(r"segment_count = (\d+)", sec),
+                1,
+                "LV {name}: one segment"
+            );
+            let first = num(r#"stripes = \[\s*"pv0", (\d+)"#, sec);
+            out.push(Vol {
+                id: format!("{vg}/{name}"),
+                start: start + pe_start + first * extent,
+                size: num(r"extent_count = (\d+)", sec) * extent,
+                fs: lv["fs"].as_str().unwrap().to_string(),
+                mountpoint: lv["mountpoint"].as_str().map(str::to_string),
+                devs: vec![
+                    format!("/dev/{vg}/{name}"),
+                    format!("/dev/mapper/{vg}-{name}"),
+                ],
+            });
+        }
+    }
+    out
+}
+
+/// Where a guest path lives: (volume, path inside that filesystem), given the root device of
+/// the guest's plan (`/dev/sdaN`, `/dev/mapper/VG-LV`).
+fn locate<'a>(vols: &'a [Vol], root: &str, path: &str) -> (&'a Vol, String) {
+    let sub = vols
         .iter()
-        .filter_map(|p| Some((p, p["mountpoint"].as_str()?)))
+        .filter_map(|v| Some((v, v.mountpoint.as_deref()?)))
         .filter(|(_, m)| *m != "/" && (path == *m || path.starts_with(&format!("{m}/"))))
         .max_by_key(|(_, m)| m.len());
     match sub {
-        Some((p, m)) => (p, path[m.len()..].to_string()),
-        None => {
-            let n: u64 = root
-                .trim_start_matches("/dev/sda")
-                .parse()
-                .expect("root /dev/sdaN");
-            (partition(img, n), path.to_string())
-        }
+        Some((v, m)) => (v, path[m.len()..].to_string()),
+        None => (
+            vols.iter()
+                .find(|v| v.devs.iter().any(|d| d == root))
+                .unwrap_or_else(|| panic!("root {root} is none of {vols:?}")),
+            path.to_string(),
+        ),
     }
 }
 
-/// Read a file of an ext4 or FAT partition of a raw disk with the real tools.
-fn read_with_tools(raw: &Path, part: &Value, inner: &str, scratch: &Path) -> Vec<u8> {
-    let start = part["start"].as_u64().unwrap();
-    match part["fs"].as_str().unwrap() {
+/// Read a file of an ext4 or FAT volume of a raw disk with the real tools.
+fn read_with_tools(raw: &Path, vol: &Vol, inner: &str, scratch: &Path) -> Vec<u8> {
+    let start = vol.start;
+    match vol.fs.as_str() {
         "ext2" | "ext3" | "ext4" => {
             let dev = format!("{}?offset={start}", s(raw));
             let o = run("debugfs", &["-R", &format!("cat \"{inner}\""), &dev]);
@@ -164,17 +237,18 @@ fn check_result(
         result.to_path_buf()
     };
 
-    // fsck every ext4 partition and every FAT partition (the ESP) of the result.
-    for p in img["partitions"].as_array().unwrap() {
-        let start = p["start"].as_u64().unwrap();
-        match p["fs"].as_str().unwrap_or("") {
+    // fsck every ext4 volume (partition or LV) and every FAT partition (the ESP) of the result.
+    let vols = volumes(img, source);
+    for p in &vols {
+        let start = p.start;
+        match p.fs.as_str() {
             "ext2" | "ext3" | "ext4" => {
                 let o = run("e2fsck", &["-fn", &format!("{}?offset={start}", s(&raw))]);
-                ok(&o, &format!("{ctx}: e2fsck -fn partition {}", p["number"]));
+                ok(&o, &format!("{ctx}: e2fsck -fn volume {}", p.id));
             }
             "vfat" => {
                 let part = scratch.join(format!("{name}.esp"));
-                let size = p["size"].as_u64().unwrap();
+                let size = p.size;
                 ok(
                     &run(
                         "dd",
@@ -190,10 +264,7 @@ fn check_result(
                     "dd",
                 );
                 let o = run("fsck.vfat", &["-n", s(&part)]);
-                ok(
-                    &o,
-                    &format!("{ctx}: fsck.vfat -n partition {}", p["number"]),
-                );
+                ok(&o, &format!("{ctx}: fsck.vfat -n partition {}", p.id));
                 std::fs::remove_file(&part).unwrap();
             }
             _ => {}
@@ -214,7 +285,7 @@ fn check_result(
             let path = c["path"].as_str().unwrap();
             assert_eq!(w["path"], path, "{ctx}");
             assert_eq!(w["verified"], true, "{ctx}: {path}");
-            let (part, inner) = locate(img, root, path);
+            let (part, inner) = locate(&vols, root, path);
             let got = read_with_tools(&raw, part, &inner, scratch);
             assert_eq!(
                 sha(&got),
@@ -233,11 +304,8 @@ fn check_result(
                         .unwrap_or_else(|| panic!("{ctx}: {path} has no backup"));
                     let original = read_with_tools(source, part, &inner, scratch);
                     assert_ne!(original, got, "{ctx}: {path} was not changed");
-                    let (bpart, binner) = locate(img, root, b);
-                    assert_eq!(
-                        bpart["number"], part["number"],
-                        "{ctx}: backup on another fs"
-                    );
+                    let (bpart, binner) = locate(&vols, root, b);
+                    assert_eq!(bpart.id, part.id, "{ctx}: backup on another fs");
                     let kept = read_with_tools(&raw, bpart, &binner, scratch);
                     assert!(
                         kept == original,
@@ -257,7 +325,7 @@ fn check_result(
                 }
                 // BOOT-4: the fallback loader is a copy of the distribution's loader.
                 "add_file" if path.eq_ignore_ascii_case("/boot/efi/EFI/BOOT/BOOTX64.EFI") => {
-                    let (lp, li) = locate(img, root, "/boot/efi/EFI/debian/grubx64.efi");
+                    let (lp, li) = locate(&vols, root, "/boot/efi/EFI/debian/grubx64.efi");
                     assert!(
                         got == read_with_tools(source, lp, &li, scratch),
                         "{ctx}: BOOTX64.EFI"
@@ -400,7 +468,8 @@ fn apply_sample() {
     apply_both("sample");
 }
 
-/// Every other raw Linux guest whose filesystems are all ext4 / FAT (the crafted ones).
+/// Every other raw Linux guest whose filesystems are all ext4 / FAT (the crafted ones), on
+/// partitions or on LVM logical volumes (`lvm`: root and /var are LVs).
 #[test]
 fn apply_crafted_ext4_guests() {
     let Some(dir) = images_dir() else { return };
@@ -411,22 +480,24 @@ fn apply_crafted_ext4_guests() {
             !["debian12-bios", "debian12-uefi", "sample"].contains(&i["name"].as_str().unwrap())
         })
         .filter(|i| {
-            let fss: Vec<&str> = i["partitions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|p| p["fs"].as_str())
-                .collect();
+            // The filesystems of partitions and of the LVs inside LVM partitions.
+            let mut fss: Vec<&str> = Vec::new();
+            for p in i["partitions"].as_array().unwrap() {
+                fss.extend(p["fs"].as_str());
+                for lv in p["lvs"].as_array().into_iter().flatten() {
+                    fss.extend(lv["fs"].as_str());
+                }
+            }
             fss.contains(&"ext4")
-                && fss
-                    .iter()
-                    .all(|f| ["ext2", "ext3", "ext4", "vfat", "swap", "bios_grub"].contains(f))
+                && fss.iter().all(|f| {
+                    ["ext2", "ext3", "ext4", "vfat", "swap", "bios_grub", "lvm"].contains(f)
+                })
                 && i["os"].to_string().contains("linux")
         })
         .map(|i| i["name"].as_str().unwrap().to_string())
         .collect();
     eprintln!("crafted ext4 guests: {names:?}");
-    for want in ["ubuntu2204", "centos6", "arm64", "i386", "dualboot"] {
+    for want in ["ubuntu2204", "centos6", "arm64", "i386", "dualboot", "lvm"] {
         assert!(
             names.iter().any(|n| n == want),
             "{want} missing from {names:?}"

@@ -2,8 +2,9 @@
 //! or in place (crash-safe, with an undo journal), keeps every original, and verifies each write
 //! by re-reading it through the independent read path (ext4-view, fatfs).
 //!
-//! Nothing is written unless every change of the plan has a writer: a change on XFS, Btrfs,
-//! NTFS or an LVM volume fails up front with "not supported yet", naming the filesystem.
+//! Nothing is written unless every change of the plan has a writer: a change on XFS, Btrfs or
+//! NTFS fails up front with "not supported yet", naming the filesystem. ext4 on an LVM logical
+//! volume is written through the LV's extent map (linear and striped segments) onto its PVs.
 
 pub mod journal;
 
@@ -18,6 +19,7 @@ use crate::plan::planner::{PlanError, plans_for};
 use crate::plan::{Change, Plan};
 use crate::rules::Profile;
 use crate::volume::Content;
+use crate::volume::lvm::{LvDev, LvMap};
 use serde::Serialize;
 use sha2::Digest;
 use std::path::{Path, PathBuf};
@@ -74,12 +76,52 @@ pub struct ApplyReport {
     pub unchanged: bool,
 }
 
+/// Where a volume's bytes are on the (single) disk.
+#[derive(Clone)]
+enum Place {
+    /// A partition: a byte range of the disk.
+    Slice { start: u64, size: u64 },
+    /// An LVM logical volume: its extent map over its PVs, each a partition (start, size) of
+    /// the disk, in the order of [`LvMap::pv_ids`].
+    Lv { map: LvMap, pvs: Vec<(u64, u64)> },
+}
+
+impl Place {
+    /// The volume, as a device over `disk` (writes through it land on `disk`).
+    fn open(
+        &self,
+        disk: &Arc<dyn WritableDev>,
+        name: &str,
+    ) -> Result<Arc<dyn WritableDev>, ApplyError> {
+        match self {
+            Place::Slice { start, size } => Ok(Arc::new(SliceDev::new(
+                disk.clone(),
+                *start,
+                *size,
+                name.to_string(),
+            )?)),
+            Place::Lv { map, pvs } => {
+                let mut devs: Vec<Arc<dyn WritableDev>> = Vec::new();
+                for (id, (start, size)) in map.pv_ids().zip(pvs) {
+                    devs.push(Arc::new(SliceDev::new(
+                        disk.clone(),
+                        *start,
+                        *size,
+                        format!("PV {id}"),
+                    )?));
+                }
+                let lv = LvDev::from_map(map.clone(), devs).map_err(ApplyError::Layout)?;
+                Ok(Arc::new(lv))
+            }
+        }
+    }
+}
+
 /// Where a guest path lives: the volume and the path inside its filesystem.
 struct Target {
     volume: String,
     kind: FsKind,
-    start: u64,
-    size: u64,
+    place: Place,
     /// Path inside the filesystem (`/etc/fstab`, `/EFI/BOOT/BOOTX64.EFI`).
     inner: String,
 }
@@ -115,24 +157,57 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
         Content::Filesystem { fs, .. } => fs.clone(),
         other => format!("{other:?}"),
     };
-    if v.lv.is_some() {
-        return Err(ApplyError::NotSupported {
-            path: path.into(),
-            fs: format!("{fsname} on the LVM logical volume {}", v.name),
-        });
-    }
-    let (Some(p), Some(disk)) = (&v.partition, v.disk) else {
-        return Err(ApplyError::NotSupported {
-            path: path.into(),
-            fs: format!("{fsname} on {} (not a partition)", v.name),
-        });
+    let place = match &v.lv {
+        Some(lv) => {
+            let map = lv.map.clone().ok_or_else(|| ApplyError::NotSupported {
+                path: path.into(),
+                fs: format!(
+                    "{fsname} on the unmapped LVM logical volume {} ({})",
+                    v.name,
+                    lv.unsupported.as_deref().unwrap_or("no map")
+                ),
+            })?;
+            let mut pvs = Vec::new();
+            for id in map.pv_ids() {
+                let want = crate::volume::lvm::bare_uuid(id);
+                let pv = i.set.volumes.iter().find(|pv| {
+                    matches!(&pv.content, Content::LvmPv { pv_uuid, .. }
+                        if crate::volume::lvm::bare_uuid(pv_uuid) == want)
+                });
+                match pv.map(|pv| (pv, &pv.partition, pv.disk)) {
+                    Some((_, Some(p), Some(0))) => pvs.push((p.start, p.size)),
+                    _ => {
+                        return Err(ApplyError::NotSupported {
+                            path: path.into(),
+                            fs: format!(
+                                "{fsname} on {}, whose PV {id} is not a partition of the first disk",
+                                v.name
+                            ),
+                        });
+                    }
+                }
+            }
+            Place::Lv { map, pvs }
+        }
+        None => {
+            let (Some(p), Some(disk)) = (&v.partition, v.disk) else {
+                return Err(ApplyError::NotSupported {
+                    path: path.into(),
+                    fs: format!("{fsname} on {} (not a partition)", v.name),
+                });
+            };
+            if disk != 0 {
+                return Err(ApplyError::NotSupported {
+                    path: path.into(),
+                    fs: format!("{fsname} on a second disk ({})", v.name),
+                });
+            }
+            Place::Slice {
+                start: p.start,
+                size: p.size,
+            }
+        }
     };
-    if disk != 0 {
-        return Err(ApplyError::NotSupported {
-            path: path.into(),
-            fs: format!("{fsname} on a second disk ({})", v.name),
-        });
-    }
     let kind = crate::guest::mount::fs_kind(&fsname).ok_or_else(|| ApplyError::NotSupported {
         path: path.into(),
         fs: fsname.clone(),
@@ -149,8 +224,7 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
     Ok(Target {
         volume: v.name.clone(),
         kind,
-        start: p.start,
-        size: p.size,
+        place,
         inner,
     })
 }
@@ -285,8 +359,7 @@ impl FsWriter {
 struct Expect {
     target_volume: String,
     kind: FsKind,
-    start: u64,
-    size: u64,
+    place: Place,
     inner: String,
     guest_path: String,
     content: Option<Vec<u8>>,
@@ -358,11 +431,8 @@ pub fn apply(
     let mut writers: Vec<(String, FsWriter)> = Vec::new();
     for (t, change, path, gi) in &ops {
         if !writers.iter().any(|(v, _)| *v == t.volume) {
-            let slice = SliceDev::new(dev.clone(), t.start, t.size, t.volume.clone())?;
-            writers.push((
-                t.volume.clone(),
-                FsWriter::open(t.kind, Arc::new(slice), &t.volume)?,
-            ));
+            let vdev = t.place.open(&dev, &t.volume)?;
+            writers.push((t.volume.clone(), FsWriter::open(t.kind, vdev, &t.volume)?));
         }
         let Some((_, w)) = writers.iter_mut().find(|(v, _)| *v == t.volume) else {
             continue;
@@ -370,8 +440,7 @@ pub fn apply(
         let mut ex = Expect {
             target_volume: t.volume.clone(),
             kind: t.kind,
-            start: t.start,
-            size: t.size,
+            place: t.place.clone(),
             inner: t.inner.clone(),
             guest_path: path.clone(),
             content: None,
@@ -436,14 +505,13 @@ pub fn apply(
     // Verify through the independent read path.
     let mut written = Vec::new();
     for ex in &expects {
-        let slice = SliceDev::new(dev.clone(), ex.start, ex.size, ex.target_volume.clone())?;
-        let fs =
-            open_filesystem(ex.kind, Arc::new(slice), &FsOpenOptions::default()).map_err(|e| {
-                ApplyError::Verify {
-                    path: ex.guest_path.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
+        let vdev: Arc<dyn block::BlockDev> = ex.place.open(&dev, &ex.target_volume)?;
+        let fs = open_filesystem(ex.kind, vdev, &FsOpenOptions::default()).map_err(|e| {
+            ApplyError::Verify {
+                path: ex.guest_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         let read = |p: &str| -> Result<Vec<u8>, FsError> { fs.read_file(p.as_bytes(), 1 << 31) };
         let verr = |reason: String| ApplyError::Verify {
             path: ex.guest_path.clone(),

@@ -7,7 +7,7 @@
 
 use super::error::VolumeError;
 use super::util::{le32, le64, slice};
-use crate::block::{BlockDev, BlockError, check_range};
+use crate::block::{BlockDev, BlockError, WritableDev, check_range};
 use nom::{
     IResult,
     branch::alt,
@@ -516,20 +516,126 @@ pub fn vg_from_text(text: &str) -> Result<VgMeta, VolumeError> {
 
 // ---------------------------------------------------------------- LV device
 
+#[derive(Debug, Clone)]
 struct Piece {
     lv_start: u64,
     len: u64,
     /// Stripe chunk in bytes (0 for one stripe).
     chunk: u64,
-    /// (PV device, byte offset of this segment's first extent on it).
-    stripes: Vec<(Arc<dyn BlockDev>, u64)>,
+    /// (index into [`LvMap::pvs`], byte offset of this segment's first extent on that PV).
+    stripes: Vec<(usize, u64)>,
 }
 
-/// A logical volume seen as one device.
-pub struct LvDev {
+/// Where each byte of a logical volume lives: which PV, at which offset. Holds no device, so a
+/// higher layer can lay the same map over other (e.g. writable) views of the PVs.
+#[derive(Debug, Clone)]
+pub struct LvMap {
     name: String,
     len: u64,
     pieces: Vec<Piece>,
+    /// The PVs the LV uses, by metadata UUID (with dashes as written), and the byte length each
+    /// must at least have.
+    pvs: Vec<(String, u64)>,
+}
+
+impl LvMap {
+    /// `/dev/VG/LV`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The UUIDs of the PVs the LV uses, in the order [`LvDev::from_map`] takes their devices.
+    pub fn pv_ids(&self) -> impl Iterator<Item = &str> {
+        self.pvs.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// (PV index, byte offset on that PV, bytes contiguous from there) of LV byte `pos`.
+    fn locate(&self, pos: u64) -> Result<(usize, u64, u64), BlockError> {
+        let p = self
+            .pieces
+            .iter()
+            .find(|p| pos >= p.lv_start && pos < p.lv_start + p.len)
+            .ok_or_else(|| BlockError::Corrupt {
+                path: self.name.clone().into(),
+                reason: format!("no segment maps byte {pos}"),
+            })?;
+        let rel = pos - p.lv_start;
+        let bad = || BlockError::Corrupt {
+            path: self.name.clone().into(),
+            reason: format!("no stripe maps byte {pos}"),
+        };
+        match rel.checked_div(p.chunk) {
+            None => {
+                let (d, base) = p.stripes.first().ok_or_else(bad)?;
+                Ok((*d, base + rel, p.len - rel))
+            }
+            Some(ci) => {
+                let n = p.stripes.len() as u64;
+                let within = rel % p.chunk;
+                let idx = ci.checked_rem(n).ok_or_else(bad)?;
+                let (d, base) = p.stripes.get(idx as usize).ok_or_else(bad)?;
+                Ok((*d, base + (ci / n) * p.chunk + within, p.chunk - within))
+            }
+        }
+    }
+
+    /// Visit the PV ranges that LV bytes `offset .. offset + len` map to, in order:
+    /// `f(pv index, pv offset, start in the caller's buffer, length)`.
+    fn for_each_range(
+        &self,
+        offset: u64,
+        len: usize,
+        mut f: impl FnMut(usize, u64, usize, usize) -> Result<(), BlockError>,
+    ) -> Result<(), BlockError> {
+        check_range(&self.name, self.len, offset, len)?;
+        let mut done = 0usize;
+        while done < len {
+            let (pv, pv_off, avail) = self.locate(offset + done as u64)?;
+            let take = avail.min((len - done) as u64) as usize;
+            f(pv, pv_off, done, take)?;
+            done += take;
+        }
+        Ok(())
+    }
+}
+
+/// A logical volume seen as one device, over one device per PV (read-only views by default;
+/// writable ones make a [`WritableDev`]).
+pub struct LvDev<D: ?Sized = dyn BlockDev> {
+    map: LvMap,
+    devs: Vec<Arc<D>>,
+}
+
+impl<D: BlockDev + ?Sized> LvDev<D> {
+    /// Lay `map` over `devs` (one per [`LvMap::pv_ids`], in that order), each long enough.
+    pub fn from_map(map: LvMap, devs: Vec<Arc<D>>) -> Result<Self, String> {
+        if devs.len() != map.pvs.len() {
+            return Err(format!(
+                "{}: {} PV devices given for {} PVs",
+                map.name,
+                devs.len(),
+                map.pvs.len()
+            ));
+        }
+        for ((id, need), d) in map.pvs.iter().zip(&devs) {
+            if *need > d.len() {
+                return Err(format!(
+                    "PV {id} extents end at byte {need}, past its device ({} bytes)",
+                    d.len()
+                ));
+            }
+        }
+        Ok(LvDev { map, devs })
+    }
+    /// The map, to lay over other views of the same PVs.
+    pub fn map(&self) -> &LvMap {
+        &self.map
+    }
 }
 
 /// Why an LV could not be mapped.
@@ -540,6 +646,8 @@ pub fn map_lv(
 ) -> Result<LvDev, String> {
     let ext = vg.extent_size * 512;
     let mut pieces = Vec::new();
+    let mut pvs: Vec<(String, u64)> = Vec::new();
+    let mut devs: Vec<Arc<dyn BlockDev>> = Vec::new();
     let mut expect = 0u64;
     for seg in &lv.segments {
         if seg.start_extent != expect {
@@ -569,7 +677,7 @@ pub fn map_lv(
             ));
         }
         let per_stripe = seg.extent_count / n;
-        let mut devs = Vec::new();
+        let mut refs = Vec::new();
         for (pv_key, pe) in stripes {
             let pv = vg
                 .pvs
@@ -582,7 +690,6 @@ pub fn map_lv(
                     pv.pe_count
                 ));
             }
-            let dev = pv_devs(pv).ok_or_else(|| format!("PV {pv_key} ({}) is missing", pv.id))?;
             let base = pv
                 .pe_start
                 .checked_mul(512)
@@ -592,13 +699,18 @@ pub fn map_lv(
                 .checked_mul(ext)
                 .and_then(|l| l.checked_add(base))
                 .ok_or("extent range overflows")?;
-            if need > dev.len() {
-                return Err(format!(
-                    "PV {pv_key} extents end at byte {need}, past its device ({} bytes)",
-                    dev.len()
-                ));
-            }
-            devs.push((dev, base));
+            let idx = match pvs.iter().position(|(id, _)| *id == pv.id) {
+                Some(i) => i,
+                None => {
+                    let dev =
+                        pv_devs(pv).ok_or_else(|| format!("PV {pv_key} ({}) is missing", pv.id))?;
+                    pvs.push((pv.id.clone(), 0));
+                    devs.push(dev);
+                    pvs.len() - 1
+                }
+            };
+            pvs[idx].1 = pvs[idx].1.max(need);
+            refs.push((idx, base));
         }
         let len = seg
             .extent_count
@@ -618,60 +730,44 @@ pub fn map_lv(
             lv_start,
             len,
             chunk,
-            stripes: devs,
+            stripes: refs,
         });
     }
     let len = expect.checked_mul(ext).ok_or("LV size overflows")?;
-    Ok(LvDev {
+    let map = LvMap {
         name: format!("/dev/{}/{}", vg.name, lv.name),
         len,
         pieces,
-    })
+        pvs,
+    };
+    LvDev::from_map(map, devs)
 }
 
-impl BlockDev for LvDev {
+impl<D: BlockDev + ?Sized> BlockDev for LvDev<D> {
     fn len(&self) -> u64 {
-        self.len
+        self.map.len
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
-        check_range(&self.name, self.len, offset, buf.len())?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let pos = offset + done as u64;
-            let p = self
-                .pieces
-                .iter()
-                .find(|p| pos >= p.lv_start && pos < p.lv_start + p.len)
-                .ok_or_else(|| BlockError::Corrupt {
-                    path: self.name.clone().into(),
-                    reason: format!("no segment maps byte {pos}"),
-                })?;
-            let rel = pos - p.lv_start;
-            let bad = || BlockError::Corrupt {
-                path: self.name.clone().into(),
-                reason: format!("no stripe maps byte {pos}"),
-            };
-            let (dev, dev_off, avail) = match rel.checked_div(p.chunk) {
-                None => {
-                    let (d, base) = p.stripes.first().ok_or_else(bad)?;
-                    (d, base + rel, p.len - rel)
-                }
-                Some(ci) => {
-                    let n = p.stripes.len() as u64;
-                    let within = rel % p.chunk;
-                    let idx = ci.checked_rem(n).ok_or_else(bad)?;
-                    let (d, base) = p.stripes.get(idx as usize).ok_or_else(bad)?;
-                    (d, base + (ci / n) * p.chunk + within, p.chunk - within)
-                }
-            };
-            let take = (avail.min((buf.len() - done) as u64)) as usize;
-            dev.read_at(dev_off, &mut buf[done..done + take])?;
-            done += take;
-        }
-        Ok(())
+        self.map
+            .for_each_range(offset, buf.len(), |pv, pv_off, at, n| {
+                self.devs[pv].read_at(pv_off, &mut buf[at..at + n])
+            })
     }
     fn describe(&self) -> String {
-        self.name.clone()
+        self.map.name.clone()
+    }
+}
+
+/// Writes land on the PVs' (writable) devices, mapped exactly as reads are.
+impl<D: WritableDev + ?Sized> WritableDev for LvDev<D> {
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<(), BlockError> {
+        self.map
+            .for_each_range(offset, buf.len(), |pv, pv_off, at, n| {
+                self.devs[pv].write_at(pv_off, &buf[at..at + n])
+            })
+    }
+    fn flush(&self) -> Result<(), BlockError> {
+        self.devs.iter().try_for_each(|d| d.flush())
     }
 }
 

@@ -141,6 +141,10 @@ pub struct LvInfo {
     pub segment_types: Vec<String>,
     /// Why it could not be mapped (unsupported segment type, missing PV, bogus extents).
     pub unsupported: Option<String>,
+    /// Where its bytes live on its PVs, when it could be mapped (apply lays this map over the
+    /// writable disk).
+    #[serde(skip)]
+    pub map: Option<lvm::LvMap>,
 }
 
 /// One volume: a partition, a whole unpartitioned disk, or a mapped LV.
@@ -542,10 +546,12 @@ fn scan_lvm(set: &mut DiskSet) {
                 size,
                 segment_types: types,
                 unsupported: None,
+                map: None,
             };
             let visible = lv.status.iter().any(|s| s == "VISIBLE") || lv.status.is_empty();
             match lvm::map_lv(vg, lv, &find_pv) {
                 Ok(dev) if visible && set.volumes.len() < MAX_VOLUMES => {
+                    info.map = Some(dev.map().clone());
                     let dev: Arc<dyn BlockDev> = Arc::new(dev);
                     let content = detect_content(&*dev, &mut set.warnings);
                     set.volumes.push(Volume {
