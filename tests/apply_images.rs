@@ -302,6 +302,8 @@ fn check_result(
                     let b = c["backup"]
                         .as_str()
                         .unwrap_or_else(|| panic!("{ctx}: {path} has no backup"));
+                    // apply reports the backup by its guest path, as the plan does.
+                    assert_eq!(w["backup"], c["backup"], "{ctx}: {path}: backup path");
                     let original = read_with_tools(source, part, &inner, scratch);
                     assert_ne!(original, got, "{ctx}: {path} was not changed");
                     let (bpart, binner) = locate(&vols, root, b);
@@ -315,7 +317,7 @@ fn check_result(
                         "--allow-outside-backing",
                         "cat",
                         "--path",
-                        &format!("{root}:{b}"),
+                        &format!("{}:{binner}", bpart.devs[0]),
                         s(result),
                     ]);
                     assert!(

@@ -538,7 +538,12 @@ pub fn apply(
             action: ex.action.into(),
             bytes: got.len() as u64,
             sha256: hex::encode(sha2::Sha256::digest(&got)),
-            backup: ex.backup.as_ref().map(|(b, _)| b.clone()),
+            // The guest path of the backup (beside the file), not its path inside a /boot
+            // partition.
+            backup: ex
+                .backup
+                .as_ref()
+                .map(|(b, _)| sibling(&ex.guest_path, split(b).1)),
             verified: true,
         });
     }
