@@ -134,7 +134,11 @@ fn compressed_sparse_and_prealloc_files_read_back_exactly() {
 
 /// Parse guestfish's `btrfs-subvolume-list` records: (id, top_level_id, path).
 fn guestfish_subvolumes(dir: &std::path::Path) -> Vec<(u64, u64, String)> {
-    let text = std::fs::read_to_string(dir.join("subvolumes.txt")).unwrap();
+    guestfish_subvolumes_in(&dir.join("subvolumes.txt"))
+}
+
+fn guestfish_subvolumes_in(file: &std::path::Path) -> Vec<(u64, u64, String)> {
+    let text = std::fs::read_to_string(file).unwrap();
     let mut out = Vec::new();
     let mut cur: (u64, u64) = (0, 0);
     for line in text.lines() {
@@ -175,6 +179,67 @@ fn subvolumes_match_btrfs_and_snapshot_is_recognised() {
         assert!(!s.readonly);
         assert!(s.uuid.is_some());
     }
+}
+
+/// Snapper snapshots are not extra operating systems (issue 5). On `snapfirst.img` the default
+/// subvolume (the top level) holds no system, and in id order the read-only snapshot `snaps/1`
+/// (a copy of a system) comes before the real system in `root`: root detection must find one
+/// root, `root`, and inspection one operating system.
+#[test]
+fn a_snapshot_is_not_an_extra_operating_system() {
+    let Some(dir) = fixture() else { return };
+    let img = dir.join("snapfirst.img");
+    // The real tool's view: base 256, snaps/1 257, root 258.
+    let ids: Vec<(u64, String)> = guestfish_subvolumes_in(&dir.join("snapfirst-subvolumes.txt"))
+        .into_iter()
+        .map(|(id, _, p)| (id, p))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (256, "base".into()),
+            (257, "snaps/1".into()),
+            (258, "root".into())
+        ]
+    );
+    let dev: Arc<dyn BlockDev> = Arc::new(RawFile::open(&img).unwrap());
+    let fs = BtrfsFs::open(dev.clone(), &BtrfsOpenOptions::default()).unwrap();
+    let subs = fs.list_subvolumes().unwrap();
+    let flags: Vec<(&str, bool)> = subs
+        .iter()
+        .map(|s| (s.path.as_str(), s.is_snapshot))
+        .collect();
+    assert_eq!(flags, [("base", false), ("snaps/1", true), ("root", false)]);
+    // The snapshot does look like a system on its own.
+    let snap = BtrfsFs::open(
+        dev.clone(),
+        &BtrfsOpenOptions {
+            subvol: Some("snaps/1".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(snap.read_file(b"/etc/os-release", 1000).is_ok());
+
+    let set = guestfix::fs::probe::scan_disks(&[dev]).unwrap();
+    let (roots, errors) = guestfix::guest::mount::find_roots(&set);
+    assert!(errors.is_empty(), "{:?}", errors);
+    let found: Vec<Option<&str>> = roots.iter().map(|r| r.subvol.as_deref()).collect();
+    assert_eq!(found, [Some("root")]);
+    let i = guestfix::guest::inspect::inspect(
+        std::slice::from_ref(&img),
+        &guestfix::guest::inspect::InspectOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(i.inspection.operating_systems.len(), 1);
+    // os-release without PRETTY_NAME: the product is NAME + VERSION_ID.
+    assert_eq!(
+        i.inspection.operating_systems[0]
+            .product_name
+            .known()
+            .map(String::as_str),
+        Some("Fedora Linux 42")
+    );
 }
 
 #[test]

@@ -12,6 +12,11 @@
 #   default.txt       guestfish `btrfs-subvolume-get-default /` output
 #   holes.img         a second Btrfs made with `-O ^no-holes` (holes are explicit extent items:
 #                     disk_bytenr 0) holding /sparse, written by the kernel
+#   snapfirst.img     a third Btrfs whose default (top level) holds no system; in id order:
+#                     `base` (256, its /etc removed), `snaps/1` (257, a read-only snapshot of
+#                     base while it held a system), `root` (258, the system): a root search that
+#                     took snapshots for systems would pick the snapshot first
+#   snapfirst-subvolumes.txt  guestfish `btrfs-subvolume-list /` of snapfirst.img
 #   fuzz-seed/        seed inputs for the fs_btrfs fuzz target: the non-zero 4 KiB pages of
 #                     small real images as [page u32 LE][4096 bytes] records
 set -euo pipefail
@@ -42,16 +47,34 @@ printf 'UUID=0 / btrfs subvol=@ 0 0\nUUID=0 /home btrfs subvol=@/home 0 0\nUUID=
 printf 'before-snapshot\n' > src/hostname-old
 printf 'after-snapshot\n' > src/hostname-new
 printf 'home of user\n' > src/notes.txt
+printf 'NAME="Fedora Linux"\nVERSION_ID=42\nID=fedora\n' > src/os-release
 printf '<?xml version="1.0"?>\n<snapshot><type>single</type><num>1</num><description>first root filesystem</description></snapshot>\n' > src/info.xml
 
 # Explicit hole extents only exist without the no-holes feature (a mkfs.btrfs 6.2 default).
 truncate -s 200M holes.img
 mkfs.btrfs -q -O ^no-holes -L holes holes.img >&2
+truncate -s 200M snapfirst.img
+mkfs.btrfs -q -L snapfirst snapfirst.img >&2
 
 guestfish --rw <<'GF' >&2
 sparse disk.img 512M
 add holes.img format:raw
+add snapfirst.img format:raw
 run
+mount /dev/sdc /
+btrfs-subvolume-create /base
+mkdir /base/etc
+upload src/fstab /base/etc/fstab
+upload src/os-release /base/etc/os-release
+mkdir /snaps
+btrfs-subvolume-snapshot /base /snaps/1 ro:true
+rm-rf /base/etc
+btrfs-subvolume-create /root
+mkdir /root/etc
+upload src/fstab /root/etc/fstab
+upload src/os-release /root/etc/os-release
+btrfs-subvolume-list / | cat > snapfirst-subvolumes.txt
+umount /
 mount /dev/sdb /
 touch /sparse
 pwrite /sparse "start" 0
@@ -113,6 +136,7 @@ GF
 } > sha256.tsv
 btrfs check --readonly disk.img >&2
 btrfs check --readonly holes.img >&2
+btrfs check --readonly snapfirst.img >&2
 btrfs inspect-internal dump-tree -t 5 holes.img > holes-tree.txt
 # Fuzz seeds: a small mkfs.btrfs --rootdir image, and holes.img (kernel-written).
 mkdir -p seedtree/etc seedtree/d fuzz-seed

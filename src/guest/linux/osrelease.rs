@@ -369,8 +369,19 @@ pub fn detect(files: &dyn GuestFiles) -> Option<OsInfo> {
         lsbv("DISTRIB_DESCRIPTION")
     } else if let Some((_, _, _, t)) = &release {
         t.lines().next().unwrap_or("").trim().to_string()
-    } else {
+    } else if !osv("NAME").is_empty() {
+        // os-release without PRETTY_NAME: NAME and VERSION, as os-release(5) builds it.
+        let v = if osv("VERSION").is_empty() {
+            version.clone()
+        } else {
+            osv("VERSION")
+        };
+        format!("{} {v}", osv("NAME")).trim().to_string()
+    } else if id.is_empty() || id == "debian" {
+        // Only /etc/debian_version.
         format!("Debian GNU/Linux {version}")
+    } else {
+        format!("{id} {version}").trim().to_string()
     };
     let name_hint = if osv("NAME").is_empty() {
         product_name.clone()
