@@ -8,8 +8,9 @@
 # type/uuid/label, applications (name+epoch+version+release+arch sets), and every other
 # per-OS element both tools report. A field one tool reports and the other leaves out counts
 # as a difference for the fields listed above, and is only listed for the others.
-# Exit: 0 all equal (or virt-inspector not installed: loud skip), 1 any difference or an
-# invalid XML, 2 usage / setup error.
+# Exit: 0 all equal (or virt-inspector not installed: loud skip), 1 any difference, an
+# invalid XML, or an image virt-inspector could not inspect (nothing was compared for it:
+# that is a failure too, unless COMPARE_ALLOW_SKIP=1), 2 usage / setup error.
 # Environment: GUESTFIX (the binary; default: build target/release/guestfix),
 # COMPARE_IMAGES (space-separated image names, default below), COMPARE_KEEP (keep outputs).
 set -euo pipefail
@@ -272,6 +273,9 @@ echo
 if [ ${#SKIPPED[@]} -gt 0 ]; then
   echo "not compared (virt-inspector could not inspect them):"
   printf '  %s\n' "${SKIPPED[@]}"
+  if [ "${COMPARE_ALLOW_SKIP:-}" != 1 ]; then
+    for s in "${SKIPPED[@]}"; do FAILED+=("$s: not compared"); done
+  fi
 fi
 if [ ${#FAILED[@]} -gt 0 ]; then
   echo "compare-virt-inspector: FAILED"
