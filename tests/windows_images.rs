@@ -274,6 +274,7 @@ fn win2019_facts_and_findings() {
     );
     find(&r, "WIN-8", Severity::Pass, "not sysprepped");
     find(&r, "WIN-9", Severity::Pass, "TCP/IP and the DHCP client");
+    find(&r, "WIN-9", Severity::Pass, "no security product or policy");
     find(
         &r,
         "MOD-W1",
@@ -881,6 +882,30 @@ fn win10_facts_and_findings() {
     let g1 = find(&r, "GEN-1", Severity::Warning, "P2V");
     assert_eq!(g1.evidence.len(), 2);
     find(&r, "BOOT-3", Severity::Pass, "legacy BIOS");
+    // WIN-9: a security agent and a device-installation policy that block driver installation.
+    assert_eq!(
+        sw.device_install_restrictions,
+        vec!["DenyUnspecified=1".to_string()]
+    );
+    let av = find(&r, "WIN-9", Severity::Warning, "antivirus or hardening");
+    assert_eq!(av.evidence.len(), 2, "{:?}", av.evidence);
+    assert!(av.evidence[0].starts_with("service CSFalconService (Start=2"));
+    assert!(av.evidence[1].ends_with("DeviceInstall\\Restrictions: DenyUnspecified=1"));
+    // Windows 10 Pro has volume licensing: no activation warning with the ec2 profile …
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.title.contains("volume licensing"))
+    );
+    // … and the list of editions without it is the profile's data.
+    let mut profile = RulesSource::Embedded.load("ec2").unwrap();
+    profile
+        .settings
+        .windows_no_volume_licensing_editions
+        .push("Professional".into());
+    let r2 = check::run(&i.inspection, &profile, "2026-11-22");
+    let vl = find(&r2, "WIN-9", Severity::Warning, "without volume licensing");
+    assert_eq!(vl.evidence, vec!["EditionID Professional".to_string()]);
 }
 
 /// The NTFS reader's free bytes ($Bitmap, counted in the fs layer) on every NTFS partition of

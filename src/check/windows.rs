@@ -265,6 +265,7 @@ pub(super) fn check(
 
     boot3(insp, os, &w, out);
     win_checks(s.windows_min_free_bytes, os, &w, &product, out);
+    win9_security_and_licensing(s, os, &w, out);
     gen_checks(insp, os, &w, out);
 }
 
@@ -380,6 +381,75 @@ fn boot3(insp: &Inspection, os: &OsFacts, w: &WindowsFacts, out: &mut Vec<Findin
         ),
     };
     out.push(Finding::new("BOOT-3", sev, subj, title).evidences(ev));
+}
+
+/// WIN-9: security software or policy that blocks driver installation, and editions without
+/// volume licensing. The lists are profile settings (rules/ec2/profile.toml).
+fn win9_security_and_licensing(
+    s: &crate::rules::ProfileSettings,
+    os: &OsFacts,
+    w: &WindowsFacts,
+    out: &mut Vec<Finding>,
+) {
+    let subj = os.root.as_str();
+    if w.system.is_some() {
+        let mut found: Vec<String> = s
+            .windows_security_services
+            .iter()
+            .filter_map(|n| w.service(n).filter(|x| !x.disabled()).map(|x| (n, x)))
+            .map(|(n, x)| {
+                format!(
+                    "service {n} (Start={}{})",
+                    x.start.map(|v| v.to_string()).unwrap_or("?".into()),
+                    x.image_path
+                        .as_deref()
+                        .map(|p| format!(", {p}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        if let Some(sw) = &w.software {
+            found.extend(sw.device_install_restrictions.iter().map(|r| {
+                format!("policy Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions: {r}")
+            }));
+        }
+        if found.is_empty() {
+            out.push(Finding::new(
+                "WIN-9",
+                Severity::Pass,
+                subj,
+                "no security product or policy known to block driver installation",
+            ));
+        } else {
+            out.push(
+                Finding::new(
+                    "WIN-9",
+                    Severity::Warning,
+                    subj,
+                    "antivirus or hardening may block driver installation",
+                )
+                .evidences(found)
+                .fix("disable the security agent and device-installation restrictions for the import; re-enable them after the first boot"),
+            );
+        }
+    }
+    if let Some(ed) = w.software.as_ref().and_then(|x| x.edition_id.as_deref()) {
+        if s.windows_no_volume_licensing_editions
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ed))
+        {
+            out.push(
+                Finding::new(
+                    "WIN-9",
+                    Severity::Warning,
+                    subj,
+                    "edition without volume licensing (activation fails after import)",
+                )
+                .evidence(format!("EditionID {ed}"))
+                .fix("bring your own license for this edition, or upgrade to an edition with volume licensing"),
+            );
+        }
+    }
 }
 
 fn win_checks(

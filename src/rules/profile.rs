@@ -56,6 +56,13 @@ pub struct ProfileSettings {
     pub boot_drivers: Vec<DriverSpec>,
     #[serde(default)]
     pub windows_min_free_bytes: Option<u64>,
+    /// WIN-9: services of security products (antivirus, endpoint agents) whose drivers can block
+    /// the platform drivers' installation at first boot.
+    #[serde(default)]
+    pub windows_security_services: Vec<String>,
+    /// WIN-9: EditionIDs without volume licensing (activation fails after import).
+    #[serde(default)]
+    pub windows_no_volume_licensing_editions: Vec<String>,
 }
 
 /// A driver and the module names that provide it.

@@ -55,6 +55,9 @@ pub struct SoftwareFacts {
     pub dotnet: Vec<String>,
     pub sql_server: Vec<SqlInstance>,
     pub programs: Vec<Program>,
+    /// WIN-9: Group Policy device-installation restrictions that block installing new drivers
+    /// (`Policies\Microsoft\Windows\DeviceInstall\Restrictions`: `DenyUnspecified=1` …).
+    pub device_install_restrictions: Vec<String>,
 }
 
 fn s(k: &Key<'_>, name: &str) -> Result<Option<String>, HiveError> {
@@ -122,6 +125,13 @@ pub fn software_facts(hive: &Hive) -> Result<SoftwareFacts, HiveError> {
                 .and_then(|v| v.as_string())
                 .is_some_and(|x| x.trim() == "1")
                 || v.and_then(|v| v.as_dword()) == Some(1);
+        }
+    }
+    if let Some(r) = root.open_path("Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions")? {
+        for name in ["DenyUnspecified", "DenyDeviceClasses", "DenyDeviceIDs"] {
+            if d(&r, name)? == Some(1) {
+                f.device_install_restrictions.push(format!("{name}=1"));
+            }
         }
     }
     for p in [
