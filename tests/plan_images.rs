@@ -1,8 +1,9 @@
 //! `plan` on every crafted Linux test image, as snapshots (insta): the exact diffs a distro
 //! maintainer reviews (issue 7). Crafted images have fixed UUIDs and kernels, so their plans are
 //! stable; the debootstrapped debian12-* images track Debian's current kernel and are covered by
-//! tests/e2e_images.rs and tests/cli_sample.rs instead. Every plan is also checked for
-//! idempotency: the planned files, fed back as the guest's files, plan to nothing.
+//! tests/e2e_images.rs and tests/cli_sample.rs instead. Each plan has one change per path.
+//! Idempotency (plan after apply is empty) is checked on the written images, for the guests
+//! apply can write (ext4, also on LVM): tests/apply_images.rs; not for the XFS/Btrfs guests.
 //!
 //! Needs GUESTFIX_TEST_IMAGES (scripts/test.sh); skips loudly without it unless
 //! GUESTFIX_REQUIRE_IMAGES is set.
