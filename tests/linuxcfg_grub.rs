@@ -76,6 +76,41 @@ fn grubby_grub2_table() {
     }
 }
 
+/// grubenv `next_entry` (issue 6): Fedora's grub.cfg boots it once before `${saved_entry}`.
+/// It is reported apart from the default, which stays the persistent one.
+#[test]
+fn grub2_next_entry_is_the_one_time_boot() {
+    let mut m = grub2("grub2.8", Some("grubenv.1"));
+    let mut env = Grubenv::parse(&read(&format!("{G}grub2-support_files/grubenv.1"))).unwrap();
+    env.set("next_entry", "Linux, with Linux 2.6.38.2-9.fc15.x86_64");
+    m.insert("/boot/grub2/grubenv", env.to_bytes().unwrap());
+    let c = grub::inspect(&m).unwrap();
+    assert_eq!(
+        c.default_entry().unwrap().path(),
+        "1",
+        "the default is saved_entry's"
+    );
+    let (raw, idx) = c.next_entry.clone().expect("next_entry reported");
+    assert_eq!(raw, "Linux, with Linux 2.6.38.2-9.fc15.x86_64");
+    assert_eq!(idx, Ok(2));
+    // Empty or absent: nothing pending.
+    env.set("next_entry", "");
+    m.insert("/boot/grub2/grubenv", env.to_bytes().unwrap());
+    assert!(grub::inspect(&m).unwrap().next_entry.is_none());
+    assert!(
+        grub::inspect(&grub2("grub2.8", Some("grubenv.1")))
+            .unwrap()
+            .next_entry
+            .is_none()
+    );
+    // A grub.cfg without the next_entry block ignores the variable (GRUB does).
+    let mut m = grub2("grub2.1", None);
+    let mut env = Grubenv::default();
+    env.set("next_entry", "x");
+    m.insert("/boot/grub2/grubenv", env.to_bytes().unwrap());
+    assert!(grub::inspect(&m).unwrap().next_entry.is_none());
+}
+
 #[test]
 fn grub2_entry_details() {
     let c = grub::inspect(&grub2("grub2.16", None)).unwrap();

@@ -79,6 +79,7 @@ fn debian_like() -> Inspection {
                 default_cmdline: Some("root=/dev/sda1 ro quiet".into()),
                 timeout: Some("5".into()),
                 entries: vec![],
+                next_entry: None,
             }),
             boot_modes: BootModes {
                 bios: true,

@@ -217,6 +217,10 @@ pub struct BootloaderFacts {
     pub default_cmdline: Option<String>,
     pub timeout: Option<String>,
     pub entries: Vec<String>,
+    /// grubenv `next_entry` when set (and grub.cfg honours it): the entry GRUB boots once on
+    /// the next boot, i.e. the first boot after import (its menu title, or the raw value when
+    /// it names no entry).
+    pub next_entry: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

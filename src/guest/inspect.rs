@@ -470,6 +470,10 @@ fn linux_facts(
                 default_cmdline: d.map(|e| e.cmdline.clone()),
                 timeout: b.timeout.clone(),
                 entries: b.entries.iter().map(|e| e.title_path()).collect(),
+                next_entry: b.next_entry.as_ref().map(|(raw, r)| match r {
+                    Ok(i) => b.entries[*i].title_path(),
+                    Err(_) => raw.clone(),
+                }),
             })
         }
         None => Fact::unknown("no grub.cfg, BLS entries, grub.conf or menu.lst found"),

@@ -24,6 +24,9 @@ pub struct Grub2Cfg {
     pub unbalanced: bool,
     /// Variables set outside entries (`set tuned_params=""` …), for expanding entry lines.
     pub vars: Vec<(String, String)>,
+    /// The config boots grubenv's `next_entry` once when it is set
+    /// (`if [ "${next_entry}" ] ; then set default="${next_entry}" …`).
+    pub honours_next_entry: bool,
 }
 
 enum Frame {
@@ -199,6 +202,7 @@ pub fn parse(text: &str, source: &str) -> Grub2Cfg {
     if !stack.is_empty() {
         cfg.unbalanced = true;
     }
+    cfg.honours_next_entry = defaults.iter().any(|(v, _)| v == "${next_entry}");
     let candidates: Vec<&(String, usize)> = defaults
         .iter()
         .filter(|(v, _)| v != "${next_entry}")

@@ -128,6 +128,10 @@ pub struct BootConfig {
     pub default: Result<usize, String>,
     pub timeout: Option<String>,
     pub grubenv_path: Option<String>,
+    /// grubenv's `next_entry`, when set and grub.cfg honours it: the entry GRUB boots ONCE on
+    /// the next boot (the first boot after import) instead of the default; index into
+    /// `entries`, or why it names nothing.
+    pub next_entry: Option<(String, Result<usize, String>)>,
 }
 
 impl BootConfig {
@@ -261,6 +265,11 @@ pub fn inspect(files: &dyn GuestFiles) -> Option<BootConfig> {
             e.trim().to_string()
         });
         let default = resolve_default(&entries, expanded.as_deref().unwrap_or("0"));
+        let next_entry = env
+            .get("next_entry")
+            .map(str::trim)
+            .filter(|n| cfg.honours_next_entry && !n.is_empty())
+            .map(|n| (n.to_string(), resolve_default(&entries, n)));
         return Some(BootConfig {
             kind,
             config_path: path,
@@ -270,6 +279,7 @@ pub fn inspect(files: &dyn GuestFiles) -> Option<BootConfig> {
             default,
             timeout: cfg.timeout.clone(),
             grubenv_path,
+            next_entry,
         });
     }
 
@@ -303,6 +313,7 @@ pub fn inspect(files: &dyn GuestFiles) -> Option<BootConfig> {
                 default,
                 timeout: m.timeout,
                 grubenv_path: None,
+                next_entry: None,
             });
         }
     }
