@@ -6,7 +6,10 @@
 #
 # Kill points: GUESTFIX_CRASH_AFTER_WRITES=N (the apply aborts like kill -9 after N block writes,
 # src/apply/journal.rs) for N spread over 0..W (W = the run's write count, found first by
-# bisection), plus real `kill -9` after random delays within the apply's duration.
+# bisection), plus real `kill -9` at random moments of the write phase. On an idle machine the
+# whole write phase takes a few ms, shorter than the shell's reaction time, so those runs set
+# GUESTFIX_WRITE_DELAY_MS=5 (a sleep after each block write: the phase lasts ~W x 5 ms) and kill
+# within that span; the script requires most of them to land before the apply completed.
 # SOURCE_DATE_EPOCH makes the ext4 writer's timestamps fixed so that a complete apply is
 # reproducible byte for byte.
 #
@@ -65,7 +68,7 @@ fi
 echo "crash-test: sample.raw: an in-place apply makes $W block writes in ${apply_ms} ms; original $orig, applied $ref" >&2
 
 kills=$(((RUNS + 4) / 5))
-n_orig=0 n_applied=0 n_bad=0 n_rolled=0 n_completed=0
+n_orig=0 n_applied=0 n_bad=0 n_rolled=0 n_completed=0 kill_completed=0
 for run in $(seq 1 "$RUNS"); do
   fresh
   if [ "$run" -le $((RUNS - kills)) ]; then
@@ -78,18 +81,19 @@ for run in $(seq 1 "$RUNS"); do
       "$GF" "$tmp/work.raw" 2>/dev/null)
   else
     # A real kill -9 at a random moment of the write phase: wait until the journal exists (the
-    # writes start right after), then 0..300 ms (the write phase takes ~150-300 ms here).
-    delay_ms=$((RANDOM % 300))
-    "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1 &
+    # writes start right after), then 0 .. W x 5 ms (the slowed write phase).
+    delay_ms=$((RANDOM % (W * 5)))
+    GUESTFIX_WRITE_DELAY_MS=5 "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 5000); do
       [ -e "$tmp/work.raw.guestfix-undo" ] || ! kill -0 $pid 2>/dev/null && break
       sleep 0.002
     done
-    sleep "$(printf '0.%03d' "$delay_ms")"
+    sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     how="kill -9 ${delay_ms} ms after the journal appeared"
     kill -9 $pid 2>/dev/null || true
     rc=0; wait $pid 2>/dev/null || rc=$?
+    [ $rc -eq 0 ] && kill_completed=$((kill_completed + 1))
   fi
   [ $rc -eq 0 ] && n_completed=$((n_completed + 1))
   rec=$("$GF" apply --recover "$tmp/work.raw" 2>&1) || { echo "crash-test: run $run ($how): --recover failed: $rec" >&2; n_bad=$((n_bad + 1)); continue; }
@@ -114,4 +118,7 @@ done
 echo "crash-test: $RUNS runs ($((RUNS - kills)) with GUESTFIX_CRASH_AFTER_WRITES over 0..$W, $kills with kill -9):" \
   "$n_orig original, $n_applied fully applied, $n_bad BAD;" \
   "$n_completed applies completed before the kill, $n_rolled rolled back by --recover"
-[ $n_bad -eq 0 ]
+[ $n_bad -eq 0 ] || exit 1
+# The kill -9 runs must mostly land inside the apply, not after it completed.
+echo "crash-test: $kill_completed of $kills kill -9 runs came after the apply had completed" >&2
+[ $((kill_completed * 2)) -le "$kills" ] || { echo "crash-test: the kill -9 runs missed the write phase" >&2; exit 1; }

@@ -35,6 +35,9 @@ pub struct JournaledDev {
     journal_path: PathBuf,
     /// Test hook: abort the process after this many block writes (simulates kill -9).
     crash_after: Option<u64>,
+    /// Test hook (GUESTFIX_WRITE_DELAY_MS): sleep after each block write, so that a real
+    /// kill -9 at a random moment lands inside the write phase.
+    write_delay: Option<std::time::Duration>,
     writes: std::sync::atomic::AtomicU64,
 }
 
@@ -73,6 +76,10 @@ impl JournaledDev {
             crash_after: std::env::var("GUESTFIX_CRASH_AFTER_WRITES")
                 .ok()
                 .and_then(|v| v.parse().ok()),
+            write_delay: std::env::var("GUESTFIX_WRITE_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(std::time::Duration::from_millis),
             writes: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -144,7 +151,12 @@ impl WritableDev for JournaledDev {
             // Fault injection for the crash test: die like kill -9, with no cleanup.
             std::process::abort();
         }
-        self.inner.write_at(offset, buf)
+        self.inner.write_at(offset, buf)?;
+        if let Some(d) = self.write_delay {
+            // For the crash test's real kill -9: a write phase long enough to be hit.
+            std::thread::sleep(d);
+        }
+        Ok(())
     }
     fn flush(&self) -> Result<(), BlockError> {
         self.inner.flush()
