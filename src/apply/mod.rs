@@ -169,13 +169,8 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
             })?;
             let mut pvs = Vec::new();
             for id in map.pv_ids() {
-                let want = crate::volume::lvm::bare_uuid(id);
-                let pv = i.set.volumes.iter().find(|pv| {
-                    matches!(&pv.content, Content::LvmPv { pv_uuid, .. }
-                        if crate::volume::lvm::bare_uuid(pv_uuid) == want)
-                });
-                match pv.map(|pv| (pv, &pv.partition, pv.disk)) {
-                    Some((_, Some(p), Some(0))) => pvs.push((p.start, p.size)),
+                match i.set.find_pv(id).map(|pv| (&pv.partition, pv.disk)) {
+                    Some((Some(p), Some(0))) => pvs.push((p.start, p.size)),
                     _ => {
                         return Err(ApplyError::NotSupported {
                             path: path.into(),

@@ -539,16 +539,6 @@ pub struct LvMap {
 }
 
 impl LvMap {
-    /// `/dev/VG/LV`.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
     /// The UUIDs of the PVs the LV uses, in the order [`LvDev::from_map`] takes their devices.
     pub fn pv_ids(&self) -> impl Iterator<Item = &str> {
         self.pvs.iter().map(|(id, _)| id.as_str())

@@ -195,6 +195,14 @@ impl DiskSet {
             .iter()
             .find(|v| v.name == name || v.aliases.iter().any(|a| a == name))
     }
+
+    /// The LVM physical volume with this UUID (with or without dashes).
+    pub fn find_pv(&self, pv_id: &str) -> Option<&Volume> {
+        let want = lvm::bare_uuid(pv_id);
+        self.volumes.iter().find(|v| {
+            matches!(&v.content, Content::LvmPv { pv_uuid, .. } if lvm::bare_uuid(pv_uuid) == want)
+        })
+    }
 }
 
 /// Guest name of the Nth disk: `sda` … `sdz`, `sdaa` ….

@@ -354,14 +354,15 @@ impl BlockDev for Qcow2 {
     }
 }
 
-/// Read from a backing file that may be shorter than the overlay (the rest reads as zeros).
 /// A truncated image (a cut-short upload or copy) is refused at open: the highest host cluster
 /// the refcounts mark in use must lie inside the file (qemu-img check reports the same image as
 /// "N errors were found"). Two reads: the refcount table and its last refcount block. Skipped
 /// for a dirty image (lazy refcounts may be stale).
 fn check_in_use_end(file: &dyn BlockDev, h: &Header, name: &str) -> Result<(), BlockError> {
-    const DIRTY: u64 = 1;
-    if h.incompatible & DIRTY != 0 || h.refcount_table_clusters == 0 || h.refcount_order > 6 {
+    if h.incompatible & header::INCOMPAT_DIRTY != 0
+        || h.refcount_table_clusters == 0
+        || h.refcount_order > 6
+    {
         return Ok(());
     }
     let cs = h.cluster_size();
@@ -409,6 +410,7 @@ fn check_in_use_end(file: &dyn BlockDev, h: &Header, name: &str) -> Result<(), B
     Ok(())
 }
 
+/// Read from a backing file that may be shorter than the overlay (the rest reads as zeros).
 pub(crate) fn read_backing(
     b: &dyn BlockDev,
     offset: u64,
