@@ -223,6 +223,56 @@ fn condition_fails(ctx: &Context, rule: &Rule) -> Option<String> {
 }
 
 /// The resolver every device-name edit uses: a spec → the UUID of what it names in the image.
+/// How device names resolve for this guest: [`resolver`], except that the name fstab gives
+/// the root filesystem, when it matches nothing in the image (a root copied to a filesystem
+/// with a new UUID), becomes the UUID of the root this guest was found on — the one thing such
+/// a name can have meant (MOD-L3).
+fn guest_resolver<'a>(ctx: &'a Context) -> impl Fn(&str) -> SpecResolution + 'a {
+    let base = resolver(ctx.set);
+    let root_uuid = ctx
+        .set
+        .find(&ctx.facts.root)
+        .and_then(|v| match &v.content {
+            Content::Filesystem { uuid, .. } => uuid.clone(),
+            _ => None,
+        });
+    let root_spec = ctx.files.read("/etc/fstab").and_then(|t| {
+        crate::guest::linux::fstab::entries(&String::from_utf8_lossy(&t))
+            .into_iter()
+            .find(|(_, e)| e.file == "/")
+            .map(|(_, e)| e.spec)
+    });
+    let root_key = root_spec.as_deref().map(spec_key);
+    move |spec: &str| match base(spec) {
+        SpecResolution::NotInImage if root_key.as_deref() == Some(&spec_key(spec)) => {
+            match &root_uuid {
+                Some(u) => SpecResolution::Uuid(u.clone()),
+                None => SpecResolution::NotInImage,
+            }
+        }
+        r => r,
+    }
+}
+
+/// One spelling for the names udev gives one device: `/dev/disk/by-uuid/X` is `UUID=X`.
+fn spec_key(spec: &str) -> String {
+    let s = spec.trim_matches('"');
+    for (pfx, key) in [
+        ("/dev/disk/by-uuid/", "UUID="),
+        ("/dev/disk/by-label/", "LABEL="),
+        ("/dev/disk/by-partuuid/", "PARTUUID="),
+        ("/dev/disk/by-partlabel/", "PARTLABEL="),
+    ] {
+        if let Some(v) = s.strip_prefix(pfx) {
+            return format!("{key}{v}").to_ascii_lowercase();
+        }
+    }
+    if s.starts_with("UUID=") || s.starts_with("PARTUUID=") {
+        return s.to_ascii_lowercase();
+    }
+    s.to_string()
+}
+
 pub fn resolver(set: &DiskSet) -> impl Fn(&str) -> SpecResolution + '_ {
     move |spec: &str| {
         let s = spec.trim_matches('"');
@@ -237,8 +287,21 @@ pub fn resolver(set: &DiskSet) -> impl Fn(&str) -> SpecResolution + '_ {
             "/dev/disk/by-partlabel/",
             "/dev/mapper/",
         ];
+        // A filesystem inside a LUKS volume cannot be seen offline: an unresolved stable
+        // name may be one of them.
+        let sealed = set
+            .volumes
+            .iter()
+            .any(|v| matches!(v.content, Content::Luks { .. }));
         if stable.iter().any(|p| s.starts_with(p)) {
-            return SpecResolution::AlreadyStable;
+            // MOD-L3: a stable name that matches nothing in the image is missing all the
+            // same (a disk left out of the import): it gets nofail like any other.
+            let found = crate::guest::mount::resolve_spec(set, s).is_some();
+            return if found || sealed {
+                SpecResolution::AlreadyStable
+            } else {
+                SpecResolution::NotInImage
+            };
         }
         match crate::guest::mount::resolve_spec(set, s) {
             Some(v) if v.lv.is_some() => SpecResolution::AlreadyStable,
@@ -265,7 +328,7 @@ fn table(ctx: &Context, out: &mut Out, crypttab: bool) -> Result<(), PlanError> 
         return Ok(());
     };
     let text = String::from_utf8_lossy(&old);
-    let resolve = resolver(ctx.set);
+    let resolve = guest_resolver(ctx);
     let types = out.rule.param_list("disable_types");
     let types: Vec<&str> = if types.is_empty() {
         edit::fstab::DEFAULT_DISABLED_TYPES.to_vec()
@@ -290,14 +353,31 @@ fn network_dhcp(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
         .iter()
         .filter(|c| !c.is_loopback() && c.name.is_some())
         .collect();
-    // The interface to keep: the one with the default gateway, else the first static one,
-    // else the first configured one.
-    let Some(primary) = cands
+    // The interface to keep: among those brought up at boot (else all), the one with the
+    // default gateway, else the first static one, else the first configured one. Enabled ones
+    // first, so that once the others are disabled (ONBOOT=no …) the same one is chosen again
+    // and a second plan is empty.
+    let enabled: Vec<&network::IfaceConfig> = cands.iter().copied().filter(|c| c.enabled).collect();
+    let pool = if enabled.is_empty() { &cands } else { &enabled };
+    let Some(primary) = pool
         .iter()
         .find(|c| c.gateway4.is_some() || c.gateway6.is_some())
-        .or_else(|| cands.iter().find(|c| c.is_static()))
-        .or_else(|| cands.first())
+        .or_else(|| pool.iter().find(|c| c.is_static()))
+        .or_else(|| pool.first())
         .and_then(|c| c.name.clone())
+        // Only profiles bound to no interface name (a keyfile matched by MAC, a netplan
+        // `match:`): they apply to the one interface the import gives, named as the rule says.
+        .or_else(|| {
+            configs
+                .iter()
+                .any(|c| !c.is_loopback() && c.name.is_none())
+                .then(|| {
+                    out.rule
+                        .param_str("interface")
+                        .unwrap_or("eth0")
+                        .to_string()
+                })
+        })
     else {
         return Ok(());
     };
@@ -379,6 +459,35 @@ fn network_dhcp(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
             }
         }
     }
+    // MOD-L2: routes tied to the static address (RHEL route-X/route6-X, SUSE ifroute-X and
+    // the global `routes`) point at gateways of the old network; DHCP supplies the default.
+    use network::{ifcfg_rh, ifcfg_suse};
+    let route_files = [ifcfg_rh::DIR, ifcfg_suse::DIR]
+        .into_iter()
+        .flat_map(|dir| {
+            ctx.files
+                .list(dir)
+                .into_iter()
+                .filter(move |f| {
+                    !ifcfg_rh::is_backup(f)
+                        && (f.starts_with("route-")
+                            || f.starts_with("route6-")
+                            || f.starts_with("ifroute-")
+                            || (dir == ifcfg_suse::DIR && f == "routes"))
+                })
+                .map(move |f| format!("{dir}/{f}"))
+        });
+    for path in route_files.collect::<Vec<_>>() {
+        let Some(old) = ctx.files.read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&old).into_owned();
+        let fe = edit::network::ifcfg::edit_routes(&path, &text, &p);
+        for n in &fe.notes {
+            out.note(format!("{path}: {n}"));
+        }
+        out.edit(ctx, &path, &old, fe.text.into_bytes());
+    }
     Ok(())
 }
 
@@ -427,7 +536,7 @@ fn boot_files(files: &dyn GuestFiles) -> BootFiles {
 }
 
 fn kernel_cmdline(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
-    let resolve = resolver(ctx.set);
+    let resolve = guest_resolver(ctx);
     let add = out.rule.param_list("add");
     let add: Vec<&str> = add.iter().map(String::as_str).collect();
     let e = edit::cmdline::CmdlineEdit {
@@ -538,7 +647,28 @@ fn grub_default(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
                 };
                 out.edit_text(ctx, p, |t| edit::grub::edit_default_grub(t, s, timeout));
             }
-            if uses_saved && !already {
+            // A pending one-time boot (grubenv next_entry, LNX-7) of another entry would be
+            // the first boot after import: it is cleared too.
+            let pending_other = cfg
+                .next_entry
+                .as_ref()
+                .is_some_and(|(_, r)| r.as_ref().ok() != Some(&index));
+            // (the saved_entry edit below clears it already)
+            let sets_saved = uses_saved && !already;
+            if pending_other && !sets_saved {
+                if let Some(p) = &b.grubenv {
+                    if let Some(cur) = out.current(ctx, p) {
+                        match edit::grub::clear_next_entry(&cur) {
+                            Ok(new) => {
+                                let old = out.original(ctx, p).unwrap_or(cur);
+                                out.edit(ctx, p, &old, new);
+                            }
+                            Err(e) => out.note(format!("{p}: next_entry left set: {e}")),
+                        }
+                    }
+                }
+            }
+            if sets_saved {
                 match &b.grubenv {
                     Some(p) => {
                         if let Some(cur) = out.current(ctx, p) {

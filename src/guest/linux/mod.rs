@@ -2,11 +2,11 @@
 //! network configs) and the facts inspection derives from them.
 
 pub mod cmdline;
-pub mod facts;
 pub mod files;
 pub mod fstab;
 pub mod grub;
 pub mod initramfs;
+pub mod lines;
 pub mod modinfo;
 pub mod network;
 pub mod osrelease;

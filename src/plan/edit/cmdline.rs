@@ -24,7 +24,7 @@ pub struct CmdlineEdit<'a> {
 
 fn is_device(v: &str) -> bool {
     v.starts_with("/dev/")
-        || ["LABEL=", "PARTUUID=", "PARTLABEL="]
+        || ["UUID=", "LABEL=", "PARTUUID=", "PARTLABEL="]
             .iter()
             .any(|p| v.starts_with(p))
 }

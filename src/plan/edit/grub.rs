@@ -131,6 +131,17 @@ pub fn edit_grubenv(data: &[u8], saved_entry: &str) -> Result<Vec<u8>, grubenv::
     g.to_bytes()
 }
 
+/// grubenv with `next_entry` (a pending one-time boot) emptied, as GRUB itself does once it
+/// boots it; everything else kept. Unchanged when there is none.
+pub fn clear_next_entry(data: &[u8]) -> Result<Vec<u8>, grubenv::GrubenvError> {
+    let mut g = grubenv::Grubenv::parse(data)?;
+    if g.get("next_entry").is_none_or(str::is_empty) {
+        return Ok(data.to_vec());
+    }
+    g.set("next_entry", "");
+    g.to_bytes()
+}
+
 /// A new grubenv holding only `saved_entry` (when the guest has none).
 pub fn new_grubenv(saved_entry: &str) -> Result<Vec<u8>, grubenv::GrubenvError> {
     let mut g = grubenv::Grubenv::default();

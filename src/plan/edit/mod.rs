@@ -6,25 +6,9 @@
 pub mod cmdline;
 pub mod fstab;
 pub mod grub;
-pub mod linux;
 
 /// Marker put in front of lines guestfix comments out, so a second run recognises them.
 pub const DISABLED_MARKER: &str = "# guestfix: disabled";
 
-/// Split text into lines keeping each line's terminator (`\n` or `\r\n`), so that joining the
-/// pieces gives the input back byte for byte.
-pub fn split_lines_keep(text: &str) -> Vec<&str> {
-    text.split_inclusive('\n').collect()
-}
-
-/// A line's content and its terminator.
-pub fn split_eol(line: &str) -> (&str, &str) {
-    if let Some(s) = line.strip_suffix("\r\n") {
-        (s, "\r\n")
-    } else if let Some(s) = line.strip_suffix('\n') {
-        (s, "\n")
-    } else {
-        (line, "")
-    }
-}
+pub use crate::guest::linux::lines::{split_eol, split_lines_keep};
 pub mod network;

@@ -106,10 +106,32 @@ pub fn parse(text: &str, path: &str) -> IfaceConfig {
     c
 }
 
+/// Names NetworkManager's keyfile plugin skips: hidden files (where guestfix keeps the
+/// originals), editor and package leftovers.
+fn ignored(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || [
+            ".bak",
+            ".orig",
+            ".rej",
+            ".swp",
+            ".tmp",
+            ".rpmnew",
+            ".rpmsave",
+            ".dpkg-old",
+        ]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     let mut out = Vec::new();
     for d in DIRS {
         for n in files.list(d).into_iter().take(MAX_FILES) {
+            if ignored(&n) {
+                continue;
+            }
             let p = format!("{d}/{n}");
             if let Some(t) = files.read_small(&p, super::MAX_CONFIG) {
                 if t.contains("[connection]") {

@@ -294,7 +294,7 @@ pub fn edit_routes(path: &str, text: &str, p: &NetEdit) -> FileEdit {
         new_path: None,
         text: out,
         notes: if n > 0 {
-            vec![format!("{n} static route line(s) disabled in {path}")]
+            vec![format!("{n} static route line(s) disabled")]
         } else {
             Vec::new()
         },
