@@ -10,9 +10,8 @@ pub mod journal;
 
 use crate::block::raw::SliceDev;
 use crate::block::{self, BlockError, WritableDev};
-use crate::fs::ext4w::Ext4Writer;
-use crate::fs::fatw::FatWriter;
 use crate::fs::probe::{OpenOptions as FsOpenOptions, open_filesystem};
+use crate::fs::write::{FsWrite, WriteError, WriteOptions, open_writer};
 use crate::fs::{FsError, FsKind};
 use crate::guest::inspect::{InspectError, InspectOptions, Inspected, inspect};
 use crate::plan::planner::{PlanError, plans_for};
@@ -185,10 +184,10 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
             Place::Lv { map, pvs }
         }
         None => {
-            let (Some(p), Some(disk)) = (&v.partition, v.disk) else {
+            let Some(disk) = v.disk else {
                 return Err(ApplyError::NotSupported {
                     path: path.into(),
-                    fs: format!("{fsname} on {} (not a partition)", v.name),
+                    fs: format!("{fsname} on {} (not on a disk)", v.name),
                 });
             };
             if disk != 0 {
@@ -197,9 +196,16 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
                     fs: format!("{fsname} on a second disk ({})", v.name),
                 });
             }
-            Place::Slice {
-                start: p.start,
-                size: p.size,
+            match &v.partition {
+                Some(p) => Place::Slice {
+                    start: p.start,
+                    size: p.size,
+                },
+                // a filesystem on the whole disk (no partition table)
+                None => Place::Slice {
+                    start: 0,
+                    size: v.size,
+                },
             }
         }
     };
@@ -207,14 +213,11 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
         path: path.into(),
         fs: fsname.clone(),
     })?;
-    match kind {
-        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat => {}
-        other => {
-            return Err(ApplyError::NotSupported {
-                path: path.into(),
-                fs: other.name().into(),
-            });
-        }
+    if !crate::fs::write::has_writer(kind) {
+        return Err(ApplyError::NotSupported {
+            path: path.into(),
+            fs: kind.name().into(),
+        });
     }
     Ok(Target {
         volume: v.name.clone(),
@@ -224,13 +227,7 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
     })
 }
 
-fn split(path: &str) -> (&str, &str) {
-    match path.rsplit_once('/') {
-        Some(("", n)) => ("/", n),
-        Some((d, n)) => (d, n),
-        None => ("/", path),
-    }
-}
+use crate::fs::write::split_path as split;
 
 /// The path of `name` in the directory of `path` (where a backup is kept).
 fn sibling(path: &str, name: &str) -> String {
@@ -239,16 +236,10 @@ fn sibling(path: &str, name: &str) -> String {
 }
 
 /// `SOURCE_DATE_EPOCH` (the reproducible-builds convention), when set to whole seconds: the
-/// time stamped on every inode the ext4 writer touches, so that two applies of the same plan to
+/// time stamped on every inode a writer touches, so that two applies of the same plan to
 /// the same image give byte-identical results (the crash test compares whole images).
 fn source_date_epoch() -> Option<i64> {
     std::env::var("SOURCE_DATE_EPOCH").ok()?.trim().parse().ok()
-}
-
-/// A writer for one filesystem.
-enum FsWriter {
-    Ext4(Box<Ext4Writer>),
-    Fat(FatWriter),
 }
 
 fn werr(path: &str) -> impl Fn(String) -> ApplyError + '_ {
@@ -258,95 +249,15 @@ fn werr(path: &str) -> impl Fn(String) -> ApplyError + '_ {
     }
 }
 
-impl FsWriter {
-    fn open(kind: FsKind, dev: Arc<dyn WritableDev>, vol: &str) -> Result<Self, ApplyError> {
-        match kind {
-            FsKind::Vfat => FatWriter::open(dev)
-                .map(FsWriter::Fat)
-                .map_err(|e| werr(vol)(e.to_string())),
-            _ => Ext4Writer::open(dev)
-                .map(|mut w| {
-                    w.set_clock(source_date_epoch());
-                    FsWriter::Ext4(Box::new(w))
-                })
-                .map_err(|e| werr(vol)(e.to_string())),
-        }
-    }
-
-    fn exists(&self, p: &str) -> bool {
-        match self {
-            FsWriter::Ext4(w) => w.exists(p.as_bytes()).unwrap_or(false),
-            FsWriter::Fat(w) => w.exists(p).unwrap_or(false),
-        }
-    }
-
-    /// Keep the original under `backup` (a name in the same folder), then replace the content.
-    fn replace(&mut self, p: &str, backup: Option<&str>, data: &[u8]) -> Result<(), ApplyError> {
-        let e = |x: String| werr(p)(x);
-        match (self, backup) {
-            (FsWriter::Ext4(w), Some(b)) => w
-                .backup_and_replace(p.as_bytes(), b.as_bytes(), data)
-                .map_err(|x| e(x.to_string())),
-            (FsWriter::Ext4(w), None) => w
-                .replace_file(p.as_bytes(), data)
-                .map_err(|x| e(x.to_string())),
-            (FsWriter::Fat(w), b) => {
-                if let Some(b) = b {
-                    w.backup_file(p, b).map_err(|x| e(x.to_string()))?;
-                }
-                w.write_file(p, data).map_err(|x| e(x.to_string()))
-            }
-        }
-    }
-
-    fn add(&mut self, p: &str, data: &[u8]) -> Result<(), ApplyError> {
-        let (dir, name) = split(p);
-        let e = |x: String| werr(p)(x);
-        match self {
-            FsWriter::Ext4(w) => {
-                let mut cur = String::new();
-                for c in dir.split('/').filter(|c| !c.is_empty()) {
-                    let parent = if cur.is_empty() {
-                        "/".to_string()
-                    } else {
-                        cur.clone()
-                    };
-                    cur = format!("{cur}/{c}");
-                    if !w.exists(cur.as_bytes()).unwrap_or(false) {
-                        w.create_dir(parent.as_bytes(), c.as_bytes(), 0o755, 0, 0)
-                            .map_err(|x| e(x.to_string()))?;
-                    }
-                }
-                w.create_file(dir.as_bytes(), name.as_bytes(), data, 0o644, 0, 0)
-                    .map(|_| ())
-                    .map_err(|x| e(x.to_string()))
-            }
-            FsWriter::Fat(w) => {
-                w.create_dir_all(dir).map_err(|x| e(x.to_string()))?;
-                w.write_file(p, data).map_err(|x| e(x.to_string()))
-            }
-        }
-    }
-
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), ApplyError> {
-        let (dir, name) = split(to);
-        match self {
-            FsWriter::Ext4(w) => w
-                .rename(from.as_bytes(), dir.as_bytes(), name.as_bytes())
-                .map_err(|x| werr(from)(x.to_string())),
-            FsWriter::Fat(_) => Err(ApplyError::NotSupported {
-                path: from.into(),
-                fs: "vfat (rename)".into(),
-            }),
-        }
-    }
-
-    fn flush(&mut self, vol: &str) -> Result<(), ApplyError> {
-        match self {
-            FsWriter::Ext4(w) => w.flush().map_err(|x| werr(vol)(x.to_string())),
-            // Every FAT operation mounts, writes and unmounts (fatw), so there is nothing left.
-            FsWriter::Fat(_) => Ok(()),
-        }
+/// A writer's error on `path`: a filesystem without a writer is "not supported", anything
+/// else a write failure.
+fn wfail(path: &str, e: WriteError) -> ApplyError {
+    match e {
+        WriteError::NoWriter(fs) => ApplyError::NotSupported {
+            path: path.into(),
+            fs: fs.into(),
+        },
+        e => werr(path)(e.to_string()),
     }
 }
 
@@ -360,6 +271,99 @@ struct Expect {
     content: Option<Vec<u8>>,
     action: &'static str,
     backup: Option<(String, Vec<u8>)>,
+}
+
+/// Write one change through its volume's writer; what to verify afterwards.
+fn write_change(
+    i: &Inspected,
+    w: &mut dyn FsWrite,
+    t: &Target,
+    change: &Change,
+    path: &str,
+    gi: usize,
+) -> Result<Expect, ApplyError> {
+    let mut ex = Expect {
+        target_volume: t.volume.clone(),
+        kind: t.kind,
+        place: t.place.clone(),
+        inner: t.inner.clone(),
+        guest_path: path.to_string(),
+        content: None,
+        action: "",
+        backup: None,
+    };
+    let fail = |e| wfail(path, e);
+    match change {
+        Change::EditFile {
+            old, new, backup, ..
+        } => {
+            let bname = backup.as_ref().map(|b| split(b).1.to_string());
+            w.replace(&t.inner, bname.as_deref(), new).map_err(fail)?;
+            ex.content = Some(new.clone());
+            ex.action = "edit";
+            ex.backup = bname.map(|b| (sibling(&t.inner, &b), old.clone()));
+        }
+        Change::AddFile { content, .. } => {
+            if w.exists(&t.inner).map_err(fail)? {
+                return Err(werr(path)("exists already".into()));
+            }
+            w.create(&t.inner, content).map_err(fail)?;
+            ex.content = Some(content.clone());
+            ex.action = "add";
+        }
+        Change::RenameFile { to, .. } => {
+            let to_inner = match locate(i, gi, to) {
+                Ok(tt) if tt.volume == t.volume => tt.inner,
+                _ => {
+                    return Err(ApplyError::Layout(format!(
+                        "{to}: rename across filesystems"
+                    )));
+                }
+            };
+            w.rename(&t.inner, &to_inner).map_err(fail)?;
+            ex.inner = to_inner;
+            ex.action = "rename";
+        }
+        Change::AppendInitramfs {
+            archive, backup, ..
+        } => {
+            let old = i.guests[gi]
+                .tree
+                .read_file(path.as_bytes(), 1 << 30)
+                .map_err(|e| werr(path)(e.to_string()))?;
+            // MOD-L1: the kernel unpacks the appended archive after the original ones.
+            let mut new = old.clone();
+            new.extend_from_slice(archive);
+            let bname = backup.as_ref().map(|b| split(b).1.to_string());
+            w.replace(&t.inner, bname.as_deref(), &new).map_err(fail)?;
+            ex.content = Some(new);
+            ex.action = "append";
+            ex.backup = bname.map(|b| (sibling(&t.inner, &b), old));
+        }
+    }
+    Ok(ex)
+}
+
+/// The writer of each volume, by volume name.
+type Writers = Vec<(String, Box<dyn FsWrite>)>;
+
+/// One writer per volume the changes touch, all opened before anything is written.
+fn open_writers(
+    ops: &[(Target, &Change, String, usize)],
+    dev: &Arc<dyn WritableDev>,
+) -> Result<Writers, ApplyError> {
+    let wopts = WriteOptions {
+        clock: source_date_epoch(),
+    };
+    let mut writers: Writers = Vec::new();
+    for (t, _, path, _) in ops {
+        if !writers.iter().any(|(v, _)| *v == t.volume) {
+            let vdev = t.place.open(dev, &t.volume)?;
+            let w = open_writer(t.kind, vdev, &wopts).map_err(|e| wfail(path, e))?;
+            writers.push((t.volume.clone(), w));
+        }
+    }
+    Ok(writers)
 }
 
 /// Inspect, plan and apply.
@@ -422,78 +426,35 @@ pub fn apply(
         }
     };
 
-    let mut expects = Vec::new();
-    let mut writers: Vec<(String, FsWriter)> = Vec::new();
-    for (t, change, path, gi) in &ops {
-        if !writers.iter().any(|(v, _)| *v == t.volume) {
-            let vdev = t.place.open(&dev, &t.volume)?;
-            writers.push((t.volume.clone(), FsWriter::open(t.kind, vdev, &t.volume)?));
+    // Every writer opened (each checks what it must understand) before the first write: a
+    // refusal leaves no output behind (the new overlay is removed, the empty journal dropped).
+    let mut writers = match open_writers(&ops, &dev) {
+        Ok(w) => w,
+        Err(e) => {
+            drop(dev);
+            match (output, journaled) {
+                (Output::Overlay(out), _) => {
+                    let _ = std::fs::remove_file(out);
+                }
+                (Output::InPlace, Some(j)) => {
+                    if let Ok(j) = Arc::try_unwrap(j) {
+                        j.commit()?;
+                    }
+                }
+                (Output::InPlace, None) => {}
+            }
+            return Err(e);
         }
+    };
+    let mut expects = Vec::new();
+    for (t, change, path, gi) in &ops {
         let Some((_, w)) = writers.iter_mut().find(|(v, _)| *v == t.volume) else {
             continue;
         };
-        let mut ex = Expect {
-            target_volume: t.volume.clone(),
-            kind: t.kind,
-            place: t.place.clone(),
-            inner: t.inner.clone(),
-            guest_path: path.clone(),
-            content: None,
-            action: "",
-            backup: None,
-        };
-        match change {
-            Change::EditFile {
-                old, new, backup, ..
-            } => {
-                let bname = backup.as_ref().map(|b| split(b).1.to_string());
-                w.replace(&t.inner, bname.as_deref(), new)?;
-                ex.content = Some(new.clone());
-                ex.action = "edit";
-                ex.backup = bname.map(|b| (sibling(&t.inner, &b), old.clone()));
-            }
-            Change::AddFile { content, .. } => {
-                if w.exists(&t.inner) {
-                    return Err(werr(path)("exists already".into()));
-                }
-                w.add(&t.inner, content)?;
-                ex.content = Some(content.clone());
-                ex.action = "add";
-            }
-            Change::RenameFile { to, .. } => {
-                let to_inner = match locate(&i, *gi, to) {
-                    Ok(tt) if tt.volume == t.volume => tt.inner,
-                    _ => {
-                        return Err(ApplyError::Layout(format!(
-                            "{to}: rename across filesystems"
-                        )));
-                    }
-                };
-                w.rename(&t.inner, &to_inner)?;
-                ex.inner = to_inner;
-                ex.action = "rename";
-            }
-            Change::AppendInitramfs {
-                archive, backup, ..
-            } => {
-                let old = i.guests[*gi]
-                    .tree
-                    .read_file(path.as_bytes(), 1 << 30)
-                    .map_err(|e| werr(path)(e.to_string()))?;
-                // MOD-L1: the kernel unpacks the appended archive after the original ones.
-                let mut new = old.clone();
-                new.extend_from_slice(archive);
-                let bname = backup.as_ref().map(|b| split(b).1.to_string());
-                w.replace(&t.inner, bname.as_deref(), &new)?;
-                ex.content = Some(new);
-                ex.action = "append";
-                ex.backup = bname.map(|b| (sibling(&t.inner, &b), old));
-            }
-        }
-        expects.push(ex);
+        expects.push(write_change(&i, w.as_mut(), t, change, path, *gi)?);
     }
     for (v, w) in writers.iter_mut() {
-        w.flush(v)?;
+        w.flush().map_err(|e| wfail(v, e))?;
     }
     dev.flush()?;
 

@@ -41,6 +41,8 @@ pub enum FatWriteError {
     TooLarge { path: String, size: u64, limit: u64 },
     #[error("fat: corrupt: {0}")]
     Corrupt(String),
+    #[error("fat: unsupported: {0}")]
+    Unsupported(String),
 }
 
 /// `Read + Write + Seek` over a device, recording where it writes.
