@@ -1,15 +1,6 @@
-//! Fuzz the LVM2 text metadata parser and the VG model built from it.
 #![no_main]
-
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let _ = guestfix::volume::lvm::parse_text(&text);
-    if let Ok(vg) = guestfix::volume::lvm::vg_from_text(&text) {
-        // Map every LV over no devices: must fail cleanly (missing PVs), never panic.
-        for lv in &vg.lvs {
-            let _ = guestfix::volume::lvm::map_lv(&vg, lv, &|_| None);
-        }
-    }
-});
+//! The target's body is `fuzz/bodies/volume_lvm.rs`, which `cargo test` also runs on every saved
+//! finding (tests/fuzz_replay.rs).
+#[path = "../bodies/volume_lvm.rs"]
+mod body;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

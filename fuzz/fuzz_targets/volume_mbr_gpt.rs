@@ -1,24 +1,6 @@
-//! Fuzz the partition-table readers (MBR + EBR chains, GPT primary/backup) and the probe over
-//! an arbitrary disk image: every outcome must be a value or a typed error.
 #![no_main]
-
-use guestfix::block::BlockDev;
-use guestfix::block::raw::MemDisk;
-use libfuzzer_sys::fuzz_target;
-use std::sync::Arc;
-
-fuzz_target!(|data: &[u8]| {
-    // Pad small inputs so that the GPT backup header position varies with the input length.
-    let mut img = data.to_vec();
-    if img.len() < 4096 {
-        img.resize(4096, 0);
-    }
-    let disk: Arc<dyn BlockDev> = Arc::new(MemDisk::new("fuzz", img));
-    if let Ok(mut set) = guestfix::volume::scan(&[disk]) {
-        guestfix::fs::probe::annotate(&mut set);
-        for v in &set.volumes {
-            let mut b = [0u8; 16];
-            let _ = v.dev.read_at(0, &mut b);
-        }
-    }
-});
+//! The target's body is `fuzz/bodies/volume_mbr_gpt.rs`, which `cargo test` also runs on every saved
+//! finding (tests/fuzz_replay.rs).
+#[path = "../bodies/volume_mbr_gpt.rs"]
+mod body;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

@@ -1,32 +1,6 @@
-//! Fuzz the Windows fact extraction: bytes → hive (lenient) → SYSTEM, SOFTWARE and BCD facts, and
-//! the MountedDevices / State.ini / cluster-bitmap decoders on raw bytes. Any panic, hang or
-//! runaway allocation is a bug.
 #![no_main]
-
-use guestfix::guest::windows::{bcd, drives, free_clusters, image_state, software, system};
-use guestfix::hive::{Hive, HiveOptions};
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let _ = drives::decode(data);
-    let _ = image_state(data);
-    let _ = free_clusters(data, data.len() as u64 * 9);
-    let opts = HiveOptions {
-        lenient_checksum: true,
-    };
-    if let Ok(h) = Hive::from_bytes_with_options(data.to_vec(), opts) {
-        if let Ok(s) = system::system_facts(&h) {
-            let vols = vec![drives::VolRef {
-                name: "/dev/sda1".into(),
-                disk_signature: Some(0),
-                start: 0,
-                partuuid: None,
-            }];
-            let _ = drives::drive_mappings(&s.mounted_devices, &vols);
-        }
-        let _ = software::software_facts(&h);
-        if let Ok(b) = bcd::bcd_facts(&h, "fuzz") {
-            let _ = b.ems_enabled();
-        }
-    }
-});
+//! The target's body is `fuzz/bodies/windows_facts.rs`, which `cargo test` also runs on every saved
+//! finding (tests/fuzz_replay.rs).
+#[path = "../bodies/windows_facts.rs"]
+mod body;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

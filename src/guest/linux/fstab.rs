@@ -69,10 +69,50 @@ pub fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether `c` separates fields. As libmount splits them (`man 5 fstab`): space and tab only;
+/// every other character (`\r` and other control characters included) belongs to a field.
+pub fn is_separator(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// The byte ranges of the fields of a line (its content, without the terminator).
+pub fn field_ranges(line: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices() {
+        match (is_separator(c), start) {
+            (true, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, line.len()));
+    }
+    out
+}
+
+/// The fields of a line.
+pub fn fields(line: &str) -> Vec<&str> {
+    field_ranges(line)
+        .into_iter()
+        .filter_map(|(s, e)| line.get(s..e))
+        .collect()
+}
+
+/// Whether a line holds no entry: nothing but separators, or a comment (`#` after them).
+pub fn is_blank_or_comment(line: &str) -> bool {
+    let t = line.trim_start_matches(is_separator);
+    t.is_empty() || t.starts_with('#')
+}
+
 /// Parse one non-comment line into an entry. Fewer than three fields, or a non-numeric
 /// freq/passno, or more than six fields, is an invalid line (MOD-L3 comments those out).
 pub fn parse_entry(line: &str) -> Result<FstabEntry, String> {
-    let fields: Vec<&str> = line.split_whitespace().collect();
+    let fields = fields(line);
     if fields.len() < 3 {
         return Err(format!("{} field(s), at least 3 needed", fields.len()));
     }
@@ -103,14 +143,13 @@ pub fn parse_entry(line: &str) -> Result<FstabEntry, String> {
 
 /// Parse a whole file, line by line. Never fails: invalid lines carry their reason.
 pub fn parse(text: &str) -> Vec<FstabLine> {
-    text.lines()
+    super::lines::contents(text)
         .enumerate()
         .map(|(i, raw)| {
-            let t = raw.trim();
-            let entry = if t.is_empty() || t.starts_with('#') {
+            let entry = if is_blank_or_comment(raw) {
                 None
             } else {
-                Some(parse_entry(t))
+                Some(parse_entry(raw))
             };
             FstabLine {
                 number: i + 1,

@@ -11,7 +11,9 @@
 //! Every other byte (comments, spacing, field alignment, unrelated lines) is kept.
 
 use super::{DISABLED_MARKER, split_eol, split_lines_keep};
-use crate::guest::linux::fstab::{parse_entry, unescape};
+use crate::guest::linux::fstab::{
+    field_ranges, fields, is_blank_or_comment, is_separator, parse_entry, unescape,
+};
 
 /// What the image knows about a device spec (`/dev/sda1`, `LABEL=x`, `UUID=…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,27 +86,6 @@ const PSEUDO_TYPES: &[&str] = &[
     "shm",
 ];
 
-/// The byte ranges of the whitespace-separated fields of `line`.
-pub fn field_ranges(line: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in line.char_indices() {
-        let ws = c == ' ' || c == '\t';
-        match (ws, start) {
-            (true, Some(s)) => {
-                out.push((s, i));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, line.len()));
-    }
-    out
-}
-
 /// Whether a spec names a block device (something the resolver can know about).
 fn is_device_spec(spec: &str) -> bool {
     spec.starts_with("/dev/")
@@ -137,7 +118,7 @@ fn add_nofail(content: &str, ranges: &[(usize, usize)], opt_field: usize) -> Str
         }
         None => {
             // Fields before the options are missing (fstab: 3 fields; crypttab: 2 or 3).
-            let mut s = content.trim_end().to_string();
+            let mut s = content.trim_end_matches(is_separator).to_string();
             let trailing = &content[s.len()..];
             let missing = opt_field.saturating_sub(ranges.len());
             for _ in 0..missing {
@@ -179,7 +160,7 @@ pub fn edit_crypttab(old: &str, resolve: &dyn Fn(&str) -> SpecResolution) -> Edi
 }
 
 fn crypttab_check(content: &str) -> Result<(), String> {
-    let n = content.split_whitespace().count();
+    let n = fields(content).len();
     if !(2..=4).contains(&n) {
         return Err(format!("{n} field(s), crypttab needs 2 to 4"));
     }
@@ -198,8 +179,7 @@ pub fn edit_table(
     for (i, line) in split_lines_keep(old).into_iter().enumerate() {
         let number = i + 1;
         let (content, eol) = split_eol(line);
-        let t = content.trim();
-        if t.is_empty() || t.starts_with('#') {
+        if is_blank_or_comment(content) {
             text.push_str(line);
             continue;
         }
@@ -209,8 +189,8 @@ pub fn edit_table(
         };
         // validity
         let parsed = match table {
-            Table::Fstab => parse_entry(t).map(Some),
-            Table::Crypttab => crypttab_check(t).map(|_| None),
+            Table::Fstab => parse_entry(content).map(Some),
+            Table::Crypttab => crypttab_check(content).map(|_| None),
         };
         let entry = match parsed {
             Ok(e) => e,
@@ -281,6 +261,17 @@ pub fn edit_table(
                 });
             }
             SpecResolution::NotInImage if has_nofail => text.push_str(line),
+            // The root filesystem never gets nofail (issue 23): a root that cannot be found
+            // must stop the boot, not be skipped.
+            SpecResolution::NotInImage if entry.as_ref().is_some_and(|e| e.file == "/") => {
+                text.push_str(line);
+                notes.push(EditNote {
+                    line: number,
+                    message: format!(
+                        "/: no device matching {spec} in the image; left as it is (the root never gets nofail)"
+                    ),
+                });
+            }
             SpecResolution::NotInImage => {
                 text.push_str(&add_nofail(content, &ranges, opt_field));
                 text.push_str(eol);
