@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Seed one cargo-fuzz target's corpus folder from real data: the test images (GUESTFIX_TEST_IMAGES,
+# when set) and ../shared/data beside the checkout. Used by fuzz-smoke.sh and fuzz-long.sh.
+#   scripts/fuzz-seed.sh TARGET CORPUS_DIR
+# Seeds are at most 1 MiB (the runs' -max_len); copying never overwrites an evolved corpus file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t=$1 corpus=$2
+mkdir -p "$corpus"
+shared=../shared/data
+imgs=${GUESTFIX_TEST_IMAGES:-}
+
+small() { # small FOLDER find-args...: files under FOLDER of at most 1 MiB
+  local d=$1; shift
+  [ -d "$d" ] && find "$d" -type f -size -1025k "$@" 2>/dev/null || true
+}
+copy_all() { while IFS= read -r f; do
+  cp -n "$f" "$corpus/$(echo "$f" | sha256sum | cut -c1-16)" 2>/dev/null || true; done; }
+hives() { small "$shared/registry" | while IFS= read -r f; do
+  cmp -s -n 4 <(printf regf) "$f" && echo "$f"; done; }
+head_of() { # head_of FOLDER PATTERN BYTES: the first BYTES of each matching image
+  [ -n "$imgs" ] || return 0
+  find "$imgs" -maxdepth 2 -name "$2" -type f 2>/dev/null | head -n 8 | while IFS= read -r f; do
+    head -c "$3" "$f" >"$corpus/head-$(basename "$f")"; done; }
+
+case $t in
+  block_qcow2) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 -name '*.qcow2' | copy_all ;;
+  block_vhd) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 -name '*.vhd' | copy_all ;;
+  block_vhdx) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 -name '*.vhdx' | copy_all ;;
+  block_vmdk) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 -name '*.vmdk' | copy_all ;;
+  block_ova) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 -name '*.ova' | copy_all ;;
+  block_extents) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 \( -name '*.qcow2' -o -name '*.vhd' \) | copy_all ;;
+  volume_mbr_gpt) head_of "$imgs" '*.raw' 65536 ;;
+  hive | hive_* | windows_facts | windows_sam) hives | copy_all ;;
+  linuxcfg_editors | linuxcfg_parsers) small "$shared/linux" -size -65k | copy_all ;;
+  volume_lvm) [ -n "$imgs" ] && for f in "$imgs"/*lvm*.raw; do
+      # the LVM2 text metadata sits in the first MiBs of the PV (printable text, kept whole)
+      [ -f "$f" ] && head -c 4194304 "$f" | strings -n 3 | head -c 1048576 >"$corpus/text-$(basename "$f")"
+    done ;;
+  *) ;;
+esac
+echo "$(find "$corpus" -type f | wc -l) seeds in $corpus"
