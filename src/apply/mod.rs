@@ -347,7 +347,8 @@ fn write_change(
 /// The writer of each volume, by volume name.
 type Writers = Vec<(String, Box<dyn FsWrite>)>;
 
-/// One writer per volume the changes touch, all opened before anything is written.
+/// One writer per volume the changes touch, all opened, and every file to rewrite checked,
+/// before anything is written.
 fn open_writers(
     ops: &[(Target, &Change, String, usize)],
     dev: &Arc<dyn WritableDev>,
@@ -361,6 +362,15 @@ fn open_writers(
             let vdev = t.place.open(dev, &t.volume)?;
             let w = open_writer(t.kind, vdev, &wopts).map_err(|e| wfail(path, e))?;
             writers.push((t.volume.clone(), w));
+        }
+    }
+    // Every file to rewrite is one its writer handles (issue 23: an ext3-style block-mapped
+    // file is refused here, not halfway through the writes).
+    for (t, change, path, _) in ops {
+        if let Change::EditFile { .. } | Change::AppendInitramfs { .. } = change {
+            if let Some((_, w)) = writers.iter().find(|(v, _)| *v == t.volume) {
+                w.preflight_replace(&t.inner).map_err(|e| wfail(path, e))?;
+            }
         }
     }
     Ok(writers)

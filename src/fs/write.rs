@@ -42,6 +42,12 @@ pub trait FsWrite {
     /// the same folder, the original is first kept there (same content and, where the
     /// filesystem has them, mode, owner and times); an existing backup is an error.
     fn replace(&mut self, path: &str, backup: Option<&str>, data: &[u8]) -> Result<(), WriteError>;
+    /// Whether [`FsWrite::replace`] of `path` would be refused (a file layout or attribute
+    /// this writer does not handle), found without writing anything.
+    fn preflight_replace(&self, path: &str) -> Result<(), WriteError> {
+        let _ = path;
+        Ok(())
+    }
     /// Create the regular file `path` (mode 0644, owner root) holding `data`, creating missing
     /// parent folders (0755); an existing `path` is an error.
     fn create(&mut self, path: &str, data: &[u8]) -> Result<(), WriteError>;
@@ -88,6 +94,9 @@ pub fn split_path(path: &str) -> (&str, &str) {
 impl FsWrite for Ext4Writer {
     fn exists(&self, path: &str) -> Result<bool, WriteError> {
         Ok(Ext4Writer::exists(self, path.as_bytes())?)
+    }
+    fn preflight_replace(&self, path: &str) -> Result<(), WriteError> {
+        Ok(self.can_replace(path.as_bytes())?)
     }
     fn replace(&mut self, path: &str, backup: Option<&str>, data: &[u8]) -> Result<(), WriteError> {
         match backup {

@@ -623,6 +623,16 @@ impl Ext4Writer {
         Ok(old.tree_blocks.iter().map(|&b| (b, 1)).collect())
     }
 
+    /// Whether [`Self::replace_file`] can rewrite `path` (a regular file whose content this
+    /// writer handles: extents, no inline data, not encrypted …), checked without writing.
+    pub fn can_replace(&self, path: &[u8]) -> Result<(), Ext4WriteError> {
+        let i = self.resolve(path)?;
+        if !i.is_reg() {
+            return Err(Ext4WriteError::NotAFile(pstr(path)));
+        }
+        self.check_content_inode(&i, path)
+    }
+
     fn check_content_inode(&self, i: &Inode, path: &[u8]) -> Result<(), Ext4WriteError> {
         let f = i.flags();
         for (bit, what) in [
