@@ -21,17 +21,14 @@
 # env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), GUESTFIX_BIN (default:
 #        target/debug/guestfix, built with cargo), BEFORE_TIMEOUT (default 360 s for bios: the
 #        180 s ROOTDELAY plus a TCG boot; 120 s for uefi), AFTER_TIMEOUT (default 240 s).
-# Exit 0 when every check passed, 1 otherwise. SKIPPED loudly (exit 0) when qemu-system-x86_64
-# is missing.
+# Exit 0 when every check passed, 1 otherwise; a missing qemu-system-x86_64 fails the test unless
+# GUESTFIX_ALLOW_SKIP=1 (scripts/boot-lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-  echo "#####################################################################" >&2
-  echo "### boot-test-apply: SKIPPED - qemu-system-x86_64 is not installed ###" >&2
-  echo "#####################################################################" >&2
-  exit 0
-fi
+# shellcheck source=boot-lib.sh
+source scripts/boot-lib.sh
+require_qemu boot-test-apply || exit $?
 
 for a in "$@"; do case "$a" in bios|uefi) ;; *) echo "boot-test-apply: unknown case $a (bios|uefi)" >&2; exit 2 ;; esac; done
 which=("$@")
@@ -48,45 +45,6 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 fail() { echo "boot-test-apply: FAIL: $*" >&2; failures=$((failures + 1)); }
 ok() { echo "boot-test-apply: ok: $*" >&2; }
-
-# partition_offset IMAGE N -> byte offset of partition N (sfdisk's JSON)
-partition_offset() {
-  sfdisk -J "$1" | python3 -c '
-import json, sys
-t = json.load(sys.stdin)["partitiontable"]
-n = int(sys.argv[1])
-p = [p for p in t["partitions"] if p["node"].endswith(str(n))][0]
-print(p["start"] * t.get("sectorsize", 512))' "$2"
-}
-
-# add_net_probe RAW OFFSET: a oneshot unit, ordered before the serial getty, that waits (<= 90 s)
-# for a global IPv4 address and prints "GUESTFIX-NET: <addresses>" on ttyS0.
-add_net_probe() {
-  local raw=$1 off=$2
-  cat >"$tmp/gf-net.service" <<'EOF'
-[Unit]
-Description=guestfix boot test: print the IPv4 addresses on the serial console
-After=network.target
-Before=serial-getty@ttyS0.service getty.target
-
-[Service]
-Type=oneshot
-# systemd expands $NAME itself: every shell dollar is written $$.
-ExecStart=/bin/sh -c 'a=; for i in $$(seq 90); do a=$$(ip -4 -o addr show scope global); [ -n "$$a" ] && break; sleep 1; done; echo "GUESTFIX-NET: $${a:-none}" | tr -s " " >/dev/ttyS0'
-
-[Install]
-WantedBy=multi-user.target
-EOF
-  local dev="$raw?offset=$off"
-  local err
-  err=$(debugfs -w -R "write $tmp/gf-net.service /etc/systemd/system/gf-net.service" "$dev" 2>&1 >/dev/null | grep -v '^debugfs ' || true)
-  err+=$(debugfs -w -R "symlink /etc/systemd/system/multi-user.target.wants/gf-net.service /etc/systemd/system/gf-net.service" "$dev" 2>&1 >/dev/null | grep -v '^debugfs ' || true)
-  # debugfs exits 0 even when it failed: read back.
-  if [ -n "$err" ] || ! debugfs -R "cat /etc/systemd/system/gf-net.service" "$dev" 2>/dev/null | grep -q GUESTFIX-NET; then
-    echo "boot-test-apply: could not add the probe unit: $err" >&2
-    return 1
-  fi
-}
 
 boot() { # boot LOG TIMEOUT EXPECT boot-test.sh-options... DISK
   local log=$1 timeout=$2 expect=$3; shift 3

@@ -2,7 +2,8 @@
 # Boot a disk image under qemu-system-x86_64 (TCG, no KVM needed) with a serial console and wait
 # (bounded) for a pattern on the console, by default the getty's "login:".
 # Exit 0 only when the pattern appeared; 1 on timeout/early exit (the console log is printed);
-# 2 on usage errors. When qemu-system-x86_64 is missing the test is SKIPPED (exit 0, loud banner).
+# 2 on usage errors. When qemu-system-x86_64 is missing the test FAILS (exit 1), unless
+# GUESTFIX_ALLOW_SKIP=1 (then it is skipped: exit 0, loud banner).
 #
 # usage: boot-test.sh [options] DISK [EXTRA-DISK...]
 #   --bus sata|ide|virtio|scsi|nvme   disk controller for all disks (default sata: /dev/sdX)
@@ -40,13 +41,9 @@ while [ $# -gt 0 ]; do
 done
 [ ${#disks[@]} -ge 1 ] || { echo "boot-test: no disk given (see --help)" >&2; exit 2; }
 
-if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-  echo "#####################################################################" >&2
-  echo "### boot-test: SKIPPED - qemu-system-x86_64 is not installed.      ###" >&2
-  echo "### Install it (scripts/install-deps.sh) to run the boot tests.    ###" >&2
-  echo "#####################################################################" >&2
-  exit 0
-fi
+# shellcheck source=boot-lib.sh
+source "$(dirname "$0")/boot-lib.sh"
+require_qemu boot-test || exit 1
 
 args=(-nodefaults -machine pc -accel "$accel" -m "$memory" -smp 1 -display none -no-reboot
       -serial "file:${log:=$(mktemp /tmp/guestfix-boot.XXXXXX.log)}" -monitor none)

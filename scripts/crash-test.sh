@@ -14,18 +14,18 @@
 # reproducible byte for byte.
 #
 # usage: crash-test.sh [RUNS]   (default 50; a fifth of them are kill -9 runs)
-# env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), GUESTFIX_BIN (default:
-#        target/debug/guestfix, built with cargo), CRASH_SEED (random seed, default: $$).
+# env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), CRASH_SEED (random seed,
+#        default: $$). The binary is built here with the test-hooks feature.
 # Exit 0 when every run ended in one of the two states, 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${1:-50}
 IMAGES=${GUESTFIX_TEST_IMAGES:-$(scripts/make-test-images.sh | tail -n 1)}
-if [ -z "${GUESTFIX_BIN:-}" ]; then
-  cargo build --quiet --bin guestfix
-  GUESTFIX_BIN=target/debug/guestfix
-fi
+# The fault injection is compiled only with the test-hooks feature (never into the binary users
+# run): this test always builds its own binary, with it.
+cargo build --quiet --features test-hooks --bin guestfix
+GUESTFIX_BIN=target/debug/guestfix
 GF=$(realpath "$GUESTFIX_BIN")
 RANDOM=${CRASH_SEED:-$$}
 export SOURCE_DATE_EPOCH=1700000000

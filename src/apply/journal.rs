@@ -33,12 +33,48 @@ pub struct JournaledDev {
     inner: RawFile,
     journal: Mutex<(File, HashSet<u64>)>,
     journal_path: PathBuf,
-    /// Test hook: abort the process after this many block writes (simulates kill -9).
-    crash_after: Option<u64>,
-    /// Test hook (GUESTFIX_WRITE_DELAY_MS): sleep after each block write, so that a real
+    /// Fault injection for the crash test (only in builds with the `test-hooks` feature).
+    #[cfg(feature = "test-hooks")]
+    hooks: hooks::Hooks,
+}
+
+/// The crash test's fault injection, compiled only with the `test-hooks` feature
+/// (`scripts/crash-test.sh` builds with it): never in the binary users run.
+#[cfg(feature = "test-hooks")]
+mod hooks {
+    /// GUESTFIX_CRASH_AFTER_WRITES=N: abort the process (like kill -9, no cleanup) at block
+    /// write N+1. GUESTFIX_WRITE_DELAY_MS=D: sleep D ms after each block write, so that a real
     /// kill -9 at a random moment lands inside the write phase.
-    write_delay: Option<std::time::Duration>,
-    writes: std::sync::atomic::AtomicU64,
+    pub struct Hooks {
+        crash_after: Option<u64>,
+        write_delay: Option<std::time::Duration>,
+        writes: std::sync::atomic::AtomicU64,
+    }
+
+    impl Hooks {
+        pub fn from_env() -> Self {
+            let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+            Hooks {
+                crash_after: var("GUESTFIX_CRASH_AFTER_WRITES"),
+                write_delay: var("GUESTFIX_WRITE_DELAY_MS").map(std::time::Duration::from_millis),
+                writes: std::sync::atomic::AtomicU64::new(0),
+            }
+        }
+        pub fn before_write(&self) {
+            let n = self
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if self.crash_after.is_some_and(|c| n > c) {
+                std::process::abort();
+            }
+        }
+        pub fn after_write(&self) {
+            if let Some(d) = self.write_delay {
+                std::thread::sleep(d);
+            }
+        }
+    }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> BlockError + '_ {
@@ -73,14 +109,8 @@ impl JournaledDev {
             inner,
             journal: Mutex::new((file, HashSet::new())),
             journal_path: jp,
-            crash_after: std::env::var("GUESTFIX_CRASH_AFTER_WRITES")
-                .ok()
-                .and_then(|v| v.parse().ok()),
-            write_delay: std::env::var("GUESTFIX_WRITE_DELAY_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map(std::time::Duration::from_millis),
-            writes: std::sync::atomic::AtomicU64::new(0),
+            #[cfg(feature = "test-hooks")]
+            hooks: hooks::Hooks::from_env(),
         })
     }
 
@@ -143,19 +173,11 @@ impl WritableDev for JournaledDev {
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<(), BlockError> {
         crate::block::check_range(&self.describe(), self.len(), offset, buf.len())?;
         self.save_originals(offset, buf.len())?;
-        let n = self
-            .writes
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if self.crash_after.is_some_and(|c| n > c) {
-            // Fault injection for the crash test: die like kill -9, with no cleanup.
-            std::process::abort();
-        }
+        #[cfg(feature = "test-hooks")]
+        self.hooks.before_write();
         self.inner.write_at(offset, buf)?;
-        if let Some(d) = self.write_delay {
-            // For the crash test's real kill -9: a write phase long enough to be hit.
-            std::thread::sleep(d);
-        }
+        #[cfg(feature = "test-hooks")]
+        self.hooks.after_write();
         Ok(())
     }
     fn flush(&self) -> Result<(), BlockError> {
