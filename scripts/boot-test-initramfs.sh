@@ -1,53 +1,117 @@
 #!/usr/bin/env bash
-# MOD-L1 boot test: the kernel unpacks the archive `guestfix apply` appends to the initramfs and
-# initramfs-tools loads the injected drivers. debian12-bios is fixed with a rules folder whose
-# initramfs-drivers rule asks for wanxl (a PCI WAN driver Debian's initrd lacks) from a modules
-# folder holding the image's own wanxl.ko and its dependency hdlc.ko; the result (a scratch raw
-# copy whose grub.cfg says loglevel=7 instead of quiet, edited with debugfs) is booted on
-# virtio-blk: the console must show both modules' load messages from the initramfs ("Loading
-# essential drivers"), no "Initramfs unpacking failed", then a login prompt.
-# SKIPPED (exit 0, loud) when qemu-system-x86_64 is missing (scripts/boot-test.sh).
+# MOD-L1 boot test (issue 26): the boot drivers come from the guest's OWN kernel modules.
+#
+# A host-only initramfs is made from debian12-bios, on a scratch copy: its initramfs unpacked,
+# every virtio and NVMe module deleted, modules.dep rebuilt by depmod, repacked (as dracut or
+# mkinitramfs on a VMware host would have left it). Then:
+#  1. BEFORE apply, on virtio-blk: the initramfs cannot see its root disk and gives up
+#     (rootdelay=20 on the kernel command line so that it says so quickly);
+#  2. `guestfix apply` with a rules folder whose initramfs-drivers rule asks for virtio_pci,
+#     virtio_blk, virtio_scsi, virtio_net and nvme, and NO modules_dir: the modules are taken from
+#     the guest's /usr/lib/modules/<kver> with their dependencies and appended to the initramfs;
+#     lsinitramfs lists them, and /etc/initramfs-tools/modules names them for the next rebuild;
+#  3. AFTER apply, on virtio-blk with a virtio NIC: the console shows the disk (vda) found from the
+#     initramfs, a login prompt, and a DHCP lease (the static address is gone: MOD-L2).
+# A missing qemu-system-x86_64 fails the test (scripts/boot-lib.sh).
 # usage: scripts/boot-test-initramfs.sh [IMAGES-FOLDER]   (default: $GUESTFIX_TEST_IMAGES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 images=${1:-${GUESTFIX_TEST_IMAGES:?set GUESTFIX_TEST_IMAGES or pass the images folder}}
 src=$images/debian12-bios.raw
 kver=6.1.0-50-amd64
-gf=${GUESTFIX:-target/release/guestfix}
+gf=$(realpath "${GUESTFIX_BIN:-target/release/guestfix}")
 [ -x "$gf" ] || cargo build --release --quiet
 tmp=$(mktemp -d /tmp/guestfix-modl1.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=boot-lib.sh
+source scripts/boot-lib.sh
+require_qemu boot-test-initramfs || exit 1
+fail() { echo "boot-test-initramfs: FAIL: $*" >&2; exit 1; }
+ok() { echo "boot-test-initramfs: ok: $*" >&2; }
 
-mkdir -p "$tmp/mods" "$tmp/rules/ec2"
-for m in wanxl hdlc; do
-  "$gf" cat "$src" -p "/usr/lib/modules/$kver/kernel/drivers/net/wan/$m.ko" > "$tmp/mods/$m.ko"
-done
-cp rules/ec2/*.toml "$tmp/rules/ec2/"
-sed -i "s|params = { drivers = \[\"nvme\", \"ena\"\], modules_dir = \"\" }|params = { drivers = [\"nvme\", \"ena\", \"wanxl\"], modules_dir = \"$tmp/mods\" }|" \
-  "$tmp/rules/ec2/linux.toml"
-grep -q "\"wanxl\"" "$tmp/rules/ec2/linux.toml" || { echo "boot-test-initramfs: rule not found in rules/ec2/linux.toml" >&2; exit 1; }
-
-GUESTFIX_RULES_DIR=$tmp/rules "$gf" apply "$src" --out "$tmp/fixed.qcow2" | grep -E '^ *append ' \
-  || { echo "boot-test-initramfs: apply appended nothing to the initramfs" >&2; exit 1; }
-qemu-img convert -O raw "$tmp/fixed.qcow2" "$tmp/fixed.raw"
-rm "$tmp/fixed.qcow2"
-fs="$tmp/fixed.raw?offset=1048576"
+# --- the host-only guest (scratch copy) ---
+cp --sparse=always "$src" "$tmp/hostonly.raw"
+off=$(partition_offset "$tmp/hostonly.raw" 1)
+fs="$tmp/hostonly.raw?offset=$off"
+"$gf" cat "$src" -p "/boot/initrd.img-$kver" >"$tmp/initrd.orig"
+mkdir "$tmp/un"
+unmkinitramfs "$tmp/initrd.orig" "$tmp/un"
+main=$tmp/un; [ -d "$tmp/un/main" ] && main=$tmp/un/main
+moddir=$main/usr/lib/modules/$kver
+[ -d "$moddir" ] || fail "no $moddir in the unpacked initramfs"
+n=$(find "$moddir" \( -name 'virtio*.ko*' -o -name 'nvme*.ko*' \) | wc -l)
+[ "$n" -ge 5 ] || fail "expected the virtio/nvme modules in the original initramfs, found $n"
+find "$moddir" \( -name 'virtio*.ko*' -o -name 'nvme*.ko*' \) -delete
+depmod -b "$main/usr" "$kver"
+grep -q virtio "$moddir/modules.dep" && fail "depmod left virtio in modules.dep"
+(cd "$main" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n -6) >"$tmp/initrd.hostonly"
+lsinitramfs "$tmp/initrd.hostonly" | grep -qE 'virtio|nvme' && fail "repacked initramfs still has virtio/nvme"
+debugfs -w -R "rm /boot/initrd.img-$kver" "$fs" >/dev/null 2>&1
+debugfs -w -R "write $tmp/initrd.hostonly /boot/initrd.img-$kver" "$fs" >/dev/null 2>&1
 debugfs -R "dump /boot/grub/grub.cfg $tmp/grub.cfg" "$fs" 2>/dev/null
-sed -i 's/ quiet / loglevel=7 /' "$tmp/grub.cfg"
-grep -q 'loglevel=7' "$tmp/grub.cfg"
-debugfs -w -R "rm /boot/grub/grub.cfg" "$fs" 2>/dev/null
+sed -i 's/ quiet / loglevel=7 rootdelay=20 /' "$tmp/grub.cfg"
+grep -q 'rootdelay=20' "$tmp/grub.cfg" || fail "grub.cfg: no ' quiet ' to replace"
+debugfs -w -R "rm /boot/grub/grub.cfg" "$fs" >/dev/null 2>&1
 debugfs -w -R "write $tmp/grub.cfg /boot/grub/grub.cfg" "$fs" >/dev/null 2>&1
+cmp -s "$tmp/initrd.hostonly" <("$gf" cat "$tmp/hostonly.raw" -p "/boot/initrd.img-$kver") \
+  || fail "the host-only initramfs did not land in the scratch image"
+ok "host-only initramfs: $n virtio/nvme modules removed"
 
-log=$tmp/console.log
-scripts/boot-test.sh --bus virtio --net virtio --timeout "${TIMEOUT:-900}" --log "$log" "$tmp/fixed.raw"
-command -v qemu-system-x86_64 >/dev/null 2>&1 || exit 0
-clean=$(tr -d '\033' < "$log")
-fail=0
-for want in 'hdlc: HDLC support module' 'wanxl: wanXL serial card driver' 'login:'; do
-  grep -aq "$want" <<<"$clean" || { echo "boot-test-initramfs: missing on the console: $want" >&2; fail=1; }
+# --- 1. before apply: no root disk ---
+before=$tmp/before.log
+scripts/boot-test.sh --bus virtio --net virtio --timeout "${BEFORE_TIMEOUT:-300}" \
+  --expect 'login:|ALERT!|Gave up waiting for root' --log "$before" "$tmp/hostonly.raw" >/dev/null 2>&1 || true
+grep -aq 'login:' "$before" && fail "the host-only guest reached a login prompt before apply"
+grep -aqE 'ALERT!|Gave up waiting for root' "$before" \
+  || { tail -c 3000 "$before"; fail "before apply: the initramfs did not give up on its root"; }
+ok "before apply: $(tr -d '\r\033' <"$before" | grep -aoE 'ALERT! .*|Gave up waiting for root.*' | head -n 1)"
+
+# --- 2. apply, drivers from the guest itself ---
+mkdir -p "$tmp/rules/ec2"
+cp rules/ec2/*.toml "$tmp/rules/ec2/"
+python3 - "$tmp/rules/ec2/linux.toml" <<'EOF'
+import re, sys
+p = sys.argv[1]; s = open(p).read()
+n = s.count('drivers = ["nvme", "ena"], modules_dir = ""')
+assert n == 1, "initramfs-drivers rule not found in rules/ec2/linux.toml"
+s = s.replace('drivers = ["nvme", "ena"], modules_dir = ""',
+              'drivers = ["virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "nvme"], modules_dir = ""')
+open(p, "w").write(s)
+EOF
+GUESTFIX_RULES_DIR=$tmp/rules "$gf" plan "$tmp/hostonly.raw" >"$tmp/plan.txt" || true
+grep -q "adding modules .*virtio_blk" "$tmp/plan.txt" || { cat "$tmp/plan.txt"; fail "the plan appends no virtio_blk"; }
+grep -q "^+virtio_blk" "$tmp/plan.txt" || fail "the plan does not add virtio_blk to /etc/initramfs-tools/modules"
+GUESTFIX_RULES_DIR=$tmp/rules "$gf" apply "$tmp/hostonly.raw" --out "$tmp/fixed.qcow2" >"$tmp/apply.txt" \
+  || { cat "$tmp/apply.txt"; fail "apply failed"; }
+qemu-img convert -O raw "$tmp/fixed.qcow2" "$tmp/fixed.raw"
+rm "$tmp/fixed.qcow2" "$tmp/hostonly.raw"
+"$gf" cat "$tmp/fixed.raw" -p "/boot/initrd.img-$kver" >"$tmp/initrd.fixed"
+listed=$(lsinitramfs "$tmp/initrd.fixed")
+for m in virtio_pci virtio_blk virtio_scsi virtio_net nvme virtio virtio_ring; do
+  grep -qE "/$m\.ko" <<<"$listed" || fail "lsinitramfs: $m.ko is not in the fixed initramfs"
 done
-if grep -aq 'Initramfs unpacking failed' <<<"$clean"; then
-  echo "boot-test-initramfs: the kernel rejected the initramfs" >&2; fail=1
-fi
-[ $fail -eq 0 ] || { tail -c 3000 <<<"$clean"; exit 1; }
-echo "boot-test-initramfs: OK - the injected hdlc and wanxl were loaded from the initramfs"
+# kmod on the result: modprobe resolves virtio_blk to the appended module and its dependencies
+mkdir "$tmp/unfixed"
+unmkinitramfs "$tmp/initrd.fixed" "$tmp/unfixed"
+fmain=$tmp/unfixed; [ -d "$tmp/unfixed/main" ] && fmain=$tmp/unfixed/main
+deps=$(modprobe -d "$fmain/usr" -S "$kver" --show-depends virtio_blk) || fail "modprobe --show-depends virtio_blk failed"
+for m in virtio_blk virtio_ring virtio; do
+  grep -qE "insmod .*/updates/guestfix/$m\.ko" <<<"$deps" || { echo "$deps" >&2; fail "modprobe: $m not from updates/guestfix"; }
+done
+"$gf" cat "$tmp/fixed.raw" -p /etc/initramfs-tools/modules | grep -qx virtio_blk \
+  || fail "/etc/initramfs-tools/modules does not name virtio_blk"
+ok "apply appended the guest's own virtio/nvme modules (lsinitramfs agrees)"
+
+# --- 3. after apply: root found on virtio, login, DHCP ---
+add_net_probe "$tmp/fixed.raw" "$off" || fail "probe unit"
+after=$tmp/after.log
+scripts/boot-test.sh --bus virtio --net virtio --timeout "${TIMEOUT:-600}" --log "$after" "$tmp/fixed.raw" >/dev/null 2>&1 \
+  || { tr -d '\033' <"$after" | tail -c 3000; fail "no login prompt after apply"; }
+clean=$(tr -d '\r\033' <"$after")
+grep -aq 'Initramfs unpacking failed' <<<"$clean" && fail "the kernel rejected the initramfs"
+grep -aqE 'virtio_blk .*\[vda\]' <<<"$clean" || fail "the console shows no vda from virtio_blk"
+# the probe prints before the getty: wait for it in the log written so far
+net=$(grep -a 'GUESTFIX-NET:' <<<"$clean" | tail -n 1 || true)
+echo "boot-test-initramfs: console: ${net:-<no GUESTFIX-NET line>}" >&2
+echo "$net" | grep -q 'inet 10\.0\.2\.15/24 .*dynamic' || fail "no DHCP lease after apply"
+ok "after apply: root on virtio-blk from the initramfs, login prompt, DHCP lease"

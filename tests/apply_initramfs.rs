@@ -77,10 +77,10 @@ fn debian12_bios_gets_drivers_appended_to_its_initramfs() {
         std::fs::copy(&f, ec2.join(f.file_name().unwrap())).unwrap();
     }
     let linux = std::fs::read_to_string(ec2.join("linux.toml")).unwrap();
-    let old = r#"params = { drivers = ["nvme", "ena"], modules_dir = "" }"#;
+    let old = r#"drivers = ["nvme", "ena"], modules_dir = """#;
     assert!(linux.contains(old), "rules/ec2/linux.toml changed");
     let new = format!(
-        r#"params = {{ drivers = ["nvme", "ena", "wanxl"], modules_dir = "{}" }}"#,
+        r#"drivers = ["nvme", "ena", "wanxl"], modules_dir = "{}""#,
         s(&mods)
     );
     std::fs::write(ec2.join("linux.toml"), linux.replace(old, &new)).unwrap();

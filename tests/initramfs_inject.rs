@@ -132,7 +132,15 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
         found.keys().collect::<Vec<_>>(),
         ["new_x", "new_y", "orphan", "wrong"]
     );
-    let inj = drivers::build(&existing, K, &["new-x".into()], &found, 1_700_000_000).unwrap();
+    let inj = drivers::build(
+        &existing,
+        K,
+        &["new-x".into()],
+        &found,
+        &drivers::load_host,
+        1_700_000_000,
+    )
+    .unwrap();
     assert_eq!(inj.modules, ["new_x", "new_y"]);
     let upd = format!("usr/lib/modules/{K}/updates/guestfix");
     assert!(inj.files.contains(&format!("{upd}/new-x.ko")));
@@ -281,7 +289,14 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
     }
 
     // Refusals, with the evidence.
-    match drivers::build(&existing, K, &["wrong".into()], &found, 0) {
+    match drivers::build(
+        &existing,
+        K,
+        &["wrong".into()],
+        &found,
+        &drivers::load_host,
+        0,
+    ) {
         Err(DriverError::Vermagic {
             built_for,
             vermagic,
@@ -295,10 +310,25 @@ fn appended_archive_is_read_by_cpio_lsinitramfs_and_kmod() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        drivers::build(&existing, K, &["absent".into()], &found, 0).unwrap_err(),
+        drivers::build(
+            &existing,
+            K,
+            &["absent".into()],
+            &found,
+            &drivers::load_host,
+            0
+        )
+        .unwrap_err(),
         DriverError::NotInFolder("absent".into())
     );
-    match drivers::build(&existing, K, &["orphan".into()], &found, 0) {
+    match drivers::build(
+        &existing,
+        K,
+        &["orphan".into()],
+        &found,
+        &drivers::load_host,
+        0,
+    ) {
         Err(DriverError::MissingDependency { module, dependency }) => {
             assert_eq!(
                 (module.as_str(), dependency.as_str()),
@@ -370,7 +400,7 @@ fn compressed_modules_kver_folder_and_lib_prefix() {
     let existing = Existing::from_listing(&listing(&orig), K);
     assert_eq!(existing.prefix, "lib/modules");
     assert_eq!(existing.conf_modules, None);
-    let inj = drivers::build(&existing, K, &["zz".into()], &found, 1).unwrap();
+    let inj = drivers::build(&existing, K, &["zz".into()], &found, &drivers::load_host, 1).unwrap();
     assert_eq!(inj.modules, ["zz", "yy"]);
     let (wrapped, comp) = drivers::wrap(&inj.archive, "zstd");
     assert_eq!(comp, "zstd");
@@ -491,7 +521,14 @@ fn index_without_text_modules_dep_is_refused() {
     let l = listing(&std::fs::read(d.join("initrd")).unwrap());
     let existing = Existing::from_listing(&l, K);
     let found = drivers::scan(&d.join("mods"), K).unwrap();
-    match drivers::build(&existing, K, &["new".into()], &found, 0) {
+    match drivers::build(
+        &existing,
+        K,
+        &["new".into()],
+        &found,
+        &drivers::load_host,
+        0,
+    ) {
         Err(DriverError::NoModulesDep(p)) => {
             assert_eq!(p, format!("lib/modules/{K}/modules.dep"))
         }

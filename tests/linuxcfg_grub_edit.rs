@@ -34,6 +34,8 @@ fn edit() -> CmdlineEdit<'static> {
     CmdlineEdit {
         resolve: &image,
         add: ADD,
+        resume_swap: None,
+        root_uuid: None,
     }
 }
 

@@ -141,7 +141,8 @@ proptest! {
         let c = edit_crypttab(&t, &res).text;
         prop_assert_eq!(edit_crypttab(&c, &res).text, c.clone());
         // kernel command lines
-        let e = CmdlineEdit { resolve: &res, add: &["console=ttyS0,115200n8", "net.ifnames=0"] };
+        let e = CmdlineEdit { resolve: &res, add: &["console=ttyS0,115200n8", "net.ifnames=0"], resume_swap: None,
+ root_uuid: None, };
         let k = ecmd::edit_cmdline(&t.replace('\n', " "), &e);
         prop_assert_eq!(ecmd::edit_cmdline(&k, &e), k.clone());
         let g = ecmd::edit_grub_cfg(&t, &e);

@@ -580,3 +580,190 @@ fn debian_ifupdown_guest() {
     assert_eq!(eth0["gateway"], Value::Null);
     shell_parses(&g.img(), "/etc/default/grub");
 }
+
+/// The grub.cfg `linux` line of the entry (first match), as written in the image.
+fn linux_line(img: &Path, path: &str) -> String {
+    String::from_utf8(debugfs_cat(img, path))
+        .unwrap()
+        .lines()
+        .find(|l| l.trim_start().starts_with("linux"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Issue 23, on an Ubuntu cloud guest written for this test (the files are the shapes cloud
+/// images ship, not copies): the serial console is already the last one (`console=tty1
+/// console=ttyS0`) and must stay last with `console=tty0` added before it, never twice;
+/// `/etc/default/grub.d/50-cloudimg-settings.cfg` overrides `/etc/default/grub` and gets the
+/// timeout; fstab's root names a by-id partition of the old machine and must become the root's
+/// UUID without nofail; `resume=` names a swap partition the import leaves out (no swap in the
+/// image): it is dropped; ifupdown's `# control-alias` second static stanza is disabled, not
+/// turned into a second DHCP stanza.
+#[test]
+fn ubuntu_cloud_console_dropins_root_resume_alias() {
+    const UUID: &str = "3d0c1b2a-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    let mut g = Guest::new();
+    g.put(
+        "/etc/os-release",
+        &format!("{DISTROS}ubuntu24/etc/os-release"),
+    )
+    .put(
+        "/etc/default/grub",
+        "grub/debian-pkg__grub2-common_2.06-13+deb12u2/usr/share/grub/default/grub",
+    )
+    .put_bytes(
+        "/etc/default/grub.d/50-cloudimg-settings.cfg",
+        b"# Cloud Image specific Grub settings for Generic Cloud Images\n\
+          GRUB_CMDLINE_LINUX_DEFAULT=\"console=tty1 console=ttyS0\"\n\
+          GRUB_TIMEOUT_STYLE=hidden\nGRUB_TIMEOUT=0\n"
+            .to_vec(),
+    )
+    .put_bytes(
+        "/boot/grub/grub.cfg",
+        b"set default=\"0\"\nset timeout=0\n\
+          menuentry 'Ubuntu' --class ubuntu $menuentry_id_option 'gnulinux-simple' {\n\
+          \tlinux\t/boot/vmlinuz-6.8.0-31-generic root=/dev/disk/by-id/virtio-a1b2c3-part1 ro resume=/dev/sdb2 console=tty1 console=ttyS0\n\
+          \tinitrd\t/boot/initrd.img-6.8.0-31-generic\n}\n"
+            .to_vec(),
+    )
+    .put_bytes(
+        "/etc/fstab",
+        b"/dev/disk/by-id/virtio-a1b2c3-part1\t/\text4\tdiscard,errors=remount-ro\t0 1\n\
+          /dev/sdb2\tnone\tswap\tsw\t0 0\n"
+            .to_vec(),
+    )
+    .put_bytes(
+        "/etc/network/interfaces",
+        b"auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n\taddress 192.0.2.10/24\n\tgateway 192.0.2.1\n\n\
+          # control-alias eth0\niface eth0 inet static\n\taddress 192.0.2.11/24\n"
+            .to_vec(),
+    );
+    g.build(UUID);
+    let o = run(&g, "ubuntu_cloud_console_dropins");
+    let img = g.img();
+
+    // 1. console order: ttyS0 stays last, tty0 added before it, no console twice
+    let l = linux_line(&img, "/boot/grub/grub.cfg");
+    let consoles: Vec<&str> = l
+        .split_whitespace()
+        .filter(|w| w.starts_with("console="))
+        .collect();
+    assert_eq!(
+        consoles,
+        vec!["console=tty1", "console=tty0", "console=ttyS0"],
+        "{l}"
+    );
+    // 2. the root becomes the root's UUID; 3. resume= of a device not in the image is dropped
+    assert!(l.contains(&format!("root=UUID={UUID} ")), "{l}");
+    assert!(!l.contains("resume="), "{l}");
+    let fstab = String::from_utf8(debugfs_cat(&img, "/etc/fstab")).unwrap();
+    let root = fstab.lines().next().unwrap();
+    assert_eq!(
+        root,
+        format!("UUID={UUID}\t/\text4\tdiscard,errors=remount-ro\t0 1")
+    );
+    assert!(
+        fstab.contains("/dev/sdb2\tnone\tswap\tsw,nofail"),
+        "{fstab}"
+    );
+    // 6. the drop-in that overrides /etc/default/grub gets the timeout; GRUB_CMDLINE_LINUX
+    // gains no console the effective GRUB_CMDLINE_LINUX_DEFAULT already names
+    let dropin = String::from_utf8(debugfs_cat(
+        &img,
+        "/etc/default/grub.d/50-cloudimg-settings.cfg",
+    ))
+    .unwrap();
+    assert!(dropin.contains("\nGRUB_TIMEOUT=1\n"), "{dropin}");
+    assert!(dropin.contains("GRUB_CMDLINE_LINUX_DEFAULT=\"console=tty1 console=ttyS0\""));
+    let dg = String::from_utf8(debugfs_cat(&img, "/etc/default/grub")).unwrap();
+    let linux = dg
+        .lines()
+        .find(|l| l.starts_with("GRUB_CMDLINE_LINUX="))
+        .unwrap();
+    assert!(linux.contains("console=tty0"), "{linux}");
+    assert!(!linux.contains("ttyS0"), "{linux}");
+    shell_parses(&img, "/etc/default/grub.d/50-cloudimg-settings.cfg");
+    // 4. the second static stanza is disabled, not a second DHCP stanza
+    let ifs = String::from_utf8(debugfs_cat(&img, "/etc/network/interfaces")).unwrap();
+    let stanzas: Vec<&str> = ifs
+        .lines()
+        .filter(|l| l.starts_with("iface eth0"))
+        .collect();
+    assert_eq!(stanzas, vec!["iface eth0 inet dhcp"], "{ifs}");
+    assert!(!ifs.contains("\taddress 192.0.2.11"), "{ifs}");
+    let a = os(&o.after);
+    assert_eq!(iface(a, "eth0")["dhcp4"], true);
+}
+
+/// Issue 23, RHEL/Rocky 8 UEFI: /boot/grub2/grubenv is a symlink to the ESP's
+/// EFI/rocky/grubenv, which holds `kernelopts`; the edit lands in the file GRUB reads (the link
+/// is left a link). Here the "ESP" folder is on the same filesystem (the plan follows the link
+/// whatever filesystem it lands on; apply writes FAT through the same seam).
+#[test]
+fn rocky8_grubenv_symlink_to_esp() {
+    let env = tempfile::NamedTempFile::new().unwrap();
+    let ge = |args: &[&str]| {
+        let o = Command::new("grub-editenv")
+            .arg(env.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "grub-editenv {args:?}");
+    };
+    ge(&["create"]);
+    ge(&[
+        "set",
+        "kernelopts=root=/dev/sda3 ro crashkernel=auto resume=/dev/sda2 rhgb quiet",
+        "saved_entry=ffffffffffffffffffffffffffffffff-4.18.0-513.5.1.el8_9.x86_64",
+    ]);
+    let mut g = Guest::new();
+    g.put("/etc/os-release", &format!("{DISTROS}rocky/etc/os-release"))
+        .put_bytes(
+            "/boot/efi/EFI/rocky/grubenv",
+            std::fs::read(env.path()).unwrap(),
+        )
+        .put_bytes(
+            "/boot/loader/entries/ffffffffffffffffffffffffffffffff-4.18.0-513.5.1.el8_9.x86_64.conf",
+            b"title Rocky Linux (4.18.0-513.5.1.el8_9.x86_64) 8.9 (Green Obsidian)\n\
+              version 4.18.0-513.5.1.el8_9.x86_64\nlinux /vmlinuz-4.18.0-513.5.1.el8_9.x86_64\n\
+              initrd /initramfs-4.18.0-513.5.1.el8_9.x86_64.img $tuned_initrd\n\
+              options $kernelopts $tuned_params\nid rocky-20231120-4.18.0-513.5.1.el8_9.x86_64\n\
+              grub_users $grub_users\ngrub_arg --unrestricted\ngrub_class kernel\n"
+                .to_vec(),
+        );
+    std::fs::create_dir_all(g.tree().join("boot/grub2")).unwrap();
+    std::os::unix::fs::symlink(
+        "../efi/EFI/rocky/grubenv",
+        g.tree().join("boot/grub2/grubenv"),
+    )
+    .unwrap();
+    g.build("8e9f0a1b-2c3d-4e4f-9a5b-6c7d8e9f0a1b");
+    let o = run(&g, "rocky8_grubenv_symlink");
+    assert!(
+        o.changes
+            .iter()
+            .any(|(_, p)| p == "/boot/efi/EFI/rocky/grubenv"),
+        "{:?}",
+        o.changes
+    );
+    let vars = grubenv_vars(&g.img(), "/boot/efi/EFI/rocky/grubenv");
+    let ko = vars.iter().find(|v| v.starts_with("kernelopts=")).unwrap();
+    assert!(
+        ko.contains("net.ifnames=0")
+            && ko.contains("root=UUID=8e9f0a1b-2c3d-4e4f-9a5b-6c7d8e9f0a1b"),
+        "{ko}"
+    );
+    assert!(!ko.contains("resume="), "{ko}");
+    // the link is still a link
+    let o = Command::new("debugfs")
+        .arg("-R")
+        .arg("stat /boot/grub2/grubenv")
+        .arg(g.img())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Type: symlink"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

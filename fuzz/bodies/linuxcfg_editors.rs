@@ -23,6 +23,8 @@ pub fn run(data: &[u8]) {
     let e = CmdlineEdit {
         resolve: &res,
         add: &["net.ifnames=0"],
+        resume_swap: None,
+        root_uuid: None,
     };
     let g = cmdline::edit_grub_cfg(&t, &e);
     assert_eq!(cmdline::edit_grub_cfg(&g, &e), g);

@@ -273,6 +273,21 @@ pub fn resolve_spec<'a>(set: &'a DiskSet, spec: &str) -> Option<&'a Volume> {
             return by(key, &udev_unescape(v));
         }
     }
+    // udev's by-id / by-path names of a partition end in `-partN`: on a one-disk set that
+    // can only be partition N of that disk (issue 23).
+    for pfx in ["/dev/disk/by-id/", "/dev/disk/by-path/"] {
+        if let Some(rest) = spec.strip_prefix(pfx) {
+            let n: u32 = rest.rsplit_once("-part")?.1.parse().ok()?;
+            if set.disks.len() != 1 {
+                return None;
+            }
+            return set.volumes.iter().find(|v| {
+                v.disk == Some(0)
+                    && v.lv.is_none()
+                    && v.partition.as_ref().is_some_and(|p| p.number == n)
+            });
+        }
+    }
     if let Some(v) = set.find(spec) {
         return Some(v);
     }

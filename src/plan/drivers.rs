@@ -1,8 +1,11 @@
 //! Driver injection into an initramfs (MOD-L1): the archive appended to a kernel's initramfs
 //! so that it holds platform drivers it lacks. The archive (newc cpio, uncompressed) holds
-//! - the modules, from a host folder, under `<prefix>/<kver>/updates/guestfix/` (prefix
+//! - the modules, from the guest's own `/lib/modules/<kver>` (found through its `modules.dep`)
+//!   or from a host folder, under `<prefix>/<kver>/updates/guestfix/` (prefix
 //!   `usr/lib/modules` or `lib/modules`, as the existing archive uses), with the dependencies
-//!   their `.modinfo` names that the initramfs lacks;
+//!   their `.modinfo` names that the initramfs lacks; compressed modules (`.ko.xz`, `.ko.zst`,
+//!   `.ko.gz`) are copied as they are: the kmod in that initramfs is the one that loads them
+//!   from the guest's disk every day;
 //! - `modules.dep` (the original lines, then one per new module) and `modules.dep.bin` (kmod's
 //!   index, which modprobe reads), replacing the originals when the kernel unpacks it;
 //! - load configuration: initramfs-tools' `conf/modules` (its original lines, then the new
@@ -53,7 +56,9 @@ pub enum DriverError {
         "module {module} needs {dependency}, which is neither in the initramfs nor in the modules folder"
     )]
     MissingDependency { module: String, dependency: String },
-    #[error("module {0} is not in the modules folder")]
+    #[error(
+        "module {0} is not among the kernel's modules (modules folder or the guest's modules.dep)"
+    )]
     NotInFolder(String),
     #[error("modules.dep index: {0}")]
     Index(#[from] IndexError),
@@ -63,6 +68,33 @@ pub enum DriverError {
         "{0}.bin is in the initramfs but its text modules.dep is not: the index cannot be rebuilt"
     )]
     NoModulesDep(String),
+}
+
+/// Which tool built an initramfs (what its next rebuild inside the guest reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// dracut (RHEL, Fedora, SUSE): `usr/lib/dracut/` in the archive.
+    Dracut,
+    /// initramfs-tools (Debian, Ubuntu): `conf/initramfs.conf` or `scripts/init-top/`.
+    InitramfsTools,
+    Unknown,
+}
+
+impl Flavour {
+    pub fn of(l: &Listing) -> Flavour {
+        let has = |pre: &str| {
+            l.files
+                .iter()
+                .any(|f| f == pre || f.starts_with(&format!("{pre}/")))
+        };
+        if has("usr/lib/dracut") {
+            Flavour::Dracut
+        } else if has("conf/initramfs.conf") || has("scripts/init-top") {
+            Flavour::InitramfsTools
+        } else {
+            Flavour::Unknown
+        }
+    }
 }
 
 /// What the initramfs holds that the archive must build on (from [`Listing`] with the
@@ -141,11 +173,84 @@ impl Existing {
     }
 }
 
-/// A module file found in the host folder.
+/// Where a module file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file of the host (a `modules_dir` the user named).
+    Host(PathBuf),
+    /// A file of the guest (`/usr/lib/modules/<kver>/kernel/…`).
+    Guest(String),
+}
+
+/// A module file found in the host folder or in the guest.
 #[derive(Debug, Clone)]
 pub struct Found {
     pub name: String,
-    pub path: PathBuf,
+    pub source: Source,
+}
+
+impl Found {
+    /// The file, for messages.
+    pub fn shown(&self) -> String {
+        match &self.source {
+            Source::Host(p) => p.display().to_string(),
+            Source::Guest(p) => p.clone(),
+        }
+    }
+    /// The file name (`virtio_blk.ko.xz`).
+    pub fn file_name(&self) -> Option<String> {
+        match &self.source {
+            Source::Host(p) => p.file_name().map(|s| s.to_string_lossy().into_owned()),
+            Source::Guest(p) => p.rsplit('/').next().map(str::to_string),
+        }
+    }
+}
+
+/// Reads a module's bytes (at most [`MAX_MODULE`]).
+pub type Load<'a> = &'a dyn Fn(&Found) -> Result<Vec<u8>, DriverError>;
+
+/// [`Load`] for host files.
+pub fn load_host(f: &Found) -> Result<Vec<u8>, DriverError> {
+    let shown = f.shown();
+    let Source::Host(p) = &f.source else {
+        return Err(DriverError::Io {
+            path: shown,
+            reason: "not a host file".into(),
+        });
+    };
+    let io = |e: std::io::Error| DriverError::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    if std::fs::metadata(p).map_err(io)?.len() > MAX_MODULE {
+        return Err(DriverError::Modinfo {
+            path: shown.clone(),
+            error: ModinfoError::TooLarge(MAX_MODULE),
+        });
+    }
+    std::fs::read(p).map_err(io)
+}
+
+/// The modules of a guest kernel, from its own `modules.dep` (`dir` is
+/// `/usr/lib/modules/<kver>` or `/lib/modules/<kver>`): module name → file.
+pub fn scan_guest_dep(dir: &str, modules_dep: &str) -> BTreeMap<String, Found> {
+    let mut out = BTreeMap::new();
+    for line in modules_dep.lines().take(MAX_SCAN) {
+        let Some(rel) = line.split(':').next().map(str::trim) else {
+            continue;
+        };
+        if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+            continue;
+        }
+        let Some(name) = module_name(rel) else {
+            continue;
+        };
+        out.entry(name.clone()).or_insert(Found {
+            name,
+            source: Source::Guest(format!("{dir}/{rel}")),
+        });
+    }
+    out
 }
 
 /// The modules of a host folder: `<dir>/<kver>/**` when that exists, else `<dir>/**`. First
@@ -186,7 +291,10 @@ pub fn scan(dir: &Path, kver: &str) -> Result<BTreeMap<String, Found>, DriverErr
         let Some(name) = p.to_str().and_then(module_name) else {
             continue;
         };
-        out.entry(name.clone()).or_insert(Found { name, path: p });
+        out.entry(name.clone()).or_insert(Found {
+            name,
+            source: Source::Host(p),
+        });
     }
     Ok(out)
 }
@@ -262,13 +370,14 @@ pub struct Injection {
 }
 
 /// Build the archive adding `names` (module names, `_` or `-`) for kernel `kver`, from the
-/// host modules in `found`, on top of `existing`. Names already present are skipped; every
+/// modules in `found` (read through `load`), on top of `existing`. Names already present are skipped; every
 /// name must be in `found`.
 pub fn build(
     existing: &Existing,
     kver: &str,
     names: &[String],
     found: &BTreeMap<String, Found>,
+    load: Load,
     mtime: u32,
 ) -> Result<Injection, DriverError> {
     if let Some(p) = &existing.dep_bin_without_text {
@@ -292,25 +401,18 @@ pub fn build(
         let f = found
             .get(&name)
             .ok_or_else(|| DriverError::NotInFolder(name.clone()))?;
-        let shown = f.path.display().to_string();
-        let meta = std::fs::metadata(&f.path).map_err(|e| DriverError::Io {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-        if meta.len() > MAX_MODULE {
+        let shown = f.shown();
+        let data = load(f)?;
+        if data.len() as u64 > MAX_MODULE {
             return Err(DriverError::Modinfo {
                 path: shown,
                 error: ModinfoError::TooLarge(MAX_MODULE),
             });
         }
-        total += meta.len();
+        total += data.len() as u64;
         if total > MAX_ADDED {
             return Err(DriverError::TooLarge(MAX_ADDED));
         }
-        let data = std::fs::read(&f.path).map_err(|e| DriverError::Io {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
         let info = modinfo::read(&data).map_err(|error| DriverError::Modinfo {
             path: shown.clone(),
             error,
@@ -343,11 +445,7 @@ pub fn build(
                 queue.push(d.clone());
             }
         }
-        let file = f
-            .path
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| format!("{name}.ko"));
+        let file = f.file_name().unwrap_or_else(|| format!("{name}.ko"));
         added.push(Added {
             name,
             file,

@@ -117,14 +117,20 @@ impl Plan {
                     copied_from,
                     size,
                     sha256,
-                    ..
-                } => t.push_str(&format!(
-                    "add {path} ({size} bytes, sha256 {sha256}){}\n",
-                    copied_from
-                        .as_ref()
-                        .map(|c| format!(" copied from {c}"))
-                        .unwrap_or_default()
-                )),
+                    content,
+                } => {
+                    t.push_str(&format!(
+                        "add {path} ({size} bytes, sha256 {sha256}){}\n",
+                        copied_from
+                            .as_ref()
+                            .map(|c| format!(" copied from {c}"))
+                            .unwrap_or_default()
+                    ));
+                    // a new text file is shown whole
+                    if let (None, Ok(text)) = (copied_from, std::str::from_utf8(content)) {
+                        t.push_str(&super::diff::unified(path, "", text));
+                    }
+                }
                 Change::RenameFile { from, to } => t.push_str(&format!("rename {from} -> {to}\n")),
                 Change::AppendInitramfs {
                     path,

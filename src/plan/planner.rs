@@ -8,7 +8,7 @@ use super::edit::{self, fstab::SpecResolution};
 use super::model::{Change, Plan, PlanNote, PlannedChange};
 use crate::guest::facts::{Fact, OsFacts};
 use crate::guest::linux::files::GuestFiles;
-use crate::guest::linux::{grub, network};
+use crate::guest::linux::{grub, network, shellvars};
 use crate::rules::{Profile, Rule, version_matches};
 use crate::volume::{Content, DiskSet};
 use sha2::Digest;
@@ -222,20 +222,17 @@ fn condition_fails(ctx: &Context, rule: &Rule) -> Option<String> {
     None
 }
 
-/// The resolver every device-name edit uses: a spec → the UUID of what it names in the image.
-/// How device names resolve for this guest: [`resolver`], except that the name fstab gives
-/// the root filesystem, when it matches nothing in the image (a root copied to a filesystem
-/// with a new UUID), becomes the UUID of the root this guest was found on — the one thing such
-/// a name can have meant (MOD-L3).
+/// How device names resolve for this guest: [`resolver`], except for the name fstab gives
+/// the root filesystem. That entry names the filesystem this fstab was read from, whatever its
+/// spelling (`/dev/sda6` of another machine, `/dev/disk/by-id/…-part1`, a UUID of a root that
+/// was copied to a new filesystem): unless it already names that root, it becomes the root's
+/// `UUID=` (MOD-L3, issue 23).
 fn guest_resolver<'a>(ctx: &'a Context) -> impl Fn(&str) -> SpecResolution + 'a {
     let base = resolver(ctx.set);
-    let root_uuid = ctx
-        .set
-        .find(&ctx.facts.root)
-        .and_then(|v| match &v.content {
-            Content::Filesystem { uuid, .. } => uuid.clone(),
-            _ => None,
-        });
+    let (root, root_uuid) = match guest_root(ctx) {
+        Some((v, u)) => (Some(v), u),
+        None => (None, None),
+    };
     let root_spec = ctx.files.read("/etc/fstab").and_then(|t| {
         crate::guest::linux::fstab::entries(&String::from_utf8_lossy(&t))
             .into_iter()
@@ -243,15 +240,34 @@ fn guest_resolver<'a>(ctx: &'a Context) -> impl Fn(&str) -> SpecResolution + 'a 
             .map(|(_, e)| e.spec)
     });
     let root_key = root_spec.as_deref().map(spec_key);
-    move |spec: &str| match base(spec) {
-        SpecResolution::NotInImage if root_key.as_deref() == Some(&spec_key(spec)) => {
-            match &root_uuid {
-                Some(u) => SpecResolution::Uuid(u.clone()),
-                None => SpecResolution::NotInImage,
-            }
+    move |spec: &str| {
+        if root_key.as_deref() != Some(&spec_key(spec)) {
+            return base(spec);
         }
-        r => r,
+        let names_root = crate::guest::mount::resolve_spec(ctx.set, spec.trim_matches('"'))
+            .zip(root)
+            .is_some_and(|(v, r)| v.name == r.name);
+        match &root_uuid {
+            Some(u) if !names_root => SpecResolution::Uuid(u.clone()),
+            _ => base(spec),
+        }
     }
+}
+
+/// The volume this guest's root filesystem is on, and its filesystem UUID.
+fn guest_root<'a>(ctx: &Context<'a>) -> Option<(&'a crate::volume::Volume, Option<String>)> {
+    // `DEVICE:SUBVOL` for a root in a Btrfs subvolume: the filesystem is the device's
+    let dev = ctx
+        .facts
+        .root
+        .split_once(':')
+        .map_or(ctx.facts.root.as_str(), |(d, _)| d);
+    let v = ctx.set.find(dev)?;
+    let uuid = match &v.content {
+        Content::Filesystem { uuid, .. } => uuid.clone(),
+        _ => None,
+    };
+    Some((v, uuid))
 }
 
 /// One spelling for the names udev gives one device: `/dev/disk/by-uuid/X` is `UUID=X`.
@@ -273,6 +289,7 @@ fn spec_key(spec: &str) -> String {
     s.to_string()
 }
 
+/// The resolver every device-name edit uses: a spec → the UUID of what it names in the image.
 pub fn resolver(set: &DiskSet) -> impl Fn(&str) -> SpecResolution + '_ {
     move |spec: &str| {
         let s = spec.trim_matches('"');
@@ -495,9 +512,33 @@ fn network_dhcp(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
 struct BootFiles {
     grub_cfgs: Vec<String>,
     default_grub: Option<String>,
+    /// `/etc/default/grub.d/*.cfg` in the order update-grub sources them (after
+    /// /etc/default/grub: their assignments win).
+    default_grub_d: Vec<String>,
     bls: Vec<String>,
     grubenv: Option<String>,
     legacy: Vec<String>,
+}
+
+/// The guest path a symlink at `path` with target `target` points at (`..` resolved, never
+/// above `/`).
+fn link_target(path: &str, target: &str) -> Option<String> {
+    let mut comps: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        let (dir, _) = crate::fs::write::split_path(path);
+        dir.split('/').filter(|c| !c.is_empty()).collect()
+    };
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                comps.pop()?;
+            }
+            c => comps.push(c),
+        }
+    }
+    Some(format!("/{}", comps.join("/")))
 }
 
 fn boot_files(files: &dyn GuestFiles) -> BootFiles {
@@ -527,10 +568,27 @@ fn boot_files(files: &dyn GuestFiles) -> BootFiles {
     BootFiles {
         grub_cfgs,
         default_grub: existing(&["/etc/default/grub"]).into_iter().next(),
+        default_grub_d: {
+            let mut d: Vec<String> = files
+                .list("/etc/default/grub.d")
+                .into_iter()
+                .filter(|n| n.ends_with(".cfg"))
+                .map(|n| format!("/etc/default/grub.d/{n}"))
+                .collect();
+            d.sort();
+            let ps: Vec<&str> = d.iter().map(String::as_str).collect();
+            existing(&ps)
+        },
         bls,
-        grubenv: existing(&["/boot/grub2/grubenv", "/boot/grub/grubenv"])
-            .into_iter()
-            .next(),
+        // RHEL/Rocky 8 UEFI: /boot/grub2/grubenv is a symlink to the ESP's
+        // EFI/<distro>/grubenv, the file GRUB reads: edits go there (issue 23)
+        grubenv: ["/boot/grub2/grubenv", "/boot/grub/grubenv"]
+            .iter()
+            .find_map(|p| match files.is_symlink(p) {
+                None => files.read(p).map(|_| p.to_string()),
+                Some(t) => link_target(p, &t)
+                    .filter(|r| files.is_symlink(r).is_none() && files.read(r).is_some()),
+            }),
         legacy: existing(&["/boot/grub/menu.lst", "/boot/grub/grub.conf"]),
     }
 }
@@ -539,16 +597,52 @@ fn kernel_cmdline(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     let resolve = guest_resolver(ctx);
     let add = out.rule.param_list("add");
     let add: Vec<&str> = add.iter().map(String::as_str).collect();
+    // root= naming a device not in the image: the root this guest was found on
+    let root_uuid = guest_root(ctx).and_then(|(_, u)| u);
+    // resume= naming a device not in the image: the image's one swap, else dropped
+    let swaps: Vec<&String> = ctx
+        .set
+        .volumes
+        .iter()
+        .filter_map(|v| match &v.content {
+            Content::Swap { uuid: Some(u), .. } => Some(u),
+            _ => None,
+        })
+        .collect();
+    let swap = match swaps.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    };
     let e = edit::cmdline::CmdlineEdit {
         resolve: &resolve,
         add: &add,
+        resume_swap: swap.as_deref(),
+        root_uuid: root_uuid.as_deref(),
     };
     let b = boot_files(ctx.files);
     for p in &b.grub_cfgs {
         out.edit_text(ctx, p, |t| edit::cmdline::edit_grub_cfg(t, &e));
     }
+    // /etc/default/grub and its drop-ins: what GRUB_CMDLINE_LINUX_DEFAULT (the last
+    // assignment of all, put after GRUB_CMDLINE_LINUX by update-grub) gives already is not
+    // added again (issue 23)
+    let default_cmdline = b
+        .default_grub
+        .iter()
+        .chain(&b.default_grub_d)
+        .filter_map(|p| ctx.files.read_string(p))
+        .flat_map(|t| shellvars::parse(&t))
+        .filter(|a| a.key == "GRUB_CMDLINE_LINUX_DEFAULT")
+        .last()
+        .map(|a| a.value)
+        .unwrap_or_default();
+    let add_d = edit::cmdline::not_in(&add, &default_cmdline);
+    let ed = edit::cmdline::CmdlineEdit { add: &add_d, ..e };
     if let Some(p) = &b.default_grub {
-        out.edit_text(ctx, p, |t| edit::cmdline::edit_default_grub(t, &e));
+        out.edit_text(ctx, p, |t| edit::cmdline::edit_default_grub(t, &ed));
+    }
+    for p in &b.default_grub_d {
+        out.edit_text(ctx, p, |t| edit::cmdline::edit_default_grub_dropin(t, &ed));
     }
     for p in &b.bls {
         out.edit_text(ctx, p, |t| edit::cmdline::edit_bls(t, &e));
@@ -646,6 +740,22 @@ fn grub_default(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
                     Some(setting.as_str())
                 };
                 out.edit_text(ctx, p, |t| edit::grub::edit_default_grub(t, s, timeout));
+            }
+            // Drop-ins override /etc/default/grub: what they set is set there too, so that
+            // the next update-grub keeps it; nothing is added to them.
+            for p in &b.default_grub_d {
+                out.edit_text(ctx, p, |t| {
+                    let keys: Vec<String> =
+                        shellvars::parse(t).into_iter().map(|a| a.key).collect();
+                    let has = |k: &str| keys.iter().any(|x| x == k);
+                    let s = if uses_saved || already || !has("GRUB_DEFAULT") {
+                        None
+                    } else {
+                        Some(setting.as_str())
+                    };
+                    let tm = timeout.filter(|_| has("GRUB_TIMEOUT"));
+                    edit::grub::edit_default_grub(t, s, tm)
+                });
             }
             // A pending one-time boot (grubenv next_entry, LNX-7) of another entry would be
             // the first boot after import: it is cleared too.
@@ -745,25 +855,62 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
         .bootloader
         .known()
         .and_then(|b| b.default_kernel_version.clone());
-    let Some(k) = f
-        .kernels
-        .iter()
-        .find(|k| Some(&k.version) == default.as_ref())
-        .or(f.kernels.last())
-    else {
-        return Ok(());
-    };
+    // The default kernel; every installed one with `all_kernels = true`.
+    let kernels: Vec<&crate::guest::facts::KernelFacts> =
+        if out.rule.param_bool("all_kernels") == Some(true) {
+            f.kernels.iter().collect()
+        } else {
+            f.kernels
+                .iter()
+                .find(|k| Some(&k.version) == default.as_ref())
+                .or(f.kernels.last())
+                .into_iter()
+                .collect()
+        };
+    let mut added: Vec<String> = Vec::new();
+    let mut flavours: Vec<super::drivers::Flavour> = Vec::new();
+    for k in kernels {
+        let (names, flavour) = kernel_drivers(ctx, out, k)?;
+        for d in names {
+            if !added.contains(&d) {
+                added.push(d);
+            }
+        }
+        if !flavours.contains(&flavour) {
+            flavours.push(flavour);
+        }
+    }
+    if !added.is_empty() {
+        persist_drivers(ctx, out, &added, &flavours);
+    }
+    Ok(())
+}
+
+/// MOD-L1 for one kernel: the drivers appended to its initramfs (names), or a note.
+fn kernel_drivers(
+    ctx: &Context,
+    out: &mut Out,
+    k: &crate::guest::facts::KernelFacts,
+) -> Result<(Vec<String>, super::drivers::Flavour), PlanError> {
     let modules_dir = out
         .rule
         .param_str("modules_dir")
         .unwrap_or_default()
         .to_string();
+    // Where missing modules come from: the rule's modules_dir on the host, else the guest's
+    // own /lib/modules/<kver> (issue 26).
+    let source = if modules_dir.is_empty() {
+        guest_modules(ctx.files, &k.version)
+    } else {
+        Some(ModSource::Host(modules_dir.clone()))
+    };
     let not_read = matches!(&k.initramfs_readable,
         Fact::Unknown { unknown } if unknown == crate::guest::inspect::INITRAMFS_NOT_READ);
-    // A quick inspection did not decompress the initramfs. Appending drivers reads it here
-    // anyway (with every module listed), so the plan's changes are the same; only the report of
-    // missing drivers below needs the inspection's list.
-    if k.initramfs_readable != Fact::Known(true) && (!not_read || modules_dir.is_empty()) {
+    let host = matches!(source, Some(ModSource::Host(_)));
+    // A quick inspection did not decompress the initramfs, and neither does a quick plan,
+    // except that a rule with a modules_dir reads the initramfs it extends (the plan's changes
+    // are then the same).
+    if k.initramfs_readable != Fact::Known(true) && (!not_read || !host) {
         out.note(if not_read {
             format!(
                 "kernel {}: initramfs not examined (--quick): which drivers it lacks is not reported",
@@ -775,59 +922,157 @@ fn initramfs_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
                 k.version
             )
         });
-        return Ok(());
+        return Ok((Vec::new(), super::drivers::Flavour::Unknown));
     }
-    if !modules_dir.is_empty() {
-        if let Some(path) = &k.initramfs {
-            return inject_drivers(ctx, out, k, path, &modules_dir);
-        }
-    }
-    let missing: Vec<String> = out
+    let wanted: Vec<String> = out
         .rule
         .param_list("drivers")
         .into_iter()
-        .filter(|d| {
-            let d = d.replace('-', "_");
-            !k.initramfs_drivers.contains(&d)
-        })
+        .map(|d| d.replace('-', "_"))
+        .filter(|d| !k.builtin_drivers.contains(d))
         .collect();
-    if missing.is_empty() {
-        return Ok(());
+    // The inspection lists the drivers of interest in the initramfs and in /lib/modules: when
+    // every wanted driver is one of them, what is missing and what the guest has are known
+    // without reading the initramfs again.
+    let known = k.initramfs_readable == Fact::Known(true)
+        && wanted
+            .iter()
+            .all(|d| crate::guest::inspect::DRIVERS_OF_INTEREST.contains(&d.as_str()));
+    let missing: Vec<String> = wanted
+        .into_iter()
+        .filter(|d| !k.initramfs_drivers.contains(d))
+        .collect();
+    if known && missing.is_empty() {
+        return Ok((Vec::new(), super::drivers::Flavour::Unknown));
     }
-    let on_disk: Vec<&String> = missing
-        .iter()
-        .filter(|d| k.module_drivers.contains(&d.replace('-', "_")))
-        .collect();
+    let addable = match &source {
+        Some(ModSource::Host(_)) => true,
+        Some(ModSource::Guest { .. }) => {
+            !known || missing.iter().any(|d| k.module_drivers.contains(d))
+        }
+        None => false,
+    };
+    if let (true, Some(src), Some(path)) = (addable, &source, &k.initramfs) {
+        return Ok(inject_drivers(ctx, out, k, path, src));
+    }
+    let pkg = module_package(ctx, out.rule, &k.version);
     out.note(format!(
-        "kernel {}: driver(s) {} not in the initramfs{}",
+        "kernel {}: driver(s) {} not in the initramfs nor in /lib/modules/{}: install {}",
         k.version,
         missing.join(", "),
-        if on_disk.is_empty() {
-            " nor in /lib/modules: install them, or give the rule a modules_dir".to_string()
-        } else {
-            format!(
-                "; {} present in /lib/modules and loadable after the root is mounted",
-                on_disk
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        k.version,
+        pkg.as_deref()
+            .unwrap_or("the package that holds them, or give the rule a modules_dir")
     ));
-    Ok(())
+    Ok((Vec::new(), super::drivers::Flavour::Unknown))
 }
 
-/// MOD-L1 with a `modules_dir`: append the missing drivers (and their dependencies) to the
-/// default kernel's initramfs. The initramfs is read again here, with every module listed (the
+/// The drivers added to the initramfs, made permanent for the guest's next initramfs rebuild
+/// (issue 26), so that the first kernel update after import does not undo the fix: dracut's
+/// `add_drivers` in `/etc/dracut.conf.d/`, initramfs-tools' `/etc/initramfs-tools/modules`.
+fn persist_drivers(
+    ctx: &Context,
+    out: &mut Out,
+    names: &[String],
+    flavours: &[super::drivers::Flavour],
+) {
+    use super::drivers::Flavour;
+    const WHY: &str = "# guestfix: boot drivers of the import target (MOD-L1)";
+    let itools = "/etc/initramfs-tools/modules";
+    let old_itools = ctx.files.read(itools);
+    let is_itools = flavours.contains(&Flavour::InitramfsTools) || old_itools.is_some();
+    if is_itools {
+        let old = old_itools.unwrap_or_default();
+        let text = String::from_utf8_lossy(&old).into_owned();
+        let listed = |n: &str| {
+            text.lines().any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.replace('-', "_") == n)
+            })
+        };
+        let missing: Vec<&String> = names.iter().filter(|n| !listed(n)).collect();
+        if !missing.is_empty() {
+            let mut new = text.clone();
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push('\n');
+            }
+            new.push_str(WHY);
+            new.push('\n');
+            for n in missing {
+                new.push_str(n);
+                new.push('\n');
+            }
+            if old.is_empty() && ctx.files.read(itools).is_none() {
+                add_text(out, itools, new);
+            } else {
+                out.edit(ctx, itools, &old, new.into_bytes());
+            }
+        }
+    }
+    let dracut = flavours.contains(&Flavour::Dracut)
+        || ctx.files.read("/etc/dracut.conf").is_some()
+        || !ctx.files.list("/etc/dracut.conf.d").is_empty()
+        || !ctx.files.list("/usr/lib/dracut").is_empty();
+    if dracut {
+        let path = "/etc/dracut.conf.d/90-guestfix-drivers.conf";
+        let content = format!("{WHY}\nadd_drivers+=\" {} \"\n", names.join(" "));
+        match ctx.files.read(path) {
+            Some(old) if old == content.as_bytes() => {}
+            Some(old) => out.edit(ctx, path, &old, content.into_bytes()),
+            None => add_text(out, path, content),
+        }
+    }
+}
+
+/// A new text file.
+fn add_text(out: &mut Out, path: &str, content: String) {
+    out.change(Change::AddFile {
+        path: path.to_string(),
+        size: content.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(content.as_bytes())),
+        content: content.into_bytes(),
+        copied_from: None,
+    });
+}
+
+/// The package that holds kernel `kver`'s modules on this guest's distribution, from the
+/// rule's `packages` table (distro → name, `{kver}` replaced).
+fn module_package(ctx: &Context, rule: &Rule, kver: &str) -> Option<String> {
+    let distro = ctx.facts.distro.known()?;
+    let p = rule.param_table_str("packages", distro)?;
+    Some(p.replace("{kver}", kver))
+}
+
+/// Where the modules to add are.
+enum ModSource {
+    /// The rule's `modules_dir`, a host folder.
+    Host(String),
+    /// The guest's own modules: their folder (`/usr/lib/modules/<kver>`) and its `modules.dep`.
+    Guest { dir: String, dep: String },
+}
+
+/// The guest's modules of kernel `kver`, when its `modules.dep` is there.
+fn guest_modules(files: &dyn GuestFiles, kver: &str) -> Option<ModSource> {
+    ["/usr/lib/modules", "/lib/modules"].iter().find_map(|pre| {
+        let dir = format!("{pre}/{kver}");
+        let dep = files
+            .read_up_to(&format!("{dir}/modules.dep"), 16 << 20)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())?;
+        Some(ModSource::Guest { dir, dep })
+    })
+}
+
+/// MOD-L1: append the missing drivers (and their dependencies), from the guest's own modules
+/// or a `modules_dir`, to the default kernel's initramfs. The initramfs is read again here, with every module listed (the
 /// inspection facts keep only the drivers of interest) and modules.dep / conf/modules captured.
 fn inject_drivers(
     ctx: &Context,
     out: &mut Out,
     k: &crate::guest::facts::KernelFacts,
     path: &str,
-    modules_dir: &str,
-) -> Result<(), PlanError> {
+    source: &ModSource,
+) -> (Vec<String>, super::drivers::Flavour) {
     use super::drivers;
     use crate::guest::linux::initramfs;
     let kver = k.version.as_str();
@@ -837,7 +1082,7 @@ fn inject_drivers(
             "{path}: cannot be read (or larger than {} MiB); drivers cannot be added",
             max >> 20
         ));
-        return Ok(());
+        return (Vec::new(), drivers::Flavour::Unknown);
     };
     let wanted = drivers::wanted(kver);
     let cap = initramfs::Capture {
@@ -850,7 +1095,7 @@ fn inject_drivers(
         Ok(l) => l,
         Err(e) => {
             out.note(format!("{path}: {e}; drivers cannot be added (LNX-8)"));
-            return Ok(());
+            return (Vec::new(), drivers::Flavour::Unknown);
         }
     };
     // Appending is only safe when the last archive is known to end where the file ends.
@@ -859,8 +1104,9 @@ fn inject_drivers(
         out.note(format!(
             "{path}: the end of its {c} archive cannot be located; drivers cannot be appended"
         ));
-        return Ok(());
+        return (Vec::new(), drivers::Flavour::Unknown);
     }
+    let flavour = drivers::Flavour::of(&listing);
     let present = listing.modules();
     let missing: Vec<String> = out
         .rule
@@ -871,25 +1117,43 @@ fn inject_drivers(
         .filter(|d| !present.contains(d) && !k.builtin_drivers.contains(d))
         .collect();
     if missing.is_empty() {
-        return Ok(());
+        return (Vec::new(), drivers::Flavour::Unknown);
     }
-    let found = match drivers::scan(std::path::Path::new(modules_dir), kver) {
-        Ok(f) => f,
-        Err(e) => {
-            out.note(format!("modules_dir: {e}"));
-            return Ok(());
+    let (found, from) = match source {
+        ModSource::Host(d) => match drivers::scan(std::path::Path::new(d), kver) {
+            Ok(f) => (f, d.clone()),
+            Err(e) => {
+                out.note(format!("modules_dir: {e}"));
+                return (Vec::new(), drivers::Flavour::Unknown);
+            }
+        },
+        ModSource::Guest { dir, dep } => (drivers::scan_guest_dep(dir, dep), dir.clone()),
+    };
+    let load_guest = |f: &drivers::Found| -> Result<Vec<u8>, drivers::DriverError> {
+        let shown = f.shown();
+        match &f.source {
+            drivers::Source::Guest(p) => ctx
+                .files
+                .read_up_to(p, crate::guest::linux::modinfo::MAX_MODULE)
+                .ok_or(drivers::DriverError::Io {
+                    path: shown,
+                    reason: "cannot be read from the guest (or too large)".into(),
+                }),
+            drivers::Source::Host(_) => drivers::load_host(f),
         }
     };
     let (have, lack): (Vec<String>, Vec<String>) =
         missing.into_iter().partition(|m| found.contains_key(m));
     if !lack.is_empty() {
+        let pkg = module_package(ctx, out.rule, kver);
         out.note(format!(
-            "kernel {kver}: driver(s) {} not in the initramfs nor in {modules_dir}",
-            lack.join(", ")
+            "kernel {kver}: driver(s) {} not in the initramfs nor in {from}{}",
+            lack.join(", "),
+            pkg.map(|p| format!(": install {p}")).unwrap_or_default()
         ));
     }
     if have.is_empty() {
-        return Ok(());
+        return (Vec::new(), drivers::Flavour::Unknown);
     }
     let existing = drivers::Existing::from_listing(&listing, kver);
     let mtime = std::env::var("SOURCE_DATE_EPOCH")
@@ -901,7 +1165,7 @@ fn inject_drivers(
                 .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
                 .unwrap_or(0)
         });
-    match drivers::build(&existing, kver, &have, &found, mtime) {
+    match drivers::build(&existing, kver, &have, &found, &load_guest, mtime) {
         Ok(inj) => {
             let backup = out.backup(ctx, path);
             let (wrapped, compression) =
@@ -932,13 +1196,16 @@ fn inject_drivers(
                     .collect(),
                 files: inj.files,
             });
+            (have, flavour)
         }
-        Err(e) => out.note(format!(
-            "kernel {kver}: driver(s) {} cannot be added: {e}",
-            have.join(", ")
-        )),
+        Err(e) => {
+            out.note(format!(
+                "kernel {kver}: driver(s) {} cannot be added: {e}",
+                have.join(", ")
+            ));
+            (Vec::new(), flavour)
+        }
     }
-    Ok(())
 }
 
 /// One plan per guest of an inspection (Linux guests; Windows plans come with the hive writer).

@@ -133,6 +133,10 @@ impl Rule {
             })
             .unwrap_or_default()
     }
+    /// A string in a table parameter (`packages = { debian = "…" }`).
+    pub fn param_table_str(&self, key: &str, sub: &str) -> Option<&str> {
+        self.params.get(key)?.get(sub)?.as_str()
+    }
     pub fn param_bool(&self, key: &str) -> Option<bool> {
         self.params.get(key).and_then(|v| v.as_bool())
     }

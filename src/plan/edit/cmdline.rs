@@ -20,6 +20,13 @@ pub struct CmdlineEdit<'a> {
     pub resolve: &'a dyn Fn(&str) -> SpecResolution,
     /// Parameters to ensure (`console=ttyS0,115200n8`, `net.ifnames=0`, `quiet`).
     pub add: &'a [&'a str],
+    /// For a `resume=` device that is not in the image: the UUID of the swap to resume from
+    /// instead; with `None` the parameter is dropped (no initramfs then waits for a device
+    /// that will never come).
+    pub resume_swap: Option<&'a str>,
+    /// For a `root=` device that is not in the image: the UUID of the root filesystem this
+    /// guest was found on (the one its command lines boot); `None` leaves it.
+    pub root_uuid: Option<&'a str>,
 }
 
 fn is_device(v: &str) -> bool {
@@ -43,10 +50,30 @@ pub fn edit_cmdline(cmdline: &str, e: &CmdlineEdit) -> String {
     let mut replaced: Vec<&str> = Vec::new();
     for p in &ps {
         let mut new_text: Option<String> = None;
+        let (mut start, mut end) = p.span;
         if let Some(v) = &p.value {
             if DEVICE_PARAMS.contains(&p.key.as_str()) && is_device(v) {
-                if let SpecResolution::Uuid(u) = (e.resolve)(v) {
-                    new_text = Some(format!("{}=UUID={u}", p.key));
+                match ((e.resolve)(v), p.key.as_str(), e.resume_swap) {
+                    (SpecResolution::Uuid(u), ..) => new_text = Some(format!("{}=UUID={u}", p.key)),
+                    (SpecResolution::NotInImage, "resume", Some(u)) => {
+                        new_text = Some(format!("resume=UUID={u}"))
+                    }
+                    (SpecResolution::NotInImage, "root", _) => {
+                        if let Some(u) = e.root_uuid {
+                            new_text = Some(format!("root=UUID={u}"))
+                        }
+                    }
+                    (SpecResolution::NotInImage, "resume", None) => {
+                        // dropped, with the white space before it (after it, at the start)
+                        let before = cmdline.get(last..start).unwrap_or("");
+                        start -= before.len() - before.trim_end().len();
+                        if start == 0 {
+                            let after = cmdline.get(end..).unwrap_or("");
+                            end += after.len() - after.trim_start().len();
+                        }
+                        new_text = Some(String::new());
+                    }
+                    _ => {}
                 }
             }
         }
@@ -58,32 +85,111 @@ pub fn edit_cmdline(cmdline: &str, e: &CmdlineEdit) -> String {
             }
         }
         if let Some(t) = new_text {
-            out.push_str(cmdline.get(last..p.span.0).unwrap_or(""));
+            out.push_str(cmdline.get(last..start).unwrap_or(""));
             out.push_str(&t);
-            last = p.span.1;
+            last = end;
         }
     }
     out.push_str(cmdline.get(last..).unwrap_or(""));
+    // With no console on the line, the rule's consoles are appended in its order like any
+    // parameter (the last one ends up last); otherwise `consoles` places them.
+    let has_console = ps.iter().any(|p| p.key == "console");
     for a in e.add {
-        if replaced.contains(a) {
+        let (ak, _) = a.split_once('=').unwrap_or((a, ""));
+        if replaced.contains(a) || (ak == "console" && has_console) {
             continue;
         }
-        let (ak, av) = a.split_once('=').map_or((*a, None), |(k, v)| (k, Some(v)));
-        // a console on the same device (`console=ttyS0` vs `console=ttyS0,115200n8`) counts
-        let device = |v: Option<&str>| v.map(|v| v.split(',').next().unwrap_or(v).to_string());
-        let present = ps
-            .iter()
-            .any(|p| p.key == ak && (ak != "console" || device(p.value.as_deref()) == device(av)));
-        if !present {
-            let trimmed_len = out.trim_end().len();
-            let tail = out.split_off(trimmed_len);
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(a);
-            out.push_str(&tail);
+        if !ps.iter().any(|p| p.key == ak) {
+            append(&mut out, a);
         }
     }
+    consoles(out, e.add)
+}
+
+/// Append a parameter before any trailing white space.
+fn append(out: &mut String, param: &str) {
+    let tail = out.split_off(out.trim_end().len());
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(param);
+    out.push_str(&tail);
+}
+
+/// The device a `console=` value names (`ttyS0` of `ttyS0,115200n8`).
+fn console_device(v: &str) -> &str {
+    v.split(',').next().unwrap_or(v)
+}
+
+/// The consoles the rule asks for, in the order the kernel must see them: the kernel makes the
+/// LAST `console=` the primary one (where boot messages and the login go), so the rule's last
+/// console must end up last. A console on a device already named (`console=ttyS0` for
+/// `console=ttyS0,115200n8`) counts as present and is never duplicated; a missing one goes
+/// before the primary console when that is already last, and the primary console is moved to
+/// the end when another console follows it (issue 23).
+fn consoles(cmdline: String, add: &[&str]) -> String {
+    let wanted: Vec<&str> = add
+        .iter()
+        .filter_map(|a| a.strip_prefix("console="))
+        .collect();
+    let Some(primary) = wanted.last().map(|v| console_device(v)) else {
+        return cmdline;
+    };
+    let ps = params(&cmdline);
+    let present: Vec<&crate::guest::linux::cmdline::Param> =
+        ps.iter().filter(|p| p.key == "console").collect();
+    let has = |dev: &str| {
+        present
+            .iter()
+            .any(|p| p.value.as_deref().map(console_device) == Some(dev))
+    };
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|v| console_device(v) != primary && !has(console_device(v)))
+        .copied()
+        .collect();
+    let last_dev = present
+        .last()
+        .and_then(|p| p.value.as_deref())
+        .map(console_device);
+    let inserted: String = missing.iter().map(|v| format!("console={v} ")).collect();
+    if last_dev == Some(primary) {
+        // the primary is last already: the missing ones go just before it
+        let Some(p) = present.last() else {
+            return cmdline;
+        };
+        if missing.is_empty() {
+            return cmdline;
+        }
+        let mut out = cmdline.clone();
+        out.insert_str(p.span.0, &inserted);
+        return out;
+    }
+    // The primary is missing, or another console follows it: it goes (back) to the end.
+    let mut out = cmdline.clone();
+    let mut primary_text = format!("console={}", wanted.last().copied().unwrap_or(primary));
+    if let Some(p) = present
+        .iter()
+        .rev()
+        .find(|p| p.value.as_deref().map(console_device) == Some(primary))
+    {
+        primary_text = cmdline.get(p.span.0..p.span.1).unwrap_or("").to_string();
+        // remove it with the white space before it (or after it, at the start)
+        let (mut a, mut b) = p.span;
+        let before = cmdline.get(..a).unwrap_or("");
+        let ws = before.len() - before.trim_end().len();
+        if ws > 0 {
+            a -= ws;
+        } else {
+            let after = cmdline.get(b..).unwrap_or("");
+            b += after.len() - after.trim_start().len();
+        }
+        out.replace_range(a..b, "");
+    }
+    for v in &missing {
+        append(&mut out, &format!("console={v}"));
+    }
+    append(&mut out, &primary_text);
     out
 }
 
@@ -150,6 +256,35 @@ fn requote(original: &str, new: &str) -> String {
 /// additions go to `GRUB_CMDLINE_LINUX` (which also applies to recovery entries), which is
 /// appended when missing.
 pub fn edit_default_grub(text: &str, e: &CmdlineEdit) -> String {
+    edit_grub_defaults(text, e, true)
+}
+
+/// A drop-in of `/etc/default/grub.d/` (sourced after `/etc/default/grub`, so its assignments
+/// win): the assignments it makes are edited like [`edit_default_grub`]'s; nothing is added.
+pub fn edit_default_grub_dropin(text: &str, e: &CmdlineEdit) -> String {
+    edit_grub_defaults(text, e, false)
+}
+
+/// The parameters of `add` that `default_cmdline` (the effective `GRUB_CMDLINE_LINUX_DEFAULT`,
+/// which update-grub puts after `GRUB_CMDLINE_LINUX`) does not already give: a console on a
+/// device it names, or a parameter it sets, is left out so that the generated command line
+/// holds none twice.
+pub fn not_in<'a>(add: &[&'a str], default_cmdline: &str) -> Vec<&'a str> {
+    let ps = params(default_cmdline);
+    add.iter()
+        .copied()
+        .filter(|a| {
+            let (k, v) = a.split_once('=').unwrap_or((a, ""));
+            !ps.iter().any(|p| {
+                p.key == k
+                    && (k != "console"
+                        || p.value.as_deref().map(console_device) == Some(console_device(v)))
+            })
+        })
+        .collect()
+}
+
+fn edit_grub_defaults(text: &str, e: &CmdlineEdit, append_missing: bool) -> String {
     if shellvars::has_unterminated_quote(text) {
         return text.to_string();
     }
@@ -157,6 +292,8 @@ pub fn edit_default_grub(text: &str, e: &CmdlineEdit) -> String {
     let devices_only = CmdlineEdit {
         resolve: e.resolve,
         add: &[],
+        resume_swap: e.resume_swap,
+        root_uuid: e.root_uuid,
     };
     let mut edits: Vec<((usize, usize), String)> = Vec::new();
     let mut has_linux = false;
@@ -184,7 +321,7 @@ pub fn edit_default_grub(text: &str, e: &CmdlineEdit) -> String {
         last = t;
     }
     out.push_str(text.get(last..).unwrap_or(""));
-    if !has_linux {
+    if !has_linux && append_missing {
         let new = edit_cmdline("", e);
         if !new.is_empty() {
             if !out.is_empty() && !out.ends_with('\n') {
@@ -205,6 +342,8 @@ pub fn edit_bls(text: &str, e: &CmdlineEdit) -> String {
     let devices_only = CmdlineEdit {
         resolve: e.resolve,
         add: &[],
+        resume_swap: e.resume_swap,
+        root_uuid: e.root_uuid,
     };
     let which = if uses_var { &devices_only } else { e };
     let mut done = false;
@@ -297,11 +436,88 @@ mod tests {
         }
     }
 
+    /// Issue 23: a `resume=` device that is not in the image points at the image's swap, or
+    /// is dropped when there is none; one that is found becomes its UUID.
+    #[test]
+    fn resume_not_in_image() {
+        let nothing = |_: &str| SpecResolution::NotInImage;
+        let mut e = CmdlineEdit {
+            resolve: &nothing,
+            add: &[],
+            resume_swap: Some("5w4p"),
+            root_uuid: None,
+        };
+        let c = "ro resume=/dev/sdb2 quiet";
+        assert_eq!(edit_cmdline(c, &e), "ro resume=UUID=5w4p quiet");
+        e.resume_swap = None;
+        assert_eq!(edit_cmdline(c, &e), "ro quiet");
+        assert_eq!(edit_cmdline("resume=/dev/sdb2 ro", &e), "ro");
+        assert_eq!(edit_cmdline("ro quiet", &e), "ro quiet");
+        // root= is never dropped; it becomes the guest's root when given
+        assert_eq!(edit_cmdline("root=/dev/sdz1 ro", &e), "root=/dev/sdz1 ro");
+        e.root_uuid = Some("r00t");
+        assert_eq!(edit_cmdline("root=/dev/sdz1 ro", &e), "root=UUID=r00t ro");
+    }
+
+    /// Issue 23: the serial console stays the last (primary) console, and none is duplicated.
+    #[test]
+    fn serial_console_stays_last() {
+        let e = CmdlineEdit {
+            resolve: &res,
+            add: &["console=tty0", "console=ttyS0,115200n8"],
+            resume_swap: None,
+            root_uuid: None,
+        };
+        let cases = [
+            // Ubuntu cloud image: serial already last → tty0 goes before it
+            (
+                "ro console=ttyS0 quiet",
+                "ro console=tty0 console=ttyS0 quiet",
+            ),
+            (
+                "console=tty1 console=ttyS0",
+                "console=tty1 console=tty0 console=ttyS0",
+            ),
+            // both present, serial last: unchanged
+            (
+                "console=tty0 console=ttyS0,9600",
+                "console=tty0 console=ttyS0,9600",
+            ),
+            // serial first, tty0 last → serial moved to the end, keeping its own settings
+            (
+                "console=ttyS0,9600 console=tty0 quiet",
+                "console=tty0 quiet console=ttyS0,9600",
+            ),
+            ("console=ttyS0 console=tty0", "console=tty0 console=ttyS0"),
+            // no console: both added, serial last
+            ("ro quiet", "ro quiet console=tty0 console=ttyS0,115200n8"),
+            ("", "console=tty0 console=ttyS0,115200n8"),
+            // a console on another device only
+            (
+                "console=hvc0",
+                "console=hvc0 console=tty0 console=ttyS0,115200n8",
+            ),
+        ];
+        for (old, want) in cases {
+            let n = edit_cmdline(old, &e);
+            assert_eq!(n, want, "{old}");
+            assert_eq!(edit_cmdline(&n, &e), n, "settles: {old}");
+            let last = params(&n).into_iter().rev().find(|p| p.key == "console");
+            assert_eq!(
+                last.and_then(|p| p.value)
+                    .map(|v| console_device(&v).to_string()),
+                Some("ttyS0".to_string())
+            );
+        }
+    }
+
     #[test]
     fn cmdline_rules() {
         let e = CmdlineEdit {
             resolve: &res,
             add: &["console=ttyS0,115200n8", "net.ifnames=0", "biosdevname=0"],
+            resume_swap: None,
+            root_uuid: None,
         };
         assert_eq!(
             edit_cmdline("console=ttyS0 quiet", &e),
@@ -311,7 +527,7 @@ mod tests {
         let n = edit_cmdline(c, &e);
         assert_eq!(
             n,
-            "ro root=UUID=aaaa  resume=UUID=bbbb console=tty0 net.ifnames=0 quiet console=ttyS0,115200n8 biosdevname=0"
+            "ro root=UUID=aaaa  resume=UUID=bbbb console=tty0 net.ifnames=0 quiet biosdevname=0 console=ttyS0,115200n8"
         );
         assert_eq!(edit_cmdline(&n, &e), n);
         assert_eq!(
@@ -324,7 +540,9 @@ mod tests {
                 "root=/dev/mapper/vg-root ro",
                 &CmdlineEdit {
                     resolve: &res,
-                    add: &[]
+                    add: &[],
+                    resume_swap: None,
+                    root_uuid: None,
                 }
             ),
             "root=/dev/mapper/vg-root ro"
@@ -336,6 +554,8 @@ mod tests {
         let e = CmdlineEdit {
             resolve: &res,
             add: &["net.ifnames=0"],
+            resume_swap: None,
+            root_uuid: None,
         };
         let t = "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=/dev/sda2\"\nGRUB_CMDLINE_LINUX=\"\"\n";
         let n = edit_default_grub(t, &e);

@@ -262,15 +262,10 @@ pub fn edit_table(
             }
             SpecResolution::NotInImage if has_nofail => text.push_str(line),
             // The root filesystem never gets nofail (issue 23): a root that cannot be found
-            // must stop the boot, not be skipped.
+            // must stop the boot, not be skipped. (The planner resolves the root's own entry to
+            // the root it read the fstab from, so this is the editor's last guard.)
             SpecResolution::NotInImage if entry.as_ref().is_some_and(|e| e.file == "/") => {
-                text.push_str(line);
-                notes.push(EditNote {
-                    line: number,
-                    message: format!(
-                        "/: no device matching {spec} in the image; left as it is (the root never gets nofail)"
-                    ),
-                });
+                text.push_str(line)
             }
             SpecResolution::NotInImage => {
                 text.push_str(&add_nofail(content, &ranges, opt_field));

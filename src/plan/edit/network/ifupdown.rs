@@ -48,13 +48,32 @@ pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
     let new_name = p.final_name().to_string();
     let primary_auto = ifs.auto.iter().any(|(n, _)| p.is_primary(n));
     let mut inserted_auto = false;
+    let mut seen: Vec<(&str, Option<&str>)> = Vec::new();
     for s in &ifs.stanzas {
         if s.name == "lo" {
+            continue;
+        }
+        // A second static stanza of the primary (`iface eth0 inet static` again after
+        // `# control-alias eth0`, or an alias `eth0:1`) is a second address of the old network:
+        // DHCP gives the interface one, so the stanza is disabled whole (issue 23).
+        let base = s.name.split(':').next().unwrap_or(&s.name);
+        let alias = base != s.name && p.is_primary(base);
+        let again = p.is_primary(&s.name) && seen.contains(&(s.name.as_str(), s.family.as_deref()));
+        let is_static = s.method.as_deref() == Some("static")
+            || s.options.iter().any(|(k, _, _)| k == "address");
+        if (alias || again) && is_static {
+            let why = "a second address of the interface; DHCP gives it one";
+            actions.insert(s.line, Action::Disable(why));
+            for (_, _, l) in &s.options {
+                actions.insert(*l, Action::Disable(why));
+            }
+            notes.push(format!("{}: second static stanza disabled", s.name));
             continue;
         }
         if !p.is_primary(&s.name) {
             continue;
         }
+        seen.push((s.name.as_str(), s.family.as_deref()));
         let header = lines.get(s.line).copied().unwrap_or("");
         let mut words: Vec<String> = header.split_whitespace().map(str::to_string).collect();
         let indent_len = header.len() - header.trim_start().len();
@@ -237,6 +256,32 @@ pub fn edit(path: &str, text: &str, p: &NetEdit) -> FileEdit {
 mod tests {
     use super::*;
     use crate::guest::linux::network::ifupdown::configs;
+
+    /// Issue 23: a second static stanza of the primary (control-alias, `eth0:1`) is disabled
+    /// whole, not turned into a second DHCP stanza.
+    #[test]
+    fn second_static_stanzas_are_disabled() {
+        let t = "auto eth0\niface eth0 inet static\n\taddress 10.0.0.5/24\n\tgateway 10.0.0.1\n\n\
+                 # control-alias eth0\niface eth0 inet static\n\taddress 10.0.0.6/24\n\n\
+                 auto eth0:1\niface eth0:1 inet static\n\taddress 10.0.0.7/24\n";
+        let p = NetEdit {
+            primary: "eth0",
+            rename_to: None,
+            others: Others::Disable,
+            members: &[],
+        };
+        let e = edit("/etc/network/interfaces", t, &p);
+        let stanzas: Vec<&str> = e.text.lines().filter(|l| l.starts_with("iface")).collect();
+        assert_eq!(stanzas, vec!["iface eth0 inet dhcp"], "{}", e.text);
+        assert!(e.text.contains("disabled (a second address of the interface; DHCP gives it one): iface eth0 inet static"));
+        assert!(
+            e.text.contains("gives it one): address 10.0.0.6/24"),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("): iface eth0:1 inet static"), "{}", e.text);
+        assert_eq!(edit("/etc/network/interfaces", &e.text, &p).text, e.text);
+    }
 
     #[test]
     fn debian_inet_static_follows_rename() {
