@@ -54,8 +54,13 @@ pub struct ProfileSettings {
     pub required_drivers: Vec<DriverSpec>,
     #[serde(default)]
     pub boot_drivers: Vec<DriverSpec>,
-    #[serde(default)]
-    pub windows_min_free_bytes: Option<u64>,
+    /// WIN-1: free space wanted on the Windows system volume (default 6 GiB).
+    #[serde(default = "default_windows_min_free_bytes")]
+    pub windows_min_free_bytes: u64,
+    /// BOOT-3: the largest Windows boot disk the service boots in legacy BIOS mode or converts
+    /// from GPT to MBR (default 2 TiB).
+    #[serde(default = "default_windows_bios_max_disk_bytes")]
+    pub windows_bios_max_disk_bytes: u64,
     /// WIN-9: services of security products (antivirus, endpoint agents) whose drivers can block
     /// the platform drivers' installation at first boot.
     #[serde(default)]
@@ -63,6 +68,14 @@ pub struct ProfileSettings {
     /// WIN-9: EditionIDs without volume licensing (activation fails after import).
     #[serde(default)]
     pub windows_no_volume_licensing_editions: Vec<String>,
+}
+
+fn default_windows_min_free_bytes() -> u64 {
+    6 << 30
+}
+
+fn default_windows_bios_max_disk_bytes() -> u64 {
+    2 << 40
 }
 
 /// A driver and the module names that provide it.
