@@ -21,3 +21,5 @@ pub(crate) fn human(b: u64) -> String {
         format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
     }
 }
+#[cfg(test)]
+mod tests;
