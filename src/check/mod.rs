@@ -24,6 +24,17 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The severity a name of `as_str` stands for (profiles name severities so).
+    pub fn from_name(s: &str) -> Option<Severity> {
+        [
+            Severity::Blocker,
+            Severity::Warning,
+            Severity::Info,
+            Severity::Pass,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Blocker => "blocker",

@@ -3,7 +3,7 @@
 //! function from facts to findings. `check::run` runs the disk-set units first, then, for every
 //! OS root, the units that apply to it, in the order of [`REQUIREMENTS`].
 
-use super::Finding;
+use super::{Finding, Severity};
 use super::req::{boot, fmt, general, lnx, modif, os, win};
 use crate::guest::facts::{Inspection, OsFacts};
 use crate::guest::windows::WindowsFacts;
@@ -22,6 +22,14 @@ impl<'a> Ctx<'a> {
     /// The profile's settings (profile.toml).
     pub fn settings(&self) -> &'a ProfileSettings {
         &self.profile.settings
+    }
+
+    /// The severity the profile gives a policy key (`rules::policy::SEVERITY_DEFAULTS`).
+    pub fn severity(&self, key: &str) -> Severity {
+        let name = self.profile.severity(key);
+        debug_assert!(name.is_some(), "policy key {key} is not in SEVERITY_DEFAULTS");
+        name.and_then(Severity::from_name)
+            .unwrap_or(Severity::Warning)
     }
 }
 

@@ -240,7 +240,7 @@ fn boot3_gpt_to_mbr(b: &BootDisk, max: u64, ev: &mut Vec<String>) -> String {
 
 /// BOOT-4: a UEFI Linux root needs the fallback loader on the ESP (a blocker when it cannot boot
 /// BIOS either).
-pub fn boot4_uefi_fallback(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
+pub fn boot4_uefi_fallback(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let bm = &os.boot_modes;
     if !bm.uefi {
         return Vec::new();
@@ -249,7 +249,11 @@ pub fn boot4_uefi_fallback(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
         Some(true) => Finding::new("BOOT-4", Severity::Pass, &os.root, "fallback loader EFI/BOOT/BOOTX64.EFI present"),
         _ => Finding::new(
             "BOOT-4",
-            if bm.bios { Severity::Warning } else { Severity::Blocker },
+            ctx.severity(if bm.bios {
+                "BOOT-4.no-fallback-loader-bios-too"
+            } else {
+                "BOOT-4.no-fallback-loader"
+            }),
             &os.root,
             "UEFI fallback loader \\EFI\\BOOT\\BOOTX64.EFI missing",
         )

@@ -7,7 +7,7 @@ use crate::guest::facts::OsFacts;
 use crate::guest::windows::WindowsFacts;
 
 /// GEN-1: signs of a physical-to-virtual conversion of a Windows root.
-pub fn gen1_p2v(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn gen1_p2v(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let f = if w.p2v_signs.is_empty() {
         Finding::new(
             "GEN-1",
@@ -18,7 +18,7 @@ pub fn gen1_p2v(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     } else {
         Finding::new(
             "GEN-1",
-            Severity::Warning,
+            ctx.severity("GEN-1.p2v"),
             &os.root,
             "signs of a physical-to-virtual (P2V) conversion",
         )
@@ -84,7 +84,7 @@ pub fn gen3_encrypted_volumes(ctx: &Ctx) -> Vec<Finding> {
             Some("linux_raid_member") => out.push(
                 Finding::new(
                     "GEN-3",
-                    Severity::Warning,
+                    ctx.severity("GEN-3.raid-member"),
                     &v.device,
                     "software RAID member",
                 )
@@ -137,7 +137,7 @@ pub fn gen3_bitlocker_letters(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<
 }
 
 /// GEN-4: a Linux root's static addresses and several interfaces (the VM gets one, by DHCP).
-pub fn gen4_linux_network(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
+pub fn gen4_linux_network(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let Some(n) = os.network.known() else {
         return vec![
@@ -169,7 +169,7 @@ pub fn gen4_linux_network(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
         out.push(
             Finding::new(
                 "GEN-4",
-                Severity::Warning,
+                ctx.severity("GEN-4.static-ip"),
                 subj,
                 "static IP configuration will not work after import",
             )
@@ -187,7 +187,7 @@ pub fn gen4_linux_network(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
         out.push(
             Finding::new(
                 "GEN-4",
-                Severity::Warning,
+                ctx.severity("GEN-4.several-interfaces"),
                 subj,
                 "several network interfaces configured; the VM will have one",
             )
@@ -198,7 +198,7 @@ pub fn gen4_linux_network(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
 }
 
 /// GEN-4: a Windows root's static addresses.
-pub fn gen4_windows_network(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn gen4_windows_network(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let Some(sys) = &w.system else {
         return Vec::new();
     };
@@ -211,7 +211,12 @@ pub fn gen4_windows_network(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Find
     let f = if statics.is_empty() {
         Finding::new("GEN-4", Severity::Pass, &os.root, "interfaces use DHCP")
     } else {
-        Finding::new("GEN-4", Severity::Warning, &os.root, "static IP address")
+        Finding::new(
+            "GEN-4",
+            ctx.severity("GEN-4.static-ip"),
+            &os.root,
+            "static IP address",
+        )
             .evidences(statics)
             .fix("after import the VM gets one interface with DHCP; static IPs are removed")
     };
@@ -227,7 +232,7 @@ pub fn gen5_dirty_filesystems(ctx: &Ctx) -> Vec<Finding> {
             Some(
                 Finding::new(
                     "GEN-5",
-                    Severity::Warning,
+                    ctx.severity("GEN-5.dirty-filesystem"),
                     &v.device,
                     "filesystem was not shut down cleanly",
                 )
@@ -243,7 +248,7 @@ pub fn gen5_dirty_filesystems(ctx: &Ctx) -> Vec<Finding> {
 /// blocker: a resume would load it and lose what the import changed. A resumed or zeroed
 /// hiberfil.sys is only the file; fast startup (HiberbootEnabled=1) makes the next shutdown a
 /// hibernation: warning.
-pub fn gen5_windows_hibernation(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn gen5_windows_hibernation(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let header = w.hiberfil_evidence.clone();
     let fast = w.system.as_ref().and_then(|s| s.hiberboot_enabled) == Some(1);
@@ -292,7 +297,7 @@ pub fn gen5_windows_hibernation(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<
     };
     if !ev.is_empty() {
         out.push(
-            Finding::new("GEN-5", Severity::Warning, subj, title)
+            Finding::new("GEN-5", ctx.severity("GEN-5.fast-startup"), subj, title)
                 .evidences(ev)
                 .fix("disable fast startup (powercfg /h off) and shut down fully before export"),
         );

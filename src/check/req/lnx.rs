@@ -109,7 +109,7 @@ pub fn lnx2_root_free_space(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let f = match free {
         Some(f) if f < s.min_root_free_bytes => Finding::new(
             "LNX-2",
-            Severity::Warning,
+            ctx.severity("LNX-2.low-free-space"),
             subj,
             "little free space on the root volume",
         )
@@ -161,7 +161,8 @@ pub fn lnx3_drivers(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     if !s.boot_drivers.is_empty() && k.initramfs_readable.known() == Some(&true) {
-        out.push(lnx3_boot_driver(&s.boot_drivers, k, &os.root));
+        let missing = ctx.severity("LNX-3.no-boot-driver");
+        out.push(lnx3_boot_driver(&s.boot_drivers, k, &os.root, missing));
     }
     for d in &s.required_drivers {
         out.push(lnx3_required_driver(d, k, &os.root));
@@ -170,7 +171,12 @@ pub fn lnx3_drivers(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
 }
 
 /// LNX-3: the platform's boot-disk driver must be usable before the root is mounted.
-fn lnx3_boot_driver(drivers: &[DriverSpec], k: &KernelFacts, subj: &str) -> Finding {
+fn lnx3_boot_driver(
+    drivers: &[DriverSpec],
+    k: &KernelFacts,
+    subj: &str,
+    missing: Severity,
+) -> Finding {
     let names: Vec<&str> = drivers.iter().map(|d| d.name.as_str()).collect();
     let ok: Vec<&str> = drivers
         .iter()
@@ -194,7 +200,7 @@ fn lnx3_boot_driver(drivers: &[DriverSpec], k: &KernelFacts, subj: &str) -> Find
         .filter(|d| d.modules.iter().any(|m| on_disk(k, m)))
         .map(|d| d.name.as_str())
         .collect();
-    Finding::new("LNX-3", Severity::Warning, subj, "no boot-disk driver of the platform in the initramfs")
+    Finding::new("LNX-3", missing, subj, "no boot-disk driver of the platform in the initramfs")
         .evidence(format!(
             "kernel {}: none of {} in the initramfs or built in (initramfs has: {}){}",
             k.version,
@@ -254,7 +260,7 @@ fn lnx3_required_driver(d: &DriverSpec, k: &KernelFacts, subj: &str) -> Finding 
 }
 
 /// LNX-4: predictable interface names unless they are disabled (net.ifnames=0, udev rule).
-pub fn lnx4_interface_names(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
+pub fn lnx4_interface_names(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let Some(n) = os.network.known() else {
         return Vec::new();
@@ -278,7 +284,7 @@ pub fn lnx4_interface_names(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
         .collect();
     ev.push("no net.ifnames=0 / biosdevname=0 on the default kernel command line and no udev rule pinning ethX names".into());
     vec![
-        Finding::new("LNX-4", Severity::Warning, subj, "predictable network interface names are in use")
+        Finding::new("LNX-4", ctx.severity("LNX-4.predictable-names"), subj, "predictable network interface names are in use")
             .evidences(ev)
             .fix("guestfix plan adds net.ifnames=0 biosdevname=0 and renames the config to eth0"),
     ]
@@ -293,7 +299,7 @@ pub fn is_predictable_name(n: &str) -> bool {
 }
 
 /// LNX-5: an SSH server installed and enabled.
-pub fn lnx5_ssh(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
+pub fn lnx5_ssh(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let f = match os.ssh_server.known() {
         Some(s) if s.installed && s.enabled => Finding::new(
@@ -305,13 +311,13 @@ pub fn lnx5_ssh(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
         .evidences(s.evidence.clone()),
         Some(s) if s.installed => Finding::new(
             "LNX-5",
-            Severity::Warning,
+            ctx.severity("LNX-5.ssh-not-enabled"),
             subj,
             "SSH server installed but not enabled",
         )
         .evidences(s.evidence.clone())
         .fix("enable sshd before export"),
-        _ => Finding::new("LNX-5", Severity::Warning, subj, "no SSH server found")
+        _ => Finding::new("LNX-5", ctx.severity("LNX-5.no-ssh"), subj, "no SSH server found")
             .fix("install and enable an SSH server, add a non-root user with a public key"),
     };
     vec![f]

@@ -18,7 +18,7 @@ fn is_device_name(spec: &str) -> bool {
 
 /// MOD-L4: device names on the default kernel command line that change when the disk moves to
 /// another bus.
-pub fn modl4_cmdline_device_names(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
+pub fn modl4_cmdline_device_names(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let Some(cl) = os.bootloader.known().and_then(|b| b.default_cmdline.as_ref()) else {
         return Vec::new();
@@ -41,7 +41,7 @@ pub fn modl4_cmdline_device_names(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
             "kernel command line names its root by a stable name",
         )
     } else {
-        Finding::new("MOD-L4", Severity::Warning, subj, "kernel command line names devices that will not exist after import")
+        Finding::new("MOD-L4", ctx.severity("MOD-L4.device-names"), subj, "kernel command line names devices that will not exist after import")
             .evidence(format!("default entry: {}", named.join(" ")))
             .fix("guestfix plan replaces them with UUID= (on NVMe or virtio the root is not found otherwise)")
     };
@@ -49,7 +49,7 @@ pub fn modl4_cmdline_device_names(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
 }
 
 /// MOD-L3: fstab entries that mount by device name, and entries that match nothing in the image.
-pub fn modl3_fstab(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
+pub fn modl3_fstab(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let mut out = Vec::new();
     let by_name: Vec<String> = os
@@ -62,7 +62,7 @@ pub fn modl3_fstab(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
         out.push(
             Finding::new(
                 "MOD-L3",
-                Severity::Warning,
+                ctx.severity("MOD-L3.device-names"),
                 subj,
                 "fstab mounts filesystems by device name",
             )
@@ -72,7 +72,7 @@ pub fn modl3_fstab(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
     }
     for p in &os.unresolved_fstab {
         out.push(
-            Finding::new("MOD-L3", Severity::Warning, subj, format!("fstab entry for {} matches nothing in the image", p.mountpoint))
+            Finding::new("MOD-L3", ctx.severity("MOD-L3.unresolved"), subj, format!("fstab entry for {} matches nothing in the image", p.mountpoint))
                 .evidence(format!("{}:{}: {} {} {} ({})", p.file, p.line, p.spec, p.mountpoint, p.fstype, p.reason))
                 .fix("guestfix plan adds nofail (or disables it); fix the device name after import and drop nofail"),
         );

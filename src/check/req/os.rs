@@ -64,7 +64,7 @@ pub fn os2_linux_matrix(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
         ),
         LinuxSupport::PointReleaseNotListed { listed, .. } => Finding::new(
             "OS-2",
-            Severity::Warning,
+            ctx.severity("OS-2.point-release-not-listed"),
             subj,
             format!("{name}: this point release is not in the tested list"),
         )
@@ -106,7 +106,7 @@ pub fn os4_linux_eol(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
         LinuxSupport::Supported { eol: true } => vec![
             Finding::new(
                 "OS-4",
-                Severity::Warning,
+                ctx.severity("OS-4.end-of-life"),
                 subj,
                 format!("{name} is end of life"),
             )
@@ -115,7 +115,7 @@ pub fn os4_linux_eol(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
         ],
         LinuxSupport::PointReleaseNotListed { eol: true, .. } => vec![Finding::new(
             "OS-4",
-            Severity::Warning,
+            ctx.severity("OS-4.end-of-life"),
             subj,
             format!("{name} is end of life"),
         )],
@@ -308,7 +308,7 @@ pub fn os4_windows_eol(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding
     let f = if e.eol {
         Finding::new(
             "OS-4",
-            Severity::Warning,
+            ctx.severity("OS-4.end-of-life"),
             subj,
             format!("{} is end of life", e.product),
         )

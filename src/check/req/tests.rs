@@ -1035,3 +1035,23 @@ fn modw1_platform_drivers() {
     let f = one("MOD-W1", on_windows(modif::modw1_platform_drivers, windows()));
     assert_eq!(f.severity, Severity::Pass);
 }
+
+#[test]
+fn policy_severities_come_from_the_profile() {
+    for (k, v) in crate::rules::policy::SEVERITY_DEFAULTS {
+        assert!(Severity::from_name(v).is_some(), "{k} = {v}");
+    }
+    let mut g = Guest::new(disk_set());
+    g.profile
+        .settings
+        .severity
+        .insert("WIN-7.rtc".into(), "blocker".into());
+    let mut w = windows();
+    w.system.as_mut().unwrap().real_time_is_universal = Some(0);
+    let f = one("WIN-7", win::win7_rtc(&g.ctx(), &windows_os(), &w));
+    assert_eq!(f.severity, Severity::Blocker);
+    assert_eq!(f.evidence, ["TimeZoneInformation RealTimeIsUniversal = 0"]);
+    // A profile without the table (an older one) keeps the defaults.
+    g.profile.settings.severity.clear();
+    assert_eq!(win::win7_rtc(&g.ctx(), &windows_os(), &w)[0].severity, Severity::Warning);
+}

@@ -7,7 +7,6 @@ use crate::check::registry::Ctx;
 use crate::check::{Finding, Severity};
 use crate::guest::facts::OsFacts;
 use crate::guest::windows::{SamFacts, SoftwareFacts, SystemFacts, WindowsFacts};
-use crate::rules::ProfileSettings;
 
 /// WIN-1: free space on the system volume (`windows_min_free_bytes`) and the page file.
 pub fn win1_free_space(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
@@ -41,7 +40,7 @@ pub fn win1_free_space(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding
             out.push(
                 Finding::new(
                     "WIN-1",
-                    Severity::Warning,
+                    ctx.severity("WIN-1.automatic-page-file"),
                     subj,
                     "automatic page-file management",
                 )
@@ -68,7 +67,7 @@ pub fn win2_sriov(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
 }
 
 /// WIN-3: Emergency Management Services enabled in the BCD.
-pub fn win3_ems(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn win3_ems(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let f = match &w.bcd {
         Some(b) if b.ems_enabled() => {
@@ -86,7 +85,7 @@ pub fn win3_ems(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
             }
             Finding::new(
                 "WIN-3",
-                Severity::Warning,
+                ctx.severity("WIN-3.ems"),
                 subj,
                 "Emergency Management Services enabled in the BCD",
             )
@@ -102,7 +101,7 @@ pub fn win3_ems(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
 }
 
 /// WIN-4: language packs with non-ASCII names; English (US) recommended.
-pub fn win4_language(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn win4_language(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let Some(sys) = &w.system else {
         return Vec::new();
@@ -129,7 +128,7 @@ pub fn win4_language(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
         out.push(
             Finding::new(
                 "WIN-4",
-                Severity::Warning,
+                ctx.severity("WIN-4.language"),
                 subj,
                 "OS language is not English (US)",
             )
@@ -151,7 +150,7 @@ pub fn win4_language(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
 }
 
 /// WIN-5: the Hyper-V role (refused on Windows Server, a warning on clients).
-pub fn win5_hyperv(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn win5_hyperv(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     if !w.hyperv_role {
         if w.system.is_none() {
@@ -167,7 +166,7 @@ pub fn win5_hyperv(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
             if server {
                 Severity::Blocker
             } else {
-                Severity::Warning
+                ctx.severity("WIN-5.hyperv-client")
             },
             subj,
             "Hyper-V role installed",
@@ -185,19 +184,19 @@ pub fn win5_hyperv(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
 
 /// WIN-6: RDP enabled and allowed by the firewall, .NET 4.5+, no auto-logon, no pending
 /// updates, every enabled local account with a password.
-pub fn win6_access(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn win6_access(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let mut out = Vec::new();
     if let Some(sys) = &w.system {
-        out.push(win6_rdp(subj, sys));
-        out.push(win6_firewall(subj, sys));
+        out.push(win6_rdp(ctx, subj, sys));
+        out.push(win6_firewall(ctx, subj, sys));
     }
     if let Some(sw) = &w.software {
         let sys = w.system.clone().unwrap_or_default();
-        out.extend(win6_software(subj, sw, &sys));
+        out.extend(win6_software(ctx, subj, sw, &sys));
     }
     out.push(match &w.sam {
-        Some(sam) => win6_accounts(subj, sam),
+        Some(sam) => win6_accounts(ctx, subj, sam),
         None => Finding::new(
             "WIN-6",
             Severity::Warning,
@@ -215,11 +214,11 @@ pub fn win6_access(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     out
 }
 
-fn win6_rdp(subj: &str, sys: &SystemFacts) -> Finding {
+fn win6_rdp(ctx: &Ctx, subj: &str, sys: &SystemFacts) -> Finding {
     match sys.deny_ts_connections {
         Some(0) => Finding::new("WIN-6", Severity::Pass, subj, "RDP enabled")
             .evidence("Terminal Server fDenyTSConnections = 0"),
-        v => Finding::new("WIN-6", Severity::Warning, subj, "RDP is disabled")
+        v => Finding::new("WIN-6", ctx.severity("WIN-6.rdp-disabled"), subj, "RDP is disabled")
             .evidence(match v {
                 Some(v) => format!("Terminal Server fDenyTSConnections = {v}"),
                 None => "Terminal Server fDenyTSConnections not set (RDP off by default)".into(),
@@ -228,14 +227,14 @@ fn win6_rdp(subj: &str, sys: &SystemFacts) -> Finding {
     }
 }
 
-fn win6_firewall(subj: &str, sys: &SystemFacts) -> Finding {
+fn win6_firewall(ctx: &Ctx, subj: &str, sys: &SystemFacts) -> Finding {
     if !sys.rdp_firewall_rules.is_empty() {
         Finding::new("WIN-6", Severity::Pass, subj, "firewall allows RDP in")
             .evidences(sys.rdp_firewall_rules.iter().cloned())
     } else if !sys.rdp_firewall_rules_inactive.is_empty() {
         Finding::new(
             "WIN-6",
-            Severity::Warning,
+            ctx.severity("WIN-6.rdp-firewall"),
             subj,
             "firewall RDP rules are disabled",
         )
@@ -244,7 +243,7 @@ fn win6_firewall(subj: &str, sys: &SystemFacts) -> Finding {
     } else {
         Finding::new(
             "WIN-6",
-            Severity::Warning,
+            ctx.severity("WIN-6.rdp-firewall"),
             subj,
             "no firewall rule allowing RDP found",
         )
@@ -258,7 +257,7 @@ fn win6_firewall(subj: &str, sys: &SystemFacts) -> Finding {
 }
 
 /// WIN-6 from the SOFTWARE hive: .NET, auto-logon, pending updates (with SYSTEM's pending renames).
-fn win6_software(subj: &str, sw: &SoftwareFacts, sys: &SystemFacts) -> Vec<Finding> {
+fn win6_software(ctx: &Ctx, subj: &str, sw: &SoftwareFacts, sys: &SystemFacts) -> Vec<Finding> {
     let mut out = Vec::new();
     let ok45 = sw.dotnet.iter().any(|v| {
         let mut it = v.split(['.', ' ']);
@@ -278,14 +277,14 @@ fn win6_software(subj: &str, sw: &SoftwareFacts, sys: &SystemFacts) -> Vec<Findi
             sw.dotnet.join(", ")
         };
         out.push(
-            Finding::new("WIN-6", Severity::Warning, subj, ".NET Framework 4.5+ missing")
+            Finding::new("WIN-6", ctx.severity("WIN-6.dotnet"), subj, ".NET Framework 4.5+ missing")
                 .evidence(format!(".NET installed: {installed}"))
                 .fix("install .NET Framework 4.5 or later (3.5 SP1 for the older agent)"),
         );
     }
     if sw.auto_logon {
         out.push(
-            Finding::new("WIN-6", Severity::Warning, subj, "auto-logon is enabled")
+            Finding::new("WIN-6", ctx.severity("WIN-6.auto-logon"), subj, "auto-logon is enabled")
                 .evidence("Winlogon AutoAdminLogon = 1")
                 .fix("disable auto-logon before export"),
         );
@@ -298,7 +297,7 @@ fn win6_software(subj: &str, sw: &SoftwareFacts, sys: &SystemFacts) -> Vec<Findi
         out.push(
             Finding::new(
                 "WIN-6",
-                Severity::Warning,
+                ctx.severity("WIN-6.pending-updates"),
                 subj,
                 "pending Windows updates / reboot",
             )
@@ -311,7 +310,7 @@ fn win6_software(subj: &str, sw: &SoftwareFacts, sys: &SystemFacts) -> Vec<Findi
 
 /// WIN-6: every account has a password — enabled local accounts of the SAM hive without an NT
 /// hash have a blank password (disabled accounts such as Guest do not count).
-fn win6_accounts(subj: &str, sam: &SamFacts) -> Finding {
+fn win6_accounts(ctx: &Ctx, subj: &str, sam: &SamFacts) -> Finding {
     let blank: Vec<String> = sam
         .blank_password_accounts()
         .map(|a| {
@@ -334,7 +333,7 @@ fn win6_accounts(subj: &str, sam: &SamFacts) -> Finding {
     if !blank.is_empty() {
         return Finding::new(
             "WIN-6",
-            Severity::Warning,
+            ctx.severity("WIN-6.blank-password"),
             subj,
             "local accounts without a password",
         )
@@ -367,14 +366,14 @@ fn win6_accounts(subj: &str, sam: &SamFacts) -> Finding {
 }
 
 /// WIN-7: RealTimeIsUniversal (hardware clock in UTC).
-pub fn win7_rtc(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
+pub fn win7_rtc(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let Some(sys) = &w.system else {
         return Vec::new();
     };
     let f = match sys.real_time_is_universal {
         Some(1) => Finding::new("WIN-7", Severity::Pass, &os.root, "RealTimeIsUniversal is set")
             .evidence("TimeZoneInformation RealTimeIsUniversal = 1"),
-        v => Finding::new("WIN-7", Severity::Warning, &os.root, "RealTimeIsUniversal is not set")
+        v => Finding::new("WIN-7", ctx.severity("WIN-7.rtc"), &os.root, "RealTimeIsUniversal is not set")
             .evidence(match v {
                 Some(v) => format!("TimeZoneInformation RealTimeIsUniversal = {v}"),
                 None => "TimeZoneInformation has no RealTimeIsUniversal value".into(),
@@ -436,11 +435,11 @@ pub fn win9_first_boot(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding
     let mut out = Vec::new();
     if w.system.is_some() {
         out.push(win9_network_services(subj, w));
-        out.extend(win9_other_disks(os, w));
-        out.extend(win9_boot_menu(subj, w));
-        out.push(win9_security(ctx.settings(), subj, w));
+        out.extend(win9_other_disks(ctx, os, w));
+        out.extend(win9_boot_menu(ctx, subj, w));
+        out.push(win9_security(ctx, subj, w));
     }
-    out.extend(win9_licensing(ctx.settings(), subj, w));
+    out.extend(win9_licensing(ctx, subj, w));
     out
 }
 
@@ -471,7 +470,7 @@ fn win9_network_services(subj: &str, w: &WindowsFacts) -> Finding {
 }
 
 /// Drive letters on other disks than the boot disk (only the boot disk is imported).
-fn win9_other_disks(os: &OsFacts, w: &WindowsFacts) -> Option<Finding> {
+fn win9_other_disks(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Option<Finding> {
     let boot_disk = os
         .root
         .trim_end_matches(|c: char| c.is_ascii_digit())
@@ -488,7 +487,7 @@ fn win9_other_disks(os: &OsFacts, w: &WindowsFacts) -> Option<Finding> {
     Some(
         Finding::new(
             "WIN-9",
-            Severity::Warning,
+            ctx.severity("WIN-9.other-disks"),
             &os.root,
             "drive letters on other disks (only the boot disk is imported)",
         )
@@ -499,7 +498,7 @@ fn win9_other_disks(os: &OsFacts, w: &WindowsFacts) -> Option<Finding> {
 
 /// Several Windows boot entries. The boot menu is the display order (the recovery loader is not
 /// in it); a store without one shows every Windows loader.
-fn win9_boot_menu(subj: &str, w: &WindowsFacts) -> Option<Finding> {
+fn win9_boot_menu(ctx: &Ctx, subj: &str, w: &WindowsFacts) -> Option<Finding> {
     let b = w.bcd.as_ref()?;
     let menu = if b.display_order.is_empty() {
         b.loaders.len()
@@ -524,7 +523,7 @@ fn win9_boot_menu(subj: &str, w: &WindowsFacts) -> Option<Finding> {
     Some(
         Finding::new(
             "WIN-9",
-            Severity::Warning,
+            ctx.severity("WIN-9.boot-menu"),
             subj,
             "several boot entries / a boot menu",
         )
@@ -534,8 +533,9 @@ fn win9_boot_menu(subj: &str, w: &WindowsFacts) -> Option<Finding> {
 }
 
 /// Security software or policy that blocks driver installation (the profile's list).
-fn win9_security(s: &ProfileSettings, subj: &str, w: &WindowsFacts) -> Finding {
-    let mut found: Vec<String> = s
+fn win9_security(ctx: &Ctx, subj: &str, w: &WindowsFacts) -> Finding {
+    let mut found: Vec<String> = ctx
+        .settings()
         .windows_security_services
         .iter()
         .filter_map(|n| w.service(n).filter(|x| !x.disabled()).map(|x| (n, x)))
@@ -565,7 +565,7 @@ fn win9_security(s: &ProfileSettings, subj: &str, w: &WindowsFacts) -> Finding {
     }
     Finding::new(
         "WIN-9",
-        Severity::Warning,
+        ctx.severity("WIN-9.security-software"),
         subj,
         "antivirus or hardening may block driver installation",
     )
@@ -574,9 +574,10 @@ fn win9_security(s: &ProfileSettings, subj: &str, w: &WindowsFacts) -> Finding {
 }
 
 /// An edition without volume licensing (the profile's list): activation fails after import.
-fn win9_licensing(s: &ProfileSettings, subj: &str, w: &WindowsFacts) -> Option<Finding> {
+fn win9_licensing(ctx: &Ctx, subj: &str, w: &WindowsFacts) -> Option<Finding> {
     let ed = w.software.as_ref()?.edition_id.as_deref()?;
-    if !s
+    if !ctx
+        .settings()
         .windows_no_volume_licensing_editions
         .iter()
         .any(|e| e.eq_ignore_ascii_case(ed))
@@ -586,7 +587,7 @@ fn win9_licensing(s: &ProfileSettings, subj: &str, w: &WindowsFacts) -> Option<F
     Some(
         Finding::new(
             "WIN-9",
-            Severity::Warning,
+            ctx.severity("WIN-9.no-volume-licensing"),
             subj,
             "edition without volume licensing (activation fails after import)",
         )
