@@ -3,8 +3,8 @@
 //! function from facts to findings. `check::run` runs the disk-set units first, then, for every
 //! OS root, the units that apply to it, in the order of [`REQUIREMENTS`].
 
-use super::{Finding, Severity};
 use super::req::{boot, fmt, general, lnx, modif, os, win};
+use super::{Finding, Severity};
 use crate::guest::facts::{Inspection, OsFacts};
 use crate::guest::windows::WindowsFacts;
 use crate::rules::{Profile, ProfileSettings};
@@ -27,7 +27,10 @@ impl<'a> Ctx<'a> {
     /// The severity the profile gives a policy key (`rules::policy::SEVERITY_DEFAULTS`).
     pub fn severity(&self, key: &str) -> Severity {
         let name = self.profile.severity(key);
-        debug_assert!(name.is_some(), "policy key {key} is not in SEVERITY_DEFAULTS");
+        debug_assert!(
+            name.is_some(),
+            "policy key {key} is not in SEVERITY_DEFAULTS"
+        );
         name.and_then(Severity::from_name)
             .unwrap_or(Severity::Warning)
     }

@@ -241,7 +241,12 @@ impl Profile {
     /// else the default. None for a key that is not in `rules::policy::SEVERITY_DEFAULTS`.
     pub fn severity(&self, key: &str) -> Option<&str> {
         let default = super::policy::default_severity(key)?;
-        Some(self.settings.severity.get(key).map_or(default, String::as_str))
+        Some(
+            self.settings
+                .severity
+                .get(key)
+                .map_or(default, String::as_str),
+        )
     }
 
     /// Render a backup file name from the profile's pattern.
@@ -300,7 +305,10 @@ mod tests {
     fn policy_severities_default_and_override() {
         // ec2 lists every key with its default.
         let p = Profile::from_files("t", &files_with("")).unwrap();
-        assert_eq!(p.settings.severity.len(), super::super::policy::SEVERITY_DEFAULTS.len());
+        assert_eq!(
+            p.settings.severity.len(),
+            super::super::policy::SEVERITY_DEFAULTS.len()
+        );
         assert_eq!(p.severity("WIN-7.rtc"), Some("warning"));
         assert_eq!(p.severity("WIN-7.nope"), None);
         // A profile without the table (an older one) gets the defaults.
@@ -312,9 +320,7 @@ mod tests {
         assert_eq!(p.severity("BOOT-4.no-fallback-loader"), Some("blocker"));
         let with = |line: &str| {
             let mut files = files_with("");
-            files[0].1 = files[0]
-                .1
-                .replace("\"WIN-7.rtc\" = \"warning\"", line);
+            files[0].1 = files[0].1.replace("\"WIN-7.rtc\" = \"warning\"", line);
             Profile::from_files("t", &files)
         };
         let p = with("\"WIN-7.rtc\" = \"blocker\"").unwrap();

@@ -182,7 +182,8 @@ pub fn boot3_windows_mode(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Find
     let max = ctx.settings().windows_bios_max_disk_bytes;
     let (sev, title) = match (os.boot_modes.bios, os.boot_modes.uefi) {
         (true, true) => {
-            let legacy = d.size < max && d.primary_partitions <= 4 && !b.dynamic && b.format == "vhdx";
+            let legacy =
+                d.size < max && d.primary_partitions <= 4 && !b.dynamic && b.format == "vhdx";
             let mode = if legacy { "legacy BIOS" } else { "UEFI" };
             ev.push(format!(
                 "bootable both ways: with no boot mode given the service picks {mode} (legacy BIOS needs a disk < 2 TB, at most 4 primary partitions, no dynamic disk, and VHDX format)"
@@ -246,7 +247,12 @@ pub fn boot4_uefi_fallback(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
         return Vec::new();
     }
     let f = match bm.uefi_fallback_loader {
-        Some(true) => Finding::new("BOOT-4", Severity::Pass, &os.root, "fallback loader EFI/BOOT/BOOTX64.EFI present"),
+        Some(true) => Finding::new(
+            "BOOT-4",
+            Severity::Pass,
+            &os.root,
+            "fallback loader EFI/BOOT/BOOTX64.EFI present",
+        ),
         _ => Finding::new(
             "BOOT-4",
             ctx.severity(if bm.bios {

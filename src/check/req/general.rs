@@ -93,7 +93,11 @@ pub fn gen3_encrypted_volumes(ctx: &Ctx) -> Vec<Finding> {
             _ => {}
         }
     }
-    if !ctx.insp.all_volumes().any(|v| encrypted(v.content.as_deref())) {
+    if !ctx
+        .insp
+        .all_volumes()
+        .any(|v| encrypted(v.content.as_deref()))
+    {
         out.push(Finding::new(
             "GEN-3",
             Severity::Pass,
@@ -217,8 +221,8 @@ pub fn gen4_windows_network(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Fi
             &os.root,
             "static IP address",
         )
-            .evidences(statics)
-            .fix("after import the VM gets one interface with DHCP; static IPs are removed")
+        .evidences(statics)
+        .fix("after import the VM gets one interface with DHCP; static IPs are removed")
     };
     vec![f]
 }
@@ -288,7 +292,11 @@ pub fn gen5_windows_hibernation(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Ve
         ev.push(fast_ev);
         ev.extend(header.clone());
     }
-    let dirty: Vec<&String> = w.notes.iter().filter(|n| n.contains("dirty hive")).collect();
+    let dirty: Vec<&String> = w
+        .notes
+        .iter()
+        .filter(|n| n.contains("dirty hive"))
+        .collect();
     ev.extend(dirty.iter().map(|n| n.to_string()));
     let title = match (fast, !dirty.is_empty()) {
         (true, false) => "fast startup is on: a shutdown leaves Windows hibernated",

@@ -235,8 +235,16 @@ fn lnx3_required_driver(d: &DriverSpec, k: &KernelFacts, subj: &str) -> Finding 
         )
         .evidence(format!("kernel {}: {mods} in /lib/modules", k.version))
     } else if disk {
-        Finding::new("LNX-3", Severity::Info, subj, format!("{} driver only in /lib/modules", d.name))
-            .evidence(format!("kernel {}: {mods} is not in the initramfs; it loads once the root is mounted", k.version))
+        Finding::new(
+            "LNX-3",
+            Severity::Info,
+            subj,
+            format!("{} driver only in /lib/modules", d.name),
+        )
+        .evidence(format!(
+            "kernel {}: {mods} is not in the initramfs; it loads once the root is mounted",
+            k.version
+        ))
     } else {
         Finding::new(
             "LNX-3",
@@ -284,9 +292,14 @@ pub fn lnx4_interface_names(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
         .collect();
     ev.push("no net.ifnames=0 / biosdevname=0 on the default kernel command line and no udev rule pinning ethX names".into());
     vec![
-        Finding::new("LNX-4", ctx.severity("LNX-4.predictable-names"), subj, "predictable network interface names are in use")
-            .evidences(ev)
-            .fix("guestfix plan adds net.ifnames=0 biosdevname=0 and renames the config to eth0"),
+        Finding::new(
+            "LNX-4",
+            ctx.severity("LNX-4.predictable-names"),
+            subj,
+            "predictable network interface names are in use",
+        )
+        .evidences(ev)
+        .fix("guestfix plan adds net.ifnames=0 biosdevname=0 and renames the config to eth0"),
     ]
 }
 
@@ -317,8 +330,13 @@ pub fn lnx5_ssh(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
         )
         .evidences(s.evidence.clone())
         .fix("enable sshd before export"),
-        _ => Finding::new("LNX-5", ctx.severity("LNX-5.no-ssh"), subj, "no SSH server found")
-            .fix("install and enable an SSH server, add a non-root user with a public key"),
+        _ => Finding::new(
+            "LNX-5",
+            ctx.severity("LNX-5.no-ssh"),
+            subj,
+            "no SSH server found",
+        )
+        .fix("install and enable an SSH server, add a non-root user with a public key"),
     };
     vec![f]
 }
@@ -327,10 +345,17 @@ pub fn lnx5_ssh(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
 pub fn lnx6_dhcp_client(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
     let f = match os.dhcp_client.known() {
-        Some(c) if !c.is_empty() => Finding::new("LNX-6", Severity::Pass, subj, format!("DHCP client: {}", c.join(", "))),
+        Some(c) if !c.is_empty() => Finding::new(
+            "LNX-6",
+            Severity::Pass,
+            subj,
+            format!("DHCP client: {}", c.join(", ")),
+        ),
         _ => Finding::new("LNX-6", Severity::Blocker, subj, "no DHCP client found")
             .evidence(format!("{:?}", os.dhcp_client))
-            .fix("install a DHCP client (isc-dhcp-client, dhcpcd, NetworkManager, systemd-networkd)"),
+            .fix(
+                "install a DHCP client (isc-dhcp-client, dhcpcd, NetworkManager, systemd-networkd)",
+            ),
     };
     vec![f]
 }
@@ -376,13 +401,34 @@ pub fn lnx8_initramfs(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
     };
     let initramfs = k.initramfs.clone().unwrap_or_else(|| "none".into());
     let f = match k.initramfs_readable.known() {
-        Some(true) => Finding::new("LNX-8", Severity::Pass, subj, format!("initramfs of {} is readable", k.version)),
-        None if initramfs_not_read(k) => Finding::new("LNX-8", Severity::Info, subj, "initramfs not examined (--quick): its readability and drivers were not checked")
-            .evidence(format!("kernel {}: initramfs {initramfs}", k.version))
-            .fix("run `guestfix check` without --quick for the LNX-3/LNX-8 driver checks"),
-        _ => Finding::new("LNX-8", Severity::Blocker, subj, "Could not read your initramfs/initrd to determine which drivers are needed")
-            .evidence(format!("kernel {}: initramfs {initramfs}: {}", k.version, k.initramfs_error.clone().unwrap_or_else(|| format!("{:?}", k.initramfs_readable))))
-            .fix("regenerate the initramfs (update-initramfs -u / dracut -f) before export"),
+        Some(true) => Finding::new(
+            "LNX-8",
+            Severity::Pass,
+            subj,
+            format!("initramfs of {} is readable", k.version),
+        ),
+        None if initramfs_not_read(k) => Finding::new(
+            "LNX-8",
+            Severity::Info,
+            subj,
+            "initramfs not examined (--quick): its readability and drivers were not checked",
+        )
+        .evidence(format!("kernel {}: initramfs {initramfs}", k.version))
+        .fix("run `guestfix check` without --quick for the LNX-3/LNX-8 driver checks"),
+        _ => Finding::new(
+            "LNX-8",
+            Severity::Blocker,
+            subj,
+            "Could not read your initramfs/initrd to determine which drivers are needed",
+        )
+        .evidence(format!(
+            "kernel {}: initramfs {initramfs}: {}",
+            k.version,
+            k.initramfs_error
+                .clone()
+                .unwrap_or_else(|| format!("{:?}", k.initramfs_readable))
+        ))
+        .fix("regenerate the initramfs (update-initramfs -u / dracut -f) before export"),
     };
     vec![f]
 }

@@ -20,7 +20,11 @@ fn is_device_name(spec: &str) -> bool {
 /// another bus.
 pub fn modl4_cmdline_device_names(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let subj = os.root.as_str();
-    let Some(cl) = os.bootloader.known().and_then(|b| b.default_cmdline.as_ref()) else {
+    let Some(cl) = os
+        .bootloader
+        .known()
+        .and_then(|b| b.default_cmdline.as_ref())
+    else {
         return Vec::new();
     };
     let named: Vec<&str> = cl

@@ -56,12 +56,9 @@ pub fn os2_linux_matrix(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
     let v = LinuxVersion::of(ctx, os);
     let (subj, name, distro) = (os.root.as_str(), &v.name, &v.distro);
     let f = match &v.matched.support {
-        LinuxSupport::Supported { .. } => Finding::new(
-            "OS-2",
-            Severity::Pass,
-            subj,
-            format!("{name} is supported"),
-        ),
+        LinuxSupport::Supported { .. } => {
+            Finding::new("OS-2", Severity::Pass, subj, format!("{name} is supported"))
+        }
         LinuxSupport::PointReleaseNotListed { listed, .. } => Finding::new(
             "OS-2",
             ctx.severity("OS-2.point-release-not-listed"),
@@ -348,7 +345,11 @@ pub fn os5_windows_licence(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Findi
         }
         None => {}
     }
-    let sql = w.software.as_ref().map(|s| &s.sql_server[..]).unwrap_or(&[]);
+    let sql = w
+        .software
+        .as_ref()
+        .map(|s| &s.sql_server[..])
+        .unwrap_or(&[]);
     for q in sql {
         out.push(
             Finding::new(

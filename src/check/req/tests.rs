@@ -308,7 +308,10 @@ fn fmt3_known_failures() {
     i.disks[0].volumes.clear();
     let f = one("FMT-3", disk(fmt::fmt3_known_failures, i));
     assert_eq!(f.severity, Severity::Blocker);
-    assert!(f.evidence[0].starts_with("d.raw: no known container"), "{f:?}");
+    assert!(
+        f.evidence[0].starts_with("d.raw: no known container"),
+        "{f:?}"
+    );
     assert!(disk(fmt::fmt3_known_failures, disk_set()).is_empty());
     let mut i = disk_set();
     i.images[0].notes = vec!["VHD footer copy differs".into()];
@@ -324,13 +327,22 @@ fn fmt4_size() {
     i.disks = vec![i.disks[0].clone(); 22];
     let v = disk(fmt::fmt4_size, i);
     assert_eq!(sev(&v), [Severity::Blocker, Severity::Blocker]);
-    assert_eq!(v[0].evidence, [format!("virtual size {} bytes", 16u64 << 40)]);
+    assert_eq!(
+        v[0].evidence,
+        [format!("virtual size {} bytes", 16u64 << 40)]
+    );
     assert_eq!(v[1].evidence, ["22 disks; at most 21"]);
     let mut i = disk_set();
     i.images[0].virtual_size = 9 << 40;
-    assert_eq!(one("FMT-4", disk(fmt::fmt4_size, i)).severity, Severity::Warning);
+    assert_eq!(
+        one("FMT-4", disk(fmt::fmt4_size, i)).severity,
+        Severity::Warning
+    );
     let f = one("FMT-4", disk(fmt::fmt4_size, disk_set()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "size 2.0 GiB within limits"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "size 2.0 GiB within limits")
+    );
 }
 
 #[test]
@@ -376,7 +388,10 @@ fn os1_arch_same_for_linux_and_windows() {
         let f = one("OS-1", on_linux(os::os1_arch, o));
         assert_eq!(f.evidence, ["aarch64 guests are refused"]);
         let f = one("OS-1", on_linux(os::os1_arch, base));
-        assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "architecture x86_64"));
+        assert_eq!(
+            (f.severity, f.title.as_str()),
+            (Severity::Pass, "architecture x86_64")
+        );
     }
 }
 
@@ -392,18 +407,27 @@ fn os1_runs_once_per_os_through_the_registry() {
     let r = crate::check::run(&i, &ec2(), TODAY);
     let os1: Vec<_> = r.findings.iter().filter(|f| f.id == "OS-1").collect();
     assert_eq!(os1.len(), 2);
-    assert_eq!(os1[0].evidence, ["32-bit guests are refused since 2026-04-01"]);
+    assert_eq!(
+        os1[0].evidence,
+        ["32-bit guests are refused since 2026-04-01"]
+    );
 }
 
 #[test]
 fn os2_linux_matrix() {
     let f = one("OS-2", on_linux(os::os2_linux_matrix, linux()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "Debian GNU/Linux 12 12.7 is supported"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "Debian GNU/Linux 12 12.7 is supported")
+    );
     let mut o = linux();
     o.version = Fact::Known("9".into());
     let f = one("OS-2", on_linux(os::os2_linux_matrix, o));
     assert_eq!(f.severity, Severity::Blocker);
-    assert!(f.evidence[0].starts_with("supported debian versions: "), "{f:?}");
+    assert!(
+        f.evidence[0].starts_with("supported debian versions: "),
+        "{f:?}"
+    );
     let mut o = linux();
     o.distro = Fact::Known("gentoo".into());
     let f = one("OS-2", on_linux(os::os2_linux_matrix, o));
@@ -464,7 +488,10 @@ fn os5_licensing() {
     assert!(f.title.ends_with("needs its own subscription"));
     assert!(on_linux(os::os5_linux_licence, linux()).is_empty());
     let f = one("OS-5", on_windows(os::os5_windows_licence, windows()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Info, "Windows Server"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Info, "Windows Server")
+    );
     assert_eq!(f.evidence, ["InstallationType Server"]);
 }
 
@@ -476,7 +503,10 @@ fn boot1_modes() {
     assert_eq!(f.severity, Severity::Blocker);
     assert!(f.evidence.is_empty());
     let f = one("BOOT-1", on_linux(boot::boot1_linux_modes, linux()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Info, "boots with BIOS"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Info, "boots with BIOS")
+    );
     assert_eq!(f.evidence, ["MBR boot code"]);
     let mut i = disk_set();
     i.disks[0].notes = vec!["GPT backup header missing".into()];
@@ -512,7 +542,10 @@ fn boot3_windows_disk_and_mode() {
     assert_eq!(f.evidence, ["/dev/sda2 is a dynamic-disk (LDM) volume"]);
     assert!(disk(boot::boot3_dynamic_disks, disk_set()).is_empty());
     let f = one("BOOT-3", on_windows(boot::boot3_windows_mode, windows()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "legacy BIOS boot from MBR"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "legacy BIOS boot from MBR")
+    );
     assert_eq!(
         f.evidence,
         ["/dev/sda: mbr partition table, 2 primary partition(s), 2.0 GiB, image format raw"]
@@ -533,7 +566,10 @@ fn boot3_windows_disk_and_mode() {
     g.profile.settings.windows_bios_max_disk_bytes = 1 << 30;
     let f = one("BOOT-3", boot::boot3_windows_mode(&g.ctx(), &o, &windows()));
     assert_eq!(f.title, "UEFI boot; GPT kept");
-    assert!(f.evidence[1].ends_with("because the disk is larger than 2 TiB"), "{f:?}");
+    assert!(
+        f.evidence[1].ends_with("because the disk is larger than 2 TiB"),
+        "{f:?}"
+    );
     o.boot_modes.uefi = false;
     let f = one("BOOT-3", boot::boot3_windows_mode(&g.ctx(), &o, &windows()));
     assert_eq!(f.severity, Severity::Warning);
@@ -552,7 +588,10 @@ fn boot4_uefi_fallback() {
     assert_eq!(f.severity, Severity::Blocker);
     assert_eq!(f.evidence, ["ESP /dev/sda1"]);
     o.boot_modes.bios = true;
-    assert_eq!(on_linux(boot::boot4_uefi_fallback, o.clone())[0].severity, Severity::Warning);
+    assert_eq!(
+        on_linux(boot::boot4_uefi_fallback, o.clone())[0].severity,
+        Severity::Warning
+    );
     o.boot_modes.uefi_fallback_loader = Some(true);
     let f = one("BOOT-4", on_linux(boot::boot4_uefi_fallback, o));
     assert_eq!(f.severity, Severity::Pass);
@@ -567,7 +606,10 @@ fn boot5_grub() {
     assert_eq!(f.severity, Severity::Blocker);
     assert_eq!(f.evidence, ["Unknown { unknown: \"no grub.cfg\" }"]);
     let f = one("BOOT-5", on_linux(boot::boot5_grub, linux()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "boot loader grub2 (/boot/grub/grub.cfg)"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "boot loader grub2 (/boot/grub/grub.cfg)")
+    );
 }
 
 #[test]
@@ -601,7 +643,10 @@ fn gen1_p2v() {
     let f = one("GEN-1", on_windows(general::gen1_p2v, w));
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.evidence, ["service HpSAMD (HP Smart Array)"]);
-    assert_eq!(one("GEN-1", on_windows(general::gen1_p2v, windows())).severity, Severity::Pass);
+    assert_eq!(
+        one("GEN-1", on_windows(general::gen1_p2v, windows())).severity,
+        Severity::Pass
+    );
 }
 
 #[test]
@@ -610,7 +655,10 @@ fn gen2_multi_boot() {
     i.operating_systems = vec![linux(), windows_os()];
     let f = one("GEN-2", disk(general::gen2_several_roots, i));
     assert_eq!(f.severity, Severity::Blocker);
-    assert_eq!(f.evidence, ["linux root on /dev/sda1", "windows root on /dev/sda2"]);
+    assert_eq!(
+        f.evidence,
+        ["linux root on /dev/sda1", "windows root on /dev/sda2"]
+    );
     let mut i = disk_set();
     i.operating_systems = vec![linux()];
     assert!(disk(general::gen2_several_roots, i).is_empty());
@@ -630,7 +678,10 @@ fn gen3_encryption() {
     assert_eq!(sev(&v), [Severity::Blocker]);
     assert_eq!(v[0].evidence, ["/dev/sda2 holds BitLocker"]);
     let g = Guest::new(i);
-    let f = one("GEN-3", general::gen3_bitlocker_letters(&g.ctx(), &windows_os(), &windows()));
+    let f = one(
+        "GEN-3",
+        general::gen3_bitlocker_letters(&g.ctx(), &windows_os(), &windows()),
+    );
     assert_eq!(f.severity, Severity::Info);
     assert_eq!(f.evidence, ["/dev/sda2 is BitLocker-encrypted (drive C:)"]);
     let mut i = disk_set();
@@ -654,7 +705,10 @@ fn gen4_network() {
     }
     let v = on_linux(general::gen4_linux_network, o);
     assert_eq!(sev(&v), [Severity::Warning, Severity::Warning]);
-    assert_eq!(v[0].evidence, ["eth0 (ifupdown): static 10.0.0.5/24 in /etc/network/interfaces"]);
+    assert_eq!(
+        v[0].evidence,
+        ["eth0 (ifupdown): static 10.0.0.5/24 in /etc/network/interfaces"]
+    );
     assert_eq!(v[1].evidence, ["eth0, eth1"]);
     assert!(on_linux(general::gen4_linux_network, linux()).is_empty());
     let mut w = windows();
@@ -664,7 +718,10 @@ fn gen4_network() {
     let f = one("GEN-4", on_windows(general::gen4_windows_network, w));
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.evidence, ["interface {1}: static 10.0.0.9"]);
-    let f = one("GEN-4", on_windows(general::gen4_windows_network, windows()));
+    let f = one(
+        "GEN-4",
+        on_windows(general::gen4_windows_network, windows()),
+    );
     assert_eq!(f.severity, Severity::Pass);
 }
 
@@ -686,8 +743,14 @@ fn gen5_clean_shutdown() {
     w.system.as_mut().unwrap().hiberboot_enabled = Some(1);
     let f = one("GEN-5", on_windows(general::gen5_windows_hibernation, w));
     assert_eq!(f.severity, Severity::Warning);
-    assert_eq!(f.evidence, ["Session Manager\\Power HiberbootEnabled = 1 (fast startup)"]);
-    let f = one("GEN-5", on_windows(general::gen5_windows_hibernation, windows()));
+    assert_eq!(
+        f.evidence,
+        ["Session Manager\\Power HiberbootEnabled = 1 (fast startup)"]
+    );
+    let f = one(
+        "GEN-5",
+        on_windows(general::gen5_windows_hibernation, windows()),
+    );
     assert_eq!(f.severity, Severity::Pass);
 }
 
@@ -698,7 +761,10 @@ fn gen6_lvm() {
     i.warnings = vec!["LVM vg: missing PV".into()];
     let v = disk(general::gen6_lvm, i);
     assert_eq!(sev(&v), [Severity::Info, Severity::Blocker]);
-    assert_eq!(v[0].evidence, ["logical volumes mapped here: /dev/vg/root (xfs)"]);
+    assert_eq!(
+        v[0].evidence,
+        ["logical volumes mapped here: /dev/vg/root (xfs)"]
+    );
     assert_eq!(v[1].evidence, ["LVM vg: missing PV"]);
     assert!(disk(general::gen6_lvm, disk_set()).is_empty());
 }
@@ -711,7 +777,10 @@ fn gen7_os_found() {
     let mut i = disk_set();
     i.operating_systems = vec![linux()];
     let f = one("GEN-7", disk(general::gen7_os_found, i));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "1 operating system(s) found"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "1 operating system(s) found")
+    );
 }
 
 #[test]
@@ -722,9 +791,15 @@ fn lnx1_kernel() {
     }
     let f = one("LNX-1", on_linux(lnx::lnx1_kernel, o));
     assert_eq!(f.severity, Severity::Blocker);
-    assert_eq!(f.evidence, ["default kernel 5.19.0-custom; accepted: 6.1.0"]);
+    assert_eq!(
+        f.evidence,
+        ["default kernel 5.19.0-custom; accepted: 6.1.0"]
+    );
     let f = one("LNX-1", on_linux(lnx::lnx1_kernel, linux()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "default kernel 6.1.0-26-amd64 is accepted"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "default kernel 6.1.0-26-amd64 is accepted")
+    );
 }
 
 #[test]
@@ -735,9 +810,15 @@ fn lnx2_root_free_space() {
     let f = one("LNX-2", lnx::lnx2_root_free_space(&g.ctx(), &linux()));
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.evidence, ["100.0 MiB free on /dev/sda1"]);
-    assert_eq!(f.fix.as_deref(), Some("free at least 256.0 MiB before export"));
+    assert_eq!(
+        f.fix.as_deref(),
+        Some("free at least 256.0 MiB before export")
+    );
     let f = one("LNX-2", on_linux(lnx::lnx2_root_free_space, linux()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "1.0 GiB free on the root volume"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "1.0 GiB free on the root volume")
+    );
 }
 
 #[test]
@@ -746,13 +827,21 @@ fn lnx3_drivers() {
     o.kernels[0].initramfs_drivers = vec!["ahci".into()];
     o.kernels[0].module_drivers = vec!["nvme".into()];
     let v = on_linux(lnx::lnx3_drivers, o);
-    assert_eq!(sev(&v), [Severity::Warning, Severity::Info, Severity::Warning]);
+    assert_eq!(
+        sev(&v),
+        [Severity::Warning, Severity::Info, Severity::Warning]
+    );
     assert_eq!(
         v[0].evidence,
-        ["kernel 6.1.0-26-amd64: none of nvme, xen-blkfront in the initramfs or built in (initramfs has: ahci); nvme only in /lib/modules"]
+        [
+            "kernel 6.1.0-26-amd64: none of nvme, xen-blkfront in the initramfs or built in (initramfs has: ahci); nvme only in /lib/modules"
+        ]
     );
     assert_eq!(v[2].title, "ena driver missing");
-    assert_eq!(v[2].evidence, ["kernel 6.1.0-26-amd64: no ena module in the initramfs or /lib/modules"]);
+    assert_eq!(
+        v[2].evidence,
+        ["kernel 6.1.0-26-amd64: no ena module in the initramfs or /lib/modules"]
+    );
     let v = on_linux(lnx::lnx3_drivers, linux());
     assert_eq!(sev(&v), [Severity::Pass; 3]);
 }
@@ -797,7 +886,10 @@ fn lnx6_dhcp_client() {
     assert_eq!(f.severity, Severity::Blocker);
     assert_eq!(f.evidence, ["Known([])"]);
     let f = one("LNX-6", on_linux(lnx::lnx6_dhcp_client, linux()));
-    assert_eq!((f.severity, f.title.as_str()), (Severity::Pass, "DHCP client: dhclient"));
+    assert_eq!(
+        (f.severity, f.title.as_str()),
+        (Severity::Pass, "DHCP client: dhclient")
+    );
 }
 
 #[test]
@@ -812,7 +904,10 @@ fn lnx7_bls_default() {
     assert_eq!(f.evidence, ["/boot/grub/grub.cfg"]);
     let f = one("LNX-7", on_linux(lnx::lnx7_bls_default, linux()));
     assert_eq!(f.severity, Severity::Pass);
-    assert_eq!(f.title, "default entry resolves to /boot/vmlinuz-6.1.0-26-amd64");
+    assert_eq!(
+        f.title,
+        "default entry resolves to /boot/vmlinuz-6.1.0-26-amd64"
+    );
 }
 
 #[test]
@@ -866,7 +961,10 @@ fn win3_ems() {
     w.bcd.as_mut().unwrap().boot_manager_ems = Some(true);
     let f = one("WIN-3", on_windows(win::win3_ems, w));
     assert_eq!(f.severity, Severity::Warning);
-    assert_eq!(f.evidence, ["/dev/sda1:/Boot/BCD: boot manager bootems = yes"]);
+    assert_eq!(
+        f.evidence,
+        ["/dev/sda1:/Boot/BCD: boot manager bootems = yes"]
+    );
     let f = one("WIN-3", on_windows(win::win3_ems, windows()));
     assert_eq!(f.severity, Severity::Pass);
     assert_eq!(f.evidence, ["/dev/sda1:/Boot/BCD"]);
@@ -884,7 +982,10 @@ fn win4_language() {
     assert_eq!(v[1].evidence, ["Nls\\Language Default = 0407"]);
     let f = one("WIN-4", on_windows(win::win4_language, windows()));
     assert_eq!(f.severity, Severity::Pass);
-    assert_eq!(f.evidence, ["Nls\\Language Default = 0409", "language pack en-US"]);
+    assert_eq!(
+        f.evidence,
+        ["Nls\\Language Default = 0409", "language pack en-US"]
+    );
 }
 
 #[test]
@@ -894,9 +995,15 @@ fn win5_hyperv() {
     w.system.as_mut().unwrap().services.push(service("vmms", 2));
     let f = one("WIN-5", on_windows(win::win5_hyperv, w.clone()));
     assert_eq!(f.severity, Severity::Blocker);
-    assert_eq!(f.evidence, ["service vmms (Start=2, System32\\drivers\\vmms.sys)"]);
+    assert_eq!(
+        f.evidence,
+        ["service vmms (Start=2, System32\\drivers\\vmms.sys)"]
+    );
     w.installation_type = Some("Client".into());
-    assert_eq!(on_windows(win::win5_hyperv, w)[0].severity, Severity::Warning);
+    assert_eq!(
+        on_windows(win::win5_hyperv, w)[0].severity,
+        Severity::Warning
+    );
     let f = one("WIN-5", on_windows(win::win5_hyperv, windows()));
     assert_eq!(f.severity, Severity::Pass);
 }
@@ -931,7 +1038,10 @@ fn win6_access() {
     );
     let v = on_windows(win::win6_access, windows());
     assert_eq!(sev(&v), [Severity::Pass; 4]);
-    assert_eq!(v[3].evidence, ["1 enabled local account(s) with a password: Administrator"]);
+    assert_eq!(
+        v[3].evidence,
+        ["1 enabled local account(s) with a password: Administrator"]
+    );
 }
 
 #[test]
@@ -940,7 +1050,10 @@ fn win7_rtc() {
     w.system.as_mut().unwrap().real_time_is_universal = None;
     let f = one("WIN-7", on_windows(win::win7_rtc, w));
     assert_eq!(f.severity, Severity::Warning);
-    assert_eq!(f.evidence, ["TimeZoneInformation has no RealTimeIsUniversal value"]);
+    assert_eq!(
+        f.evidence,
+        ["TimeZoneInformation has no RealTimeIsUniversal value"]
+    );
     let f = one("WIN-7", on_windows(win::win7_rtc, windows()));
     assert_eq!(f.severity, Severity::Pass);
     assert_eq!(f.evidence, ["TimeZoneInformation RealTimeIsUniversal = 1"]);
@@ -975,11 +1088,23 @@ fn win9_first_boot() {
     });
     w.software.as_mut().unwrap().edition_id = Some("ServerStandardEval".into());
     let v = on_windows(win::win9_first_boot, w);
-    assert_eq!(sev(&v), [Severity::Blocker, Severity::Warning, Severity::Warning, Severity::Warning, Severity::Warning]);
+    assert_eq!(
+        sev(&v),
+        [
+            Severity::Blocker,
+            Severity::Warning,
+            Severity::Warning,
+            Severity::Warning,
+            Severity::Warning
+        ]
+    );
     assert_eq!(v[0].evidence, ["no Dhcp client service"]);
     assert_eq!(v[1].evidence, ["D: is /dev/sdb1, not on the boot disk"]);
     assert_eq!(v[2].evidence.len(), 2);
-    assert_eq!(v[3].evidence, ["service CSAgent (Start=1, System32\\drivers\\CSAgent.sys)"]);
+    assert_eq!(
+        v[3].evidence,
+        ["service CSAgent (Start=1, System32\\drivers\\CSAgent.sys)"]
+    );
     assert_eq!(v[4].evidence, ["EditionID ServerStandardEval"]);
     let v = on_windows(win::win9_first_boot, windows());
     assert_eq!(sev(&v), [Severity::Pass, Severity::Pass]);
@@ -1000,7 +1125,10 @@ fn modl3_fstab() {
     let v = on_linux(modif::modl3_fstab, o);
     assert_eq!(sev(&v), [Severity::Warning, Severity::Warning]);
     assert_eq!(v[0].evidence, ["/ on /dev/sda1"]);
-    assert_eq!(v[1].evidence, ["/etc/fstab:5: /dev/sdb1 /data ext4 (no such disk in the image)"]);
+    assert_eq!(
+        v[1].evidence,
+        ["/etc/fstab:5: /dev/sdb1 /data ext4 (no such disk in the image)"]
+    );
     assert!(on_linux(modif::modl3_fstab, linux()).is_empty());
 }
 
@@ -1013,14 +1141,21 @@ fn modl4_cmdline() {
     let f = one("MOD-L4", on_linux(modif::modl4_cmdline_device_names, o));
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.evidence, ["default entry: root=/dev/sda1"]);
-    let f = one("MOD-L4", on_linux(modif::modl4_cmdline_device_names, linux()));
+    let f = one(
+        "MOD-L4",
+        on_linux(modif::modl4_cmdline_device_names, linux()),
+    );
     assert_eq!(f.severity, Severity::Pass);
 }
 
 #[test]
 fn modw1_platform_drivers() {
     let mut w = windows();
-    w.system.as_mut().unwrap().services.retain(|s| s.name != "ena");
+    w.system
+        .as_mut()
+        .unwrap()
+        .services
+        .retain(|s| s.name != "ena");
     w.drivers = vec![crate::guest::windows::DriverFacts {
         name: "stornvme".into(),
         family: "nvme".into(),
@@ -1030,9 +1165,15 @@ fn modw1_platform_drivers() {
     }];
     let f = one("MOD-W1", on_windows(modif::modw1_platform_drivers, w));
     assert_eq!(f.severity, Severity::Info);
-    assert_eq!(f.title, "platform network drivers not installed; the import (MOD-W1/W2) adds them");
+    assert_eq!(
+        f.title,
+        "platform network drivers not installed; the import (MOD-W1/W2) adds them"
+    );
     assert_eq!(f.evidence, ["stornvme (nvme, Start=0)"]);
-    let f = one("MOD-W1", on_windows(modif::modw1_platform_drivers, windows()));
+    let f = one(
+        "MOD-W1",
+        on_windows(modif::modw1_platform_drivers, windows()),
+    );
     assert_eq!(f.severity, Severity::Pass);
 }
 
@@ -1053,5 +1194,8 @@ fn policy_severities_come_from_the_profile() {
     assert_eq!(f.evidence, ["TimeZoneInformation RealTimeIsUniversal = 0"]);
     // A profile without the table (an older one) keeps the defaults.
     g.profile.settings.severity.clear();
-    assert_eq!(win::win7_rtc(&g.ctx(), &windows_os(), &w)[0].severity, Severity::Warning);
+    assert_eq!(
+        win::win7_rtc(&g.ctx(), &windows_os(), &w)[0].severity,
+        Severity::Warning
+    );
 }

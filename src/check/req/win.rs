@@ -13,8 +13,10 @@ pub fn win1_free_space(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding
     let subj = os.root.as_str();
     let min = ctx.settings().windows_min_free_bytes;
     let mut out = vec![match w.system_volume_free_bytes {
-        Some(f) if f >= min => Finding::new("WIN-1", Severity::Pass, subj, "enough free space on C:")
-            .evidence(format!("{} free (≥ {})", human(f), human(min))),
+        Some(f) if f >= min => {
+            Finding::new("WIN-1", Severity::Pass, subj, "enough free space on C:")
+                .evidence(format!("{} free (≥ {})", human(f), human(min)))
+        }
         Some(f) => Finding::new(
             "WIN-1",
             Severity::Blocker,
@@ -156,7 +158,12 @@ pub fn win5_hyperv(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
         if w.system.is_none() {
             return Vec::new();
         }
-        return vec![Finding::new("WIN-5", Severity::Pass, subj, "no Hyper-V role")];
+        return vec![Finding::new(
+            "WIN-5",
+            Severity::Pass,
+            subj,
+            "no Hyper-V role",
+        )];
     }
     let server = w.is_client() == Some(false);
     let s = w.service("vmms");
@@ -218,12 +225,17 @@ fn win6_rdp(ctx: &Ctx, subj: &str, sys: &SystemFacts) -> Finding {
     match sys.deny_ts_connections {
         Some(0) => Finding::new("WIN-6", Severity::Pass, subj, "RDP enabled")
             .evidence("Terminal Server fDenyTSConnections = 0"),
-        v => Finding::new("WIN-6", ctx.severity("WIN-6.rdp-disabled"), subj, "RDP is disabled")
-            .evidence(match v {
-                Some(v) => format!("Terminal Server fDenyTSConnections = {v}"),
-                None => "Terminal Server fDenyTSConnections not set (RDP off by default)".into(),
-            })
-            .fix("enable Remote Desktop before export, or there is no way to log in"),
+        v => Finding::new(
+            "WIN-6",
+            ctx.severity("WIN-6.rdp-disabled"),
+            subj,
+            "RDP is disabled",
+        )
+        .evidence(match v {
+            Some(v) => format!("Terminal Server fDenyTSConnections = {v}"),
+            None => "Terminal Server fDenyTSConnections not set (RDP off by default)".into(),
+        })
+        .fix("enable Remote Desktop before export, or there is no way to log in"),
     }
 }
 
@@ -277,16 +289,26 @@ fn win6_software(ctx: &Ctx, subj: &str, sw: &SoftwareFacts, sys: &SystemFacts) -
             sw.dotnet.join(", ")
         };
         out.push(
-            Finding::new("WIN-6", ctx.severity("WIN-6.dotnet"), subj, ".NET Framework 4.5+ missing")
-                .evidence(format!(".NET installed: {installed}"))
-                .fix("install .NET Framework 4.5 or later (3.5 SP1 for the older agent)"),
+            Finding::new(
+                "WIN-6",
+                ctx.severity("WIN-6.dotnet"),
+                subj,
+                ".NET Framework 4.5+ missing",
+            )
+            .evidence(format!(".NET installed: {installed}"))
+            .fix("install .NET Framework 4.5 or later (3.5 SP1 for the older agent)"),
         );
     }
     if sw.auto_logon {
         out.push(
-            Finding::new("WIN-6", ctx.severity("WIN-6.auto-logon"), subj, "auto-logon is enabled")
-                .evidence("Winlogon AutoAdminLogon = 1")
-                .fix("disable auto-logon before export"),
+            Finding::new(
+                "WIN-6",
+                ctx.severity("WIN-6.auto-logon"),
+                subj,
+                "auto-logon is enabled",
+            )
+            .evidence("Winlogon AutoAdminLogon = 1")
+            .fix("disable auto-logon before export"),
         );
     }
     let mut pending: Vec<String> = sw.pending_reboot.clone();
@@ -396,7 +418,12 @@ pub fn win8_sysprep(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
         if w.system.is_none() {
             return Vec::new();
         }
-        return vec![Finding::new("WIN-8", Severity::Pass, &os.root, "not sysprepped")];
+        return vec![Finding::new(
+            "WIN-8",
+            Severity::Pass,
+            &os.root,
+            "not sysprepped",
+        )];
     }
     let ev = w
         .image_state
