@@ -3,10 +3,9 @@
 //! line, kernel version, partition …) and what the user should do. A check that found nothing
 //! wrong reports `pass`, so the report shows everything that was judged.
 
-mod disk;
-mod linux;
-mod windows;
-pub use linux::is_predictable_name;
+pub mod registry;
+pub mod req;
+pub use req::lnx::is_predictable_name;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +24,17 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The severity a name of `as_str` stands for (profiles name severities so).
+    pub fn from_name(s: &str) -> Option<Severity> {
+        [
+            Severity::Blocker,
+            Severity::Warning,
+            Severity::Info,
+            Severity::Pass,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Blocker => "blocker",
@@ -91,17 +101,15 @@ impl Report {
     }
 }
 
-/// Run every check of the profile over an inspection.
+/// Run every requirement of `registry::REQUIREMENTS` over an inspection, with the profile's
+/// settings, on the date `today` (YYYY-MM-DD).
 pub fn run(insp: &Inspection, profile: &Profile, today: &str) -> Report {
-    let mut findings = Vec::new();
-    disk::check(insp, profile, &mut findings);
-    for os in &insp.operating_systems {
-        if os.os_type == "linux" {
-            linux::check(insp, os, profile, today, &mut findings);
-        } else if os.os_type == "windows" {
-            windows::check(insp, os, profile, today, &mut findings);
-        }
-    }
+    let ctx = registry::Ctx {
+        insp,
+        profile,
+        today,
+    };
+    let mut findings = registry::run_all(&ctx);
     // Stable order: blockers first, then by requirement ID.
     findings.sort_by(|a, b| {
         a.severity

@@ -4,6 +4,7 @@
 //! also compiled in, so the binary works from anywhere. docs/rules.md documents the format.
 
 mod matrix;
+pub mod policy;
 mod profile;
 mod version;
 

@@ -54,8 +54,13 @@ pub struct ProfileSettings {
     pub required_drivers: Vec<DriverSpec>,
     #[serde(default)]
     pub boot_drivers: Vec<DriverSpec>,
-    #[serde(default)]
-    pub windows_min_free_bytes: Option<u64>,
+    /// WIN-1: free space wanted on the Windows system volume (default 6 GiB).
+    #[serde(default = "default_windows_min_free_bytes")]
+    pub windows_min_free_bytes: u64,
+    /// BOOT-3: the largest Windows boot disk the service boots in legacy BIOS mode or converts
+    /// from GPT to MBR (default 2 TiB).
+    #[serde(default = "default_windows_bios_max_disk_bytes")]
+    pub windows_bios_max_disk_bytes: u64,
     /// WIN-9: services of security products (antivirus, endpoint agents) whose drivers can block
     /// the platform drivers' installation at first boot.
     #[serde(default)]
@@ -63,6 +68,18 @@ pub struct ProfileSettings {
     /// WIN-9: EditionIDs without volume licensing (activation fails after import).
     #[serde(default)]
     pub windows_no_volume_licensing_editions: Vec<String>,
+    /// Policy severities by key (`rules::policy::SEVERITY_DEFAULTS` holds every key and its
+    /// default); keys left out keep their defaults.
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<String, String>,
+}
+
+fn default_windows_min_free_bytes() -> u64 {
+    6 << 30
+}
+
+fn default_windows_bios_max_disk_bytes() -> u64 {
+    2 << 40
 }
 
 /// A driver and the module names that provide it.
@@ -175,6 +192,10 @@ impl Profile {
             looked: "profile.toml".into(),
         })?;
         let settings = parse::<ProfileFile>(&path("profile.toml"), ptext)?.profile;
+        super::policy::validate(&settings.severity).map_err(|message| RulesError::Parse {
+            path: path("profile.toml"),
+            message,
+        })?;
         let (_, mtext) = find(&settings.os_matrix).ok_or_else(|| RulesError::Parse {
             path: path("profile.toml"),
             message: format!("os_matrix file {:?} not found", settings.os_matrix),
@@ -218,6 +239,18 @@ impl Profile {
             matrix,
             rules,
         })
+    }
+
+    /// The severity name (`blocker`, `warning`, `info`, `pass`) of a policy key: the profile's,
+    /// else the default. None for a key that is not in `rules::policy::SEVERITY_DEFAULTS`.
+    pub fn severity(&self, key: &str) -> Option<&str> {
+        let default = super::policy::default_severity(key)?;
+        Some(
+            self.settings
+                .severity
+                .get(key)
+                .map_or(default, String::as_str),
+        )
     }
 
     /// Render a backup file name from the profile's pattern.
@@ -270,6 +303,36 @@ mod tests {
                 .to_string()
                 .contains("duplicate")
         );
+    }
+
+    #[test]
+    fn policy_severities_default_and_override() {
+        // ec2 lists every key with its default.
+        let p = Profile::from_files("t", &files_with("")).unwrap();
+        assert_eq!(
+            p.settings.severity.len(),
+            super::super::policy::SEVERITY_DEFAULTS.len()
+        );
+        assert_eq!(p.severity("WIN-7.rtc"), Some("warning"));
+        assert_eq!(p.severity("WIN-7.nope"), None);
+        // A profile without the table (an older one) gets the defaults.
+        let mut files = files_with("");
+        let cut = files[0].1.find("[profile.severity]").unwrap();
+        files[0].1.truncate(cut);
+        let p = Profile::from_files("t", &files).unwrap();
+        assert!(p.settings.severity.is_empty());
+        assert_eq!(p.severity("BOOT-4.no-fallback-loader"), Some("blocker"));
+        let with = |line: &str| {
+            let mut files = files_with("");
+            files[0].1 = files[0].1.replace("\"WIN-7.rtc\" = \"warning\"", line);
+            Profile::from_files("t", &files)
+        };
+        let p = with("\"WIN-7.rtc\" = \"blocker\"").unwrap();
+        assert_eq!(p.severity("WIN-7.rtc"), Some("blocker"));
+        for bad in ["\"WIN-7.rtc\" = \"fatal\"", "\"WIN-77.x\" = \"warning\""] {
+            let e = with(bad).unwrap_err();
+            assert!(e.to_string().contains("severity"), "{e}");
+        }
     }
 
     #[test]
