@@ -78,11 +78,16 @@ s = s.replace('drivers = ["nvme", "ena"], modules_dir = ""',
               'drivers = ["virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "nvme"], modules_dir = ""')
 open(p, "w").write(s)
 EOF
+t0=$(date +%s.%N)
 GUESTFIX_RULES_DIR=$tmp/rules "$gf" plan "$tmp/hostonly.raw" >"$tmp/plan.txt" || true
+t1=$(date +%s.%N)
 grep -q "adding modules .*virtio_blk" "$tmp/plan.txt" || { cat "$tmp/plan.txt"; fail "the plan appends no virtio_blk"; }
 grep -q "^+virtio_blk" "$tmp/plan.txt" || fail "the plan does not add virtio_blk to /etc/initramfs-tools/modules"
+t2=$(date +%s.%N)
 GUESTFIX_RULES_DIR=$tmp/rules "$gf" apply "$tmp/hostonly.raw" --out "$tmp/fixed.qcow2" >"$tmp/apply.txt" \
   || { cat "$tmp/apply.txt"; fail "apply failed"; }
+t3=$(date +%s.%N)
+echo "boot-test-initramfs: timing: plan $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s, apply --out $(awk "BEGIN{printf \"%.2f\", $t3-$t2}") s, overlay $(stat -c %s "$tmp/fixed.qcow2") bytes (BENCHMARKS.md)" >&2
 qemu-img convert -O raw "$tmp/fixed.qcow2" "$tmp/fixed.raw"
 rm "$tmp/fixed.qcow2" "$tmp/hostonly.raw"
 "$gf" cat "$tmp/fixed.raw" -p "/boot/initrd.img-$kver" >"$tmp/initrd.fixed"

@@ -484,7 +484,7 @@ fn linux_facts(
     f.kernels = kernels(&files, opts.skip_initramfs);
     f.boot_modes = boot_modes(set, root, &files);
     f.ssh_server = Fact::Known(ssh(&files));
-    let dhcp: Vec<String> = [
+    let mut dhcp = [
         ("/sbin/dhclient", "dhclient"),
         ("/usr/sbin/dhclient", "dhclient"),
         ("/usr/sbin/dhcpcd", "dhcpcd"),
@@ -514,10 +514,7 @@ fn linux_facts(
         })
         .map(|(_, n)| n.to_string()),
     )
-    .collect::<std::collections::BTreeSet<_>>()
-    .into_iter()
-    .collect();
-    f.dhcp_client = Fact::Known(dhcp);
+    .collect::<std::collections::BTreeSet<_>>();
     f.cloud_init = files.exists("/usr/bin/cloud-init") || files.exists("/etc/cloud/cloud.cfg");
     f.network = network(&files, &f);
     f.applications = if opts.no_applications {
@@ -525,7 +522,52 @@ fn linux_facts(
     } else {
         applications(&files)
     };
+    if dhcp.is_empty() {
+        // LNX-6 (issue 23): the package database and the renderer the network configuration
+        // names are evidence too (a binary may live where no path above looks).
+        let apps = match &f.applications {
+            Fact::Known(a) => a.clone(),
+            _ => applications(&files).known().cloned().unwrap_or_default(),
+        };
+        dhcp.extend(dhcp_clients_from(&apps, &linux::network::inspect(&files)));
+    }
+    f.dhcp_client = Fact::Known(dhcp.into_iter().collect());
     f
+}
+
+/// DHCP clients the installed packages provide, and the one the network configuration's
+/// renderer is (netplan renders to systemd-networkd unless it names NetworkManager; networkd
+/// `.network` files are read by systemd-networkd), when its package is installed.
+fn dhcp_clients_from(
+    apps: &[crate::guest::facts::Application],
+    configs: &[linux::network::IfaceConfig],
+) -> std::collections::BTreeSet<String> {
+    use linux::network::Flavour;
+    let has = |names: &[&str]| apps.iter().any(|a| names.contains(&a.name.as_str()));
+    let mut out = std::collections::BTreeSet::new();
+    for (pkgs, client) in [
+        (
+            &["isc-dhcp-client", "dhclient", "dhcp-client"][..],
+            "dhclient",
+        ),
+        (&["dhcpcd", "dhcpcd5", "dhcpcd-base"][..], "dhcpcd"),
+        (&["network-manager", "NetworkManager"][..], "NetworkManager"),
+        (&["wicked"][..], "wicked"),
+        (&["udhcpc", "busybox-udhcpc"][..], "udhcpc"),
+        (&["systemd-networkd"][..], "systemd-networkd"),
+    ] {
+        if has(pkgs) {
+            out.insert(client.to_string());
+        }
+    }
+    let systemd = has(&["systemd", "systemd-networkd"]);
+    let renders_networkd = configs
+        .iter()
+        .any(|c| matches!(c.flavour, Flavour::Netplan | Flavour::Networkd));
+    if systemd && renders_networkd {
+        out.insert("systemd-networkd".to_string());
+    }
+    out
 }
 
 fn elf_arch(files: &TreeFiles) -> Fact<String> {
@@ -882,4 +924,35 @@ fn applications(files: &TreeFiles) -> Fact<Vec<Application>> {
             .open_ranged(p)
             .map(|s| Box::new(s) as Box<dyn linux::rpmdb::sqlite::PageSource>)
     })
+}
+
+#[cfg(test)]
+mod dhcp_tests {
+    use super::*;
+    use crate::guest::facts::Application;
+    use linux::network::{Flavour, IfaceConfig};
+
+    fn app(n: &str) -> Application {
+        Application {
+            name: n.into(),
+            version: "1".into(),
+            release: String::new(),
+            epoch: 0,
+            arch: "amd64".into(),
+        }
+    }
+
+    /// LNX-6 (issue 23): a dpkg status listing isc-dhcp-client, or netplan rendered by
+    /// systemd-networkd, is a DHCP client even when no binary is where inspection looks.
+    #[test]
+    fn dhcp_clients_from_packages_and_renderer() {
+        let got = dhcp_clients_from(&[app("isc-dhcp-client"), app("bash")], &[]);
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), ["dhclient"]);
+        let netplan = IfaceConfig::new(Flavour::Netplan, "/etc/netplan/50-cloud-init.yaml");
+        let got = dhcp_clients_from(&[app("systemd")], &[netplan.clone()]);
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), ["systemd-networkd"]);
+        // netplan without systemd installed: nothing to render it
+        assert!(dhcp_clients_from(&[app("bash")], &[netplan]).is_empty());
+        assert!(dhcp_clients_from(&[], &[]).is_empty());
+    }
 }

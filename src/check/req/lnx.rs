@@ -352,7 +352,13 @@ pub fn lnx6_dhcp_client(_: &Ctx, os: &OsFacts) -> Vec<Finding> {
             format!("DHCP client: {}", c.join(", ")),
         ),
         _ => Finding::new("LNX-6", Severity::Blocker, subj, "no DHCP client found")
-            .evidence(format!("{:?}", os.dhcp_client))
+            .evidence(match &os.dhcp_client {
+                Fact::Unknown { unknown } => format!("not determined: {unknown}"),
+                Fact::Known(_) => "no DHCP client binary (dhclient, dhcpcd, NetworkManager, \
+                                   systemd-networkd, wicked, udhcpc), enabled network service, \
+                                   installed package or network renderer that provides one"
+                    .to_string(),
+            })
             .fix(
                 "install a DHCP client (isc-dhcp-client, dhcpcd, NetworkManager, systemd-networkd)",
             ),

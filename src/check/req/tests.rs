@@ -884,7 +884,13 @@ fn lnx6_dhcp_client() {
     o.dhcp_client = Fact::Known(vec![]);
     let f = one("LNX-6", on_linux(lnx::lnx6_dhcp_client, o));
     assert_eq!(f.severity, Severity::Blocker);
-    assert_eq!(f.evidence, ["Known([])"]);
+    // plain words, never Rust debug text (issue 23)
+    assert!(
+        f.evidence[0].starts_with("no DHCP client binary"),
+        "{:?}",
+        f.evidence
+    );
+    assert!(!f.evidence[0].contains("Known"));
     let f = one("LNX-6", on_linux(lnx::lnx6_dhcp_client, linux()));
     assert_eq!(
         (f.severity, f.title.as_str()),
