@@ -27,6 +27,7 @@ pub mod inode;
 pub mod log;
 pub mod superblock;
 pub mod symlink;
+pub mod write;
 
 use std::sync::Arc;
 
