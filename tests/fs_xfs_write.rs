@@ -1,0 +1,469 @@
+//! The XFS writer (issue 21) judged by the real tools: images made by `mkfs.xfs -p protofile`
+//! (xfsprogs), written through [`XfsWriter`], then `xfs_repair -n` must print nothing but its
+//! phase lines, our reader must read back exactly the model's bytes and names, and `xfs_db`
+//! must list the same names. Property tests run random write/grow/shrink/create/mkdir/rename
+//! sequences with 4 KiB and 1 KiB blocks (xfs_repair once per sequence). Needs `xfsprogs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use guestfix::block::raw::RawFile;
+use guestfix::fs::Filesystem;
+use guestfix::fs::write::FsWrite;
+use guestfix::fs::xfs::XfsFs;
+use guestfix::fs::xfs::write::{XfsWriteError, XfsWriter};
+use proptest::prelude::*;
+
+fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// What the filesystem should hold: files by path, and directories.
+#[derive(Debug, Clone, Default)]
+struct Model {
+    files: BTreeMap<String, Vec<u8>>,
+    dirs: BTreeSet<String>,
+}
+
+impl Model {
+    fn children(&self, dir: &str) -> BTreeSet<String> {
+        let prefix = if dir == "/" {
+            "/".to_string()
+        } else {
+            format!("{dir}/")
+        };
+        self.files
+            .keys()
+            .chain(self.dirs.iter())
+            .filter_map(|p| p.strip_prefix(&prefix))
+            .filter(|r| !r.is_empty() && !r.contains('/'))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// The starting tree: a few system files and a directory with enough entries to be a block
+/// directory.
+fn base_model() -> Model {
+    let mut m = Model::default();
+    for d in ["/etc", "/boot", "/boot/grub2", "/etc/sysconfig", "/many"] {
+        m.dirs.insert(d.to_string());
+    }
+    m.files.insert(
+        "/etc/fstab".into(),
+        b"UUID=1234 / xfs defaults 0 0\n".to_vec(),
+    );
+    m.files
+        .insert("/boot/grub2/grub.cfg".into(), content(1, 5000));
+    m.files
+        .insert("/boot/grub2/grubenv".into(), content(2, 1024));
+    m.files
+        .insert("/etc/sysconfig/ifcfg-eth0".into(), content(3, 300));
+    m.files
+        .insert("/boot/initramfs.img".into(), content(4, 1 << 20));
+    for i in 0..40 {
+        m.files
+            .insert(format!("/many/entry-{i:03}"), content(100 + i, 10 * i as usize));
+    }
+    m
+}
+
+fn write_proto(m: &Model, dir: &Path) -> PathBuf {
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    fn walk(m: &Model, d: &str, src: &Path, depth: usize, out: &mut String, n: &mut usize) {
+        for name in m.children(d) {
+            let full = if d == "/" {
+                format!("/{name}")
+            } else {
+                format!("{d}/{name}")
+            };
+            let pad = " ".repeat(depth);
+            if let Some(data) = m.files.get(&full) {
+                *n += 1;
+                let f = src.join(format!("f{n}"));
+                std::fs::write(&f, data).unwrap();
+                out.push_str(&format!("{pad}{name} ---644 0 0 {}\n", f.display()));
+            } else {
+                out.push_str(&format!("{pad}{name} d--755 0 0\n"));
+                walk(m, &full, src, depth + 1, out, n);
+                out.push_str(&format!("{pad}$\n"));
+            }
+        }
+    }
+    let mut s = String::from("/dev/null\n0 0\nd--755 0 0\n");
+    let mut n = 0;
+    walk(m, "/", &src, 1, &mut s, &mut n);
+    s.push_str("$\n");
+    let p = dir.join("proto");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn run(c: &mut Command) -> String {
+    let o = c.output().expect("run tool");
+    assert!(
+        o.status.success(),
+        "{c:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn mkfs(dir: &Path, m: &Model, opts: &[&str]) -> PathBuf {
+    let img = dir.join("xfs.img");
+    let f = std::fs::File::create(&img).unwrap();
+    f.set_len(320 << 20).unwrap();
+    drop(f);
+    let proto = write_proto(m, dir);
+    run(Command::new("mkfs.xfs")
+        .arg("-f")
+        .arg("-q")
+        .args(opts)
+        .arg("-p")
+        .arg(&proto)
+        .arg(&img));
+    img
+}
+
+/// `xfs_repair -n` exits 0 and prints only its phase lines (and the host-geometry notes every
+/// run on a plain file prints).
+fn repair_clean(img: &Path) {
+    let out = run(Command::new("xfs_repair").arg("-n").arg("-f").arg(img));
+    for line in out.lines() {
+        let ok = line.starts_with("Phase ")
+            || line.starts_with("        - ")
+            || line.starts_with("No modify flag set")
+            || line == "Cannot get host filesystem geometry."
+            || line == "Repair may fail if there is a sector size mismatch between"
+            || line == "the image and the host filesystem."
+            || line.is_empty();
+        assert!(ok, "xfs_repair -n complains: {line}\n---\n{out}");
+    }
+}
+
+fn open_writer(img: &Path) -> Result<XfsWriter, XfsWriteError> {
+    let dev = Arc::new(RawFile::open_rw(img).unwrap());
+    XfsWriter::open(dev)
+}
+
+/// Our reader reads back exactly the model.
+fn check_reader(img: &Path, m: &Model) {
+    let fs = XfsFs::open(Arc::new(RawFile::open(img).unwrap())).unwrap();
+    for (p, data) in &m.files {
+        let st = fs.stat(p.as_bytes()).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(st.size, data.len() as u64, "{p}: size");
+        let mut buf = vec![0u8; data.len()];
+        let n = fs.read_at(p.as_bytes(), 0, &mut buf).unwrap();
+        assert_eq!(n, data.len(), "{p}: short read");
+        assert!(buf == *data, "{p}: content differs");
+    }
+    for d in m.dirs.iter().map(String::as_str).chain(["/"]) {
+        let names: BTreeSet<String> = fs
+            .read_dir(d.as_bytes())
+            .unwrap_or_else(|e| panic!("{d}: {e}"))
+            .into_iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect();
+        assert_eq!(names, m.children(d), "{d}: entries");
+    }
+}
+
+/// xfs_db lists the same names in `dir`.
+fn check_xfs_db_ls(img: &Path, m: &Model, dir: &str) {
+    let out = run(Command::new("xfs_db")
+        .arg("-r")
+        .arg("-c")
+        .arg(format!("ls {dir}"))
+        .arg(img));
+    let names: BTreeSet<String> = out
+        .lines()
+        .filter_map(|l| {
+            // "offset inode type hash namelen name (good)"
+            let t: Vec<&str> = l.split_whitespace().collect();
+            (t.len() == 7 && t[6] == "(good)").then(|| t[5].to_string())
+        })
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    assert_eq!(names, m.children(dir), "xfs_db ls {dir}:\n{out}");
+}
+
+fn check_all(img: &Path, m: &Model) {
+    repair_clean(img);
+    check_reader(img, m);
+}
+
+#[test]
+fn replace_grow_shrink_same_size() {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, &[]);
+    check_all(&img, &m);
+    let mut w = open_writer(&img).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("/etc/fstab", b"UUID=abcd / xfs defaults 0 0\n".to_vec()),
+        ("/boot/grub2/grub.cfg", content(11, 5000)),
+        ("/boot/grub2/grub.cfg", content(12, 70_000)),
+        ("/boot/initramfs.img", content(13, 5 << 20)),
+        ("/boot/grub2/grubenv", Vec::new()),
+        ("/boot/initramfs.img", content(14, 100)),
+        ("/boot/grub2/grubenv", content(15, 1024)),
+    ];
+    for (p, data) in cases {
+        FsWrite::replace(&mut w, p, None, &data).unwrap();
+        m.files.insert(p.into(), data);
+    }
+    FsWrite::flush(&mut w).unwrap();
+    drop(w);
+    check_all(&img, &m);
+}
+
+#[test]
+fn create_backup_rename_mkdir() {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, &[]);
+    let mut w = open_writer(&img).unwrap();
+    // Backup then replace.
+    let old = m.files["/etc/fstab"].clone();
+    FsWrite::replace(&mut w, "/etc/fstab", Some("fstab.guestfix-orig"), b"new\n").unwrap();
+    m.files.insert("/etc/fstab.guestfix-orig".into(), old);
+    m.files.insert("/etc/fstab".into(), b"new\n".to_vec());
+    // Short-form /etc grows into a block directory.
+    for i in 0..30 {
+        let p = format!("/etc/new-file-with-a-long-name-{i:02}");
+        FsWrite::create(&mut w, &p, &content(200 + i, 300 * i as usize)).unwrap();
+        m.files.insert(p, content(200 + i, 300 * i as usize));
+    }
+    // Block directory gains entries.
+    for i in 0..5 {
+        let p = format!("/many/more-{i}");
+        FsWrite::create(&mut w, &p, b"x").unwrap();
+        m.files.insert(p, b"x".to_vec());
+    }
+    // Missing parents are created.
+    FsWrite::create(&mut w, "/etc/NetworkManager/system-connections/eth0.nmconnection", b"[connection]\n").unwrap();
+    m.dirs.insert("/etc/NetworkManager".into());
+    m.dirs.insert("/etc/NetworkManager/system-connections".into());
+    m.files.insert(
+        "/etc/NetworkManager/system-connections/eth0.nmconnection".into(),
+        b"[connection]\n".to_vec(),
+    );
+    // Renames: inside a directory and across directories.
+    FsWrite::rename(&mut w, "/etc/sysconfig/ifcfg-eth0", "/etc/sysconfig/ifcfg-ens3").unwrap();
+    let v = m.files.remove("/etc/sysconfig/ifcfg-eth0").unwrap();
+    m.files.insert("/etc/sysconfig/ifcfg-ens3".into(), v);
+    FsWrite::rename(&mut w, "/many/entry-005", "/etc/moved").unwrap();
+    let v = m.files.remove("/many/entry-005").unwrap();
+    m.files.insert("/etc/moved".into(), v);
+    // Errors leave the filesystem as it was.
+    assert!(FsWrite::create(&mut w, "/etc/fstab", b"x").is_err());
+    assert!(FsWrite::rename(&mut w, "/etc/fstab", "/etc/moved").is_err());
+    assert!(FsWrite::replace(&mut w, "/etc", None, b"x").is_err());
+    assert!(FsWrite::exists(&w, "/etc/fstab").unwrap());
+    assert!(!FsWrite::exists(&w, "/etc/nope").unwrap());
+    FsWrite::flush(&mut w).unwrap();
+    drop(w);
+    check_all(&img, &m);
+    check_xfs_db_ls(&img, &m, "/etc");
+    check_xfs_db_ls(&img, &m, "/many");
+}
+
+#[test]
+fn refusals_name_the_feature() {
+    let td = tempfile::tempdir().unwrap();
+    let m = base_model();
+    for (opts, want) in [
+        (&["-m", "rmapbt=1"][..], "rmapbt"),
+        (&["-m", "crc=0"][..], "version 4"),
+    ] {
+        let img = mkfs(td.path(), &m, opts);
+        let before = std::fs::read(&img).unwrap();
+        let e = open_writer(&img).unwrap_err();
+        assert!(e.to_string().contains(want), "{opts:?}: {e}");
+        assert!(std::fs::read(&img).unwrap() == before, "{opts:?}: image changed");
+    }
+}
+
+#[test]
+fn dirty_log_is_refused() {
+    let td = tempfile::tempdir().unwrap();
+    let m = base_model();
+    let img = mkfs(td.path(), &m, &[]);
+    // Overwrite the log's first record with a record header that is not an unmount record
+    // (xfs_db cannot dirty a log; a stale record header is what a crash leaves).
+    let fs = XfsFs::open(Arc::new(RawFile::open(&img).unwrap())).unwrap();
+    let sb = fs.superblock().clone();
+    drop(fs);
+    let log_off = (sb.logstart >> sb.agblklog) * u64::from(sb.agblocks) * u64::from(sb.block_size)
+        + (sb.logstart & ((1 << sb.agblklog) - 1)) * u64::from(sb.block_size);
+    let mut f = std::fs::OpenOptions::new().write(true).read(true).open(&img).unwrap();
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut hdr = [0u8; 512];
+    f.seek(SeekFrom::Start(log_off)).unwrap();
+    f.read_exact(&mut hdr).unwrap();
+    // Second basic block: the unmount record's operation header; claim 2 operations.
+    hdr[40..44].copy_from_slice(&2u32.to_be_bytes());
+    f.seek(SeekFrom::Start(log_off)).unwrap();
+    f.write_all(&hdr).unwrap();
+    drop(f);
+    let e = open_writer(&img).unwrap_err();
+    assert!(matches!(e, XfsWriteError::DirtyLog(_)), "{e}");
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write { file: usize, len: usize, seed: u64 },
+    Create { dir: usize, name: u8, len: usize, seed: u64 },
+    Mkdir { dir: usize, name: u8 },
+    Rename { file: usize, name: u8 },
+}
+
+fn len_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        3 => 0usize..600,
+        3 => 600usize..20_000,
+        2 => 20_000usize..300_000,
+        1 => 300_000usize..3_000_000,
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (any::<usize>(), len_strategy(), any::<u64>())
+            .prop_map(|(file, len, seed)| Op::Write { file, len, seed }),
+        3 => (any::<usize>(), any::<u8>(), len_strategy(), any::<u64>())
+            .prop_map(|(dir, name, len, seed)| Op::Create { dir, name, len, seed }),
+        1 => (any::<usize>(), any::<u8>()).prop_map(|(dir, name)| Op::Mkdir { dir, name }),
+        2 => (any::<usize>(), any::<u8>()).prop_map(|(file, name)| Op::Rename { file, name }),
+    ]
+}
+
+fn parent_of(p: &str) -> &str {
+    match p.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((d, _)) => d,
+    }
+}
+
+/// Whether an error is a clean refusal this writer may give (the model is then unchanged).
+fn refusal(e: &XfsWriteError) -> bool {
+    matches!(
+        e,
+        XfsWriteError::TreeShape { .. }
+            | XfsWriteError::Unsupported { .. }
+            | XfsWriteError::NoFreeInode
+            | XfsWriteError::NoSpace(_)
+    )
+}
+
+fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, opts);
+    let mut w = open_writer(&img).unwrap();
+    for op in ops {
+        let files: Vec<String> = m.files.keys().cloned().collect();
+        let dirs: Vec<String> = m.dirs.iter().cloned().chain(["/".to_string()]).collect();
+        let join = |d: &str, n: String| {
+            if d == "/" {
+                format!("/{n}")
+            } else {
+                format!("{d}/{n}")
+            }
+        };
+        let (r, apply): (Result<(), XfsWriteError>, Box<dyn FnOnce(&mut Model)>) = match op {
+            Op::Write { file, len, seed } => {
+                let p = files[file % files.len()].clone();
+                let data = content(*seed, *len);
+                let r = w.replace_file(p.as_bytes(), &data);
+                (r, Box::new(move |m: &mut Model| {
+                    m.files.insert(p, data);
+                }))
+            }
+            Op::Create { dir, name, len, seed } => {
+                let d = dirs[dir % dirs.len()].clone();
+                let p = join(&d, format!("n{name}"));
+                if m.files.contains_key(&p) || m.dirs.contains(&p) {
+                    continue;
+                }
+                let data = content(*seed, *len);
+                let r = w
+                    .create_file(d.as_bytes(), format!("n{name}").as_bytes(), &data, 0o644)
+                    .map(|_| ());
+                (r, Box::new(move |m: &mut Model| {
+                    m.files.insert(p, data);
+                }))
+            }
+            Op::Mkdir { dir, name } => {
+                let d = dirs[dir % dirs.len()].clone();
+                let p = join(&d, format!("d{name}"));
+                if m.dirs.contains(&p) {
+                    continue;
+                }
+                let r = w
+                    .create_dir(d.as_bytes(), format!("d{name}").as_bytes(), 0o755)
+                    .map(|_| ());
+                (r, Box::new(move |m: &mut Model| {
+                    m.dirs.insert(p);
+                }))
+            }
+            Op::Rename { file, name } => {
+                let p = files[file % files.len()].clone();
+                let d = parent_of(&p).to_string();
+                let to = join(&d, format!("r{name}"));
+                if m.files.contains_key(&to) {
+                    continue;
+                }
+                let r = w.rename(p.as_bytes(), d.as_bytes(), format!("r{name}").as_bytes());
+                (r, Box::new(move |m: &mut Model| {
+                    let v = m.files.remove(&p).unwrap_or_default();
+                    m.files.insert(to, v);
+                }))
+            }
+        };
+        match r {
+            Ok(()) => apply(&mut m),
+            Err(e) if refusal(&e) => {}
+            Err(e) => return Err(TestCaseError::fail(format!("{op:?}: {e}"))),
+        }
+    }
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn prop_4k(ops in proptest::collection::vec(op_strategy(), 1..25)) {
+        run_ops(&[], &ops)?;
+    }
+
+    #[test]
+    fn prop_1k(ops in proptest::collection::vec(op_strategy(), 1..25)) {
+        run_ops(&["-b", "size=1024"], &ops)?;
+    }
+
+    #[test]
+    fn prop_explicit_v5_defaults(ops in proptest::collection::vec(op_strategy(), 1..15)) {
+        run_ops(&["-m", "crc=1,finobt=1,reflink=1", "-i", "sparse=1"], &ops)?;
+    }
+}
