@@ -467,3 +467,15 @@ proptest! {
         run_ops(&["-m", "crc=1,finobt=1,reflink=1", "-i", "sparse=1"], &ops)?;
     }
 }
+
+#[path = "../fuzz/bodies/xfs_write.rs"]
+mod fuzz_body;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+    /// The fuzz target's body on random operation strings (cargo-fuzz explores further).
+    #[test]
+    fn fuzz_body_random_ops(data in proptest::collection::vec(any::<u8>(), 0..160)) {
+        fuzz_body::run(&data);
+    }
+}
