@@ -479,3 +479,65 @@ proptest! {
         fuzz_body::run(&data);
     }
 }
+
+/// Running out of what this writer can do (free inodes in existing chunks, room in a block
+/// directory, room in a free-space tree leaf) is a clean refusal that changes nothing.
+#[test]
+fn exhaustion_is_refused_cleanly() {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, &["-b", "size=1024"]);
+    let mut w = open_writer(&img).unwrap();
+    // Interleaved growth: every file ends up with many one-block extents.
+    let files: Vec<String> = (0..12).map(|i| format!("/frag-{i:02}")).collect();
+    for f in &files {
+        w.create_file(b"/", f[1..].as_bytes(), b"", 0o644).unwrap();
+        m.files.insert(f.clone(), Vec::new());
+    }
+    let mut saw_tree_refusal = false;
+    for round in 1..=21usize {
+        for (k, f) in files.iter().enumerate() {
+            let data = content((round * 100 + k) as u64, round * 1024);
+            match w.replace_file(f.as_bytes(), &data) {
+                Ok(()) => {
+                    m.files.insert(f.clone(), data);
+                }
+                Err(e) => assert!(refusal(&e), "{f}: {e}"),
+            }
+        }
+    }
+    // Freeing every other file scatters single free blocks: the free-space leaves fill up.
+    for f in files.iter().step_by(2) {
+        match w.replace_file(f.as_bytes(), b"") {
+            Ok(()) => {
+                m.files.insert(f.clone(), Vec::new());
+            }
+            Err(e) => {
+                assert!(refusal(&e), "{f}: {e}");
+                saw_tree_refusal |= matches!(e, XfsWriteError::TreeShape { .. });
+            }
+        }
+    }
+    // Inodes and directory room run out.
+    let mut created = 0;
+    let mut last_err = None;
+    for i in 0..400 {
+        let name = format!("entry-with-a-rather-long-name-{i:04}");
+        match w.create_file(b"/many", name.as_bytes(), b"", 0o644) {
+            Ok(_) => {
+                created += 1;
+                m.files.insert(format!("/many/{name}"), Vec::new());
+            }
+            Err(e) => {
+                assert!(refusal(&e), "{name}: {e}");
+                last_err = Some(e);
+                break;
+            }
+        }
+    }
+    eprintln!("created {created}, then: {last_err:?}; tree refusal seen: {saw_tree_refusal}");
+    assert!(last_err.is_some());
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+}

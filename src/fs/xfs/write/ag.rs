@@ -55,6 +55,13 @@ impl AgState {
         if get32(&agi, 0, &iw)? != 0x5841_4749 || get32(&agi, 8, &iw)? != agno {
             return Err(corrupt(&iw, "bad magic or sequence number"));
         }
+        for bucket in 0..64 {
+            if get32(&agi, 40 + 4 * bucket, &iw)? != 0xffff_ffff {
+                return Err(XfsWriteError::UnsupportedFeature(format!(
+                    "unlinked (orphan) inodes in AG {agno} awaiting log recovery or repair"
+                )));
+            }
+        }
         let load = |kind, root, levels| SbTree::load(dev, geo, kind, agno, root, levels);
         let bno = load(&btree::BNO, get32(&agf, 16, &fw)?, get32(&agf, 28, &fw)?)?;
         let cnt = load(&btree::CNT, get32(&agf, 20, &fw)?, get32(&agf, 32, &fw)?)?;

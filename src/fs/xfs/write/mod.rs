@@ -12,7 +12,8 @@
 //! cleanly unmounted.
 //!
 //! Refused before anything is written, naming the reason ([`XfsWriteError`]): v4 (non-CRC)
-//! filesystems, a log that needs recovery, an external log, realtime devices, quotas, rmapbt,
+//! filesystems, a log that needs recovery, orphan (unlinked) inodes, an external log, realtime
+//! devices, quotas, rmapbt,
 //! needsrepair, nrext64, exchange-range, parent pointers, ascii-ci, unknown feature bits;
 //! files whose blocks are shared (reflinked); B+tree-form data forks and growth beyond the
 //! inode's extent list; leaf and node directories; a free-space or inode tree that would
