@@ -73,8 +73,10 @@ fn base_model() -> Model {
     m.files
         .insert("/boot/initramfs.img".into(), content(4, 1 << 20));
     for i in 0..40 {
-        m.files
-            .insert(format!("/many/entry-{i:03}"), content(100 + i, 10 * i as usize));
+        m.files.insert(
+            format!("/many/entry-{i:03}"),
+            content(100 + i, 10 * i as usize),
+        );
     }
     m
 }
@@ -300,15 +302,26 @@ fn create_backup_rename_mkdir() {
         m.files.insert(p, b"x".to_vec());
     }
     // Missing parents are created.
-    FsWrite::create(&mut w, "/etc/NetworkManager/system-connections/eth0.nmconnection", b"[connection]\n").unwrap();
+    FsWrite::create(
+        &mut w,
+        "/etc/NetworkManager/system-connections/eth0.nmconnection",
+        b"[connection]\n",
+    )
+    .unwrap();
     m.dirs.insert("/etc/NetworkManager".into());
-    m.dirs.insert("/etc/NetworkManager/system-connections".into());
+    m.dirs
+        .insert("/etc/NetworkManager/system-connections".into());
     m.files.insert(
         "/etc/NetworkManager/system-connections/eth0.nmconnection".into(),
         b"[connection]\n".to_vec(),
     );
     // Renames: inside a directory and across directories.
-    FsWrite::rename(&mut w, "/etc/sysconfig/ifcfg-eth0", "/etc/sysconfig/ifcfg-ens3").unwrap();
+    FsWrite::rename(
+        &mut w,
+        "/etc/sysconfig/ifcfg-eth0",
+        "/etc/sysconfig/ifcfg-ens3",
+    )
+    .unwrap();
     let v = m.files.remove("/etc/sysconfig/ifcfg-eth0").unwrap();
     m.files.insert("/etc/sysconfig/ifcfg-ens3".into(), v);
     FsWrite::rename(&mut w, "/many/entry-005", "/etc/moved").unwrap();
@@ -339,7 +352,10 @@ fn refusals_name_the_feature() {
         let before = std::fs::read(&img).unwrap();
         let e = open_writer(&img).unwrap_err();
         assert!(e.to_string().contains(want), "{opts:?}: {e}");
-        assert!(std::fs::read(&img).unwrap() == before, "{opts:?}: image changed");
+        assert!(
+            std::fs::read(&img).unwrap() == before,
+            "{opts:?}: image changed"
+        );
     }
 }
 
@@ -355,7 +371,11 @@ fn dirty_log_is_refused() {
     drop(fs);
     let log_off = (sb.logstart >> sb.agblklog) * u64::from(sb.agblocks) * u64::from(sb.block_size)
         + (sb.logstart & ((1 << sb.agblklog) - 1)) * u64::from(sb.block_size);
-    let mut f = std::fs::OpenOptions::new().write(true).read(true).open(&img).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .read(true)
+        .open(&img)
+        .unwrap();
     use std::io::{Read, Seek, SeekFrom, Write};
     let mut hdr = [0u8; 512];
     f.seek(SeekFrom::Start(log_off)).unwrap();
@@ -371,10 +391,25 @@ fn dirty_log_is_refused() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write { file: usize, len: usize, seed: u64 },
-    Create { dir: usize, name: u8, len: usize, seed: u64 },
-    Mkdir { dir: usize, name: u8 },
-    Rename { file: usize, name: u8 },
+    Write {
+        file: usize,
+        len: usize,
+        seed: u64,
+    },
+    Create {
+        dir: usize,
+        name: u8,
+        len: usize,
+        seed: u64,
+    },
+    Mkdir {
+        dir: usize,
+        name: u8,
+    },
+    Rename {
+        file: usize,
+        name: u8,
+    },
 }
 
 fn len_strategy() -> impl Strategy<Value = usize> {
@@ -415,6 +450,9 @@ fn refusal(e: &XfsWriteError) -> bool {
     )
 }
 
+/// How a successful operation changes the model.
+type ModelEdit = Box<dyn FnOnce(&mut Model)>;
+
 fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
     let td = tempfile::tempdir().unwrap();
     let mut m = base_model();
@@ -430,16 +468,24 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
                 format!("{d}/{n}")
             }
         };
-        let (r, apply): (Result<(), XfsWriteError>, Box<dyn FnOnce(&mut Model)>) = match op {
+        let (r, apply): (Result<(), XfsWriteError>, ModelEdit) = match op {
             Op::Write { file, len, seed } => {
                 let p = files[file % files.len()].clone();
                 let data = content(*seed, *len);
                 let r = w.replace_file(p.as_bytes(), &data);
-                (r, Box::new(move |m: &mut Model| {
-                    m.files.insert(p, data);
-                }))
+                (
+                    r,
+                    Box::new(move |m: &mut Model| {
+                        m.files.insert(p, data);
+                    }),
+                )
             }
-            Op::Create { dir, name, len, seed } => {
+            Op::Create {
+                dir,
+                name,
+                len,
+                seed,
+            } => {
                 let d = dirs[dir % dirs.len()].clone();
                 let p = join(&d, format!("n{name}"));
                 if m.files.contains_key(&p) || m.dirs.contains(&p) {
@@ -449,9 +495,12 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
                 let r = w
                     .create_file(d.as_bytes(), format!("n{name}").as_bytes(), &data, 0o644)
                     .map(|_| ());
-                (r, Box::new(move |m: &mut Model| {
-                    m.files.insert(p, data);
-                }))
+                (
+                    r,
+                    Box::new(move |m: &mut Model| {
+                        m.files.insert(p, data);
+                    }),
+                )
             }
             Op::Mkdir { dir, name } => {
                 let d = dirs[dir % dirs.len()].clone();
@@ -462,9 +511,12 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
                 let r = w
                     .create_dir(d.as_bytes(), format!("d{name}").as_bytes(), 0o755)
                     .map(|_| ());
-                (r, Box::new(move |m: &mut Model| {
-                    m.dirs.insert(p);
-                }))
+                (
+                    r,
+                    Box::new(move |m: &mut Model| {
+                        m.dirs.insert(p);
+                    }),
+                )
             }
             Op::Rename { file, name } => {
                 let p = files[file % files.len()].clone();
@@ -474,10 +526,13 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
                     continue;
                 }
                 let r = w.rename(p.as_bytes(), d.as_bytes(), format!("r{name}").as_bytes());
-                (r, Box::new(move |m: &mut Model| {
-                    let v = m.files.remove(&p).unwrap_or_default();
-                    m.files.insert(to, v);
-                }))
+                (
+                    r,
+                    Box::new(move |m: &mut Model| {
+                        let v = m.files.remove(&p).unwrap_or_default();
+                        m.files.insert(to, v);
+                    }),
+                )
             }
         };
         match r {
@@ -533,7 +588,7 @@ fn exhaustion_is_refused_cleanly() {
     // Interleaved growth: every file ends up with many one-block extents.
     let files: Vec<String> = (0..12).map(|i| format!("/frag-{i:02}")).collect();
     for f in &files {
-        w.create_file(b"/", f[1..].as_bytes(), b"", 0o644).unwrap();
+        w.create_file(b"/", &f.as_bytes()[1..], b"", 0o644).unwrap();
         m.files.insert(f.clone(), Vec::new());
     }
     let mut saw_tree_refusal = false;
@@ -591,8 +646,13 @@ fn exhaustion_is_refused_cleanly() {
 fn multi_level_trees_made_by_the_kernel() {
     let td = tempfile::tempdir().unwrap();
     let img = td.path().join("k.img");
-    std::fs::File::create(&img).unwrap().set_len(320 << 20).unwrap();
-    run(Command::new("mkfs.xfs").args(["-f", "-q", "-b", "size=1024"]).arg(&img));
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(320 << 20)
+        .unwrap();
+    run(Command::new("mkfs.xfs")
+        .args(["-f", "-q", "-b", "size=1024"])
+        .arg(&img));
     let mnt = td.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let mounted = Command::new("mount")
@@ -628,9 +688,22 @@ fn multi_level_trees_made_by_the_kernel() {
     filled.unwrap();
     repair_clean(&img);
     let levels = run(Command::new("xfs_db")
-        .args(["-r", "-c", "agf 1", "-c", "p bnolevel", "-c", "agi 0", "-c", "p level"])
+        .args([
+            "-r",
+            "-c",
+            "agf 1",
+            "-c",
+            "p bnolevel",
+            "-c",
+            "agi 0",
+            "-c",
+            "p level",
+        ])
         .arg(&img));
-    assert!(levels.contains("bnolevel = 2") && levels.contains("level = 2"), "{levels}");
+    assert!(
+        levels.contains("bnolevel = 2") && levels.contains("level = 2"),
+        "{levels}"
+    );
     m.files.insert("/fstab".into(), b"hello\n".to_vec());
     let mut w = open_writer(&img).unwrap();
     let (mut ok, mut refused) = (0, 0);
@@ -652,7 +725,11 @@ fn multi_level_trees_made_by_the_kernel() {
         note(r, &mut m, format!("/{name}"), d);
         // Free and allocate in AG 1's two-level free-space trees.
         let p = format!("/w/s{:04}", 1 + 2 * i);
-        let d = if i % 2 == 0 { Vec::new() } else { content(i, 5000) };
+        let d = if i % 2 == 0 {
+            Vec::new()
+        } else {
+            content(i, 5000)
+        };
         let r = w.replace_file(p.as_bytes(), &d);
         note(r, &mut m, p, d);
     }

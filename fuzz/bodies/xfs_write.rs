@@ -91,7 +91,9 @@ impl WritableDev for SparseDev {
 }
 
 fn bytes(seed: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect()
 }
 
 pub fn run(data: &[u8]) {
@@ -110,12 +112,23 @@ pub fn run(data: &[u8]) {
     }
     let dirs = ["/", "/etc", "/etc/sysconfig", "/boot", "/many"];
     for op in data.chunks(4) {
-        let [k, a, b, c] = [op[0], *op.get(1).unwrap_or(&0), *op.get(2).unwrap_or(&0), *op.get(3).unwrap_or(&0)];
+        let [k, a, b, c] = [
+            op[0],
+            *op.get(1).unwrap_or(&0),
+            *op.get(2).unwrap_or(&0),
+            *op.get(3).unwrap_or(&0),
+        ];
         let len = usize::from(u16::from_be_bytes([b, c])) * (1 + usize::from(k >> 4));
         let keys: Vec<String> = files.keys().cloned().collect();
         let pick = keys[usize::from(a) % keys.len()].clone();
         let dir = dirs[usize::from(a) % dirs.len()];
-        let join = |n: String| if dir == "/" { format!("/{n}") } else { format!("{dir}/{n}") };
+        let join = |n: String| {
+            if dir == "/" {
+                format!("/{n}")
+            } else {
+                format!("{dir}/{n}")
+            }
+        };
         match k % 5 {
             0 => {
                 let d = bytes(b, len);
@@ -126,7 +139,9 @@ pub fn run(data: &[u8]) {
             1 => {
                 let name = format!("f{c}");
                 let d = bytes(c, len);
-                if w.create_file(dir.as_bytes(), name.as_bytes(), &d, 0o644).is_ok() {
+                if w.create_file(dir.as_bytes(), name.as_bytes(), &d, 0o644)
+                    .is_ok()
+                {
                     files.insert(join(name), d);
                 }
             }
@@ -137,9 +152,15 @@ pub fn run(data: &[u8]) {
                 let (pd, _) = guestfix::fs::write::split_path(&pick);
                 let pd = pd.to_string();
                 let name = format!("r{c}");
-                if w.rename(pick.as_bytes(), pd.as_bytes(), name.as_bytes()).is_ok() {
+                if w.rename(pick.as_bytes(), pd.as_bytes(), name.as_bytes())
+                    .is_ok()
+                {
                     let v = files.remove(&pick).unwrap();
-                    let to = if pd == "/" { format!("/{name}") } else { format!("{pd}/{name}") };
+                    let to = if pd == "/" {
+                        format!("/{name}")
+                    } else {
+                        format!("{pd}/{name}")
+                    };
                     files.insert(to, v);
                 }
             }
@@ -149,8 +170,14 @@ pub fn run(data: &[u8]) {
                 let pd = pd.to_string();
                 let d = bytes(a, len);
                 let old = files[&pick].clone();
-                if w.backup_and_replace(pick.as_bytes(), name.as_bytes(), &d).is_ok() {
-                    let to = if pd == "/" { format!("/{name}") } else { format!("{pd}/{name}") };
+                if w.backup_and_replace(pick.as_bytes(), name.as_bytes(), &d)
+                    .is_ok()
+                {
+                    let to = if pd == "/" {
+                        format!("/{name}")
+                    } else {
+                        format!("{pd}/{name}")
+                    };
                     files.insert(to, old);
                     files.insert(pick, d);
                 }
@@ -168,6 +195,7 @@ pub fn run(data: &[u8]) {
         assert!(buf == *want, "{p}: content differs");
     }
     for d in dirs {
-        fs.read_dir(d.as_bytes()).unwrap_or_else(|e| panic!("{d}: {e}"));
+        fs.read_dir(d.as_bytes())
+            .unwrap_or_else(|e| panic!("{d}: {e}"));
     }
 }

@@ -67,12 +67,20 @@ impl AgState {
         let cnt = load(&btree::CNT, get32(&agf, 20, &fw)?, get32(&agf, 32, &fw)?)?;
         let ino = load(&btree::INO, get32(&agi, 20, &iw)?, get32(&agi, 24, &iw)?)?;
         let fino = if finobt {
-            Some(load(&btree::FINO, get32(&agi, 328, &iw)?, get32(&agi, 332, &iw)?)?)
+            Some(load(
+                &btree::FINO,
+                get32(&agi, 328, &iw)?,
+                get32(&agi, 332, &iw)?,
+            )?)
         } else {
             None
         };
         let refc = if reflink {
-            Some(load(&btree::REFC, get32(&agf, 88, &fw)?, get32(&agf, 92, &fw)?)?)
+            Some(load(
+                &btree::REFC,
+                get32(&agf, 88, &fw)?,
+                get32(&agf, 92, &fw)?,
+            )?)
         } else {
             None
         };
@@ -190,7 +198,10 @@ impl AgState {
         let what = || format!("free space of AG {}", self.agno);
         let end = u64::from(start) + u64::from(len);
         if len == 0 || end > geo.ag_len(self.agno) {
-            return Err(corrupt(what(), format!("freeing {start}+{len} outside the AG")));
+            return Err(corrupt(
+                what(),
+                format!("freeing {start}+{len} outside the AG"),
+            ));
         }
         let prev = self.free.range(..=start).next_back().map(|(&s, &l)| (s, l));
         let next = self.free.range(start..).next().map(|(&s, &l)| (s, l));

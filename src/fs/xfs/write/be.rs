@@ -6,7 +6,12 @@ use super::error::{XfsWriteError, corrupt};
 fn field<'a>(b: &'a [u8], off: usize, len: usize, what: &str) -> Result<&'a [u8], XfsWriteError> {
     off.checked_add(len)
         .and_then(|e| b.get(off..e))
-        .ok_or_else(|| corrupt(what, format!("field at byte {off} lies outside the structure")))
+        .ok_or_else(|| {
+            corrupt(
+                what,
+                format!("field at byte {off} lies outside the structure"),
+            )
+        })
 }
 
 fn field_mut<'a>(
@@ -17,7 +22,12 @@ fn field_mut<'a>(
 ) -> Result<&'a mut [u8], XfsWriteError> {
     off.checked_add(len)
         .and_then(|e| b.get_mut(off..e))
-        .ok_or_else(|| corrupt(what, format!("field at byte {off} lies outside the structure")))
+        .ok_or_else(|| {
+            corrupt(
+                what,
+                format!("field at byte {off} lies outside the structure"),
+            )
+        })
 }
 
 pub fn get16(b: &[u8], off: usize, what: &str) -> Result<u16, XfsWriteError> {

@@ -20,7 +20,7 @@ pub fn encode(e: &Extent) -> [u8; 16] {
 
 /// Encode an extent list into a fork image.
 pub fn encode_all(exts: &[Extent]) -> Vec<u8> {
-    exts.iter().flat_map(|e| encode(e)).collect()
+    exts.iter().flat_map(encode).collect()
 }
 
 /// Split an old map at file block `n`: extents (written) covering `[0, n)` that are kept, and

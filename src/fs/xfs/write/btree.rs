@@ -221,7 +221,6 @@ impl SbTree {
                 first_keys.push(first);
             }
         }
-        let mr = node_max(geo, kind);
         for level in self.levels.iter_mut().skip(1) {
             let mut keys = first_keys.into_iter();
             let mut next_first = Vec::new();
@@ -239,7 +238,6 @@ impl SbTree {
                     }
                     put(&mut raw, HDR + j * kind.key_len, &k, &what)?;
                 }
-                let _ = mr;
                 set_crc(&mut raw, CRC_OFF, &what)?;
                 if raw != node.raw {
                     node.raw = raw;
@@ -288,10 +286,16 @@ fn check_block(
     }
     super::verify_crc(raw, CRC_OFF, &what)?;
     if u32::from(get16(raw, 4, &what)?) != level {
-        return Err(corrupt(&what, format!("level {} where {level} was expected", get16(raw, 4, &what)?)));
+        return Err(corrupt(
+            &what,
+            format!("level {} where {level} was expected", get16(raw, 4, &what)?),
+        ));
     }
     if get64(raw, 16, &what)? != geo.agb_byte(agno, agbno) >> 9 {
-        return Err(corrupt(&what, "block number field does not match its location"));
+        return Err(corrupt(
+            &what,
+            "block number field does not match its location",
+        ));
     }
     if raw.get(32..48) != Some(&geo.meta_uuid[..]) {
         return Err(corrupt(&what, "UUID does not match the superblock"));

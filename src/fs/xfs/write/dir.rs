@@ -126,7 +126,10 @@ pub fn parse_block(raw: &[u8], ino: u64, ftype: bool, what: &str) -> Result<Dir,
         if get16(raw, pos, what)? == 0xffff {
             let len = usize::from(get16(raw, pos + 2, what)?);
             if len < 8 || len % 8 != 0 {
-                return Err(corrupt(what, format!("free region of {len} bytes at {pos}")));
+                return Err(corrupt(
+                    what,
+                    format!("free region of {len} bytes at {pos}"),
+                ));
             }
             pos += len;
             continue;
@@ -182,7 +185,11 @@ pub fn encode_block(
     let what = format!("directory block of inode {ino}");
     let w = what.as_str();
     let mut all: Vec<(&[u8], u64, u8)> = vec![(b".", ino, FT_DIR), (b"..", d.parent, FT_DIR)];
-    all.extend(d.entries.iter().map(|e| (e.name.as_slice(), e.ino, e.ftype)));
+    all.extend(
+        d.entries
+            .iter()
+            .map(|e| (e.name.as_slice(), e.ino, e.ftype)),
+    );
     let data_len: usize = all.iter().map(|e| data_entsize(e.0.len(), ftype)).sum();
     let leaf_start = match dbs.checked_sub(8 + 8 * all.len()) {
         Some(l) if DATA_HDR + data_len <= l => l,

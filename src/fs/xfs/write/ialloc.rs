@@ -78,11 +78,17 @@ pub fn take(ag: &mut AgState, geo: &Geo) -> Result<Option<u32>, XfsWriteError> {
     let what = format!("inobt of AG {}", ag.agno);
     let mut rec = recs[i];
     if rec.freecount == 0 {
-        return Err(corrupt(&what, "free inode in a chunk whose free count is 0"));
+        return Err(corrupt(
+            &what,
+            "free inode in a chunk whose free count is 0",
+        ));
     }
     rec.free &= !(1u64 << bit);
     rec.freecount -= 1;
-    let agino = rec.startino.checked_add(bit).ok_or_else(|| corrupt(&what, "inode number overflows"))?;
+    let agino = rec
+        .startino
+        .checked_add(bit)
+        .ok_or_else(|| corrupt(&what, "inode number overflows"))?;
     // finobt: same change, or the record goes when no free inode is left.
     let mut new_fino = None;
     if let Some(f) = &ag.fino {
@@ -119,7 +125,8 @@ pub fn take(ag: &mut AgState, geo: &Geo) -> Result<Option<u32>, XfsWriteError> {
     put32(
         &mut ag.agi,
         28,
-        fc.checked_sub(1).ok_or_else(|| corrupt(&iw, "free inode count is 0"))?,
+        fc.checked_sub(1)
+            .ok_or_else(|| corrupt(&iw, "free inode count is 0"))?,
         &iw,
     )?;
     set_crc(&mut ag.agi, AGI_CRC_OFF, &iw)?;

@@ -34,7 +34,10 @@ impl RawInode {
             CORE + forkoff
         };
         if end > self.raw.len() || end <= CORE {
-            return Err(corrupt(self.what(), format!("attribute fork offset {forkoff}")));
+            return Err(corrupt(
+                self.what(),
+                format!("attribute fork offset {forkoff}"),
+            ));
         }
         Ok(end)
     }

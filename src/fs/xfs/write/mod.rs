@@ -195,11 +195,16 @@ fn feature_refusal(sb: &[u8]) -> Result<(), XfsWriteError> {
     }
     let ro_unknown = ro & !(RO_FINOBT | RO_REFLINK | RO_INOBTCNT);
     if ro_unknown != 0 {
-        return refuse(&format!("read-only-compatible feature bits {ro_unknown:#x}"));
+        return refuse(&format!(
+            "read-only-compatible feature bits {ro_unknown:#x}"
+        ));
     }
     for (bit, name) in [
         (superblock::INCOMPAT_NEEDSREPAIR, "needsrepair"),
-        (superblock::INCOMPAT_NREXT64, "nrext64 (large extent counters)"),
+        (
+            superblock::INCOMPAT_NREXT64,
+            "nrext64 (large extent counters)",
+        ),
         (superblock::INCOMPAT_EXCHRANGE, "exchange-range"),
         (superblock::INCOMPAT_PARENT, "parent pointers"),
     ] {
@@ -212,7 +217,10 @@ fn feature_refusal(sb: &[u8]) -> Result<(), XfsWriteError> {
         | superblock::INCOMPAT_META_UUID
         | superblock::INCOMPAT_BIGTIME;
     if incompat & !known != 0 {
-        return refuse(&format!("incompatible feature bits {:#x}", incompat & !known));
+        return refuse(&format!(
+            "incompatible feature bits {:#x}",
+            incompat & !known
+        ));
     }
     if log_incompat != 0 {
         return refuse(&format!("log-incompatible feature bits {log_incompat:#x}"));
@@ -559,7 +567,10 @@ impl XfsWriter {
         for e in &map {
             let start = (e.startoff * bs) as usize;
             let end = ((e.startoff + e.count) * bs) as usize;
-            let mut chunk = data.get(start..end.min(data.len())).unwrap_or_default().to_vec();
+            let mut chunk = data
+                .get(start..end.min(data.len()))
+                .unwrap_or_default()
+                .to_vec();
             chunk.resize(end - start, 0);
             t.blocks.push((self.geo.fsb_byte(e.startblock), chunk));
         }
@@ -594,9 +605,8 @@ impl XfsWriter {
                 dir::parse_sf(data, ftype, &what)
             }
             FMT_EXTENTS => {
-                let (map, daddr_raw) = self.dir_block(&raw, path)?;
-                let _ = map;
-                dir::parse_block(&daddr_raw, ino, ftype, &what)
+                let (_, block) = self.dir_block(&raw, path)?;
+                dir::parse_block(&block, ino, ftype, &what)
             }
             _ => Err(unsupported(path, "B+tree-form directory")),
         }
@@ -614,7 +624,9 @@ impl XfsWriter {
         let total: u64 = exts.iter().map(|e| e.count).sum();
         if raw.size()? != nb * u64::from(self.geo.bs)
             || total != nb
-            || exts.iter().any(|e| e.startoff + e.count > nb || e.unwritten)
+            || exts
+                .iter()
+                .any(|e| e.startoff + e.count > nb || e.unwritten)
         {
             return Err(unsupported(
                 path,
@@ -687,7 +699,8 @@ impl XfsWriter {
             let part = block
                 .get(start..start + e.count as usize * bs)
                 .ok_or_else(|| corrupt("directory", "extent outside the block"))?;
-            t.blocks.push((self.geo.fsb_byte(e.startblock), part.to_vec()));
+            t.blocks
+                .push((self.geo.fsb_byte(e.startblock), part.to_vec()));
         }
         self.txn_inode(t, ino)?.touch(now)?;
         Ok(())
@@ -814,9 +827,9 @@ impl XfsWriter {
         backup: &[u8],
         data: &[u8],
     ) -> Result<(), XfsWriteError> {
-        let (dir_path, _) = split_path(std::str::from_utf8(path).map_err(|_| {
-            XfsWriteError::InvalidPath(pstr(path))
-        })?);
+        let (dir_path, _) = split_path(
+            std::str::from_utf8(path).map_err(|_| XfsWriteError::InvalidPath(pstr(path)))?,
+        );
         let dir_path = dir_path.as_bytes().to_vec();
         let inode = self.lookup(path)?;
         if inode.file_type != FileType::Regular {
