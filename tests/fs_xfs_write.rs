@@ -565,6 +565,29 @@ proptest! {
     }
 }
 
+/// Other geometries and feature sets mkfs.xfs accepts (4 KiB sectors, 8 KiB directory blocks,
+/// 1 KiB inodes, 2 KiB blocks, without finobt, sparse inodes or reflink).
+const GEOMETRIES: &[&[&str]] = &[
+    &["-s", "size=4096"],
+    &["-n", "size=8192"],
+    &["-i", "size=1024"],
+    &["-b", "size=2048"],
+    &["-m", "finobt=0"],
+    &["-i", "sparse=0"],
+    &["-m", "reflink=0"],
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn prop_other_geometries(
+        g in 0..GEOMETRIES.len(),
+        ops in proptest::collection::vec(op_strategy(), 1..15),
+    ) {
+        run_ops(GEOMETRIES[g], &ops)?;
+    }
+}
+
 #[path = "../fuzz/bodies/xfs_write.rs"]
 mod fuzz_body;
 

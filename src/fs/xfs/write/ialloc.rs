@@ -76,7 +76,7 @@ pub fn take(ag: &mut AgState, geo: &Geo) -> Result<Option<u32>, XfsWriteError> {
         return Ok(None);
     };
     let what = format!("inobt of AG {}", ag.agno);
-    let mut rec = recs[i];
+    let mut rec = *recs.get(i).ok_or_else(|| corrupt(&what, "record index"))?;
     if rec.freecount == 0 {
         return Err(corrupt(
             &what,
@@ -115,7 +115,9 @@ pub fn take(ag: &mut AgState, geo: &Geo) -> Result<Option<u32>, XfsWriteError> {
         new_fino = Some(frecs);
     }
     let mut irecs = ag.ino.recs.clone();
-    irecs[i] = encode(&rec, sparse);
+    if let Some(slot) = irecs.get_mut(i) {
+        *slot = encode(&rec, sparse);
+    }
     ag.ino.set_records(geo, irecs)?;
     if let (Some(f), Some(frecs)) = (&mut ag.fino, new_fino) {
         f.set_records(geo, frecs)?;

@@ -450,7 +450,7 @@ impl XfsWriter {
             let want = left.min(bmap::MAX_EXTLEN) as u32;
             let mut got = None;
             for k in 0..agcount {
-                let agno = (home + k) % agcount;
+                let agno = ((u64::from(home) + u64::from(k)) % u64::from(agcount)) as u32;
                 let near_b = near.and_then(|n| {
                     let (a, b) = self.geo.split_fsb(n);
                     (a == agno).then_some(b)
@@ -711,7 +711,7 @@ impl XfsWriter {
         let agcount = self.geo.agcount;
         let shift = u32::from(self.geo.agblklog) + u32::from(self.geo.inopblog);
         for k in 0..agcount {
-            let agno = (home + k) % agcount;
+            let agno = ((u64::from(home) + u64::from(k)) % u64::from(agcount)) as u32;
             let geo = self.geo.clone();
             if let Some(ag) = self.ags.get_mut(agno as usize)
                 && let Some(agino) = ialloc::take(ag, &geo)?
