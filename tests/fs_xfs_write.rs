@@ -212,6 +212,21 @@ fn check_all(img: &Path, m: &Model) {
     check_kernel(img, m);
 }
 
+/// Unmount, retrying while a just-mounted loop device is briefly busy (udev probing it).
+fn umount(mnt: &Path) {
+    for _ in 0..50 {
+        if Command::new("umount")
+            .arg(mnt)
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("umount {} keeps failing", mnt.display());
+}
+
 /// Where loop mounts work (root), the kernel mounts the result (its verifiers check every
 /// block it reads), reads back the model, and unmounts cleanly; skipped elsewhere.
 fn check_kernel(img: &Path, m: &Model) {
@@ -249,7 +264,7 @@ fn check_kernel(img: &Path, m: &Model) {
             bad.push(format!("{d}: entries differ"));
         }
     }
-    run(Command::new("umount").arg(&mnt));
+    umount(&mnt);
     assert!(bad.is_empty(), "the kernel reads back otherwise: {bad:?}");
 }
 
@@ -707,7 +722,7 @@ fn multi_level_trees_made_by_the_kernel() {
         Ok(())
     };
     let filled = fill();
-    run(Command::new("umount").arg(&mnt));
+    umount(&mnt);
     filled.unwrap();
     repair_clean(&img);
     let levels = run(Command::new("xfs_db")
