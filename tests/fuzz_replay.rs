@@ -43,6 +43,8 @@ mod volume_mbr_gpt;
 mod windows_facts;
 #[path = "../fuzz/bodies/windows_sam.rs"]
 mod windows_sam;
+#[path = "../fuzz/bodies/xfs_write.rs"]
+mod xfs_write;
 
 /// A fuzz target's body.
 type Body = fn(&[u8]);
@@ -68,6 +70,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("volume_mbr_gpt", volume_mbr_gpt::run as Body),
     ("windows_facts", windows_facts::run as Body),
     ("windows_sam", windows_sam::run as Body),
+    ("xfs_write", xfs_write::run as Body),
 ];
 
 /// The target a finding belongs to: the longest target name its file name starts with,

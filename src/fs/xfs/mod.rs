@@ -12,6 +12,9 @@
 //! (extent records and the block-map B+tree), [`dir2_sf`], [`dir2_data`], [`dir2_block`], [`dir2_leaf`] (hash index),
 //! [`symlink`], [`log`]; [`dir`] puts the directory formats together.
 //!
+//! [`write`] is our own writer beside this reader (replace, create, rename on clean v5
+//! filesystems; see its docs for what it refuses).
+//!
 //! Every size the image claims is bounded before it is used (extents per fork, tree blocks
 //! visited, directory bytes and entries, symlink length), and a B+tree walk cannot loop.
 
@@ -27,6 +30,7 @@ pub mod inode;
 pub mod log;
 pub mod superblock;
 pub mod symlink;
+pub mod write;
 
 use std::sync::Arc;
 
