@@ -49,8 +49,8 @@ lsinitramfs "$tmp/initrd.hostonly" | grep -qE 'virtio|nvme' && fail "repacked in
 debugfs -w -R "rm /boot/initrd.img-$kver" "$fs" >/dev/null 2>&1
 debugfs -w -R "write $tmp/initrd.hostonly /boot/initrd.img-$kver" "$fs" >/dev/null 2>&1
 debugfs -R "dump /boot/grub/grub.cfg $tmp/grub.cfg" "$fs" 2>/dev/null
-sed -i 's/ quiet / loglevel=7 rootdelay=20 /' "$tmp/grub.cfg"
-grep -q 'rootdelay=20' "$tmp/grub.cfg" || fail "grub.cfg: no ' quiet ' to replace"
+sed -i -E 's/ quiet( |$)/ loglevel=7 rootdelay=20\1/' "$tmp/grub.cfg"
+grep -q 'rootdelay=20' "$tmp/grub.cfg" || fail "grub.cfg: no 'quiet' to replace"
 debugfs -w -R "rm /boot/grub/grub.cfg" "$fs" >/dev/null 2>&1
 debugfs -w -R "write $tmp/grub.cfg /boot/grub/grub.cfg" "$fs" >/dev/null 2>&1
 cmp -s "$tmp/initrd.hostonly" <("$gf" cat "$tmp/hostonly.raw" -p "/boot/initrd.img-$kver") \

@@ -4,7 +4,8 @@
 //! and `mtools` to read the written files back — then `guestfix plan` on the result must be empty,
 //! the source must be byte-identical to before, every backup must hold the original bytes, and
 //! the overlay and in-place results must be the same disk byte for byte (SOURCE_DATE_EPOCH fixes
-//! the writer's clock). Apply on XFS / Btrfs guests must refuse with "not supported yet" naming
+//! the writer's clock). debian12-xfs is written by the XFS writer and judged by xfs_repair -n and
+//! the kernel. Apply on Btrfs guests must refuse with "not supported yet" naming
 //! the filesystem and write nothing.
 //!
 //! Requirement IDs (../shared/spec/import-requirements.md): MOD-L2, MOD-L3, MOD-L4, LNX-4 (the
@@ -208,7 +209,56 @@ fn read_with_tools(raw: &Path, vol: &Vol, inner: &str, scratch: &Path) -> Vec<u8
             );
             std::fs::read(&out).unwrap()
         }
+        "xfs" => {
+            // the kernel reads it (read-only loop mount; the tests run as root)
+            let l = Loop::new(raw, vol.start, vol.size);
+            let mnt = tempfile::tempdir().unwrap();
+            ok(
+                &run(
+                    "mount",
+                    &["-t", "xfs", "-o", "ro,norecovery", &l.dev, s(mnt.path())],
+                ),
+                "mount xfs",
+            );
+            let data = std::fs::read(mnt.path().join(inner.trim_start_matches('/')));
+            ok(&run("umount", &[s(mnt.path())]), "umount");
+            data.unwrap_or_else(|e| panic!("xfs {inner}: {e}"))
+        }
         other => panic!("no tool to read {other}"),
+    }
+}
+
+/// A read-only loop device over a byte range of a raw disk, detached on drop.
+struct Loop {
+    dev: String,
+}
+
+impl Loop {
+    fn new(raw: &Path, start: u64, size: u64) -> Loop {
+        let o = run(
+            "losetup",
+            &[
+                "--find",
+                "--show",
+                "--read-only",
+                "--offset",
+                &start.to_string(),
+                "--sizelimit",
+                &size.to_string(),
+                s(raw),
+            ],
+        );
+        let dev = String::from_utf8(ok(&o, "losetup"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Loop { dev }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = run("losetup", &["-d", &self.dev]);
     }
 }
 
@@ -245,6 +295,30 @@ fn check_result(
             "ext2" | "ext3" | "ext4" => {
                 let o = run("e2fsck", &["-fn", &format!("{}?offset={start}", s(&raw))]);
                 ok(&o, &format!("{ctx}: e2fsck -fn volume {}", p.id));
+            }
+            "xfs" => {
+                // xfs_repair -n: exit 0 and nothing but its phase lines (issue 21)
+                let l = Loop::new(&raw, start, p.size);
+                let o = run("xfs_repair", &["-n", &l.dev]);
+                let out = ok(&o, &format!("{ctx}: xfs_repair -n volume {}", p.id));
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                for line in text.lines() {
+                    let l = line.trim();
+                    assert!(
+                        l.is_empty()
+                            || l.starts_with("Phase")
+                            || l.starts_with("- ")
+                            || l.starts_with("No modify flag set")
+                            || l.starts_with("        - ")
+                            || l.starts_with("Cannot get host filesystem geometry")
+                            || l.starts_with("Repair may fail if there is a filesystem"),
+                        "{ctx}: xfs_repair -n said: {line}\n{text}"
+                    );
+                }
             }
             "vfat" => {
                 let part = scratch.join(format!("{name}.esp"));
@@ -510,12 +584,20 @@ fn apply_crafted_ext4_guests() {
     }
 }
 
-/// XFS / Btrfs: no writer yet. Apply refuses before writing anything, naming the filesystem.
+/// XFS (issue 21): the same plan lands on debian12-xfs through the XFS writer; xfs_repair -n
+/// and the kernel (loop mount) judge it, and a second plan is empty.
 #[test]
-fn apply_refuses_xfs_and_btrfs() {
+fn apply_debian12_xfs() {
+    apply_both("debian12-xfs");
+}
+
+/// Btrfs: no writer yet. Apply refuses before writing anything, naming the filesystem.
+#[test]
+fn apply_refuses_btrfs() {
     let Some(dir) = images_dir() else { return };
     let scratch = tempfile::tempdir().unwrap();
-    for (name, fs) in [("debian12-xfs", "xfs"), ("debian12-btrfs", "btrfs")] {
+    let (name, fs) = ("debian12-btrfs", "btrfs");
+    {
         let source = dir.join(format!("{name}.raw"));
         let before = file_sha(&source);
         let out = scratch.path().join(format!("{name}.qcow2"));

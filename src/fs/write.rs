@@ -11,6 +11,7 @@
 use super::FsKind;
 use super::ext4w::{Ext4WriteError, Ext4Writer};
 use super::fatw::{FatWriteError, FatWriter};
+use super::xfs::write::{XfsWriteError, XfsWriter};
 use crate::block::WritableDev;
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub enum WriteError {
     Ext4(#[from] Ext4WriteError),
     #[error(transparent)]
     Fat(#[from] FatWriteError),
+    #[error(transparent)]
+    Xfs(#[from] XfsWriteError),
 }
 
 /// What every writer is asked to do.
@@ -61,7 +64,7 @@ pub trait FsWrite {
 pub fn has_writer(kind: FsKind) -> bool {
     matches!(
         kind,
-        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat | FsKind::Xfs
     )
 }
 
@@ -78,6 +81,11 @@ pub fn open_writer(
             Ok(Box::new(w))
         }
         FsKind::Vfat => Ok(Box::new(FatWriter::open(dev)?)),
+        FsKind::Xfs => {
+            let mut w = XfsWriter::open(dev)?;
+            w.set_clock(opts.clock);
+            Ok(Box::new(w))
+        }
         other => Err(WriteError::NoWriter(other.name())),
     }
 }

@@ -926,18 +926,6 @@ fn inode_time(i: &RawInode, off: usize) -> i64 {
     }
 }
 
-/// [`WriteError`] gets an `Xfs` variant when the lead wires this writer into `open_writer`
-/// (src/fs/write.rs is not edited on this branch); until then the full message travels in the
-/// one variant that adds no filesystem prefix of its own.
-impl From<XfsWriteError> for WriteError {
-    fn from(e: XfsWriteError) -> Self {
-        WriteError::Ext4(crate::fs::ext4w::Ext4WriteError::Unsupported {
-            path: "xfs".into(),
-            what: e.to_string(),
-        })
-    }
-}
-
 impl FsWrite for XfsWriter {
     fn exists(&self, path: &str) -> Result<bool, WriteError> {
         Ok(XfsWriter::exists(self, path.as_bytes())?)
