@@ -68,7 +68,9 @@ impl HiveWriter {
         if self.minor >= 4 && len > SEGMENT_MAX {
             let mut list = Vec::with_capacity(len.div_ceil(SEGMENT_MAX) * 4);
             for chunk in data.chunks(SEGMENT_MAX) {
-                let o = self.store.alloc(chunk.len())?;
+                // Four spare bytes per segment, as in the segments Windows writes: readers
+                // such as hivex take a segment's length as its cell size minus 8.
+                let o = self.store.alloc(chunk.len() + 4)?;
                 self.store.write(o, 0, chunk)?;
                 list.extend_from_slice(&o.to_le_bytes());
             }
