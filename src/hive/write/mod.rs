@@ -175,6 +175,57 @@ pub(super) fn utf16_bytes(name: &str) -> u32 {
     (name.encode_utf16().count() * 2) as u32
 }
 
+/// A new empty hive of version 1.`minor` (3 to 6): a base block and one 4 KiB bin holding the
+/// root key (`ROOT`) and its key security record (a self-relative descriptor with a null DACL).
+pub fn empty_hive(minor: u32) -> Vec<u8> {
+    const ROOT: u32 = 0x20;
+    const SK: u32 = ROOT + 88;
+    let mut d = vec![0u8; BASE_BLOCK_SIZE + 4096];
+    let put = |d: &mut Vec<u8>, at: usize, b: &[u8]| {
+        if let Some(s) = d.get_mut(at..at + b.len()) {
+            s.copy_from_slice(b);
+        }
+    };
+    let now = now_filetime().to_le_bytes();
+    put(&mut d, 0, b"regf");
+    for (at, v) in [(4, 1), (8, 1), (20, 1), (24, minor), (32, 1), (36, ROOT), (40, 4096), (44, 1)] {
+        put(&mut d, at, &u32::to_le_bytes(v));
+    }
+    put(&mut d, 12, &now);
+    let bin = BASE_BLOCK_SIZE;
+    put(&mut d, bin, b"hbin");
+    put(&mut d, bin + 8, &4096u32.to_le_bytes());
+    put(&mut d, bin + 20, &now);
+    // Root key node: 76 bytes + "ROOT" in an 88-byte cell.
+    let nk = bin + ROOT as usize;
+    put(&mut d, nk, &(-88i32).to_le_bytes());
+    put(&mut d, nk + 4, b"nk");
+    let flags = super::key_node::KEY_HIVE_ENTRY
+        | super::key_node::KEY_NO_DELETE
+        | super::key_node::KEY_COMP_NAME;
+    put(&mut d, nk + 6, &flags.to_le_bytes());
+    put(&mut d, nk + 8, &now);
+    for at in [28, 32, 40, 48] {
+        put(&mut d, nk + 4 + at, &super::cell::NO_CELL.to_le_bytes());
+    }
+    put(&mut d, nk + 4 + 44, &SK.to_le_bytes());
+    put(&mut d, nk + 4 + 72, &4u16.to_le_bytes());
+    put(&mut d, nk + 4 + 76, b"ROOT");
+    // Key security: flink = blink = itself, one user, 20-byte descriptor.
+    let sk = bin + SK as usize;
+    put(&mut d, sk, &(-48i32).to_le_bytes());
+    put(&mut d, sk + 4, b"sk");
+    for (at, v) in [(4, SK), (8, SK), (12, 1), (16, 20)] {
+        put(&mut d, sk + 4 + at, &v.to_le_bytes());
+    }
+    put(&mut d, sk + 24, &[1, 0, 0x04, 0x80]);
+    let tail = SK + 48;
+    put(&mut d, bin + tail as usize, &(4096 - tail).to_le_bytes());
+    let c = base_block::checksum(&d);
+    put(&mut d, base_block::CHECKSUM_OFFSET, &c.to_le_bytes());
+    d
+}
+
 impl HiveWriter {
     /// Open a primary hive (the whole file) with its transaction logs (`.LOG1`, `.LOG2`, or
     /// one old-format `.LOG`; `None` when there are none). A dirty hive is recovered from the
@@ -283,5 +334,253 @@ impl HiveWriter {
         base_block::BaseBlock::patch(data, seq, size, FILE_TYPE_PRIMARY);
         self.sequence = seq;
         Ok(self.store.data.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hive::subkey_list::{SubkeyList, SubkeyListKind};
+    use crate::hive::HiveError;
+    use crate::hive::value::ValueKey;
+
+    fn reopen(w: &mut HiveWriter) -> Hive {
+        let out = w.commit().unwrap();
+        // The result is provably consistent for the writer too.
+        HiveWriter::open(out.clone(), None).unwrap();
+        Hive::from_bytes(out).unwrap()
+    }
+
+    fn vk(h: &Hive, path: &str, name: &str) -> ValueKey {
+        h.root()
+            .open_path(path)
+            .unwrap()
+            .unwrap()
+            .value(name)
+            .unwrap()
+            .unwrap()
+            .record
+    }
+
+    #[test]
+    fn empty_hive_opens_and_round_trips() {
+        for minor in 3..=6 {
+            let mut w = HiveWriter::open(empty_hive(minor), None).unwrap();
+            assert!(w.create_key(r"A\b\C").unwrap());
+            assert!(!w.create_key(r"a\B").unwrap());
+            w.set_value(r"A\b", "x", ValueData::sz("hello")).unwrap();
+            w.set_value(r"A\b", "", ValueData::dword(7)).unwrap();
+            let h = reopen(&mut w);
+            assert_eq!(h.base_block().primary_sequence, 2);
+            let b = h.root().open_path(r"a\B").unwrap().unwrap();
+            assert_eq!(b.value("X").unwrap().unwrap().as_string().unwrap(), "hello");
+            assert_eq!(b.value("").unwrap().unwrap().as_dword(), Some(7));
+            assert_eq!(b.node().largest_value_name, 2);
+            assert_eq!(b.node().largest_value_data, 12);
+            assert_eq!(h.root().node().largest_subkey_name & 0xFFFF, 2);
+            w.delete_key("a").unwrap();
+            let h = reopen(&mut w);
+            assert_eq!(h.base_block().primary_sequence, 3);
+            assert!(h.root().subkeys().unwrap().is_empty());
+            assert_eq!(w.delete_key(""), Err(WriteError::RootNotDeletable));
+            assert!(matches!(w.delete_key("zz"), Err(WriteError::KeyNotFound(_))));
+        }
+    }
+
+    #[test]
+    fn data_goes_inline_in_a_cell_or_in_big_data() {
+        let mut w = HiveWriter::open(empty_hive(5), None).unwrap();
+        w.create_key("k").unwrap();
+        w.set_value("k", "four", ValueData::binary(vec![1, 2, 3, 4])).unwrap();
+        w.set_value("k", "five", ValueData::binary(vec![5; 5])).unwrap();
+        w.set_value("k", "edge", ValueData::binary(vec![6; 16344])).unwrap();
+        w.set_value("k", "big", ValueData::binary((0..40_000).map(|i| i as u8).collect()))
+            .unwrap();
+        let h = reopen(&mut w);
+        let four = vk(&h, "k", "four");
+        assert!(four.is_inline());
+        assert_eq!(four.data_offset, u32::from_le_bytes([1, 2, 3, 4]));
+        assert!(!vk(&h, "k", "five").is_inline());
+        let edge = vk(&h, "k", "edge");
+        assert_eq!(&h.cell(edge.data_offset).unwrap().data[..2], &[6, 6]);
+        let big = vk(&h, "k", "big");
+        assert_eq!(&h.cell(big.data_offset).unwrap().data[..4], b"db\x03\x00");
+        let k = h.root().open_path("k").unwrap().unwrap();
+        assert_eq!(k.value("big").unwrap().unwrap().raw.len(), 40_000);
+        assert_eq!(k.value("big").unwrap().unwrap().raw[39_999], (39_999 % 256) as u8);
+        // Version 1.3: no big data records, one cell.
+        let mut w = HiveWriter::open(empty_hive(3), None).unwrap();
+        w.create_key("k").unwrap();
+        w.set_value("k", "big", ValueData::binary(vec![9; 40_000])).unwrap();
+        let h = reopen(&mut w);
+        let big = vk(&h, "k", "big");
+        assert!(h.cell(big.data_offset).unwrap().data.len() >= 40_000);
+        // Replacing and deleting frees the old data: the hive does not grow on repeats.
+        let mut w = HiveWriter::open(empty_hive(5), None).unwrap();
+        w.create_key("k").unwrap();
+        let mut sizes = Vec::new();
+        for i in 0..6u8 {
+            w.set_value("k", "v", ValueData::binary(vec![i; 30_000])).unwrap();
+            w.delete_value("k", "v").unwrap();
+            sizes.push(w.commit().unwrap().len());
+        }
+        assert!(sizes.windows(2).all(|p| p[0] == p[1]), "{sizes:?}");
+        assert!(matches!(
+            w.delete_value("k", "v"),
+            Err(WriteError::ValueNotFound { .. })
+        ));
+    }
+
+    fn leaves(h: &Hive, path: &str) -> (SubkeyListKind, Vec<SubkeyListKind>) {
+        let k = h.root().open_path(path).unwrap().unwrap();
+        let top = SubkeyList::parse(&h.cell(k.node().subkey_list).unwrap()).unwrap();
+        let kinds = if top.kind == SubkeyListKind::IndexRoot {
+            top.elements
+                .iter()
+                .map(|&o| SubkeyList::parse(&h.cell(o).unwrap()).unwrap().kind)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (top.kind, kinds)
+    }
+
+    #[test]
+    fn list_kinds_follow_the_version_and_split_under_ri() {
+        for (minor, kind) in [(3, SubkeyListKind::FastLeaf), (5, SubkeyListKind::HashLeaf)] {
+            let mut w = HiveWriter::open(empty_hive(minor), None).unwrap();
+            w.set_leaf_limit(4);
+            for i in (0..10).rev() {
+                w.create_key(&format!("p\\k{i}")).unwrap();
+            }
+            let h = reopen(&mut w);
+            let (top, kinds) = leaves(&h, "p");
+            assert_eq!(top, SubkeyListKind::IndexRoot);
+            assert_eq!(kinds, vec![kind; 3]);
+            let names: Vec<String> = h
+                .root()
+                .open_path("p")
+                .unwrap()
+                .unwrap()
+                .subkeys()
+                .unwrap()
+                .iter()
+                .map(|k| k.name().to_string())
+                .collect();
+            let want: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+            assert_eq!(names, want);
+            for i in 0..7 {
+                w.delete_key(&format!("p\\k{i}")).unwrap();
+            }
+            let h = reopen(&mut w);
+            assert_eq!(leaves(&h, "p").0, kind);
+        }
+    }
+
+    #[test]
+    fn security_reference_counts() {
+        let mut w = HiveWriter::open(empty_hive(5), None).unwrap();
+        w.create_key(r"a\b\c").unwrap();
+        w.create_key(r"d").unwrap();
+        let h = reopen(&mut w);
+        let sk = h.root().security().unwrap().unwrap();
+        assert_eq!(sk.reference_count, 5);
+        w.delete_key("a").unwrap();
+        let h = reopen(&mut w);
+        assert_eq!(h.root().security().unwrap().unwrap().reference_count, 2);
+    }
+
+    /// A hive with keys `k` (holding one 8-byte value) and `l`, and cell offsets.
+    fn sample() -> (Vec<u8>, u32, u32) {
+        let mut w = HiveWriter::open(empty_hive(5), None).unwrap();
+        w.create_key("l").unwrap();
+        w.create_key("k").unwrap();
+        w.set_value("k", "v", ValueData::qword(1)).unwrap();
+        let out = w.commit().unwrap();
+        let h = Hive::from_bytes(out.clone()).unwrap();
+        let k = h.root().open_path("k").unwrap().unwrap();
+        let (ko, vl) = (k.cell_offset(), k.node().value_list);
+        (out, ko, vl)
+    }
+
+    fn patch(d: &mut [u8], cell: u32, at: usize, b: &[u8]) {
+        let s = BASE_BLOCK_SIZE + cell as usize + 4 + at;
+        d[s..s + b.len()].copy_from_slice(b);
+    }
+
+    #[test]
+    fn inconsistent_structures_are_refused_by_reason() {
+        let (good, k, vl) = sample();
+        HiveWriter::open(good.clone(), None).unwrap();
+        // Value list outside the bins.
+        let mut d = good.clone();
+        patch(&mut d, k, 40, &0x10_0000u32.to_le_bytes());
+        assert!(matches!(
+            HiveWriter::open(d, None),
+            Err(WriteError::NotACellStart { what: "value list", .. })
+        ));
+        // Value list pointing inside another cell (overlap).
+        let mut d = good.clone();
+        patch(&mut d, k, 40, &(vl + 8).to_le_bytes());
+        assert!(matches!(
+            HiveWriter::open(d, None),
+            Err(WriteError::NotACellStart { .. })
+        ));
+        // The key listed twice in the root's list (`k`, `l` → `k`, `k`): a loop.
+        let mut d = good.clone();
+        let h = Hive::from_bytes(good.clone()).unwrap();
+        patch(&mut d, h.root().node().subkey_list, 12, &k.to_le_bytes());
+        assert!(matches!(
+            HiveWriter::open(d, None),
+            Err(WriteError::CellUsedTwice { offset, .. }) if offset == k
+        ));
+        // Wrong signature.
+        let mut d = good.clone();
+        patch(&mut d, k, 0, b"nq");
+        assert!(matches!(
+            HiveWriter::open(d, None),
+            Err(WriteError::Read(HiveError::BadRecordSignature { .. }))
+        ));
+        // A cell size that is not a multiple of 8.
+        let mut d = good.clone();
+        let s = BASE_BLOCK_SIZE + k as usize;
+        let size = i32::from_le_bytes(d[s..s + 4].try_into().unwrap());
+        d[s..s + 4].copy_from_slice(&(size + 4).to_le_bytes());
+        assert!(matches!(
+            HiveWriter::open(d, None),
+            Err(WriteError::BadCellLayout { .. })
+        ));
+        // Dirty without logs.
+        let mut d = good;
+        d[4] ^= 1;
+        let c = base_block::checksum(&d);
+        d[508..512].copy_from_slice(&c.to_le_bytes());
+        assert!(matches!(
+            HiveWriter::open(d, None),
+            Err(WriteError::DirtyNotRecovered { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_names_and_sizes_change_nothing() {
+        let mut w = HiveWriter::open(empty_hive(5), None).unwrap();
+        let long = "x".repeat(256);
+        assert!(matches!(
+            w.create_key(&long),
+            Err(WriteError::InvalidName { .. })
+        ));
+        assert!(matches!(w.create_key("a\0b"), Err(WriteError::InvalidName { .. })));
+        w.create_key("k").unwrap();
+        assert!(matches!(
+            w.set_value("k", "v", ValueData::binary(vec![0; value::MAX_VALUE_DATA + 1])),
+            Err(WriteError::ValueTooLarge { .. })
+        ));
+        assert!(matches!(
+            w.set_value("nope", "v", ValueData::dword(1)),
+            Err(WriteError::KeyNotFound(_))
+        ));
+        // Still usable.
+        w.set_value("k", "v", ValueData::dword(1)).unwrap();
+        reopen(&mut w);
     }
 }
