@@ -36,7 +36,9 @@ fn align8(n: u64) -> u64 {
 impl Store {
     /// Size of the hive bins data.
     pub(super) fn bins_size(&self) -> u32 {
-        self.bins.last().map_or(0, |b| b.offset.saturating_add(b.size))
+        self.bins
+            .last()
+            .map_or(0, |b| b.offset.saturating_add(b.size))
     }
 
     fn bin_of(&self, offset: u32) -> Option<HiveBin> {

@@ -34,7 +34,11 @@ pub enum WriteError {
     NestedIndexRoot { offset: u32 },
     /// A key whose subkey lists hold a different number of subkeys than its key node says.
     #[error("key node at {offset:#x}: subkey list holds {listed} keys, key node says {count}")]
-    SubkeyCountMismatch { offset: u32, listed: usize, count: u32 },
+    SubkeyCountMismatch {
+        offset: u32,
+        listed: usize,
+        count: u32,
+    },
     /// A key node with more values than the writer accepts.
     #[error("key node at {offset:#x}: {count} values, more than the limit {limit}")]
     TooManyValues { offset: u32, count: u32, limit: u32 },

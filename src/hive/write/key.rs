@@ -95,7 +95,11 @@ impl HiveWriter {
     }
 
     /// Write the parent's subkey list as `entries` (sorted here) and update its count.
-    fn relist(&mut self, parent: &KeyNode, mut entries: Vec<(u32, String)>) -> Result<(), WriteError> {
+    fn relist(
+        &mut self,
+        parent: &KeyNode,
+        mut entries: Vec<(u32, String)>,
+    ) -> Result<(), WriteError> {
         let (_, cells) = list::read(&self.store, parent)?;
         entries.sort_by_cached_key(|(_, n)| list::sort_key(n));
         for c in cells {

@@ -70,7 +70,11 @@ fn leaf_bytes(minor: u32, entries: &[(u32, String)]) -> Vec<u8> {
     for (off, name) in entries {
         out.extend_from_slice(&off.to_le_bytes());
         if wide {
-            let h = if minor >= 5 { name_hash(name) } else { hint(name) };
+            let h = if minor >= 5 {
+                name_hash(name)
+            } else {
+                hint(name)
+            };
             out.extend_from_slice(&h.to_le_bytes());
         }
     }

@@ -163,10 +163,16 @@ pub(super) fn now_filetime() -> u64 {
 /// Encode a key or value name: Latin-1 ("compressed") when every character fits, else
 /// UTF-16LE. Returns the bytes and whether they are compressed.
 pub(super) fn encode_name(name: &str) -> (Vec<u8>, bool) {
-    let latin: Option<Vec<u8>> = name.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+    let latin: Option<Vec<u8>> = name
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect();
     match latin {
         Some(b) => (b, true),
-        None => (name.encode_utf16().flat_map(u16::to_le_bytes).collect(), false),
+        None => (
+            name.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            false,
+        ),
     }
 }
 
@@ -188,7 +194,16 @@ pub fn empty_hive(minor: u32) -> Vec<u8> {
     };
     let now = now_filetime().to_le_bytes();
     put(&mut d, 0, b"regf");
-    for (at, v) in [(4, 1), (8, 1), (20, 1), (24, minor), (32, 1), (36, ROOT), (40, 4096), (44, 1)] {
+    for (at, v) in [
+        (4, 1),
+        (8, 1),
+        (20, 1),
+        (24, minor),
+        (32, 1),
+        (36, ROOT),
+        (40, 4096),
+        (44, 1),
+    ] {
         put(&mut d, at, &u32::to_le_bytes(v));
     }
     put(&mut d, 12, &now);
@@ -340,8 +355,8 @@ impl HiveWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hive::subkey_list::{SubkeyList, SubkeyListKind};
     use crate::hive::HiveError;
+    use crate::hive::subkey_list::{SubkeyList, SubkeyListKind};
     use crate::hive::value::ValueKey;
 
     fn reopen(w: &mut HiveWriter) -> Hive {
@@ -383,7 +398,10 @@ mod tests {
             assert_eq!(h.base_block().primary_sequence, 3);
             assert!(h.root().subkeys().unwrap().is_empty());
             assert_eq!(w.delete_key(""), Err(WriteError::RootNotDeletable));
-            assert!(matches!(w.delete_key("zz"), Err(WriteError::KeyNotFound(_))));
+            assert!(matches!(
+                w.delete_key("zz"),
+                Err(WriteError::KeyNotFound(_))
+            ));
         }
     }
 
@@ -391,11 +409,18 @@ mod tests {
     fn data_goes_inline_in_a_cell_or_in_big_data() {
         let mut w = HiveWriter::open(empty_hive(5), None).unwrap();
         w.create_key("k").unwrap();
-        w.set_value("k", "four", ValueData::binary(vec![1, 2, 3, 4])).unwrap();
-        w.set_value("k", "five", ValueData::binary(vec![5; 5])).unwrap();
-        w.set_value("k", "edge", ValueData::binary(vec![6; 16344])).unwrap();
-        w.set_value("k", "big", ValueData::binary((0..40_000).map(|i| i as u8).collect()))
+        w.set_value("k", "four", ValueData::binary(vec![1, 2, 3, 4]))
             .unwrap();
+        w.set_value("k", "five", ValueData::binary(vec![5; 5]))
+            .unwrap();
+        w.set_value("k", "edge", ValueData::binary(vec![6; 16344]))
+            .unwrap();
+        w.set_value(
+            "k",
+            "big",
+            ValueData::binary((0..40_000).map(|i| i as u8).collect()),
+        )
+        .unwrap();
         let h = reopen(&mut w);
         let four = vk(&h, "k", "four");
         assert!(four.is_inline());
@@ -407,11 +432,15 @@ mod tests {
         assert_eq!(&h.cell(big.data_offset).unwrap().data[..4], b"db\x03\x00");
         let k = h.root().open_path("k").unwrap().unwrap();
         assert_eq!(k.value("big").unwrap().unwrap().raw.len(), 40_000);
-        assert_eq!(k.value("big").unwrap().unwrap().raw[39_999], (39_999 % 256) as u8);
+        assert_eq!(
+            k.value("big").unwrap().unwrap().raw[39_999],
+            (39_999 % 256) as u8
+        );
         // Version 1.3: no big data records, one cell.
         let mut w = HiveWriter::open(empty_hive(3), None).unwrap();
         w.create_key("k").unwrap();
-        w.set_value("k", "big", ValueData::binary(vec![9; 40_000])).unwrap();
+        w.set_value("k", "big", ValueData::binary(vec![9; 40_000]))
+            .unwrap();
         let h = reopen(&mut w);
         let big = vk(&h, "k", "big");
         assert!(h.cell(big.data_offset).unwrap().data.len() >= 40_000);
@@ -420,7 +449,8 @@ mod tests {
         w.create_key("k").unwrap();
         let mut sizes = Vec::new();
         for i in 0..6u8 {
-            w.set_value("k", "v", ValueData::binary(vec![i; 30_000])).unwrap();
+            w.set_value("k", "v", ValueData::binary(vec![i; 30_000]))
+                .unwrap();
             w.delete_value("k", "v").unwrap();
             sizes.push(w.commit().unwrap().len());
         }
@@ -517,7 +547,10 @@ mod tests {
         patch(&mut d, k, 40, &0x10_0000u32.to_le_bytes());
         assert!(matches!(
             HiveWriter::open(d, None),
-            Err(WriteError::NotACellStart { what: "value list", .. })
+            Err(WriteError::NotACellStart {
+                what: "value list",
+                ..
+            })
         ));
         // Value list pointing inside another cell (overlap).
         let mut d = good.clone();
@@ -569,10 +602,17 @@ mod tests {
             w.create_key(&long),
             Err(WriteError::InvalidName { .. })
         ));
-        assert!(matches!(w.create_key("a\0b"), Err(WriteError::InvalidName { .. })));
+        assert!(matches!(
+            w.create_key("a\0b"),
+            Err(WriteError::InvalidName { .. })
+        ));
         w.create_key("k").unwrap();
         assert!(matches!(
-            w.set_value("k", "v", ValueData::binary(vec![0; value::MAX_VALUE_DATA + 1])),
+            w.set_value(
+                "k",
+                "v",
+                ValueData::binary(vec![0; value::MAX_VALUE_DATA + 1])
+            ),
             Err(WriteError::ValueTooLarge { .. })
         ));
         assert!(matches!(

@@ -119,13 +119,8 @@ impl HiveWriter {
             return self.store.put_u32(k, 40, NO_CELL);
         }
         let bytes: Vec<u8> = offs.iter().flat_map(|o| o.to_le_bytes()).collect();
-        let fits = had
-            && self
-                .store
-                .cell_for(nk.value_list, "value list")?
-                .data
-                .len()
-                >= bytes.len();
+        let fits =
+            had && self.store.cell_for(nk.value_list, "value list")?.data.len() >= bytes.len();
         let list = if fits {
             nk.value_list
         } else {
@@ -141,7 +136,12 @@ impl HiveWriter {
 
     /// Set the value `name` (`""` = the default value) of the key at `path` (which must
     /// exist): replaced in place when it exists (its stored name kept), added otherwise.
-    pub fn set_value(&mut self, path: &str, name: &str, value: ValueData) -> Result<(), WriteError> {
+    pub fn set_value(
+        &mut self,
+        path: &str,
+        name: &str,
+        value: ValueData,
+    ) -> Result<(), WriteError> {
         if name.encode_utf16().count() > MAX_VALUE_NAME {
             return Err(WriteError::InvalidName {
                 name: name.chars().take(64).collect(),
