@@ -28,12 +28,15 @@
 //!   subkey name length and timestamp are updated; the largest-length fields never shrink.
 //! - **Values** ([`value`]). Data of up to 4 bytes is stored inline in the value record, larger
 //!   data in its own cell, and data above 16344 bytes as a big data record (`db`, segments of
-//!   16344 bytes) when the hive version is 1.4 or later. Unknown types are stored as given.
+//!   16344 bytes, each cell with 4 spare bytes as hivex expects) when the hive version is 1.4
+//!   or later. Unknown types are stored as given.
 //! - **Cells** ([`alloc`]): first fit with splitting, new 4 KiB-multiple bins appended when
 //!   nothing fits, freed cells merged with free neighbours.
 //! - **Commit.** Both sequence numbers are set equal to one more than the highest sequence
 //!   number seen (primary base block, and every base block and log entry of the logs given),
-//!   the hive bins data size, timestamps and the base block checksum are rewritten.
+//!   the hive bins data size, timestamps and the base block checksum are rewritten. The output
+//!   is the base block and the hive bins data, nothing after them.
+//! - [`empty_hive`] makes a new hive (root key and one security record) to start from.
 //!
 //! **Stale logs.** Windows replays logs only into a dirty primary (sequence numbers differ or
 //! checksum wrong); a clean primary's logs are ignored (regf spec, "Dirty state of a hive").
