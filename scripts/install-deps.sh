@@ -72,3 +72,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   apt_retry install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# regipy (PyPI): a second, independent hive reader judging the hive writer (tests/hive_write.rs).
+if ! python3 -c 'import regipy' 2>/dev/null; then
+  echo "install-deps: pip install regipy"
+  python3 -m pip install -q regipy || python3 -m pip install -q --break-system-packages regipy
+fi

@@ -27,6 +27,8 @@ mod fs_path;
 mod fs_xfs;
 #[path = "../fuzz/bodies/hive.rs"]
 mod hive;
+#[path = "../fuzz/bodies/hive_write.rs"]
+mod hive_write;
 #[path = "../fuzz/bodies/initramfs_modinfo.rs"]
 mod initramfs_modinfo;
 #[path = "../fuzz/bodies/linuxcfg_editors.rs"]
@@ -62,6 +64,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("fs_path", fs_path::run as Body),
     ("fs_xfs", fs_xfs::run as Body),
     ("hive", hive::run as Body),
+    ("hive_write", hive_write::run as Body),
     ("initramfs_modinfo", initramfs_modinfo::run as Body),
     ("linuxcfg_editors", linuxcfg_editors::run as Body),
     ("linuxcfg_parsers", linuxcfg_parsers::run as Body),

@@ -5,7 +5,7 @@
 //! One file per on-disk structure: [`base_block`], [`bin`] (hbin), [`cell`], [`key_node`] (nk),
 //! [`value`] (vk + data), [`subkey_list`] (li/lf/lh/ri), [`big_data`] (db), [`security`] (sk),
 //! [`log`] (new-format LOG1/LOG2, HvLE), [`old_log`] (DIRT). Every record keeps its cell offset
-//! and size so that a writer can patch in place.
+//! and size; the in-place writer ([`write::HiveWriter`]) edits keys and values on top of them.
 //!
 //! What it is for (import requirements): service start types and image paths for WIN-9 (TCP/IP
 //! and DHCP enabled) and MOD-W1 (storage/network drivers as boot-start services, which the
@@ -32,6 +32,7 @@ mod replay;
 pub mod security;
 pub mod subkey_list;
 pub mod value;
+pub mod write;
 
 pub use base_block::BaseBlock;
 pub use bin::HiveBin;
@@ -41,6 +42,7 @@ pub use key_node::KeyNode;
 pub use replay::{AppliedEntry, LogFormat, ReplayReport};
 pub use security::KeySecurity;
 pub use value::{RegData, Value, ValueKey};
+pub use write::{HiveWriter, ValueData, WriteError};
 
 use base_block::BASE_BLOCK_SIZE;
 use cell::NO_CELL;
