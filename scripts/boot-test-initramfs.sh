@@ -9,7 +9,8 @@
 #  2. `guestfix apply` with a rules folder whose initramfs-drivers rule asks for virtio_pci,
 #     virtio_blk, virtio_scsi, virtio_net and nvme, and NO modules_dir: the modules are taken from
 #     the guest's /usr/lib/modules/<kver> with their dependencies and appended to the initramfs;
-#     lsinitramfs lists them, and /etc/initramfs-tools/modules names them for the next rebuild;
+#     unpacked as the kernel does they are there, modprobe resolves them, and
+#     /etc/initramfs-tools/modules names them for the next rebuild;
 #  3. AFTER apply, on virtio-blk with a virtio NIC: the console shows the disk (vda) found from the
 #     initramfs, a login prompt, and a DHCP lease (the static address is gone: MOD-L2).
 # A missing qemu-system-x86_64 fails the test (scripts/boot-lib.sh).
@@ -22,7 +23,7 @@ kver=6.1.0-50-amd64
 gf=$(realpath "${GUESTFIX_BIN:-target/release/guestfix}")
 [ -x "$gf" ] || cargo build --release --quiet
 tmp=$(mktemp -d /tmp/guestfix-modl1.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 # shellcheck source=boot-lib.sh
 source scripts/boot-lib.sh
 require_qemu boot-test-initramfs || exit 1
@@ -91,18 +92,28 @@ echo "boot-test-initramfs: timing: plan $(awk "BEGIN{printf \"%.2f\", $t1-$t0}")
 qemu-img convert -O raw "$tmp/fixed.qcow2" "$tmp/fixed.raw"
 rm "$tmp/fixed.qcow2" "$tmp/hostonly.raw"
 "$gf" cat "$tmp/fixed.raw" -p "/boot/initrd.img-$kver" >"$tmp/initrd.fixed"
-listed=$(lsinitramfs "$tmp/initrd.fixed")
+# The fixed initramfs is the host-only one, byte for byte, then our archive (a gzip member, as
+# its last archive is). lsinitramfs still reads it, and lists what it listed before (its cpio
+# stops at the first trailer); unpack it as the kernel does: the original, then ours over it.
+osize=$(stat -c %s "$tmp/initrd.hostonly")
+cmp -s -n "$osize" "$tmp/initrd.hostonly" "$tmp/initrd.fixed" || fail "the original initramfs bytes changed"
+[ "$(lsinitramfs "$tmp/initrd.fixed" | md5sum)" = "$(lsinitramfs "$tmp/initrd.hostonly" | md5sum)" ] \
+  || fail "lsinitramfs reads the fixed initramfs differently"
+tail -c +$((osize + 1)) "$tmp/initrd.fixed" >"$tmp/appended.gz"
+mkdir "$tmp/unfixed"
+unmkinitramfs "$tmp/initrd.hostonly" "$tmp/unfixed"
+fmain=$tmp/unfixed; [ -d "$tmp/unfixed/main" ] && fmain=$tmp/unfixed/main
+(cd "$fmain" && zcat "$tmp/appended.gz" | cpio -idmu --quiet) || fail "the appended archive does not unpack"
+listed=$(cd "$fmain" && find . -name '*.ko*')
 for m in virtio_pci virtio_blk virtio_scsi virtio_net nvme virtio virtio_ring; do
-  grep -qE "/$m\.ko" <<<"$listed" || fail "lsinitramfs: $m.ko is not in the fixed initramfs"
+  grep -qE "/$m\.ko" <<<"$listed" || { grep -A30 'MOD-L1' "$tmp/plan.txt" >&2; fail "$m.ko is not in the fixed initramfs"; }
 done
 # kmod on the result: modprobe resolves virtio_blk to the appended module and its dependencies
-mkdir "$tmp/unfixed"
-unmkinitramfs "$tmp/initrd.fixed" "$tmp/unfixed"
-fmain=$tmp/unfixed; [ -d "$tmp/unfixed/main" ] && fmain=$tmp/unfixed/main
 deps=$(modprobe -d "$fmain/usr" -S "$kver" --show-depends virtio_blk) || fail "modprobe --show-depends virtio_blk failed"
 for m in virtio_blk virtio_ring virtio; do
   grep -qE "insmod .*/updates/guestfix/$m\.ko" <<<"$deps" || { echo "$deps" >&2; fail "modprobe: $m not from updates/guestfix"; }
 done
+grep -qx virtio_blk "$fmain/conf/modules" || fail "conf/modules does not load virtio_blk"
 "$gf" cat "$tmp/fixed.raw" -p /etc/initramfs-tools/modules | grep -qx virtio_blk \
   || fail "/etc/initramfs-tools/modules does not name virtio_blk"
 ok "apply appended the guest's own virtio/nvme modules (lsinitramfs agrees)"

@@ -152,6 +152,20 @@ fn shell_parses(img: &Path, path: &str) {
     );
 }
 
+/// A grubenv made by GRUB's own `grub-editenv create` + `set VARS…`.
+fn grubenv_with(vars: &[&str]) -> Vec<u8> {
+    let env = tempfile::NamedTempFile::new().unwrap();
+    for args in [&["create"][..], &[&["set"][..], vars].concat()] {
+        let o = Command::new("grub-editenv")
+            .arg(env.path())
+            .args(args)
+            .output()
+            .expect("grub-editenv runs (grub-common)");
+        assert!(o.status.success(), "grub-editenv {args:?}");
+    }
+    std::fs::read(env.path()).unwrap()
+}
+
 /// `grub-editenv list` on the image's grubenv (GRUB's own reader): its variables.
 fn grubenv_vars(img: &Path, path: &str) -> Vec<String> {
     let data = debugfs_cat(img, path);
@@ -370,22 +384,10 @@ fn rhel7_guest() {
 /// kernel. The plan clears next_entry and leaves saved_entry alone.
 #[test]
 fn rhel7_pending_next_entry_is_cleared() {
-    let env = tempfile::NamedTempFile::new().unwrap();
-    let ge = |args: &[&str]| {
-        let o = Command::new("grub-editenv")
-            .arg(env.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "grub-editenv {args:?}");
-    };
-    ge(&["create"]);
-    ge(&[
-        "set",
+    let g = rhel7_tree(grubenv_with(&[
         &format!("saved_entry={RHEL7_NEWEST}"),
         "next_entry=Red Hat Enterprise Linux Server (0-rescue-cc21b92886f9ebbd3ed5a494639b7fd7) 7.2 (Maipo)",
-    ]);
-    let g = rhel7_tree(std::fs::read(env.path()).unwrap());
+    ]));
     g.build("7c62065d-ae70-4234-8a74-89d534c2a7a3");
     let o = run(&g, "rhel7_next_entry");
     let b = os(&o.before);
@@ -701,27 +703,13 @@ fn ubuntu_cloud_console_dropins_root_resume_alias() {
 /// whatever filesystem it lands on; apply writes FAT through the same seam).
 #[test]
 fn rocky8_grubenv_symlink_to_esp() {
-    let env = tempfile::NamedTempFile::new().unwrap();
-    let ge = |args: &[&str]| {
-        let o = Command::new("grub-editenv")
-            .arg(env.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "grub-editenv {args:?}");
-    };
-    ge(&["create"]);
-    ge(&[
-        "set",
+    let env = grubenv_with(&[
         "kernelopts=root=/dev/sda3 ro crashkernel=auto resume=/dev/sda2 rhgb quiet",
         "saved_entry=ffffffffffffffffffffffffffffffff-4.18.0-513.5.1.el8_9.x86_64",
     ]);
     let mut g = Guest::new();
     g.put("/etc/os-release", &format!("{DISTROS}rocky/etc/os-release"))
-        .put_bytes(
-            "/boot/efi/EFI/rocky/grubenv",
-            std::fs::read(env.path()).unwrap(),
-        )
+        .put_bytes("/boot/efi/EFI/rocky/grubenv", env)
         .put_bytes(
             "/boot/loader/entries/ffffffffffffffffffffffffffffffff-4.18.0-513.5.1.el8_9.x86_64.conf",
             b"title Rocky Linux (4.18.0-513.5.1.el8_9.x86_64) 8.9 (Green Obsidian)\n\

@@ -33,14 +33,23 @@ pub fn run(data: &[u8]) {
             0 => w.create_key(&p).map(|_| ()),
             1 => w.delete_key(&p),
             2 | 3 => {
-                let Some((&len, tail)) = rest.split_first() else { break };
+                let Some((&len, tail)) = rest.split_first() else {
+                    break;
+                };
                 // Sizes up to 64 KiB: inline, one cell, and big data (> 16344 bytes).
                 let n = usize::from(len) * usize::from(len) + usize::from(op >> 3);
                 rest = tail;
                 let _ = w.create_key(&p);
                 let name = NAMES[usize::from(op >> 5) % NAMES.len()];
                 let kind = u32::from(op >> 3);
-                w.set_value(&p, name, ValueData { kind, data: vec![op; n] })
+                w.set_value(
+                    &p,
+                    name,
+                    ValueData {
+                        kind,
+                        data: vec![op; n],
+                    },
+                )
             }
             4 => w.delete_value(&p, NAMES[usize::from(op >> 5) % NAMES.len()]),
             _ => {

@@ -535,9 +535,8 @@ fn linux_facts(
     f
 }
 
-/// DHCP clients the installed packages provide, and the one the network configuration's
-/// renderer is (netplan renders to systemd-networkd unless it names NetworkManager; networkd
-/// `.network` files are read by systemd-networkd), when its package is installed.
+/// DHCP clients the installed packages provide (the ones that run without being enabled, or
+/// that their packages enable), and systemd-networkd when netplan renders the configuration.
 fn dhcp_clients_from(
     apps: &[crate::guest::facts::Application],
     configs: &[linux::network::IfaceConfig],
@@ -554,17 +553,16 @@ fn dhcp_clients_from(
         (&["network-manager", "NetworkManager"][..], "NetworkManager"),
         (&["wicked"][..], "wicked"),
         (&["udhcpc", "busybox-udhcpc"][..], "udhcpc"),
-        (&["systemd-networkd"][..], "systemd-networkd"),
     ] {
         if has(pkgs) {
             out.insert(client.to_string());
         }
     }
+    // systemd-networkd runs only when enabled (the unit check above sees that), except under
+    // netplan, whose generator starts it at boot for the configuration it renders.
     let systemd = has(&["systemd", "systemd-networkd"]);
-    let renders_networkd = configs
-        .iter()
-        .any(|c| matches!(c.flavour, Flavour::Netplan | Flavour::Networkd));
-    if systemd && renders_networkd {
+    let netplan = configs.iter().any(|c| c.flavour == Flavour::Netplan);
+    if systemd && netplan {
         out.insert("systemd-networkd".to_string());
     }
     out
@@ -953,6 +951,10 @@ mod dhcp_tests {
         assert_eq!(got.into_iter().collect::<Vec<_>>(), ["systemd-networkd"]);
         // netplan without systemd installed: nothing to render it
         assert!(dhcp_clients_from(&[app("bash")], &[netplan]).is_empty());
+        // networkd files alone: networkd must be enabled (the unit check), the package is not
+        // enough
+        let networkd = IfaceConfig::new(Flavour::Networkd, "/etc/systemd/network/10-eth0.network");
+        assert!(dhcp_clients_from(&[app("systemd-networkd")], &[networkd]).is_empty());
         assert!(dhcp_clients_from(&[], &[]).is_empty());
     }
 }

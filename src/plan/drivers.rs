@@ -60,6 +60,8 @@ pub enum DriverError {
         "module {0} is not among the kernel's modules (modules folder or the guest's modules.dep)"
     )]
     NotInFolder(String),
+    #[error("{path} line {line}: not a modules.dep line (path: dependencies)")]
+    CorruptModulesDep { path: String, line: usize },
     #[error("modules.dep index: {0}")]
     Index(#[from] IndexError),
     #[error("modules to add exceed {0} bytes")]
@@ -233,24 +235,37 @@ pub fn load_host(f: &Found) -> Result<Vec<u8>, DriverError> {
 
 /// The modules of a guest kernel, from its own `modules.dep` (`dir` is
 /// `/usr/lib/modules/<kver>` or `/lib/modules/<kver>`): module name → file.
-pub fn scan_guest_dep(dir: &str, modules_dep: &str) -> BTreeMap<String, Found> {
+pub fn scan_guest_dep(
+    dir: &str,
+    modules_dep: &str,
+) -> Result<BTreeMap<String, Found>, DriverError> {
     let mut out = BTreeMap::new();
-    for line in modules_dep.lines().take(MAX_SCAN) {
-        let Some(rel) = line.split(':').next().map(str::trim) else {
-            continue;
-        };
-        if rel.is_empty() || rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+    for (i, line) in modules_dep.lines().take(MAX_SCAN).enumerate() {
+        if line.trim().is_empty() {
             continue;
         }
-        let Some(name) = module_name(rel) else {
-            continue;
-        };
+        // `path: dep dep …`, the path relative to the kernel's modules folder: anything else
+        // means the file is not what depmod writes, and nothing is taken from it
+        let rel = line.split(':').next().map(str::trim).unwrap_or("");
+        let name = module_name(rel);
+        if !line.contains(':')
+            || rel.is_empty()
+            || rel.starts_with('/')
+            || rel.split('/').any(|c| c == "..")
+            || name.is_none()
+        {
+            return Err(DriverError::CorruptModulesDep {
+                path: format!("{dir}/modules.dep"),
+                line: i + 1,
+            });
+        }
+        let Some(name) = name else { continue };
         out.entry(name.clone()).or_insert(Found {
             name,
             source: Source::Guest(format!("{dir}/{rel}")),
         });
     }
-    out
+    Ok(out)
 }
 
 /// The modules of a host folder: `<dir>/<kver>/**` when that exists, else `<dir>/**`. First
@@ -595,5 +610,44 @@ pub fn wrap(archive: &[u8], last_compression: &str) -> (Vec<u8>, &'static str) {
             "zstd",
         ),
         _ => (archive.to_vec(), "none"),
+    }
+}
+
+#[cfg(test)]
+mod guest_dep_tests {
+    use super::*;
+
+    /// Issue 26: the guest's own modules.dep names the module files; a file that is not what
+    /// depmod writes is refused with its line, and nothing is taken from it.
+    #[test]
+    fn guest_modules_dep() {
+        let dir = "/usr/lib/modules/6.1.0-50-amd64";
+        let dep = "kernel/drivers/block/virtio_blk.ko.xz: kernel/drivers/virtio/virtio_ring.ko.xz\n\
+                   kernel/drivers/nvme/host/nvme-core.ko:\n\n";
+        let m = scan_guest_dep(dir, dep).unwrap();
+        assert_eq!(
+            m.get("virtio_blk").map(|f| &f.source),
+            Some(&Source::Guest(format!(
+                "{dir}/kernel/drivers/block/virtio_blk.ko.xz"
+            )))
+        );
+        assert_eq!(
+            m.get("nvme_core").and_then(Found::file_name).as_deref(),
+            Some("nvme-core.ko")
+        );
+        for bad in [
+            "garbage without a colon\n",
+            "/abs/path.ko:\n",
+            "../../etc/shadow.ko:\n",
+            "kernel/x.txt:\n",
+        ] {
+            assert!(
+                matches!(
+                    scan_guest_dep(dir, &format!("{dep}{bad}")),
+                    Err(DriverError::CorruptModulesDep { line: 4, .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

@@ -1127,7 +1127,13 @@ fn inject_drivers(
                 return (Vec::new(), drivers::Flavour::Unknown);
             }
         },
-        ModSource::Guest { dir, dep } => (drivers::scan_guest_dep(dir, dep), dir.clone()),
+        ModSource::Guest { dir, dep } => match drivers::scan_guest_dep(dir, dep) {
+            Ok(f) => (f, dir.clone()),
+            Err(e) => {
+                out.note(format!("kernel {kver}: {e}; drivers cannot be added"));
+                return (Vec::new(), flavour);
+            }
+        },
     };
     let load_guest = |f: &drivers::Found| -> Result<Vec<u8>, drivers::DriverError> {
         let shown = f.shown();

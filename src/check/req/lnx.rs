@@ -164,10 +164,23 @@ pub fn lnx3_drivers(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
         let missing = ctx.severity("LNX-3.no-boot-driver");
         out.push(lnx3_boot_driver(&s.boot_drivers, k, &os.root, missing));
     }
+    let pkg = module_package(ctx, os, &k.version);
     for d in &s.required_drivers {
-        out.push(lnx3_required_driver(d, k, &os.root));
+        out.push(lnx3_required_driver(d, k, &os.root, pkg.as_deref()));
     }
     out
+}
+
+/// The package that holds kernel `kver`'s modules on this guest's distribution: the MOD-L1
+/// rule's `packages` table (distro → name, `{kver}` replaced), when the profile has one.
+fn module_package(ctx: &Ctx, os: &OsFacts, kver: &str) -> Option<String> {
+    let distro = os.distro.known()?;
+    ctx.profile
+        .rules
+        .iter()
+        .filter(|r| r.transform == "initramfs-drivers")
+        .find_map(|r| r.param_table_str("packages", distro))
+        .map(|p| p.replace("{kver}", kver))
 }
 
 /// LNX-3: the platform's boot-disk driver must be usable before the root is mounted.
@@ -208,11 +221,16 @@ fn lnx3_boot_driver(
             if k.initramfs_drivers.is_empty() { "no storage/network drivers".into() } else { k.initramfs_drivers.join(" ") },
             if later.is_empty() { String::new() } else { format!("; {} only in /lib/modules", later.join(", ")) }
         ))
-        .fix("rebuild the initramfs with the driver (dracut --add-drivers nvme / update-initramfs) before export, or let a rule add it (MOD-L1)")
+        .fix("`guestfix plan` appends the driver to the initramfs from the guest's own modules (MOD-L1), or rebuild the initramfs with it (dracut --add-drivers nvme / update-initramfs) before export")
 }
 
 /// LNX-3: one required driver (its severity when missing is the profile's, default warning).
-fn lnx3_required_driver(d: &DriverSpec, k: &KernelFacts, subj: &str) -> Finding {
+fn lnx3_required_driver(
+    d: &DriverSpec,
+    k: &KernelFacts,
+    subj: &str,
+    package: Option<&str>,
+) -> Finding {
     let boot = d.modules.iter().any(|m| at_boot(k, m));
     let disk = d.modules.iter().any(|m| on_disk(k, m));
     let mods = d.modules.join("/");
@@ -260,10 +278,18 @@ fn lnx3_required_driver(d: &DriverSpec, k: &KernelFacts, subj: &str) -> Finding 
             "kernel {}: no {mods} module in the initramfs or /lib/modules",
             k.version
         ))
-        .fix(format!(
-            "install the {} driver (or let a rule with modules_dir add it, MOD-L1)",
-            d.name
-        ))
+        .fix(match package {
+            // issue 26: the exact package; once its modules are on the disk, the MOD-L1 rule
+            // appends the driver to the initramfs from them
+            Some(p) => format!(
+                "install {p} in the guest (it holds the {} driver); `guestfix plan` then appends the driver to the initramfs from the guest's modules (MOD-L1)",
+                d.name
+            ),
+            None => format!(
+                "install the {} driver (or let the MOD-L1 rule take it from a modules_dir)",
+                d.name
+            ),
+        })
     }
 }
 
