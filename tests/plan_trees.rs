@@ -755,3 +755,110 @@ fn rocky8_grubenv_symlink_to_esp() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// A kernel-module-shaped ELF object (gcc + objcopy) with the given `.modinfo` fields.
+fn make_ko(path: &Path, fields: &[&str]) {
+    let dir = path.parent().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let mi = dir.join("modinfo.bin");
+    let mut b = Vec::new();
+    for f in fields {
+        b.extend_from_slice(f.as_bytes());
+        b.push(0);
+    }
+    std::fs::write(&mi, b).unwrap();
+    let o = Command::new("bash")
+        .arg("-ec")
+        .arg(format!(
+            "echo 'int f(void) {{ return 1; }}' | gcc -c -x c - -o {o}.o
+             objcopy --add-section .modinfo={mi} --set-section-flags .modinfo=alloc,readonly {o}.o {o}
+             rm {o}.o {mi}",
+            o = path.display(),
+            mi = mi.display()
+        ))
+        .output()
+        .expect("gcc and objcopy run (scripts/install-deps.sh)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Issue 26, dracut flavour: a Rocky 9 guest whose dracut initramfs lacks nvme, which is on
+/// the guest's disk (`/usr/lib/modules/<kver>/kernel/drivers/nvme/host/nvme.ko`, listed in its
+/// modules.dep). With no modules_dir the plan appends it from the guest, names it in
+/// `/etc/dracut.conf.d/90-guestfix-drivers.conf` (`add_drivers`) for the next rebuild, and says
+/// which package holds ena (on neither). After apply the initramfs holds nvme (our reader) and a
+/// second plan is empty.
+#[test]
+fn rocky9_dracut_drivers_from_the_guest() {
+    const K: &str = "5.14.0-362.8.1.el9_3.x86_64";
+    let vm = format!("vermagic={K} SMP preempt mod_unload modversions ");
+    let mut g = Guest::new();
+    g.put(
+        "/etc/os-release",
+        &format!("{DISTROS}rocky9/etc/os-release"),
+    )
+    .put_bytes("/etc/dracut.conf", b"# see dracut.conf(5)\n".to_vec())
+    .put_bytes(&format!("/boot/vmlinuz-{K}"), b"not a kernel".to_vec())
+    .put_bytes(
+        &format!("/usr/lib/modules/{K}/modules.dep"),
+        b"kernel/drivers/nvme/host/nvme.ko:\nkernel/fs/xfs/xfs.ko:\n".to_vec(),
+    );
+    make_ko(
+        &g.tree().join(format!(
+            "usr/lib/modules/{K}/kernel/drivers/nvme/host/nvme.ko"
+        )),
+        &[
+            "name=nvme",
+            &vm,
+            "depends=",
+            "alias=pci:v*d*sv*sd*bc01sc08i02*",
+        ],
+    );
+    // The host-only dracut initramfs: dracut's own folder, xfs, no nvme.
+    let ird = g.dir.path().join("initrd-tree");
+    std::fs::create_dir_all(ird.join(format!("usr/lib/modules/{K}/kernel/fs/xfs"))).unwrap();
+    std::fs::create_dir_all(ird.join("usr/lib/dracut")).unwrap();
+    std::fs::write(
+        ird.join("usr/lib/dracut/build-parameter.txt"),
+        " --kver '5.14'\n",
+    )
+    .unwrap();
+    make_ko(
+        &ird.join(format!("usr/lib/modules/{K}/kernel/fs/xfs/xfs.ko")),
+        &["name=xfs", &vm, "depends="],
+    );
+    std::fs::write(
+        ird.join(format!("usr/lib/modules/{K}/modules.dep")),
+        "kernel/fs/xfs/xfs.ko:\n",
+    )
+    .unwrap();
+    let o = Command::new("bash")
+        .arg("-ec")
+        .arg("find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet")
+        .current_dir(&ird)
+        .output()
+        .expect("cpio runs");
+    assert!(o.status.success());
+    g.put_bytes(&format!("/boot/initramfs-{K}.img"), o.stdout);
+    g.build("9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d");
+    let o = run(&g, "rocky9_dracut_modl1");
+    let initrd = format!("/boot/initramfs-{K}.img");
+    assert!(
+        o.changes
+            .iter()
+            .any(|(k, p)| k == "append_initramfs" && *p == initrd),
+        "{:?}",
+        o.changes
+    );
+    let conf = String::from_utf8(debugfs_cat(
+        &g.img(),
+        "/etc/dracut.conf.d/90-guestfix-drivers.conf",
+    ))
+    .unwrap();
+    assert!(conf.contains("add_drivers+=\" nvme \""), "{conf}");
+    let b = os(&o.before);
+    let k = &b["kernels"][0];
+    assert_eq!(k["version"], K);
+    let a = os(&o.after);
+    let drivers = a["kernels"][0]["initramfs_drivers"].to_string();
+    assert!(drivers.contains("\"nvme\""), "{drivers}");
+}
