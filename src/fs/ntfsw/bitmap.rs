@@ -68,7 +68,11 @@ impl Bitmap {
         let mut need = count;
         let starts = [hint.min(self.bits), 0];
         for (pass, &start) in starts.iter().enumerate() {
-            let end = if pass == 0 { self.bits } else { hint.min(self.bits) };
+            let end = if pass == 0 {
+                self.bits
+            } else {
+                hint.min(self.bits)
+            };
             let mut i = start;
             while need > 0 && i < end {
                 let Some(f) = self.first_free(i) else { break };

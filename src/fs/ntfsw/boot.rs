@@ -61,7 +61,10 @@ impl Boot {
         } else {
             let sh = 256 - u32::from(spc_raw);
             if sh > 20 {
-                return Err(corrupt("boot sector", format!("sectors per cluster byte {spc_raw:#x}")));
+                return Err(corrupt(
+                    "boot sector",
+                    format!("sectors per cluster byte {spc_raw:#x}"),
+                ));
             }
             1u64 << sh
         };
@@ -70,7 +73,9 @@ impl Boot {
         }
         let cluster = sector * spc;
         if cluster > MAX_CLUSTER {
-            return Err(NtfsWriteError::Unsupported(format!("cluster size {cluster}")));
+            return Err(NtfsWriteError::Unsupported(format!(
+                "cluster size {cluster}"
+            )));
         }
         let total_sectors = r64(b, 0x28);
         let total_clusters = total_sectors / spc;

@@ -9,7 +9,7 @@ use super::attr::{BITMAP, DATA, FILE_NAME, I30, INDEX_ROOT};
 use super::bitmap::Bitmap;
 use super::index::Node;
 use super::record::{Record, r16, r64};
-use super::{Blocks, DirIdx, FIRST_USER, NtfsWriter, NodeId, ROOT, runlist};
+use super::{Blocks, DirIdx, FIRST_USER, NodeId, NtfsWriter, ROOT, runlist};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -48,7 +48,8 @@ impl NtfsWriter {
                     }
                     let lowest = r64(&r.buf, a.off + 0x10);
                     let mp = super::attr::mapping_pairs(r, &a);
-                    let runs = match runlist::decode(mp, lowest, self.boot.total_clusters, "check") {
+                    let runs = match runlist::decode(mp, lowest, self.boot.total_clusters, "check")
+                    {
                         Ok(x) => x,
                         Err(e) => {
                             p.push(format!("record {n} attribute {:#x}: {e}", a.ty));
@@ -92,12 +93,21 @@ impl NtfsWriter {
             }
             let names = NtfsWriter::file_names(r)?;
             if usize::from(r16(&r.buf, 0x12)) != names.len() {
-                p.push(format!("record {}: link count {} for {} names", r.no, r16(&r.buf, 0x12), names.len()));
+                p.push(format!(
+                    "record {}: link count {} for {} names",
+                    r.no,
+                    r16(&r.buf, 0x12),
+                    names.len()
+                ));
             }
             for (_, v) in names {
                 let name = NtfsWriter::fn_name(&v);
                 if !indexed.contains(&(r.no, name.clone())) {
-                    p.push(format!("record {}: name {:?} is in no index", r.no, String::from_utf16_lossy(&name)));
+                    p.push(format!(
+                        "record {}: name {:?} is in no index",
+                        r.no,
+                        String::from_utf16_lossy(&name)
+                    ));
                 }
             }
         }
@@ -163,37 +173,87 @@ impl NtfsWriter {
             if let Some(vcn) = e.sub {
                 let bit = (vcn * d.vcn_unit / d.block) as usize;
                 if ibm.get(bit / 8).is_none_or(|b| b & (1 << (bit % 8)) == 0) {
-                    p.push(format!("folder {}: INDX block {vcn} is free in the index bitmap", dir.no));
+                    p.push(format!(
+                        "folder {}: INDX block {vcn} is free in the index bitmap",
+                        dir.no
+                    ));
                 }
-                self.walk(d, Some(vcn), depth + 1, dir, records, ibm, names, indexed, p)?;
+                self.walk(
+                    d,
+                    Some(vcn),
+                    depth + 1,
+                    dir,
+                    records,
+                    ibm,
+                    names,
+                    indexed,
+                    p,
+                )?;
             }
             if e.last() {
                 break;
             }
             let (name, _) = node.name(&e);
-            let key = node.buf.get(e.key_off..e.key_off + e.key_len).unwrap_or(&[]);
+            let key = node
+                .buf
+                .get(e.key_off..e.key_off + e.key_len)
+                .unwrap_or(&[]);
             names.push(name.clone());
-            let target = usize::try_from(e.rec()).ok().and_then(|i| records.get(i)).and_then(|r| r.as_ref());
+            let target = usize::try_from(e.rec())
+                .ok()
+                .and_then(|i| records.get(i))
+                .and_then(|r| r.as_ref());
             let Some(t) = target else {
-                p.push(format!("folder {}: {:?} points to record {} not in use", dir.no, String::from_utf16_lossy(&name), e.rec()));
+                p.push(format!(
+                    "folder {}: {:?} points to record {} not in use",
+                    dir.no,
+                    String::from_utf16_lossy(&name),
+                    e.rec()
+                ));
                 continue;
             };
             if t.seq() != e.seq() {
-                p.push(format!("folder {}: {:?} sequence {} != record's {}", dir.no, String::from_utf16_lossy(&name), e.seq(), t.seq()));
+                p.push(format!(
+                    "folder {}: {:?} sequence {} != record's {}",
+                    dir.no,
+                    String::from_utf16_lossy(&name),
+                    e.seq(),
+                    t.seq()
+                ));
             }
             if r64(key, 0) & 0xFFFF_FFFF_FFFF != dir.no {
-                p.push(format!("folder {}: {:?} names another parent", dir.no, String::from_utf16_lossy(&name)));
+                p.push(format!(
+                    "folder {}: {:?} names another parent",
+                    dir.no,
+                    String::from_utf16_lossy(&name)
+                ));
             }
-            let has = NtfsWriter::file_names(t)?.iter().any(|(_, v)| v.get(0x40..) == key.get(0x40..) && r64(v, 0) == r64(key, 0));
+            let has = NtfsWriter::file_names(t)?
+                .iter()
+                .any(|(_, v)| v.get(0x40..) == key.get(0x40..) && r64(v, 0) == r64(key, 0));
             if !has {
-                p.push(format!("folder {}: {:?} has no matching $FILE_NAME in record {}", dir.no, String::from_utf16_lossy(&name), t.no));
+                p.push(format!(
+                    "folder {}: {:?} has no matching $FILE_NAME in record {}",
+                    dir.no,
+                    String::from_utf16_lossy(&name),
+                    t.no
+                ));
             }
             indexed.insert((t.no, name.clone()));
             if t.no >= FIRST_USER && !t.is_dir() {
                 if let Some(a) = t.find(DATA, &[])? {
-                    let size = if a.nonres { r64(&t.buf, a.off + 0x30) } else { t.value(&a).len() as u64 };
+                    let size = if a.nonres {
+                        r64(&t.buf, a.off + 0x30)
+                    } else {
+                        t.value(&a).len() as u64
+                    };
                     if r64(key, 0x30) != size {
-                        p.push(format!("folder {}: {:?} index size {} != $DATA size {size}", dir.no, String::from_utf16_lossy(&name), r64(key, 0x30)));
+                        p.push(format!(
+                            "folder {}: {:?} index size {} != $DATA size {size}",
+                            dir.no,
+                            String::from_utf16_lossy(&name),
+                            r64(key, 0x30)
+                        ));
                     }
                 }
             }

@@ -11,9 +11,13 @@ pub enum NtfsWriteError {
     BitLocker,
     #[error("ntfs: refusing to write: Windows is hibernated or used Fast Startup ({0})")]
     Hibernated(String),
-    #[error("ntfs: refusing to write: the $Volume dirty flag is set (unclean shutdown or chkdsk pending)")]
+    #[error(
+        "ntfs: refusing to write: the $Volume dirty flag is set (unclean shutdown or chkdsk pending)"
+    )]
     DirtyVolume,
-    #[error("ntfs: refusing to write: $LogFile is not clean ({0}): Fast Startup or an unclean shutdown")]
+    #[error(
+        "ntfs: refusing to write: $LogFile is not clean ({0}): Fast Startup or an unclean shutdown"
+    )]
     LogFileNotClean(String),
     #[error("ntfs: refusing to write: unsupported {0}")]
     Unsupported(String),
@@ -35,7 +39,9 @@ pub enum NtfsWriteError {
     NoSpace(String),
     #[error("{path}: refusing: {what}")]
     Refused { path: String, what: String },
-    #[error("{0}: index split needed (the folder's index node has no room; this writer does not split nodes)")]
+    #[error(
+        "{0}: index split needed (the folder's index node has no room; this writer does not split nodes)"
+    )]
     IndexSplitNeeded(String),
     #[error("ntfs: $MFT is full (extending $MFT is not supported)")]
     MftFull,

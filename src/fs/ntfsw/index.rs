@@ -60,7 +60,10 @@ impl Node {
         let start = self.h + r32(b, self.h) as usize;
         let end = self.h + self.index_length();
         if end > b.len() || start >= end || self.h + self.allocated() > b.len() {
-            return Err(corrupt(what, format!("index header: entries {start}..{end} of {}", b.len())));
+            return Err(corrupt(
+                what,
+                format!("index header: entries {start}..{end} of {}", b.len()),
+            ));
         }
         let mut out = Vec::new();
         let mut off = start;
@@ -69,11 +72,17 @@ impl Node {
             let key_len = usize::from(r16(b, off + 10));
             let flags = r16(b, off + 12);
             if len < 0x10 || len % 8 != 0 || off + len > end {
-                return Err(corrupt(what, format!("index entry of length {len} at {off}")));
+                return Err(corrupt(
+                    what,
+                    format!("index entry of length {len} at {off}"),
+                ));
             }
             let sub_room = if flags & HAS_SUB != 0 { 8 } else { 0 };
             if len < 0x10 + sub_room || 0x10 + key_len > len - sub_room {
-                return Err(corrupt(what, format!("index entry key of {key_len} bytes at {off}")));
+                return Err(corrupt(
+                    what,
+                    format!("index entry key of {key_len} bytes at {off}"),
+                ));
             }
             let sub = (flags & HAS_SUB != 0).then(|| r64(b, off + len - 8));
             let e = Entry {
@@ -86,8 +95,13 @@ impl Node {
                 sub,
             };
             if !e.last() {
-                if key_len < 0x42 || 0x42 + 2 * usize::from(b.get(off + 0x50).copied().unwrap_or(0)) > key_len {
-                    return Err(corrupt(what, format!("file name key of {key_len} bytes at {off}")));
+                if key_len < 0x42
+                    || 0x42 + 2 * usize::from(b.get(off + 0x50).copied().unwrap_or(0)) > key_len
+                {
+                    return Err(corrupt(
+                        what,
+                        format!("file name key of {key_len} bytes at {off}"),
+                    ));
                 }
             }
             out.push(e);
@@ -106,7 +120,10 @@ impl Node {
         let k = e.key_off;
         let n = usize::from(self.buf.get(k + 0x40).copied().unwrap_or(0));
         let ns = self.buf.get(k + 0x41).copied().unwrap_or(0);
-        ((0..n).map(|i| r16(&self.buf, k + 0x42 + 2 * i)).collect(), ns)
+        (
+            (0..n).map(|i| r16(&self.buf, k + 0x42 + 2 * i)).collect(),
+            ns,
+        )
     }
 
     /// Insert `entry` at byte offset `at` (an entry boundary); false when the node would pass
@@ -124,7 +141,10 @@ impl Node {
         if let Some(s) = self.buf.get_mut(at..at + entry.len()) {
             s.copy_from_slice(entry);
         }
-        if let Some(s) = self.buf.get_mut(at + entry.len()..at + entry.len() + tail.len()) {
+        if let Some(s) = self
+            .buf
+            .get_mut(at + entry.len()..at + entry.len() + tail.len())
+        {
             s.copy_from_slice(&tail);
         }
         w32(&mut self.buf, self.h + 4, (il + entry.len()) as u32);

@@ -21,7 +21,12 @@ pub fn check(head: &[u8]) -> Result<(), String> {
         Some(b"RSTR") => r32(head, 0x10) as usize,
         Some(b"CHKD") => return Err("chkdsk restart page".into()),
         Some(m) if m == [0xFF; 4] => 4096,
-        Some(m) => return Err(format!("restart page signature {:?}", String::from_utf8_lossy(m))),
+        Some(m) => {
+            return Err(format!(
+                "restart page signature {:?}",
+                String::from_utf8_lossy(m)
+            ));
+        }
         None => return Err("no restart page".into()),
     };
     let mut seen = 0;
@@ -31,7 +36,12 @@ pub fn check(head: &[u8]) -> Result<(), String> {
             Some(b"RSTR") => {}
             Some(m) if m == [0xFF; 4] => continue,
             Some(b"CHKD") => return Err(format!("chkdsk restart page at {p}")),
-            Some(m) => return Err(format!("restart page {p} signature {:?}", String::from_utf8_lossy(m))),
+            Some(m) => {
+                return Err(format!(
+                    "restart page {p} signature {:?}",
+                    String::from_utf8_lossy(m)
+                ));
+            }
             None => return Err(format!("restart page {p} missing")),
         }
         seen += 1;
@@ -42,7 +52,9 @@ pub fn check(head: &[u8]) -> Result<(), String> {
         let in_use = r16(pg, ra + 0x0C);
         let flags = r16(pg, ra + 0x0E);
         if in_use != NO_CLIENT && flags & VOLUME_IS_CLEAN == 0 {
-            return Err(format!("restart page {p}: a log client is in use and the clean flag is not set"));
+            return Err(format!(
+                "restart page {p}: a log client is in use and the clean flag is not set"
+            ));
         }
     }
     if seen == 0 {

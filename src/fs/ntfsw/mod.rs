@@ -125,8 +125,10 @@ fn components(path: &str) -> Result<Vec<Vec<u16>>, NtfsWriteError> {
 fn check_name(n: &[u16]) -> Result<(), NtfsWriteError> {
     let bad = n.is_empty()
         || n.len() > 255
-        || n.iter().any(|&c| c < 0x20 || "\\/:*?\"<>|".encode_utf16().any(|b| b == c))
-        || n.last().is_some_and(|&c| c == u16::from(b' ') || c == u16::from(b'.'))
+        || n.iter()
+            .any(|&c| c < 0x20 || "\\/:*?\"<>|".encode_utf16().any(|b| b == c))
+        || n.last()
+            .is_some_and(|&c| c == u16::from(b' ') || c == u16::from(b'.'))
         || n == utf16(".").as_slice()
         || n == utf16("..").as_slice();
     if bad {
@@ -193,10 +195,18 @@ impl NtfsWriter {
         dev.read_at(0, &mut s0)?;
         let boot = Boot::parse(&s0)?;
         let cs = boot.cluster;
-        if boot.total_clusters.checked_mul(cs).is_none_or(|b| b > dev.len()) {
+        if boot
+            .total_clusters
+            .checked_mul(cs)
+            .is_none_or(|b| b > dev.len())
+        {
             return Err(corrupt(
                 "boot sector",
-                format!("{} clusters of {cs} bytes do not fit the {}-byte device", boot.total_clusters, dev.len()),
+                format!(
+                    "{} clusters of {cs} bytes do not fit the {}-byte device",
+                    boot.total_clusters,
+                    dev.len()
+                ),
             ));
         }
         let rs = boot.record_size;
@@ -204,7 +214,9 @@ impl NtfsWriter {
         dev.read_at(boot.mft_lcn * cs, &mut raw)?;
         let r0 = Record::parse(0, raw)?;
         if r0.find(attr::ATTRIBUTE_LIST, &[])?.is_some() {
-            return Err(NtfsWriteError::Unsupported("$MFT with an attribute list (fragmented $MFT)".into()));
+            return Err(NtfsWriteError::Unsupported(
+                "$MFT with an attribute list (fragmented $MFT)".into(),
+            ));
         }
         let mut w = NtfsWriter {
             dev,
@@ -222,7 +234,10 @@ impl NtfsWriter {
         };
         let (runs, size) = w.nonres_runs(&r0, DATA, &[], "$MFT")?;
         if runs.first().and_then(|r| r.lcn) != Some(boot.mft_lcn) {
-            return Err(corrupt("$MFT", "its first run does not start where the boot sector says"));
+            return Err(corrupt(
+                "$MFT",
+                "its first run does not start where the boot sector says",
+            ));
         }
         w.mft_runs = runs;
         w.mft_records = size / rs;
@@ -231,7 +246,10 @@ impl NtfsWriter {
         }
         let (bruns, bsize) = w.nonres_runs(&r0, attr::BITMAP, &[], "$MFT:$BITMAP")?;
         if bsize < w.mft_records.div_ceil(8) || bsize > MAX_READ {
-            return Err(corrupt("$MFT:$BITMAP", format!("{bsize} bytes for {} records", w.mft_records)));
+            return Err(corrupt(
+                "$MFT:$BITMAP",
+                format!("{bsize} bytes for {} records", w.mft_records),
+            ));
         }
         let bytes = w.read_runs(&bruns, 0, bsize)?;
         w.mft_bitmap = Bitmap::new(bytes, w.mft_records);
@@ -240,7 +258,10 @@ impl NtfsWriter {
         let r1 = w.read_record(1)?;
         let (mruns, msize) = w.nonres_runs(&r1, DATA, &[], "$MFTMirr")?;
         if mruns.first().and_then(|r| r.lcn) != Some(boot.mftmirr_lcn) {
-            return Err(corrupt("$MFTMirr", "its first run does not start where the boot sector says"));
+            return Err(corrupt(
+                "$MFTMirr",
+                "its first run does not start where the boot sector says",
+            ));
         }
         w.mirr_runs = mruns;
         w.mirr_records = (msize / rs).min(w.mft_records);
@@ -256,13 +277,17 @@ impl NtfsWriter {
         }
         let (major, minor, vflags) = (v[8], v[9], r16(v, 10));
         if major != 3 {
-            return Err(NtfsWriteError::Unsupported(format!("NTFS version {major}.{minor}")));
+            return Err(NtfsWriteError::Unsupported(format!(
+                "NTFS version {major}.{minor}"
+            )));
         }
         if vflags & 0x0001 != 0 {
             return Err(NtfsWriteError::DirtyVolume);
         }
         if vflags & 0x4000 != 0 {
-            return Err(NtfsWriteError::Unsupported("$Volume flag chkdsk-underway (0x4000)".into()));
+            return Err(NtfsWriteError::Unsupported(
+                "$Volume flag chkdsk-underway (0x4000)".into(),
+            ));
         }
 
         let r2 = w.read_record(2)?;
@@ -281,7 +306,10 @@ impl NtfsWriter {
         let (bruns, bsize) = w.nonres_runs(&r6, DATA, &[], "$Bitmap")?;
         let need = boot.total_clusters.div_ceil(8);
         if bsize < need || bsize > MAX_BITMAP {
-            return Err(corrupt("$Bitmap", format!("{bsize} bytes for {} clusters", boot.total_clusters)));
+            return Err(corrupt(
+                "$Bitmap",
+                format!("{bsize} bytes for {} clusters", boot.total_clusters),
+            ));
         }
         let bytes = w.read_runs(&bruns, 0, bsize)?;
         w.bitmap = Bitmap::new(bytes, boot.total_clusters);
@@ -321,11 +349,16 @@ impl NtfsWriter {
             (nr.data, self.read_runs(&runs, 0, nr.data.min(0x20))?)
         } else {
             let v = rec.value(&a);
-            (v.len() as u64, v.get(..v.len().min(0x20)).unwrap_or(&[]).to_vec())
+            (
+                v.len() as u64,
+                v.get(..v.len().min(0x20)).unwrap_or(&[]).to_vec(),
+            )
         };
         let h = hiberfil_header(&head, len);
         match h.state {
-            HiberState::Hibernated | HiberState::Truncated => Err(NtfsWriteError::Hibernated(h.describe())),
+            HiberState::Hibernated | HiberState::Truncated => {
+                Err(NtfsWriteError::Hibernated(h.describe()))
+            }
             HiberState::Resumed | HiberState::NotHibernated => Ok(()),
         }
     }
@@ -345,9 +378,14 @@ impl NtfsWriter {
         mut f: impl FnMut(Option<u64>, std::ops::Range<usize>) -> Result<(), NtfsWriteError>,
     ) -> Result<(), NtfsWriteError> {
         let cs = self.cs();
-        let end = off.checked_add(len).ok_or_else(|| corrupt("run list", "offset overflow"))?;
+        let end = off
+            .checked_add(len)
+            .ok_or_else(|| corrupt("run list", "offset overflow"))?;
         if end > runlist::clusters(runs).saturating_mul(cs) {
-            return Err(corrupt("run list", format!("bytes {off}..{end} past the allocation")));
+            return Err(corrupt(
+                "run list",
+                format!("bytes {off}..{end} past the allocation"),
+            ));
         }
         for r in runs {
             let (rs, re) = (r.vcn * cs, (r.vcn + r.len) * cs);
@@ -389,7 +427,10 @@ impl NtfsWriter {
 
     fn read_raw_record(&self, n: u64) -> Result<Vec<u8>, NtfsWriteError> {
         if n >= self.mft_records {
-            return Err(corrupt("$MFT", format!("record {n} past the {} records", self.mft_records)));
+            return Err(corrupt(
+                "$MFT",
+                format!("record {n} past the {} records", self.mft_records),
+            ));
         }
         let rs = self.boot.record_size;
         self.read_runs(&self.mft_runs, n * rs, rs)
@@ -418,23 +459,45 @@ impl NtfsWriter {
     }
 
     /// The runs of a non-resident attribute in a record, from VCN 0, checked against its sizes.
-    fn attr_runs(&self, rec: &Record, a: &record::AttrLoc, what: &str) -> Result<Vec<Run>, NtfsWriteError> {
+    fn attr_runs(
+        &self,
+        rec: &Record,
+        a: &record::AttrLoc,
+        what: &str,
+    ) -> Result<Vec<Run>, NtfsWriteError> {
         let nr = attr::nonres(rec, a);
         if nr.lowest_vcn != 0 {
-            return Err(refused(what, "attribute continued in another record (attribute list)"));
+            return Err(refused(
+                what,
+                "attribute continued in another record (attribute list)",
+            ));
         }
-        let runs = runlist::decode(attr::mapping_pairs(rec, a), 0, self.boot.total_clusters, what)?;
+        let runs = runlist::decode(
+            attr::mapping_pairs(rec, a),
+            0,
+            self.boot.total_clusters,
+            what,
+        )?;
         let cl = runlist::clusters(&runs);
         if nr.alloc > cl.saturating_mul(self.cs()) || nr.data > nr.alloc || nr.init > nr.data {
             return Err(corrupt(
                 what,
-                format!("sizes {}/{}/{} for {cl} clusters", nr.alloc, nr.data, nr.init),
+                format!(
+                    "sizes {}/{}/{} for {cl} clusters",
+                    nr.alloc, nr.data, nr.init
+                ),
             ));
         }
         Ok(runs)
     }
 
-    fn nonres_runs(&self, rec: &Record, ty: u32, name: &[u16], what: &str) -> Result<(Vec<Run>, u64), NtfsWriteError> {
+    fn nonres_runs(
+        &self,
+        rec: &Record,
+        ty: u32,
+        name: &[u16],
+        what: &str,
+    ) -> Result<(Vec<Run>, u64), NtfsWriteError> {
         let a = rec
             .find(ty, name)?
             .ok_or_else(|| corrupt(what, format!("record {} has no attribute {ty:#x}", rec.no)))?;
@@ -446,7 +509,14 @@ impl NtfsWriter {
     }
 
     /// A whole attribute value (resident or not), at most `limit` bytes.
-    fn stream(&self, rec: &Record, ty: u32, name: &[u16], limit: u64, what: &str) -> Result<Vec<u8>, NtfsWriteError> {
+    fn stream(
+        &self,
+        rec: &Record,
+        ty: u32,
+        name: &[u16],
+        limit: u64,
+        what: &str,
+    ) -> Result<Vec<u8>, NtfsWriteError> {
         let a = rec
             .find(ty, name)?
             .ok_or_else(|| corrupt(what, format!("record {} has no attribute {ty:#x}", rec.no)))?;
@@ -455,7 +525,10 @@ impl NtfsWriter {
         }
         let nr = attr::nonres(rec, &a);
         if nr.data > limit {
-            return Err(refused(what, format!("{} bytes (more than {limit})", nr.data)));
+            return Err(refused(
+                what,
+                format!("{} bytes (more than {limit})", nr.data),
+            ));
         }
         let runs = self.attr_runs(rec, &a, what)?;
         let mut v = self.read_runs(&runs, 0, nr.data)?;
@@ -479,9 +552,14 @@ impl NtfsWriter {
         }
         let block = u64::from(r32(v, 8));
         if block != self.boot.index_size {
-            return Err(NtfsWriteError::Unsupported(format!("{what}: index block size {block}")));
+            return Err(NtfsWriteError::Unsupported(format!(
+                "{what}: index block size {block}"
+            )));
         }
-        let root = Node { buf: v.to_vec(), h: 0x10 };
+        let root = Node {
+            buf: v.to_vec(),
+            h: 0x10,
+        };
         let (alloc_runs, alloc_size) = match rec.find(INDEX_ALLOCATION, &I30)? {
             Some(a) if a.nonres => {
                 let runs = self.attr_runs(rec, &a, &what)?;
@@ -505,7 +583,9 @@ impl NtfsWriter {
             return Ok(n.clone());
         }
         let what = format!("INDX block {vcn}");
-        let off = vcn.checked_mul(d.vcn_unit).ok_or_else(|| corrupt(&what, "VCN overflow"))?;
+        let off = vcn
+            .checked_mul(d.vcn_unit)
+            .ok_or_else(|| corrupt(&what, "VCN overflow"))?;
         if off.saturating_add(d.block) > d.alloc_size {
             return Err(corrupt(&what, "past $INDEX_ALLOCATION"));
         }
@@ -556,12 +636,20 @@ impl NtfsWriter {
                 Some(v) => id = Some(v),
             }
         }
-        Err(corrupt(format!("index of record {}", rec.no), "deeper than 32 levels"))
+        Err(corrupt(
+            format!("index of record {}", rec.no),
+            "deeper than 32 levels",
+        ))
     }
 
     /// The node holding the entry `name` (exact, by full collation) and the entry, or where a
     /// new entry `name` goes (a leaf) and the entry it goes before.
-    fn locate(&self, d: &DirIdx, name: &[u16], cache: &Blocks) -> Result<(NodeId, Entry, bool), NtfsWriteError> {
+    fn locate(
+        &self,
+        d: &DirIdx,
+        name: &[u16],
+        cache: &Blocks,
+    ) -> Result<(NodeId, Entry, bool), NtfsWriteError> {
         let mut id: NodeId = None;
         for _ in 0..MAX_DEPTH {
             let node = self.node(d, id, cache)?;
@@ -591,7 +679,14 @@ impl NtfsWriter {
     }
 
     /// Insert an entry for `key` (a `$FILE_NAME` value) into the folder `dir`, in memory.
-    fn index_insert(&self, dir: &mut Record, file_ref: u64, key: &[u8], path: &str, cache: &mut Blocks) -> Result<(), NtfsWriteError> {
+    fn index_insert(
+        &self,
+        dir: &mut Record,
+        file_ref: u64,
+        key: &[u8],
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
         let d = self.dir_index(dir)?;
         let name: Vec<u16> = key
             .get(0x42..)
@@ -636,14 +731,27 @@ impl NtfsWriter {
     }
 
     /// Remove the entry of record `rec_no` named `name` from the folder `dir`, in memory.
-    fn index_remove(&self, dir: &mut Record, rec_no: u64, name: &[u16], path: &str, cache: &mut Blocks) -> Result<(), NtfsWriteError> {
+    fn index_remove(
+        &self,
+        dir: &mut Record,
+        rec_no: u64,
+        name: &[u16],
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
         let d = self.dir_index(dir)?;
         let (id, e, found) = self.locate(&d, name, cache)?;
         if !found || e.rec() != rec_no {
-            return Err(corrupt(path, format!("no index entry {:?} for record {rec_no}", name_str(name))));
+            return Err(corrupt(
+                path,
+                format!("no index entry {:?} for record {rec_no}", name_str(name)),
+            ));
         }
         if e.sub.is_some() {
-            return Err(refused(path, "its index entry is in an internal node (removal needs a rebalance)"));
+            return Err(refused(
+                path,
+                "its index entry is in an internal node (removal needs a rebalance)",
+            ));
         }
         let mut node = self.node(&d, id, cache)?;
         match id {
@@ -666,11 +774,21 @@ impl NtfsWriter {
 
     /// Patch the sizes (and modification times) in every `$I30` entry of `rec_no` named
     /// `name` in `dir`, in memory.
-    fn index_set_sizes(&self, dir: &mut Record, rec_no: u64, name: &[u16], sizes: (u64, u64, u64), cache: &mut Blocks) -> Result<(), NtfsWriteError> {
+    fn index_set_sizes(
+        &self,
+        dir: &mut Record,
+        rec_no: u64,
+        name: &[u16],
+        sizes: (u64, u64, u64),
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
         let d = self.dir_index(dir)?;
         let (id, e, found) = self.locate(&d, name, cache)?;
         if !found || e.rec() != rec_no {
-            return Err(corrupt(format!("index of record {}", dir.no), format!("no entry {:?}", name_str(name))));
+            return Err(corrupt(
+                format!("index of record {}", dir.no),
+                format!("no entry {:?}", name_str(name)),
+            ));
         }
         let mut node = self.node(&d, id, cache)?;
         let k = e.key_off;
@@ -734,7 +852,10 @@ impl NtfsWriter {
     }
 
     /// Run `f`, putting the in-memory bitmaps back when it fails.
-    fn transact<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R, NtfsWriteError>) -> Result<R, NtfsWriteError> {
+    fn transact<R>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<R, NtfsWriteError>,
+    ) -> Result<R, NtfsWriteError> {
         let saved = (self.bitmap.clone(), self.mft_bitmap.clone());
         let r = f(self);
         if r.is_err() {
@@ -817,9 +938,19 @@ impl NtfsWriter {
         let (mut runs, inst, old_len) = match old {
             Some(a) => {
                 if a.flags & (attr::COMPRESSED | attr::ENCRYPTED | attr::SPARSE) != 0 {
-                    return Err(refused(path, format!("$DATA flags {:#x} (compressed, encrypted or sparse)", a.flags)));
+                    return Err(refused(
+                        path,
+                        format!(
+                            "$DATA flags {:#x} (compressed, encrypted or sparse)",
+                            a.flags
+                        ),
+                    ));
                 }
-                let runs = if a.nonres { self.attr_runs(rec, a, path)? } else { Vec::new() };
+                let runs = if a.nonres {
+                    self.attr_runs(rec, a, path)?
+                } else {
+                    Vec::new()
+                };
                 if runs.iter().any(|r| r.lcn.is_none()) {
                     return Err(refused(path, "$DATA has holes (sparse)"));
                 }
@@ -876,7 +1007,9 @@ impl NtfsWriter {
     fn replace_inner(&mut self, path: &str, data: &[u8]) -> Result<(), NtfsWriteError> {
         let (mut rec, _) = self.lookup(path)?;
         Self::check_plain_file(&rec, path)?;
-        let old = rec.find(DATA, &[])?.ok_or_else(|| corrupt(path, "no unnamed $DATA"))?;
+        let old = rec
+            .find(DATA, &[])?
+            .ok_or_else(|| corrupt(path, "no unnamed $DATA"))?;
         let (new_attr, freed, runs, alloc) = self.plan_data(&rec, Some(&old), data, path)?;
         // Parent index entries first in memory: refusals happen before any write.
         let now = self.now();
@@ -919,7 +1052,12 @@ impl NtfsWriter {
     }
 
     /// Keep a copy of `path` as `backup` in the same folder, then replace `path`'s content.
-    pub fn backup_and_replace(&mut self, path: &str, backup: &str, data: &[u8]) -> Result<(), NtfsWriteError> {
+    pub fn backup_and_replace(
+        &mut self,
+        path: &str,
+        backup: &str,
+        data: &[u8],
+    ) -> Result<(), NtfsWriteError> {
         let (rec, _) = self.lookup(path)?;
         Self::check_plain_file(&rec, path)?;
         let old = self.stream(&rec, DATA, &[], MAX_READ, path)?;
@@ -928,7 +1066,11 @@ impl NtfsWriter {
             .map(|a| rec.value(&a).to_vec())
             .ok_or_else(|| corrupt(path, "no $STANDARD_INFORMATION"))?;
         let (dir, _) = crate::fs::write::split_path(path);
-        let bpath = if dir == "/" { format!("/{backup}") } else { format!("{dir}/{backup}") };
+        let bpath = if dir == "/" {
+            format!("/{backup}")
+        } else {
+            format!("{dir}/{backup}")
+        };
         self.transact(|w| w.create_inner(&bpath, &old, Some(&si)))?;
         self.replace_file(path, data)
     }
@@ -983,7 +1125,9 @@ impl NtfsWriter {
                 if looked > 64 {
                     break;
                 }
-                let Ok(r) = self.read_record(e.rec()) else { continue };
+                let Ok(r) = self.read_record(e.rec()) else {
+                    continue;
+                };
                 if r.in_use() && !r.is_dir() {
                     if let Some(si) = r.find(STANDARD_INFORMATION, &[])? {
                         let v = r.value(&si);
@@ -1000,15 +1144,25 @@ impl NtfsWriter {
         Ok(r32(dir.value(&si), 0x34))
     }
 
-    fn create_inner(&mut self, path: &str, data: &[u8], si_from: Option<&[u8]>) -> Result<(), NtfsWriteError> {
+    fn create_inner(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        si_from: Option<&[u8]>,
+    ) -> Result<(), NtfsWriteError> {
         let comps = components(path)?;
-        let name = comps.last().ok_or_else(|| NtfsWriteError::InvalidPath(path.into()))?.clone();
+        let name = comps
+            .last()
+            .ok_or_else(|| NtfsWriteError::InvalidPath(path.into()))?
+            .clone();
         check_name(&name)?;
         let (folder, _) = crate::fs::write::split_path(path);
         let (mut dir, _) = match self.lookup(folder) {
             Ok(d) => d,
             Err(NtfsWriteError::NotFound(_)) => {
-                return Err(NtfsWriteError::Unsupported(format!("{path}: creating folders")));
+                return Err(NtfsWriteError::Unsupported(format!(
+                    "{path}: creating folders"
+                )));
             }
             Err(e) => return Err(e),
         };
@@ -1047,10 +1201,18 @@ impl NtfsWriter {
         let fattrs = r32(&si, 0x20);
 
         // A free record.
-        let no = self.mft_bitmap.first_free(FIRST_USER).ok_or(NtfsWriteError::MftFull)?;
+        let no = self
+            .mft_bitmap
+            .first_free(FIRST_USER)
+            .ok_or(NtfsWriteError::MftFull)?;
         let raw = self.read_raw_record(no)?;
         let seq = match Record::parse(no, raw) {
-            Ok(r) if r.in_use() => return Err(corrupt("$MFT", format!("record {no} is in use but free in $MFT:$BITMAP"))),
+            Ok(r) if r.in_use() => {
+                return Err(corrupt(
+                    "$MFT",
+                    format!("record {no} is in use but free in $MFT:$BITMAP"),
+                ));
+            }
             Ok(r) => r.seq().max(1),
             Err(_) => 1,
         };
@@ -1123,9 +1285,14 @@ impl NtfsWriter {
         let fc = components(from)?;
         let tc = components(to)?;
         if fd != td || fc.len() != tc.len() || fc.len() < 1 {
-            return Err(NtfsWriteError::Unsupported(format!("{from} -> {to}: rename across folders")));
+            return Err(NtfsWriteError::Unsupported(format!(
+                "{from} -> {to}: rename across folders"
+            )));
         }
-        let newname = tc.last().ok_or_else(|| NtfsWriteError::InvalidPath(to.into()))?.clone();
+        let newname = tc
+            .last()
+            .ok_or_else(|| NtfsWriteError::InvalidPath(to.into()))?
+            .clone();
         check_name(&newname)?;
         let (mut rec, dir) = self.lookup(from)?;
         let mut dir = dir.ok_or_else(|| NtfsWriteError::InvalidPath(from.into()))?;
@@ -1156,7 +1323,10 @@ impl NtfsWriter {
                 let nr = attr::nonres(&rec, &a);
                 Some((nr.alloc, nr.data))
             }
-            Some(a) => Some((align8(rec.value(&a).len()) as u64, rec.value(&a).len() as u64)),
+            Some(a) => Some((
+                align8(rec.value(&a).len()) as u64,
+                rec.value(&a).len() as u64,
+            )),
             None => None,
         };
         for (ns, n) in &names {

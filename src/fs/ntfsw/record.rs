@@ -54,20 +54,30 @@ pub fn unfix(buf: &mut [u8], magic: &[u8; 4], what: &str) -> Result<(), NtfsWrit
         let m = buf.get(..4).unwrap_or(&[]);
         return Err(corrupt(
             what,
-            format!("magic {:?}, not {:?}", String::from_utf8_lossy(m), String::from_utf8_lossy(magic)),
+            format!(
+                "magic {:?}, not {:?}",
+                String::from_utf8_lossy(m),
+                String::from_utf8_lossy(magic)
+            ),
         ));
     }
     let ofs = usize::from(r16(buf, 4));
     let count = usize::from(r16(buf, 6));
     let strides = buf.len() / STRIDE;
     if count != strides + 1 || ofs < 0x28 || ofs + 2 * count > STRIDE - 2 || ofs % 2 != 0 {
-        return Err(corrupt(what, format!("update sequence array at {ofs} of {count}")));
+        return Err(corrupt(
+            what,
+            format!("update sequence array at {ofs} of {count}"),
+        ));
     }
     let usn = r16(buf, ofs);
     for i in 0..strides {
         let end = (i + 1) * STRIDE - 2;
         if r16(buf, end) != usn {
-            return Err(corrupt(what, format!("torn write: stride {i} lacks the update sequence number")));
+            return Err(corrupt(
+                what,
+                format!("torn write: stride {i} lacks the update sequence number"),
+            ));
         }
         let saved = r16(buf, ofs + 2 + 2 * i);
         w16(buf, end, saved);
@@ -165,28 +175,43 @@ impl Record {
             }
             let len = r32(&self.buf, off + 4) as usize;
             if len < 0x18 || len % 8 != 0 || off + len > used {
-                return Err(corrupt(what(), format!("attribute {ty:#x} of length {len} at {off}")));
+                return Err(corrupt(
+                    what(),
+                    format!("attribute {ty:#x} of length {len} at {off}"),
+                ));
             }
             let nonres = self.buf.get(off + 8).copied().unwrap_or(0) != 0;
             let name_len = usize::from(self.buf.get(off + 9).copied().unwrap_or(0));
             let name_off = usize::from(r16(&self.buf, off + 10));
             if name_len > 0 && name_off + 2 * name_len > len {
-                return Err(corrupt(what(), format!("attribute {ty:#x} name out of bounds")));
+                return Err(corrupt(
+                    what(),
+                    format!("attribute {ty:#x} name out of bounds"),
+                ));
             }
             let hdr = if nonres { 0x40 } else { 0x18 };
             if len < hdr {
-                return Err(corrupt(what(), format!("attribute {ty:#x} shorter than its header")));
+                return Err(corrupt(
+                    what(),
+                    format!("attribute {ty:#x} shorter than its header"),
+                ));
             }
             if !nonres {
                 let vo = usize::from(r16(&self.buf, off + 0x14));
                 let vl = r32(&self.buf, off + 0x10) as usize;
                 if vo.saturating_add(vl) > len {
-                    return Err(corrupt(what(), format!("attribute {ty:#x} value out of bounds")));
+                    return Err(corrupt(
+                        what(),
+                        format!("attribute {ty:#x} value out of bounds"),
+                    ));
                 }
             } else {
                 let mp = usize::from(r16(&self.buf, off + 0x20));
                 if mp >= len || mp < 0x40 {
-                    return Err(corrupt(what(), format!("attribute {ty:#x} mapping pairs out of bounds")));
+                    return Err(corrupt(
+                        what(),
+                        format!("attribute {ty:#x} mapping pairs out of bounds"),
+                    ));
                 }
             }
             out.push(AttrLoc {
@@ -230,7 +255,9 @@ impl Record {
     pub fn value_mut(&mut self, a: &AttrLoc) -> &mut [u8] {
         let vo = usize::from(r16(&self.buf, a.off + 0x14));
         let vl = r32(&self.buf, a.off + 0x10) as usize;
-        self.buf.get_mut(a.off + vo..a.off + vo + vl).unwrap_or(&mut [])
+        self.buf
+            .get_mut(a.off + vo..a.off + vo + vl)
+            .unwrap_or(&mut [])
     }
 
     /// Replace the attribute at `a` by `new` (a whole attribute, 8-aligned), moving what

@@ -40,7 +40,9 @@ pub fn decode(mp: &[u8], vcn: u64, clusters: u64, what: &str) -> Result<Vec<Run>
         if nl == 0 || nl > 8 || no > 8 {
             return Err(corrupt(what, format!("mapping pair header {h:#x}")));
         }
-        let len_b = mp.get(pos + 1..pos + 1 + nl).ok_or_else(|| corrupt(what, "mapping pairs truncated"))?;
+        let len_b = mp
+            .get(pos + 1..pos + 1 + nl)
+            .ok_or_else(|| corrupt(what, "mapping pairs truncated"))?;
         let off_b = mp
             .get(pos + 1 + nl..pos + 1 + nl + no)
             .ok_or_else(|| corrupt(what, "mapping pairs truncated"))?;
@@ -57,15 +59,24 @@ pub fn decode(mp: &[u8], vcn: u64, clusters: u64, what: &str) -> Result<Vec<Run>
                 .ok_or_else(|| corrupt(what, "LCN overflow"))?;
             let l = u64::try_from(lcn).map_err(|_| corrupt(what, format!("negative LCN {lcn}")))?;
             if l.checked_add(len).is_none_or(|e| e > clusters) {
-                return Err(corrupt(what, format!("run {l}+{len} past the {clusters} clusters")));
+                return Err(corrupt(
+                    what,
+                    format!("run {l}+{len} past the {clusters} clusters"),
+                ));
             }
             Some(l)
         };
-        out.push(Run { vcn, lcn: run_lcn, len });
+        out.push(Run {
+            vcn,
+            lcn: run_lcn,
+            len,
+        });
         if out.len() > MAX_RUNS {
             return Err(corrupt(what, format!("more than {MAX_RUNS} runs")));
         }
-        vcn = vcn.checked_add(len).ok_or_else(|| corrupt(what, "VCN overflow"))?;
+        vcn = vcn
+            .checked_add(len)
+            .ok_or_else(|| corrupt(what, "VCN overflow"))?;
         pos += 1 + nl + no;
     }
 }
@@ -122,7 +133,11 @@ pub fn push(runs: &mut Vec<Run>, lcn: u64, len: u64) {
             return;
         }
     }
-    runs.push(Run { vcn, lcn: Some(lcn), len });
+    runs.push(Run {
+        vcn,
+        lcn: Some(lcn),
+        len,
+    });
 }
 
 /// Keep the first `keep` clusters; returns the `(lcn, len)` ranges cut off.
@@ -155,9 +170,21 @@ mod tests {
     #[test]
     fn roundtrip() {
         let runs = vec![
-            Run { vcn: 0, lcn: Some(1000), len: 5 },
-            Run { vcn: 5, lcn: Some(10), len: 300 },
-            Run { vcn: 305, lcn: Some(70000), len: 1 },
+            Run {
+                vcn: 0,
+                lcn: Some(1000),
+                len: 5,
+            },
+            Run {
+                vcn: 5,
+                lcn: Some(10),
+                len: 300,
+            },
+            Run {
+                vcn: 305,
+                lcn: Some(70000),
+                len: 1,
+            },
         ];
         let mp = encode(&runs);
         assert_eq!(decode(&mp, 0, 1 << 20, "t").ok(), Some(runs));
