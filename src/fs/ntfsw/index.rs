@@ -94,15 +94,15 @@ impl Node {
                 key_len,
                 sub,
             };
-            if !e.last() {
-                if key_len < 0x42
-                    || 0x42 + 2 * usize::from(b.get(off + 0x50).copied().unwrap_or(0)) > key_len
-                {
-                    return Err(corrupt(
-                        what,
-                        format!("file name key of {key_len} bytes at {off}"),
-                    ));
-                }
+            // A file-name key: 0x42 bytes, then the name's length (at key + 0x40) in UTF-16.
+            if !e.last()
+                && (key_len < 0x42
+                    || 0x42 + 2 * usize::from(b.get(off + 0x50).copied().unwrap_or(0)) > key_len)
+            {
+                return Err(corrupt(
+                    what,
+                    format!("file name key of {key_len} bytes at {off}"),
+                ));
             }
             out.push(e);
             if e.last() {

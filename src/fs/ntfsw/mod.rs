@@ -1016,8 +1016,8 @@ impl NtfsWriter {
         let mut parents: BTreeMap<u64, (Record, Blocks)> = BTreeMap::new();
         for (_, v) in Self::file_names(&rec)? {
             let pref = r64(&v, 0) & 0xFFFF_FFFF_FFFF;
-            if !parents.contains_key(&pref) {
-                parents.insert(pref, (self.read_record(pref)?, Blocks::new()));
+            if let std::collections::btree_map::Entry::Vacant(slot) = parents.entry(pref) {
+                slot.insert((self.read_record(pref)?, Blocks::new()));
             }
             if let Some((dir, cache)) = parents.get_mut(&pref) {
                 let sizes = (alloc, data.len() as u64, now);
@@ -1284,7 +1284,7 @@ impl NtfsWriter {
         let (td, _) = crate::fs::write::split_path(to);
         let fc = components(from)?;
         let tc = components(to)?;
-        if fd != td || fc.len() != tc.len() || fc.len() < 1 {
+        if fd != td || fc.len() != tc.len() || fc.is_empty() {
             return Err(NtfsWriteError::Unsupported(format!(
                 "{from} -> {to}: rename across folders"
             )));
