@@ -650,7 +650,20 @@ impl NtfsWriter {
         name: &[u16],
         cache: &Blocks,
     ) -> Result<(NodeId, Entry, bool), NtfsWriteError> {
+        self.locate_with_parent(d, name, cache)
+            .map(|(id, e, found, _)| (id, e, found))
+    }
+
+    /// [`Self::locate`], also giving the parent node and the entry whose sub-node was taken.
+    #[allow(clippy::type_complexity)]
+    fn locate_with_parent(
+        &self,
+        d: &DirIdx,
+        name: &[u16],
+        cache: &Blocks,
+    ) -> Result<(NodeId, Entry, bool, Option<(NodeId, Entry)>), NtfsWriteError> {
         let mut id: NodeId = None;
+        let mut parent = None;
         for _ in 0..MAX_DEPTH {
             let node = self.node(d, id, cache)?;
             let mut stop = None;
@@ -661,7 +674,7 @@ impl NtfsWriter {
                 }
                 let (n, _) = node.name(&e);
                 match self.upcase.collate(name, &n) {
-                    Ordering::Equal => return Ok((id, e, true)),
+                    Ordering::Equal => return Ok((id, e, true, parent)),
                     Ordering::Less => {
                         stop = Some(e);
                         break;
@@ -671,8 +684,11 @@ impl NtfsWriter {
             }
             let e = stop.ok_or_else(|| corrupt("index", "node without an end entry"))?;
             match e.sub {
-                None => return Ok((id, e, false)),
-                Some(v) => id = Some(v),
+                None => return Ok((id, e, false, parent)),
+                Some(v) => {
+                    parent = Some((id, e));
+                    id = Some(v);
+                }
             }
         }
         Err(corrupt("index", "deeper than 32 levels"))
@@ -680,7 +696,7 @@ impl NtfsWriter {
 
     /// Insert an entry for `key` (a `$FILE_NAME` value) into the folder `dir`, in memory.
     fn index_insert(
-        &self,
+        &mut self,
         dir: &mut Record,
         file_ref: u64,
         key: &[u8],
@@ -694,7 +710,7 @@ impl NtfsWriter {
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect();
-        let (id, at, found) = self.locate(&d, &name, cache)?;
+        let (id, at, found, parent) = self.locate_with_parent(&d, &name, cache)?;
         if found {
             return Err(NtfsWriteError::AlreadyExists(path.into()));
         }
@@ -704,7 +720,9 @@ impl NtfsWriter {
             Some(vcn) => {
                 let cap = node.allocated();
                 if !node.insert(at.off, &ent, cap) {
-                    return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+                    let parent =
+                        parent.ok_or_else(|| corrupt(path, "index block without parent"))?;
+                    return self.split_leaf(dir, vcn, node, at.off, &ent, parent, path, cache);
                 }
                 cache.insert(vcn, node);
             }
@@ -718,6 +736,184 @@ impl NtfsWriter {
             }
         }
         Ok(())
+    }
+
+    /// Split the full leaf block `vcn` while inserting `ent` at `at`: the lower half moves to a
+    /// new block, the median goes up into the parent (pointing at the new block), the upper
+    /// half stays. The parent must have room (no recursive split, no new root level).
+    #[allow(clippy::too_many_arguments)]
+    fn split_leaf(
+        &mut self,
+        dir: &mut Record,
+        vcn: u64,
+        leaf: Node,
+        at: usize,
+        ent: &[u8],
+        parent: (NodeId, Entry),
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
+        let what = format!("INDX block {vcn}");
+        let mut list: Vec<Vec<u8>> = Vec::new();
+        let mut end = None;
+        for e in leaf.entries(&what)? {
+            if e.off == at {
+                list.push(ent.to_vec());
+            }
+            if e.last() {
+                end = Some(e);
+                break;
+            }
+            if e.sub.is_some() {
+                return Err(corrupt(&what, "a leaf entry with a sub-node"));
+            }
+            list.push(leaf.buf.get(e.off..e.off + e.len).unwrap_or(&[]).to_vec());
+        }
+        let end = end.ok_or_else(|| corrupt(&what, "no end entry"))?;
+        if list.len() < 3 || end.sub.is_some() {
+            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+        }
+        let m = list.len() / 2;
+        let upper: Vec<u8> = list[m + 1..].concat();
+        let lower: Vec<u8> = list[..m].concat();
+        let mut median = list[m].clone();
+        let cap = leaf.allocated();
+        let start = r32(&leaf.buf, leaf.h) as usize;
+        if start + upper.len() + 0x10 > cap || start + lower.len() + 0x10 > cap {
+            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+        }
+        // The median, now pointing at the new block, goes into the parent first (a refusal
+        // there leaves nothing changed).
+        let new_vcn = self.index_new_block(dir, path)?;
+        let mlen = median.len() + 8;
+        median.resize(mlen, 0);
+        w16(&mut median, 8, mlen as u16);
+        let flags = r16(&median, 12) | index::HAS_SUB;
+        w16(&mut median, 12, flags);
+        w64(&mut median, mlen - 8, new_vcn);
+        let d = self.dir_index(dir)?;
+        let (pid, pe) = parent;
+        let mut pnode = self.node(&d, pid, cache)?;
+        match pid {
+            Some(pv) => {
+                let pcap = pnode.allocated();
+                if !pnode.insert(pe.off, &median, pcap) {
+                    return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+                }
+                cache.insert(pv, pnode);
+            }
+            None => {
+                pnode.insert(pe.off, &median, usize::MAX);
+                let il = pnode.index_length() as u32;
+                w32(&mut pnode.buf, pnode.h + 8, il);
+                self.set_root(dir, &pnode, path)?;
+            }
+        }
+        let fill = |node: &mut Node, body: &[u8]| {
+            let s0 = node.h + start;
+            let mut last = vec![0u8; 0x10];
+            w16(&mut last, 8, 0x10);
+            w16(&mut last, 12, index::LAST);
+            let total = body.len() + 0x10;
+            if let Some(b) = node.buf.get_mut(s0..) {
+                b.fill(0);
+            }
+            if let Some(b) = node.buf.get_mut(s0..s0 + body.len()) {
+                b.copy_from_slice(body);
+            }
+            if let Some(b) = node.buf.get_mut(s0 + body.len()..s0 + total) {
+                b.copy_from_slice(&last);
+            }
+            w32(&mut node.buf, node.h + 4, (start + total) as u32);
+        };
+        let mut old = leaf;
+        let mut new = old.clone();
+        fill(&mut old, &upper);
+        fill(&mut new, &lower);
+        w64(&mut new.buf, 0x10, new_vcn);
+        w64(&mut new.buf, 0x08, 0);
+        cache.insert(vcn, old);
+        cache.insert(new_vcn, new);
+        Ok(())
+    }
+
+    /// A free `INDX` block of the folder: a clear bit of its `$I30` `$BITMAP`, the allocation
+    /// grown by one block when all are used. Changes `dir` in memory; returns the VCN.
+    fn index_new_block(&mut self, dir: &mut Record, path: &str) -> Result<u64, NtfsWriteError> {
+        let d = self.dir_index(dir)?;
+        let ba = dir
+            .find(attr::BITMAP, &I30)?
+            .ok_or_else(|| corrupt(path, "index without $BITMAP"))?;
+        if ba.nonres {
+            return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} (non-resident index bitmap)"
+            )));
+        }
+        let mut bm = dir.value(&ba).to_vec();
+        let blocks = d.alloc_size / d.block;
+        let free = (0..blocks).find(|&b| {
+            bm.get((b / 8) as usize)
+                .is_some_and(|x| x & (1 << (b % 8)) == 0)
+        });
+        let b = match free {
+            Some(b) => b,
+            None => {
+                // Grow $INDEX_ALLOCATION by one block.
+                let aa = dir
+                    .find(INDEX_ALLOCATION, &I30)?
+                    .ok_or_else(|| corrupt(path, "no $INDEX_ALLOCATION"))?;
+                let nr = attr::nonres(dir, &aa);
+                let mut runs = d.alloc_runs.clone();
+                let new_size = d.alloc_size + d.block;
+                let cs = self.cs();
+                let mut alloc = nr.alloc;
+                if new_size > alloc {
+                    let need = (new_size - alloc).div_ceil(cs);
+                    let hint = runs
+                        .last()
+                        .and_then(|r| r.lcn.map(|l| l + r.len))
+                        .unwrap_or(0);
+                    let got = self
+                        .bitmap
+                        .alloc(need, hint)
+                        .ok_or_else(|| NtfsWriteError::NoSpace(format!("{path}: index block")))?;
+                    for (l, n) in got {
+                        runlist::push(&mut runs, l, n);
+                    }
+                    alloc += need * cs;
+                }
+                let pairs = runlist::encode(&runs);
+                let clusters = runlist::clusters(&runs);
+                let inst = attr::instance(dir, &aa);
+                let new = attr::non_resident(
+                    INDEX_ALLOCATION,
+                    &I30,
+                    &pairs,
+                    clusters,
+                    alloc,
+                    new_size,
+                    inst,
+                );
+                dir.replace_attr(&aa, &new)
+                    .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+                blocks
+            }
+        };
+        let byte = (b / 8) as usize;
+        if byte >= bm.len() {
+            bm.resize(align8(byte + 1), 0);
+        }
+        if let Some(x) = bm.get_mut(byte) {
+            *x |= 1 << (b % 8);
+        }
+        let ba = dir
+            .find(attr::BITMAP, &I30)?
+            .ok_or_else(|| corrupt(path, "index without $BITMAP"))?;
+        let inst = attr::instance(dir, &ba);
+        let new = attr::resident(attr::BITMAP, &I30, &bm, false, inst);
+        dir.replace_attr(&ba, &new)
+            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+        Ok(b * d.block / d.vcn_unit)
     }
 
     fn set_root(&self, dir: &mut Record, node: &Node, path: &str) -> Result<(), NtfsWriteError> {
@@ -1343,6 +1539,7 @@ impl NtfsWriter {
         }
         let links = Self::file_names(&rec)?.len() as u16;
         w16(&mut rec.buf, 0x12, links);
+        self.write_bitmaps()?;
         self.write_record(&mut rec)?;
         self.commit_parents(vec![(dir, cache)])
     }
