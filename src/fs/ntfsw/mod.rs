@@ -806,7 +806,9 @@ impl NtfsWriter {
                 pnode.insert(pe.off, &median, usize::MAX);
                 let il = pnode.index_length() as u32;
                 w32(&mut pnode.buf, pnode.h + 8, il);
-                self.set_root(dir, &pnode, path)?;
+                if self.set_root(dir, &pnode, path).is_err() {
+                    self.push_root_down(dir, &pnode, &leaf, path, cache)?;
+                }
             }
         }
         let fill = |node: &mut Node, body: &[u8]| {
@@ -834,6 +836,59 @@ impl NtfsWriter {
         w64(&mut new.buf, 0x08, 0);
         cache.insert(vcn, old);
         cache.insert(new_vcn, new);
+        Ok(())
+    }
+
+    /// The root node `root` (already holding a new entry) does not fit the record: move its
+    /// entries into a new internal block (`template` gives the block header) and leave the root
+    /// an end entry pointing at it.
+    fn push_root_down(
+        &mut self,
+        dir: &mut Record,
+        root: &Node,
+        template: &Node,
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
+        let rstart = root.h + r32(&root.buf, root.h) as usize;
+        let rend = root.h + root.index_length();
+        let body = root.buf.get(rstart..rend).unwrap_or(&[]).to_vec();
+        let bstart = r32(&template.buf, template.h) as usize;
+        if bstart + body.len() > template.allocated() {
+            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+        }
+        let vcn = self.index_new_block(dir, path)?;
+        let mut blk = template.clone();
+        let s0 = blk.h + bstart;
+        if let Some(b) = blk.buf.get_mut(s0..) {
+            b.fill(0);
+        }
+        if let Some(b) = blk.buf.get_mut(s0..s0 + body.len()) {
+            b.copy_from_slice(&body);
+        }
+        w32(&mut blk.buf, blk.h + 4, (bstart + body.len()) as u32);
+        if let Some(f) = blk.buf.get_mut(blk.h + 0x0C) {
+            *f = 1;
+        }
+        w64(&mut blk.buf, 0x10, vcn);
+        w64(&mut blk.buf, 0x08, 0);
+        let mut new_root = Node {
+            buf: root.buf.get(..rstart).unwrap_or(&[]).to_vec(),
+            h: root.h,
+        };
+        let mut end = vec![0u8; 0x18];
+        w16(&mut end, 8, 0x18);
+        w16(&mut end, 12, index::LAST | index::HAS_SUB);
+        w64(&mut end, 0x10, vcn);
+        new_root.buf.extend_from_slice(&end);
+        let il = (new_root.buf.len() - new_root.h) as u32;
+        w32(&mut new_root.buf, new_root.h + 4, il);
+        w32(&mut new_root.buf, new_root.h + 8, il);
+        if let Some(f) = new_root.buf.get_mut(new_root.h + 0x0C) {
+            *f = 1;
+        }
+        self.set_root(dir, &new_root, path)?;
+        cache.insert(vcn, blk);
         Ok(())
     }
 
