@@ -276,6 +276,8 @@ fn many_entries_fill_index_blocks() {
         }
     }
     eprintln!("{} files, then {refused:?}", model.len());
+    // Leaf splits and the root pushed down let the folder grow until $MFT is full.
+    assert!(model.len() >= 70, "only {} files", model.len());
     assert!(
         matches!(
             refused,
@@ -421,9 +423,9 @@ fn pname(n: u8) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
     #[test]
-    fn random_sequences_match_the_model(cs in prop_oneof![Just(512u32), Just(4096), Just(65536)], ops in proptest::collection::vec(op(), 1..14)) {
+    fn random_sequences_match_the_model(cs in prop_oneof![Just(512u32), Just(4096), Just(65536)], ops in proptest::collection::vec(op(), 1..24)) {
         if !tools() {
             return Ok(());
         }
@@ -460,7 +462,7 @@ proptest! {
                         prop_assert!(r.is_err());
                     } else if let Err(e) = r {
                         // Only structural refusals are allowed, never corruption.
-                        prop_assert!(matches!(e, NtfsWriteError::Refused { .. } | NtfsWriteError::IndexSplitNeeded(_)), "{e:?}");
+                        prop_assert!(matches!(e, NtfsWriteError::Refused { .. } | NtfsWriteError::IndexSplitNeeded(_) | NtfsWriteError::Unsupported(_)), "{e:?}");
                     } else {
                         let v = model.remove(&from).unwrap();
                         model.insert(to, v);

@@ -40,7 +40,7 @@ pub enum NtfsWriteError {
     #[error("{path}: refusing: {what}")]
     Refused { path: String, what: String },
     #[error(
-        "{0}: index split needed (the folder's index node has no room; this writer does not split nodes)"
+        "{0}: index split needed (the folder's index node has no room and this writer splits only leaf blocks)"
     )]
     IndexSplitNeeded(String),
     #[error("ntfs: $MFT is full (extending $MFT is not supported)")]

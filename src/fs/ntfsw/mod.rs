@@ -6,18 +6,21 @@
 //! record and in the parent's `$I30` entries), creating a file in an existing folder (a free
 //! record from `$MFT`'s `$BITMAP`, `$STANDARD_INFORMATION` with a sibling's security id,
 //! a Win32 + DOS name pair or one Win32&DOS name, the entries inserted in `$UpCase` collation
-//! order into an index node with room), renaming within a folder, backups by copy. Records
-//! below `$MFTMirr`'s size are written to both `$MFT` and `$MFTMirr`. `$LogFile` and the
-//! `$Volume` flags are never written. [`NtfsWriter::check`] is a consistency checker.
+//! order; a full leaf `INDX` block is split, the median going up, and a root that no longer fits
+//! its record is pushed down into a new block), renaming within a folder, backups by copy.
+//! Records below `$MFTMirr`'s size are written to both `$MFT` and `$MFTMirr`. `$LogFile` and
+//! the `$Volume` flags are never written. [`NtfsWriter::check`] is a consistency checker.
 //!
 //! Refused before anything is written (typed [`NtfsWriteError`]): BitLocker, a hibernated
-//! Windows (`hiberfil.sys` header `hibr`/`HIBR`/`rstr`, see [`crate::fs::ntfs::hiberfil_header`]),
-//! the `$Volume` dirty or chkdsk flags, a `$LogFile` that is not clean (Fast Startup), NTFS
-//! versions other than 3.x, a fragmented `$MFT` (attribute list). Per file: compressed,
-//! encrypted, sparse files and reparse points, attribute lists, mapping pairs that no longer fit
-//! the record, an index node without room ([`NtfsWriteError::IndexSplitNeeded`]: nodes are not
-//! split), a full `$MFT` (it is not extended), creating folders, renames across folders and
-//! removing an entry from an internal index node.
+//! Windows (`hiberfil.sys` header `hibr`/`HIBR`/`rstr`, see [`crate::fs::ntfs::hiberfil_header`];
+//! a resumed `wake` header is only a file), the `$Volume` dirty or chkdsk flags, a `$LogFile`
+//! that is not clean (Fast Startup), NTFS versions other than 3.x, a fragmented `$MFT`
+//! (attribute list). Per file: compressed, encrypted, sparse files and reparse points,
+//! attribute lists, mapping pairs that no longer fit the record. Not done (refused by name):
+//! splitting a full internal `INDX` block or a full root of a folder without
+//! `$INDEX_ALLOCATION` ([`NtfsWriteError::IndexSplitNeeded`]), extending `$MFT`
+//! ([`NtfsWriteError::MftFull`]), creating folders, renames across folders, removing an
+//! entry from an internal index node or emptying a block.
 
 mod attr;
 mod bitmap;
