@@ -27,7 +27,9 @@ const NAMES: [&str; 8] = [
 ];
 
 fn content(seed: usize, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31) ^ seed) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(31) ^ seed) as u8)
+        .collect()
 }
 
 pub fn run(data: &[u8]) {
@@ -81,7 +83,14 @@ pub fn run(data: &[u8]) {
     assert!(problems.is_empty(), "checker: {problems:?}");
     let fs = NtfsFs::open(dev).expect("our reader opens the written volume");
     for (p, want) in &model {
-        let got = fs.read_file(p.as_bytes(), 1 << 24).expect("our reader reads a written file");
-        assert!(got == *want, "{p}: {} bytes read, {} expected", got.len(), want.len());
+        let got = fs
+            .read_file(p.as_bytes(), 1 << 24)
+            .expect("our reader reads a written file");
+        assert!(
+            got == *want,
+            "{p}: {} bytes read, {} expected",
+            got.len(),
+            want.len()
+        );
     }
 }
