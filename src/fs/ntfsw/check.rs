@@ -171,7 +171,7 @@ impl NtfsWriter {
         let node: Node = self.node(d, id, &Blocks::new())?;
         for e in node.entries("index")? {
             if let Some(vcn) = e.sub {
-                let bit = (vcn * d.vcn_unit / d.block) as usize;
+                let bit = (vcn.saturating_mul(d.vcn_unit) / d.block) as usize;
                 if ibm.get(bit / 8).is_none_or(|b| b & (1 << (bit % 8)) == 0) {
                     p.push(format!(
                         "folder {}: INDX block {vcn} is free in the index bitmap",

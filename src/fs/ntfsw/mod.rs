@@ -188,7 +188,7 @@ fn dos_parts(n: &[u16], up: &UpCase) -> (Vec<u16>, Vec<u16>) {
 }
 
 fn nt_time(unix: i64) -> u64 {
-    (unix.saturating_add(NT_EPOCH)).max(0) as u64 * 10_000_000
+    ((unix.saturating_add(NT_EPOCH)).max(0) as u64).saturating_mul(10_000_000)
 }
 
 impl NtfsWriter {
@@ -391,7 +391,8 @@ impl NtfsWriter {
             ));
         }
         for r in runs {
-            let (rs, re) = (r.vcn * cs, (r.vcn + r.len) * cs);
+            let rs = r.vcn.saturating_mul(cs);
+            let re = r.vcn.saturating_add(r.len).saturating_mul(cs);
             let (s, e) = (off.max(rs), end.min(re));
             if s >= e {
                 continue;
@@ -403,8 +404,13 @@ impl NtfsWriter {
     }
 
     fn read_runs(&self, runs: &[Run], off: u64, len: u64) -> Result<Vec<u8>, NtfsWriteError> {
-        if len > MAX_READ {
-            return Err(corrupt("stream", format!("{len} bytes to read")));
+        // Checked before allocating: runs lie inside the volume, so this bounds the buffer.
+        let have = runlist::clusters(runs).saturating_mul(self.cs());
+        if len > MAX_READ || off.saturating_add(len) > have {
+            return Err(corrupt(
+                "stream",
+                format!("{len} bytes to read at {off} of {have}"),
+            ));
         }
         let mut out = vec![0u8; len as usize];
         self.map_runs(runs, off, len, |vol, range| {

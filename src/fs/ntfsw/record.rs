@@ -299,7 +299,7 @@ impl Record {
             .iter()
             .find(|a| a.ty > ty)
             .map(|a| a.off)
-            .unwrap_or(self.bytes_in_use() - 8);
+            .unwrap_or_else(|| attrs.last().map_or(self.attrs_offset(), |a| a.off + a.len));
         let inst = r16(&self.buf, 0x28);
         w16(&mut new, 0x0E, inst);
         w16(&mut self.buf, 0x28, inst.wrapping_add(1));

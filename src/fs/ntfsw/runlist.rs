@@ -121,7 +121,7 @@ pub fn encode(runs: &[Run]) -> Vec<u8> {
 
 /// Total clusters of runs.
 pub fn clusters(runs: &[Run]) -> u64 {
-    runs.iter().map(|r| r.len).sum()
+    runs.iter().fold(0u64, |a, r| a.saturating_add(r.len))
 }
 
 /// Append `(lcn, len)` to `runs`, merging with the last run when contiguous.
