@@ -35,6 +35,8 @@ mod initramfs_modinfo;
 mod linuxcfg_editors;
 #[path = "../fuzz/bodies/linuxcfg_parsers.rs"]
 mod linuxcfg_parsers;
+#[path = "../fuzz/bodies/ntfs_write.rs"]
+mod ntfs_write;
 #[path = "../fuzz/bodies/rpmdb.rs"]
 mod rpmdb;
 #[path = "../fuzz/bodies/volume_lvm.rs"]
@@ -68,6 +70,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("initramfs_modinfo", initramfs_modinfo::run as Body),
     ("linuxcfg_editors", linuxcfg_editors::run as Body),
     ("linuxcfg_parsers", linuxcfg_parsers::run as Body),
+    ("ntfs_write", ntfs_write::run as Body),
     ("rpmdb", rpmdb::run as Body),
     ("volume_lvm", volume_lvm::run as Body),
     ("volume_mbr_gpt", volume_mbr_gpt::run as Body),

@@ -12,6 +12,7 @@ pub mod btrfs;
 mod error;
 pub mod ext4w;
 pub mod fatw;
+pub mod ntfsw;
 pub mod write;
 pub mod xfs;
 
