@@ -11,6 +11,7 @@
 use super::FsKind;
 use super::ext4w::{Ext4WriteError, Ext4Writer};
 use super::fatw::{FatWriteError, FatWriter};
+use super::ntfsw::{NtfsWriteError, NtfsWriter};
 use super::xfs::write::{XfsWriteError, XfsWriter};
 use crate::block::WritableDev;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub enum WriteError {
     Fat(#[from] FatWriteError),
     #[error(transparent)]
     Xfs(#[from] XfsWriteError),
+    #[error(transparent)]
+    Ntfs(#[from] NtfsWriteError),
 }
 
 /// What every writer is asked to do.
@@ -64,7 +67,7 @@ pub trait FsWrite {
 pub fn has_writer(kind: FsKind) -> bool {
     matches!(
         kind,
-        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat | FsKind::Xfs
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat | FsKind::Xfs | FsKind::Ntfs
     )
 }
 
@@ -83,6 +86,11 @@ pub fn open_writer(
         FsKind::Vfat => Ok(Box::new(FatWriter::open(dev)?)),
         FsKind::Xfs => {
             let mut w = XfsWriter::open(dev)?;
+            w.set_clock(opts.clock);
+            Ok(Box::new(w))
+        }
+        FsKind::Ntfs => {
+            let mut w = NtfsWriter::open(dev)?;
             w.set_clock(opts.clock);
             Ok(Box::new(w))
         }

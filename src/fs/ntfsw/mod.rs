@@ -1616,17 +1616,6 @@ impl NtfsWriter {
     }
 }
 
-/// Until the writer seam has an NTFS variant (added where `open_writer` is wired), NTFS errors
-/// travel as their message.
-impl From<NtfsWriteError> for WriteError {
-    fn from(e: NtfsWriteError) -> WriteError {
-        WriteError::Ext4(crate::fs::ext4w::Ext4WriteError::Unsupported {
-            path: "ntfs".into(),
-            what: e.to_string(),
-        })
-    }
-}
-
 impl FsWrite for NtfsWriter {
     fn exists(&self, path: &str) -> Result<bool, WriteError> {
         Ok(NtfsWriter::exists(self, path)?)
