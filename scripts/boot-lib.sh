@@ -45,6 +45,17 @@ ExecStart=/bin/sh -c 'a=; for i in $$(seq 90); do a=$$(ip -4 -o addr show scope 
 [Install]
 WantedBy=multi-user.target
 EOF
+  if [ "$(blkid -p -o value -s TYPE -O "$off" "$raw" 2>/dev/null)" = xfs ]; then
+    # XFS: no debugfs; the kernel writes the unit (a loop mount of the scratch copy, as root)
+    local mnt=$tmp/probe-mnt
+    mkdir -p "$mnt"
+    mount -o loop,offset="$off" "$raw" "$mnt" || return 1
+    cp "$tmp/gf-net.service" "$mnt/etc/systemd/system/gf-net.service"
+    mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants"
+    ln -sf /etc/systemd/system/gf-net.service "$mnt/etc/systemd/system/multi-user.target.wants/gf-net.service"
+    umount "$mnt"
+    return 0
+  fi
   local dev="$raw?offset=$off"
   local err
   err=$(debugfs -w -R "write $tmp/gf-net.service /etc/systemd/system/gf-net.service" "$dev" 2>&1 >/dev/null | grep -v '^debugfs ' || true)

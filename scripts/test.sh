@@ -42,7 +42,7 @@ if [ "${GUESTFIX_BOOT_TESTS:-}" = all ]; then
   scripts/boot-test.sh --timeout 400 --firmware uefi --efi-fallback \
     "$GUESTFIX_TEST_IMAGES/debian12-uefi.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
 fi
-echo "== apply: boot test (debian12-bios, debian12-uefi on virtio: no boot before apply; login + DHCP after)"
+echo "== apply: boot test (debian12-bios, debian12-uefi, debian12-xfs on virtio: no boot before apply; login + DHCP after)"
 scripts/boot-test-apply.sh
 echo "== apply: MOD-L1 boot test (a host-only initramfs without virtio/nvme: no boot before apply; the guest's own modules appended: login + DHCP after)"
 scripts/boot-test-initramfs.sh "$GUESTFIX_TEST_IMAGES"

@@ -1162,15 +1162,12 @@ fn inject_drivers(
         return (Vec::new(), drivers::Flavour::Unknown);
     }
     let existing = drivers::Existing::from_listing(&listing, kver);
+    // The archive's time stamps: SOURCE_DATE_EPOCH, else 0 — never "now", so that the archive
+    // `plan` shows (size, sha256) is byte for byte the one `apply` appends.
     let mtime = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
-                .unwrap_or(0)
-        });
+        .unwrap_or(0);
     match drivers::build(&existing, kver, &have, &found, &load_guest, mtime) {
         Ok(inj) => {
             let backup = out.backup(ctx, path);
