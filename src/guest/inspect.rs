@@ -947,7 +947,7 @@ mod dhcp_tests {
         let got = dhcp_clients_from(&[app("isc-dhcp-client"), app("bash")], &[]);
         assert_eq!(got.into_iter().collect::<Vec<_>>(), ["dhclient"]);
         let netplan = IfaceConfig::new(Flavour::Netplan, "/etc/netplan/50-cloud-init.yaml");
-        let got = dhcp_clients_from(&[app("systemd")], &[netplan.clone()]);
+        let got = dhcp_clients_from(&[app("systemd")], std::slice::from_ref(&netplan));
         assert_eq!(got.into_iter().collect::<Vec<_>>(), ["systemd-networkd"]);
         // netplan without systemd installed: nothing to render it
         assert!(dhcp_clients_from(&[app("bash")], &[netplan]).is_empty());
