@@ -376,6 +376,47 @@ fn open_writers(
     Ok(writers)
 }
 
+/// Read one written file (and its backup) back through the independent read path.
+fn verify(dev: &Arc<dyn WritableDev>, ex: &Expect) -> Result<Written, ApplyError> {
+    let vdev: Arc<dyn block::BlockDev> = ex.place.open(dev, &ex.target_volume)?;
+    let verr = |reason: String| ApplyError::Verify {
+        path: ex.guest_path.clone(),
+        reason,
+    };
+    let fs = open_filesystem(ex.kind, vdev, &FsOpenOptions::default())
+        .map_err(|e| verr(e.to_string()))?;
+    let read = |p: &str| -> Result<Vec<u8>, FsError> { fs.read_file(p.as_bytes(), 1 << 31) };
+    let got = read(&ex.inner).map_err(|e| verr(e.to_string()))?;
+    if let Some(want) = &ex.content {
+        if got != *want {
+            return Err(verr(format!(
+                "read back {} bytes, expected {}",
+                got.len(),
+                want.len()
+            )));
+        }
+    }
+    if let Some((b, old)) = &ex.backup {
+        let g = read(b).map_err(|e| verr(format!("backup {b}: {e}")))?;
+        if g != *old {
+            return Err(verr(format!("backup {b} differs from the original")));
+        }
+    }
+    Ok(Written {
+        path: ex.guest_path.clone(),
+        action: ex.action.into(),
+        bytes: got.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(&got)),
+        // The guest path of the backup (beside the file), not its path inside a /boot
+        // partition.
+        backup: ex
+            .backup
+            .as_ref()
+            .map(|(b, _)| sibling(&ex.guest_path, split(b).1)),
+        verified: true,
+    })
+}
+
 /// Inspect, plan and apply.
 pub fn apply(
     source: &Path,
@@ -469,50 +510,10 @@ pub fn apply(
     dev.flush()?;
 
     // Verify through the independent read path.
-    let mut written = Vec::new();
-    for ex in &expects {
-        let vdev: Arc<dyn block::BlockDev> = ex.place.open(&dev, &ex.target_volume)?;
-        let fs = open_filesystem(ex.kind, vdev, &FsOpenOptions::default()).map_err(|e| {
-            ApplyError::Verify {
-                path: ex.guest_path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let read = |p: &str| -> Result<Vec<u8>, FsError> { fs.read_file(p.as_bytes(), 1 << 31) };
-        let verr = |reason: String| ApplyError::Verify {
-            path: ex.guest_path.clone(),
-            reason,
-        };
-        let got = read(&ex.inner).map_err(|e| verr(e.to_string()))?;
-        if let Some(want) = &ex.content {
-            if got != *want {
-                return Err(verr(format!(
-                    "read back {} bytes, expected {}",
-                    got.len(),
-                    want.len()
-                )));
-            }
-        }
-        if let Some((b, old)) = &ex.backup {
-            let g = read(b).map_err(|e| verr(format!("backup {b}: {e}")))?;
-            if g != *old {
-                return Err(verr(format!("backup {b} differs from the original")));
-            }
-        }
-        written.push(Written {
-            path: ex.guest_path.clone(),
-            action: ex.action.into(),
-            bytes: got.len() as u64,
-            sha256: hex::encode(sha2::Sha256::digest(&got)),
-            // The guest path of the backup (beside the file), not its path inside a /boot
-            // partition.
-            backup: ex
-                .backup
-                .as_ref()
-                .map(|(b, _)| sibling(&ex.guest_path, split(b).1)),
-            verified: true,
-        });
-    }
+    let written = expects
+        .iter()
+        .map(|ex| verify(&dev, ex))
+        .collect::<Result<Vec<_>, _>>()?;
     drop(writers);
     drop(dev);
     if let Some(j) = journaled {
