@@ -31,7 +31,7 @@ case $t in
   block_ova) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 -name '*.ova' | copy_all ;;
   block_extents) [ -n "$imgs" ] && small "$imgs" -maxdepth 2 \( -name '*.qcow2' -o -name '*.vhd' \) | copy_all ;;
   volume_mbr_gpt) head_of "$imgs" '*.raw' 65536 ;;
-  hive | hive_* | windows_facts | windows_sam) hives | copy_all ;;
+  hive | windows_facts | windows_sam) hives | copy_all ;;
   linuxcfg_editors | linuxcfg_parsers) small "$shared/linux" -size -65k | copy_all ;;
   volume_lvm) [ -n "$imgs" ] && for f in "$imgs"/*lvm*.raw; do
       # the LVM2 text metadata sits in the first MiBs of the PV (printable text, kept whole)
