@@ -23,3 +23,14 @@ pub fn split_eol(line: &str) -> (&str, &str) {
 pub fn contents(text: &str) -> impl Iterator<Item = &str> {
     text.split_inclusive('\n').map(|l| split_eol(l).0)
 }
+
+/// Marker guestfix puts in front of a line it comments out (`# guestfix: disabled (why):
+/// LINE`), so that a second run recognises it.
+pub const DISABLED_MARKER: &str = "# guestfix: disabled";
+
+/// The original content of a line guestfix commented out (what follows the `(why): ` after
+/// the marker), when `line` is one.
+pub fn disabled_original(line: &str) -> Option<&str> {
+    let rest = line.trim_start().strip_prefix(DISABLED_MARKER)?;
+    rest.split_once("): ").map(|(_, orig)| orig)
+}

@@ -8,7 +8,7 @@ pub mod fstab;
 pub mod grub;
 
 /// Marker put in front of lines guestfix comments out, so a second run recognises them.
-pub const DISABLED_MARKER: &str = "# guestfix: disabled";
+pub use crate::guest::linux::lines::DISABLED_MARKER;
 
 pub use crate::guest::linux::lines::{split_eol, split_lines_keep};
 pub mod network;

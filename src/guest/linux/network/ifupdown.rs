@@ -49,6 +49,20 @@ pub fn parse(text: &str) -> Interfaces {
     let mut current: Option<usize> = None;
     for (n, line) in text.lines().enumerate() {
         let t = line.trim();
+        // A stanza word guestfix commented out (an `auto` line of an interface the import
+        // drops) still ends the stanza before it, as it did before the edit: the lines after
+        // it must not become options of that stanza on a second run (fuzz finding
+        // fuzz/regressions/linuxcfg_editors/ifupdown-ng-settle).
+        if let Some(orig) = crate::guest::linux::lines::disabled_original(t) {
+            if orig
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| STANZA_WORDS.contains(&w))
+            {
+                current = None;
+            }
+            continue;
+        }
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
