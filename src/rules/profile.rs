@@ -12,6 +12,11 @@ pub const TRANSFORMS: &[&str] = &[
     "grub-default",
     "uefi-fallback",
     "initramfs-drivers",
+    "windows-boot-drivers",
+    "windows-network-dhcp",
+    "windows-rtc-utc",
+    "windows-bcd-ems",
+    "windows-unattend",
 ];
 
 /// A loaded target profile.
