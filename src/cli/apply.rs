@@ -1,6 +1,6 @@
 //! `guestfix apply IMAGE [--out OVERLAY | --in-place] [--recover]`.
 
-use super::inspect::{json_string, load_profile};
+use super::inspect::{json_string, load_profile_with_drivers};
 use super::{CliError, EXIT_OK};
 use guestfix::apply::{ApplyError, Output, apply, journal};
 use std::io::{IsTerminal, Write};
@@ -20,6 +20,7 @@ pub fn run(
     out: Option<PathBuf>,
     in_place: bool,
     recover: bool,
+    drivers: Option<&std::path::Path>,
 ) -> Result<u8, CliError> {
     let [image] = images else {
         return Err(CliError::usage("apply takes one image"));
@@ -47,7 +48,7 @@ pub fn run(
         })?;
         return Ok(EXIT_OK);
     }
-    let profile = load_profile(target)?;
+    let profile = load_profile_with_drivers(target, drivers)?;
     let output = if in_place {
         Output::InPlace
     } else {

@@ -79,6 +79,11 @@ pub enum Command {
         /// drivers the initramfs lacks is left out.
         #[arg(long)]
         quick: bool,
+        /// A folder of Windows drivers (INF files with their binaries, e.g. virtio-win's tree):
+        /// the storage and network drivers for the guest's Windows release are installed
+        /// (MOD-W1, MOD-W2).
+        #[arg(long, value_name = "DIR")]
+        drivers: Option<PathBuf>,
     },
     /// Apply the plan: write a new copy-on-write overlay (default) or change the image in place.
     Apply {
@@ -97,6 +102,11 @@ pub enum Command {
         /// Finish or roll back an interrupted in-place apply.
         #[arg(long)]
         recover: bool,
+        /// A folder of Windows drivers (INF files with their binaries, e.g. virtio-win's tree):
+        /// the storage and network drivers for the guest's Windows release are installed
+        /// (MOD-W1, MOD-W2).
+        #[arg(long, value_name = "DIR")]
+        drivers: Option<PathBuf>,
     },
     /// Convert an image to another container format.
     Convert {
@@ -247,7 +257,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             json,
             target,
             quick,
-        } => inspect::run_plan(&images, json, &target, quick),
+            drivers,
+        } => inspect::run_plan(&images, json, &target, quick, drivers.as_deref()),
         Command::Apply {
             images,
             json,
@@ -255,7 +266,16 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             out,
             in_place,
             recover,
-        } => apply::run(&images, json, &target, out, in_place, recover),
+            drivers,
+        } => apply::run(
+            &images,
+            json,
+            &target,
+            out,
+            in_place,
+            recover,
+            drivers.as_deref(),
+        ),
         Command::Convert {
             image,
             out,
