@@ -129,9 +129,12 @@ fn num(s: &str) -> Option<u32> {
     }
 }
 
+/// How specific a decoration is: (architecture named, major, minor, build).
+pub type Rank = (u8, u32, u32, u32);
+
 /// Rank of a models decoration for the target, or None when it does not apply:
 /// `NT[arch][.major[.minor[.ptype[.suite[.build]]]]]`.
-pub fn decoration_rank(dec: &str, t: &Target) -> Option<(u8, u32, u32, u32)> {
+pub fn decoration_rank(dec: &str, t: &Target) -> Option<Rank> {
     let mut parts = dec.split('.');
     let first = parts.next()?;
     if first.len() < 2 || !first[..2].eq_ignore_ascii_case("NT") {
@@ -303,7 +306,8 @@ pub fn load(path: &Path, t: &Target) -> Result<Option<Package>, DriverError> {
     let class_guid = inf.value("Version", "ClassGuid").unwrap_or("").to_string();
     let provider = inf.value("Version", "Provider").unwrap_or("").to_string();
     // [Manufacturer]: %mfg% = Models, NTamd64, NTamd64.10.0 …
-    let mut best: Option<((u8, u32, u32, u32), String, String)> = None;
+    // (rank, models section, decoration)
+    let mut best: Option<(Rank, String, String)> = None;
     for m in inf.section("Manufacturer").unwrap_or(&[]) {
         let base = m.value(0).to_string();
         if base.is_empty() {

@@ -61,13 +61,13 @@ fn decode(bytes: &[u8]) -> String {
     }
 }
 
+/// A line's key (text before `=`) and its fields.
+type KeyFields = (Option<String>, Vec<String>);
+
 /// Split one logical line into its key (text before an unquoted `=`) and fields; comments
 /// (`;` outside quotes) are dropped. Quoted text keeps commas and `;`, and `""` inside quotes
 /// is one `"`.
-fn split_line(
-    line: &str,
-    lineno: usize,
-) -> Result<Option<(Option<String>, Vec<String>)>, InfError> {
+fn split_line(line: &str, lineno: usize) -> Result<Option<KeyFields>, InfError> {
     let mut fields: Vec<String> = Vec::new();
     let mut cur = String::new();
     let mut key: Option<String> = None;

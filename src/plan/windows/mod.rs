@@ -55,7 +55,7 @@ struct HiveState {
     current: Hive,
 }
 
-fn load_hive(ctx: &Context, out: &Out, path: &str) -> Result<Option<HiveState>, PlanError> {
+fn load_hive(ctx: &Context, out: &mut Out, path: &str) -> Result<Option<HiveState>, PlanError> {
     let max = if path.contains(':') {
         MAX_BCD
     } else {
@@ -71,7 +71,10 @@ fn load_hive(ctx: &Context, out: &Out, path: &str) -> Result<Option<HiveState>, 
         Some((old, new)) => (old, Some(new)),
         None => match read_any(ctx, path, max) {
             Some(b) => (b, None),
-            None => return Ok(None),
+            None => {
+                out.note(format!("{path} not found"));
+                return Ok(None);
+            }
         },
     };
     let mut logs = Vec::new();
@@ -87,8 +90,24 @@ fn load_hive(ctx: &Context, out: &Out, path: &str) -> Result<Option<HiveState>, 
     let current = match &edited {
         Some(n) => Hive::from_bytes(n.clone()),
         None => Hive::from_bytes_with_logs(original.clone(), &logs).map(|(h, _)| h),
-    }
-    .map_err(|e| rule_err(out, format!("{path}: {e}")))?;
+    };
+    // A hive we cannot read consistently (dirty without the logs that recover it, damaged) is
+    // not edited: the rule says why, and the rest of the plan goes on.
+    let current = match current {
+        Ok(h) if h.is_dirty() => {
+            let b = h.base_block();
+            out.note(format!(
+                "{path}: not edited: dirty hive (sequence numbers {}/{}) and no transaction log recovers it",
+                b.primary_sequence, b.secondary_sequence
+            ));
+            return Ok(None);
+        }
+        Ok(h) => h,
+        Err(e) => {
+            out.note(format!("{path}: not edited: {e}"));
+            return Ok(None);
+        }
+    };
     Ok(Some(HiveState {
         original,
         logs,
@@ -264,7 +283,6 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 /// WIN-7: `TimeZoneInformation\RealTimeIsUniversal` = DWORD 1 in every control set.
 pub(super) fn rtc_utc(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     let Some(st) = load_hive(ctx, out, SYSTEM)? else {
-        out.note(format!("{SYSTEM} not found"));
         return Ok(());
     };
     let mut e = Edits::new(&st.current);
@@ -284,7 +302,6 @@ pub(super) fn rtc_utc(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
 /// shown in the diff); the TCP/IP and DHCP client services are enabled when disabled.
 pub(super) fn network_dhcp(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     let Some(st) = load_hive(ctx, out, SYSTEM)? else {
-        out.note(format!("{SYSTEM} not found"));
         return Ok(());
     };
     let remove = out.rule.param_list("remove_values");
@@ -360,7 +377,6 @@ pub(super) fn bcd_ems(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     };
     let path = b.source.clone();
     let Some(st) = load_hive(ctx, out, &path)? else {
-        out.note(format!("{path}: not readable"));
         return Ok(());
     };
     let loader_el = out
@@ -463,7 +479,6 @@ pub(super) fn unattend(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
 /// `--drivers DIR`); old-hypervisor drivers the rule names are disabled.
 pub(super) fn boot_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     let Some(st) = load_hive(ctx, out, SYSTEM)? else {
-        out.note(format!("{SYSTEM} not found"));
         return Ok(());
     };
     let herr = hive_err(out, SYSTEM);
@@ -643,11 +658,33 @@ pub(super) fn boot_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError
     edit_hive(ctx, out, SYSTEM, "HKEY_LOCAL_MACHINE\\SYSTEM", st, ops)?;
 
     for (path, data, from) in files {
+        if out
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.change.path().eq_ignore_ascii_case(&path))
+        {
+            continue;
+        }
         if let Some(cur) = ctx.files.read_up_to(&path, 256 << 20) {
+            // Another build of the driver: replaced (the original kept), as the services and
+            // bindings now name the package's.
             if cur != data {
-                out.note(format!(
-                    "{path} exists with other content; it is left as it is"
-                ));
+                let backup = out.backup(ctx, &path);
+                let diff = format!(
+                    "binary {path}: {} bytes, sha256 {} -> {} bytes, sha256 {} (from host:{from})\n",
+                    cur.len(),
+                    hex::encode(sha2::Sha256::digest(&cur)),
+                    data.len(),
+                    hex::encode(sha2::Sha256::digest(&data)),
+                );
+                out.change(Change::EditFile {
+                    path,
+                    old: cur,
+                    new: data,
+                    backup,
+                    diff,
+                });
             }
             continue;
         }
@@ -757,8 +794,24 @@ fn install_package(
                 .map_err(&herr)?;
             e.set(&sp, "ErrorControl", ValueData::dword(s.error_control))
                 .map_err(&herr)?;
-            e.set(&sp, "ImagePath", ValueData::expand_sz(&s.image_path))
-                .map_err(&herr)?;
+            // An equivalent ImagePath (`System32\drivers\x.sys`) is left as it is.
+            let cur = e
+                .hive()
+                .root()
+                .open_path(&sp)
+                .map_err(&herr)?
+                .map(|k| k.value("ImagePath"))
+                .transpose()
+                .map_err(&herr)?
+                .flatten()
+                .and_then(|v| match v.decoded {
+                    RegData::Sz(x) | RegData::ExpandSz(x) => Some(x),
+                    _ => None,
+                });
+            if cur.as_deref().map(norm_image_path) != Some(norm_image_path(&s.image_path)) {
+                e.set(&sp, "ImagePath", ValueData::expand_sz(&s.image_path))
+                    .map_err(&herr)?;
+            }
             if let Some(g) = &s.group {
                 e.set(&sp, "Group", ValueData::sz(g)).map_err(&herr)?;
             }
@@ -893,6 +946,22 @@ fn install_package(
         }
     }
     Ok(())
+}
+
+/// An ImagePath without the forms of "relative to the Windows folder", lower-cased.
+fn norm_image_path(p: &str) -> String {
+    let l = p.to_ascii_lowercase();
+    for pre in [
+        "\\systemroot\\",
+        "%systemroot%\\",
+        "\\??\\c:\\windows\\",
+        "c:\\windows\\",
+    ] {
+        if let Some(r) = l.strip_prefix(pre) {
+            return r.to_string();
+        }
+    }
+    l
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
