@@ -65,18 +65,21 @@ impl Store {
 
     /// The allocated cell starting at `offset`; `what` names the record for the error.
     pub(super) fn cell_for(&self, offset: u32, what: &'static str) -> Result<Cell<'_>, WriteError> {
-        let bad = WriteError::NotACellStart { offset, what };
+        let bad = || WriteError::NotACellStart { offset, what };
         if offset == NO_CELL || offset % 8 != 0 {
-            return Err(bad);
+            return Err(bad());
         }
-        let bin = self.bin_of(offset).ok_or(bad.clone())?;
-        let raw = self.raw_size(offset).ok_or(bad.clone())?;
+        let bin = self.bin_of(offset).ok_or_else(bad)?;
+        let raw = self.raw_size(offset).ok_or_else(bad)?;
         let size = raw.unsigned_abs();
         if raw >= 0 || size < 8 || u64::from(offset) + u64::from(size) > bin.end() {
-            return Err(bad);
+            return Err(bad());
         }
         let start = BASE_BLOCK_SIZE + offset as usize;
-        let data = self.data.get(start + 4..start + size as usize).ok_or(bad)?;
+        let data = self
+            .data
+            .get(start + 4..start + size as usize)
+            .ok_or_else(bad)?;
         Ok(Cell {
             offset,
             size,

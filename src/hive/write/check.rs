@@ -59,23 +59,28 @@ pub(super) fn scan_cells(store: &mut Store) -> Result<Vec<u32>, WriteError> {
 struct Walker<'a> {
     store: &'a Store,
     allocated: &'a [u32],
-    used: HashMap<u32, &'static str>,
+    /// What first used each allocated cell (indexed like `allocated`).
+    used: Vec<Option<&'static str>>,
     minor: u32,
 }
 
 impl Walker<'_> {
     fn claim(&mut self, offset: u32, what: &'static str) -> Result<(), WriteError> {
-        if self.allocated.binary_search(&offset).is_err() {
+        let Ok(i) = self.allocated.binary_search(&offset) else {
             return Err(WriteError::NotACellStart { offset, what });
-        }
-        if let Some(first) = self.used.insert(offset, what) {
-            return Err(WriteError::CellUsedTwice {
+        };
+        match self.used.get_mut(i) {
+            Some(Some(first)) => Err(WriteError::CellUsedTwice {
                 offset,
                 first,
                 second: what,
-            });
+            }),
+            Some(slot) => {
+                *slot = Some(what);
+                Ok(())
+            }
+            None => Err(WriteError::NotACellStart { offset, what }),
         }
-        Ok(())
     }
 
     fn subkeys(&mut self, nk: &KeyNode) -> Result<Vec<u32>, WriteError> {
@@ -225,7 +230,7 @@ pub(super) fn prove(
     let mut w = Walker {
         store,
         allocated,
-        used: HashMap::new(),
+        used: vec![None; allocated.len()],
         minor,
     };
     let mut proof = Proof::default();

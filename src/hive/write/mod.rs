@@ -353,6 +353,25 @@ impl HiveWriter {
         self.sequence = seq;
         Ok(self.store.data.clone())
     }
+
+    /// [`HiveWriter::commit`] for the last time: the hive bytes without a copy.
+    pub fn into_bytes(mut self) -> Result<Vec<u8>, WriteError> {
+        let seq = self.sequence.wrapping_add(1);
+        let now = now_filetime().to_le_bytes();
+        let size = self.store.bins_size();
+        if let Some(p) = self.poisoned {
+            return Err(WriteError::Poisoned(p));
+        }
+        let mut data = std::mem::take(&mut self.store.data);
+        if let Some(s) = data.get_mut(12..20) {
+            s.copy_from_slice(&now);
+        }
+        if let Some(s) = data.get_mut(BASE_BLOCK_SIZE + 20..BASE_BLOCK_SIZE + 28) {
+            s.copy_from_slice(&now);
+        }
+        base_block::BaseBlock::patch(&mut data, seq, size, FILE_TYPE_PRIMARY);
+        Ok(data)
+    }
 }
 
 #[cfg(test)]

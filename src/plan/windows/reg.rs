@@ -170,7 +170,7 @@ pub fn apply_ops(
             RegOp::DeleteKey { key } => w.delete_key(key).map_err(werr)?,
         }
     }
-    w.commit().map_err(werr)
+    w.into_bytes().map_err(werr)
 }
 
 /// Most keys shown below a deleted or created key.
