@@ -71,7 +71,7 @@ pub fn run(
         s.finish_and_clear();
     }
     let r = r.map_err(|e| match e {
-        ApplyError::Block(guestfix::block::BlockError::Io { .. }) => CliError::usage(e.to_string()),
+        ApplyError::Block(ref b) if b.is_access() => CliError::usage(e.to_string()),
         e => CliError::image(e.to_string()),
     })?;
     if json {

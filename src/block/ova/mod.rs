@@ -38,6 +38,7 @@ pub(crate) fn open(file: Arc<dyn BlockDev>, ctx: &Ctx) -> Result<Opened, BlockEr
     let inner_ctx = Ctx {
         opts: ctx.opts,
         dir: None,
+        base_url: None,
         chain: ctx.chain.clone(),
     };
     for d in ordered {

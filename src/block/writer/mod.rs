@@ -136,7 +136,7 @@ pub fn qemu_format_name(format: &str) -> Option<&'static str> {
 
 /// Open `source` and create a qcow2 overlay at `out` backed by it: the source file is never
 /// written; the overlay records the source's absolute path and format so that QEMU tools see
-/// the same disk. Not possible for an OVA (QEMU cannot use a tar member as a backing file):
+/// the same disk (a remote source: its URL). Not possible for an OVA (QEMU cannot use a tar member as a backing file):
 /// convert it first.
 pub fn create_overlay(
     source: &Path,
@@ -157,10 +157,17 @@ pub fn create_overlay(
         .into_iter()
         .next()
         .ok_or_else(|| BlockError::corrupt(source, "image holds no disk"))?;
-    let abs = source.canonicalize().map_err(|e| BlockError::Io {
-        path: source.to_path_buf(),
-        source: e,
-    })?;
-    let name = abs.to_string_lossy().into_owned();
+    // A remote source is recorded by its URL (QEMU's curl driver reads http(s) backing files;
+    // guestfix reads them back with `allow_outside_backing`).
+    let name = match source.to_str().filter(|s| super::remote::is_url(s)) {
+        Some(url) => url.to_string(),
+        None => {
+            let abs = source.canonicalize().map_err(|e| BlockError::Io {
+                path: source.to_path_buf(),
+                source: e,
+            })?;
+            abs.to_string_lossy().into_owned()
+        }
+    };
     Qcow2Writer::create_overlay(out, dev, &name, fmt)
 }
