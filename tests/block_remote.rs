@@ -466,6 +466,14 @@ fn apply_out_local_overlay_of_a_remote_source() {
     link(www.path(), "sample.qcow2", &sample());
     let Some(s) = nginx(www.path()) else { return };
     let url = s.url("sample.qcow2");
+    // Without --out (the default overlay would sit "beside" the URL) or in place: refused.
+    for extra in [&[][..], &["--in-place"][..]] {
+        let mut args = vec!["apply", url.as_str()];
+        args.extend_from_slice(extra);
+        let (code, _, err) = run(&args, &[]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("read-only") && err.contains(&url), "{err}");
+    }
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("fixed.qcow2");
     let o = out.to_str().unwrap();

@@ -24,6 +24,13 @@ pub fn run(
     let [image] = images else {
         return Err(CliError::usage("apply takes one image"));
     };
+    let remote = image.to_str().is_some_and(guestfix::block::remote::is_url);
+    if remote && (in_place || recover || out.is_none()) {
+        return Err(CliError::usage(format!(
+            "{}: a remote image is read-only: give --out LOCAL.qcow2 (an overlay backed by the URL)",
+            image.display()
+        )));
+    }
     let print = |s: String| -> Result<(), CliError> {
         let mut o = std::io::stdout().lock();
         o.write_all(s.as_bytes())

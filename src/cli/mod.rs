@@ -39,7 +39,8 @@ pub struct Cli {
 pub enum Command {
     /// Find the operating systems on a disk set and report the facts about each.
     Inspect {
-        /// Disk images (one guest may span several).
+        /// Disk images (one guest may span several): paths, or `http(s)://` and
+        /// `s3://BUCKET/KEY` URLs read by byte range.
         #[arg(required = true)]
         images: Vec<PathBuf>,
         /// Machine-readable JSON output.
