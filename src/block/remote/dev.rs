@@ -9,10 +9,11 @@ use crate::block::{BlockDev, BlockError, check_range};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Chunk size: the unit of caching and the smallest request.
+/// Default chunk size: the unit of caching and the smallest request
+/// (`GUESTFIX_REMOTE_CHUNK_KIB` overrides it, 4 KiB to 16 MiB).
 pub const CHUNK: u64 = 256 << 10;
-/// Longest run of chunks fetched by one request.
-pub const MAX_RUN: u64 = 16;
+/// Most bytes fetched by one request (a run of adjacent missing chunks).
+pub const MAX_RUN_BYTES: u64 = 4 << 20;
 /// Requests in flight for one read.
 pub const MAX_PARALLEL: usize = 4;
 /// Default cache size in chunks (64 MiB); `GUESTFIX_REMOTE_CACHE_MIB` overrides it.
@@ -25,6 +26,7 @@ type Slot = Mutex<Option<Result<Vec<u8>, BlockError>>>;
 pub struct RemoteDev {
     name: String,
     len: u64,
+    chunk: u64,
     cache: ChunkCache,
     transport: Transport,
     stats: Arc<RemoteStats>,
@@ -35,15 +37,21 @@ impl RemoteDev {
     pub(crate) fn open(name: String, source: Box<dyn UrlSource>) -> Result<Self, BlockError> {
         let stats = Arc::new(RemoteStats::default());
         let transport = Transport::new(name.clone(), source, stats.clone());
-        let first = transport.fetch(0, CHUNK)?;
+        let chunk = std::env::var("GUESTFIX_REMOTE_CHUNK_KIB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kib| (kib << 10).clamp(4 << 10, 16 << 20))
+            .unwrap_or(CHUNK);
+        let first = transport.fetch(0, chunk)?;
         let chunks = std::env::var("GUESTFIX_REMOTE_CACHE_MIB")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
-            .map(|mib| (mib * (1 << 20) / CHUNK) as usize)
-            .unwrap_or(DEFAULT_CACHE_CHUNKS);
+            .map(|mib| (mib * (1 << 20) / chunk) as usize)
+            .unwrap_or((DEFAULT_CACHE_CHUNKS as u64 * CHUNK / chunk) as usize);
         let dev = RemoteDev {
             name,
             len: first.total,
+            chunk,
             cache: ChunkCache::new(chunks),
             transport,
             stats,
@@ -61,8 +69,8 @@ impl RemoteDev {
 
     /// Fetch `n` chunks from chunk `first` in one request.
     fn fetch_run(&self, first: u64, n: u64) -> Result<Vec<u8>, BlockError> {
-        let start = first * CHUNK;
-        let len = (n * CHUNK).min(self.len - start);
+        let start = first * self.chunk;
+        let len = (n * self.chunk).min(self.len - start);
         let f = self.transport.fetch(start, len)?;
         if f.total != self.len {
             return Err(BlockError::RemoteChanged {
@@ -125,10 +133,11 @@ impl BlockDev for RemoteDev {
         if buf.is_empty() {
             return Ok(());
         }
-        let c0 = offset / CHUNK;
-        let c1 = (offset + buf.len() as u64 - 1) / CHUNK;
+        let c0 = offset / self.chunk;
+        let c1 = (offset + buf.len() as u64 - 1) / self.chunk;
         let mut chunks: Vec<Option<Arc<Vec<u8>>>> = (c0..=c1).map(|c| self.cache.get(c)).collect();
-        // Runs of adjacent missing chunks, each at most MAX_RUN long.
+        // Runs of adjacent missing chunks, each at most MAX_RUN_BYTES long.
+        let max_run = (MAX_RUN_BYTES / self.chunk).max(1);
         let mut runs: Vec<(u64, u64)> = Vec::new();
         for (i, c) in chunks.iter().enumerate() {
             if c.is_some() {
@@ -136,7 +145,7 @@ impl BlockDev for RemoteDev {
             }
             let idx = c0 + i as u64;
             match runs.last_mut() {
-                Some((first, n)) if *first + *n == idx && *n < MAX_RUN => *n += 1,
+                Some((first, n)) if *first + *n == idx && *n < max_run => *n += 1,
                 _ => runs.push((idx, 1)),
             }
         }
@@ -144,10 +153,10 @@ impl BlockDev for RemoteDev {
             let fetched = self.fetch_runs(&runs)?;
             for (&(first, n), data) in runs.iter().zip(fetched) {
                 for k in 0..n {
-                    let s = (k * CHUNK) as usize;
-                    let e = (s + CHUNK as usize).min(data.len());
+                    let s = (k * self.chunk) as usize;
+                    let e = (s + self.chunk as usize).min(data.len());
                     if s >= e {
-                        return Err(self.short((first + k) * CHUNK, CHUNK, 0));
+                        return Err(self.short((first + k) * self.chunk, self.chunk, 0));
                     }
                     let c = Arc::new(data[s..e].to_vec());
                     self.cache.insert(first + k, c.clone());
@@ -157,9 +166,9 @@ impl BlockDev for RemoteDev {
         }
         let mut pos = 0usize;
         for (i, c) in chunks.iter().enumerate() {
-            let cstart = (c0 + i as u64) * CHUNK;
+            let cstart = (c0 + i as u64) * self.chunk;
             let Some(c) = c else {
-                return Err(self.short(cstart, CHUNK, 0));
+                return Err(self.short(cstart, self.chunk, 0));
             };
             let from = (offset.max(cstart) - cstart) as usize;
             let n = c.len().saturating_sub(from).min(buf.len() - pos);
