@@ -82,6 +82,8 @@ pub(crate) struct Transport {
     validator: Mutex<Option<Validator>>,
     stats: Arc<RemoteStats>,
     retries: u32,
+    /// `GUESTFIX_STATS=2`: each request on stderr.
+    trace: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,6 +124,7 @@ impl Transport {
             validator: Mutex::new(None),
             stats,
             retries,
+            trace: std::env::var_os("GUESTFIX_STATS").is_some_and(|v| v == "2"),
         }
     }
 
@@ -174,6 +177,14 @@ impl Transport {
                 None => req,
             };
             self.stats.add_request();
+            if self.trace {
+                eprintln!(
+                    "guestfix: GET {} bytes={}-{}",
+                    self.name,
+                    start,
+                    start + len - 1
+                );
+            }
             let resp = match req.call() {
                 Ok(r) => r,
                 Err(ureq::Error::Status(_, r)) => r,

@@ -1,5 +1,6 @@
 //! Counters of what a remote device cost: requests sent, body bytes received, retries.
-//! `GUESTFIX_STATS=1` prints them to stderr when the device is dropped (benchmarks).
+//! `GUESTFIX_STATS=1` prints them to stderr when the device is dropped (benchmarks);
+//! `GUESTFIX_STATS=2` also prints each request as it is sent.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,5 +38,5 @@ impl RemoteStats {
 
 /// Whether `GUESTFIX_STATS=1` asks for the counters on stderr.
 pub(crate) fn wanted() -> bool {
-    std::env::var_os("GUESTFIX_STATS").is_some_and(|v| v == "1")
+    std::env::var_os("GUESTFIX_STATS").is_some_and(|v| v == "1" || v == "2")
 }
