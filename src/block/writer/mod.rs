@@ -19,6 +19,9 @@ pub enum OutFormat {
     Vmdk,
     /// Dynamic VHD (FMT-5).
     Vhd,
+    /// Fixed VHD (FMT-1).
+    #[serde(rename = "vhd-fixed")]
+    VhdFixed,
 }
 
 impl std::str::FromStr for OutFormat {
@@ -29,8 +32,9 @@ impl std::str::FromStr for OutFormat {
             "qcow2" => Ok(OutFormat::Qcow2),
             "vmdk" => Ok(OutFormat::Vmdk),
             "vhd" | "vpc" => Ok(OutFormat::Vhd),
+            "vhd-fixed" => Ok(OutFormat::VhdFixed),
             o => Err(format!(
-                "unknown output format {o:?} (raw, qcow2, vmdk, vhd)"
+                "unknown output format {o:?} (raw, qcow2, vmdk, vhd, vhd-fixed)"
             )),
         }
     }
@@ -62,11 +66,13 @@ pub fn copy_image(
     let sink: Box<dyn super::WritableDev> = match format {
         OutFormat::Raw => Box::new(raw::SparseRawWriter::create(out, size)?),
         OutFormat::Qcow2 => Box::new(Qcow2Writer::create_standalone(out, size)?),
-        OutFormat::Vmdk | OutFormat::Vhd => {
-            let (data_bytes, zero_bytes) = if format == OutFormat::Vmdk {
-                super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
-            } else {
-                super::vhd::writer::write_dynamic_vhd(src, out, progress)?
+        OutFormat::Vmdk | OutFormat::Vhd | OutFormat::VhdFixed => {
+            let (data_bytes, zero_bytes) = match format {
+                OutFormat::Vmdk => {
+                    super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
+                }
+                OutFormat::Vhd => super::vhd::writer::write_dynamic_vhd(src, out, progress)?,
+                _ => super::vhd::writer::write_fixed_vhd(src, out, progress)?,
             };
             return Ok(CopyStats {
                 format,
