@@ -4,6 +4,7 @@
 
 pub mod ovf;
 pub mod tar;
+pub mod writer;
 
 use super::raw::SliceDev;
 use super::util::read_vec;

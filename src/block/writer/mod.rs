@@ -22,6 +22,8 @@ pub enum OutFormat {
     /// Fixed VHD (FMT-1).
     #[serde(rename = "vhd-fixed")]
     VhdFixed,
+    /// OVA: OVF descriptor, stream-optimized VMDK, SHA-256 manifest (FMT-1).
+    Ova,
 }
 
 impl std::str::FromStr for OutFormat {
@@ -33,8 +35,9 @@ impl std::str::FromStr for OutFormat {
             "vmdk" => Ok(OutFormat::Vmdk),
             "vhd" | "vpc" => Ok(OutFormat::Vhd),
             "vhd-fixed" => Ok(OutFormat::VhdFixed),
+            "ova" => Ok(OutFormat::Ova),
             o => Err(format!(
-                "unknown output format {o:?} (raw, qcow2, vmdk, vhd, vhd-fixed)"
+                "unknown output format {o:?} (raw, qcow2, vmdk, vhd, vhd-fixed, ova)"
             )),
         }
     }
@@ -66,13 +69,14 @@ pub fn copy_image(
     let sink: Box<dyn super::WritableDev> = match format {
         OutFormat::Raw => Box::new(raw::SparseRawWriter::create(out, size)?),
         OutFormat::Qcow2 => Box::new(Qcow2Writer::create_standalone(out, size)?),
-        OutFormat::Vmdk | OutFormat::Vhd | OutFormat::VhdFixed => {
+        OutFormat::Vmdk | OutFormat::Vhd | OutFormat::VhdFixed | OutFormat::Ova => {
             let (data_bytes, zero_bytes) = match format {
                 OutFormat::Vmdk => {
                     super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
                 }
                 OutFormat::Vhd => super::vhd::writer::write_dynamic_vhd(src, out, progress)?,
-                _ => super::vhd::writer::write_fixed_vhd(src, out, progress)?,
+                OutFormat::VhdFixed => super::vhd::writer::write_fixed_vhd(src, out, progress)?,
+                _ => super::ova::writer::write_ova(src, out, progress)?,
             };
             return Ok(CopyStats {
                 format,
