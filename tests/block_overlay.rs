@@ -317,3 +317,35 @@ fn full_copy_to_fixed_vhd() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+#[test]
+fn full_copy_to_vhdx() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // Three 32 MiB blocks: data, zeros only (not stored), data in a partial last block.
+    let size = (64 << 20) + 7 * 512;
+    let mut src_bytes = pattern(SIZE);
+    src_bytes.resize(size, 0);
+    src_bytes[size - 3000..size - 1000].copy_from_slice(&noise(9, 2000));
+    std::fs::write(d.join("src.raw"), &src_bytes).unwrap();
+    let src = block::open(&d.join("src.raw"), &OpenOptions::default()).unwrap();
+    let out = d.join("o.vhdx");
+    let st = writer::copy_image(&*src, &out, OutFormat::Vhdx, &mut |_| {}).unwrap();
+    assert_eq!(st.data_bytes, (32 << 20) + 7 * 512);
+    assert_eq!(st.data_bytes + st.zero_bytes, size as u64);
+    // qemu-img: consistent, and the same disk as the source.
+    qemu_img(d, &["check", "-f", "vhdx", "o.vhdx"]);
+    qemu_img(
+        d,
+        &["compare", "-f", "raw", "-F", "vhdx", "src.raw", "o.vhdx"],
+    );
+    assert_eq!(
+        qemu_raw_sha_fmt(&out, Some("vhdx")),
+        (sha_bytes(&src_bytes), size as u64)
+    );
+    // Our reader, too; the zero block is not stored.
+    let (disks, info) = block::open_with_info(&out, &OpenOptions::default()).unwrap();
+    assert_eq!(info.format, "vhdx");
+    assert_eq!(sha_dev(&*disks[0]), sha_bytes(&src_bytes));
+    assert!(std::fs::metadata(&out).unwrap().len() < (3 * 32 + 8) << 20);
+}

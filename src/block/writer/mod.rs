@@ -22,6 +22,8 @@ pub enum OutFormat {
     /// Fixed VHD (FMT-1).
     #[serde(rename = "vhd-fixed")]
     VhdFixed,
+    /// Dynamic VHDX (FMT-1).
+    Vhdx,
     /// OVA: OVF descriptor, stream-optimized VMDK, SHA-256 manifest (FMT-1).
     Ova,
 }
@@ -35,9 +37,10 @@ impl std::str::FromStr for OutFormat {
             "vmdk" => Ok(OutFormat::Vmdk),
             "vhd" | "vpc" => Ok(OutFormat::Vhd),
             "vhd-fixed" => Ok(OutFormat::VhdFixed),
+            "vhdx" => Ok(OutFormat::Vhdx),
             "ova" => Ok(OutFormat::Ova),
             o => Err(format!(
-                "unknown output format {o:?} (raw, qcow2, vmdk, vhd, vhd-fixed, ova)"
+                "unknown output format {o:?} (raw, qcow2, vmdk, vhd, vhd-fixed, vhdx, ova)"
             )),
         }
     }
@@ -69,13 +72,18 @@ pub fn copy_image(
     let sink: Box<dyn super::WritableDev> = match format {
         OutFormat::Raw => Box::new(raw::SparseRawWriter::create(out, size)?),
         OutFormat::Qcow2 => Box::new(Qcow2Writer::create_standalone(out, size)?),
-        OutFormat::Vmdk | OutFormat::Vhd | OutFormat::VhdFixed | OutFormat::Ova => {
+        OutFormat::Vmdk
+        | OutFormat::Vhd
+        | OutFormat::VhdFixed
+        | OutFormat::Vhdx
+        | OutFormat::Ova => {
             let (data_bytes, zero_bytes) = match format {
                 OutFormat::Vmdk => {
                     super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
                 }
                 OutFormat::Vhd => super::vhd::writer::write_dynamic_vhd(src, out, progress)?,
                 OutFormat::VhdFixed => super::vhd::writer::write_fixed_vhd(src, out, progress)?,
+                OutFormat::Vhdx => super::vhdx::writer::write_vhdx(src, out, progress)?,
                 _ => super::ova::writer::write_ova(src, out, progress)?,
             };
             return Ok(CopyStats {
