@@ -587,3 +587,32 @@ fn s3_objects_through_moto_same_as_local() {
         "{err}"
     );
 }
+
+#[test]
+fn apply_remote_source_straight_to_an_import_format() {
+    let www = tempfile::tempdir().unwrap();
+    link(www.path(), "sample.qcow2", &sample());
+    let Some(s) = nginx(www.path()) else { return };
+    let url = s.url("sample.qcow2");
+    let t = tempfile::tempdir().unwrap();
+    for (fmt, name) in [("ova", "fixed.ova"), ("vhdx", "fixed.vhdx")] {
+        let out = t.path().join(name);
+        let o = out.to_str().unwrap();
+        let (code, _, err) = run(&["apply", &url, "--out", o, "--format", fmt], &[]);
+        assert_eq!(code, 0, "{err}");
+        // A standalone image: no backing file, nothing left to change, no overlay left behind.
+        let (code, plan, err) = run(&["plan", "--json", o], &[]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        let plans = v.as_array().unwrap();
+        assert!(!plans.is_empty());
+        for p in plans {
+            assert_eq!(p["changes"], serde_json::json!([]), "{fmt}: {plan}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}

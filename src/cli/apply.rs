@@ -3,6 +3,7 @@
 use super::inspect::{json_string, load_profile};
 use super::{CliError, EXIT_OK};
 use guestfix::apply::{ApplyError, Output, apply, journal};
+use guestfix::block::writer::{self, OutFormat};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ pub fn run(
     out: Option<PathBuf>,
     in_place: bool,
     recover: bool,
+    format: Option<&str>,
 ) -> Result<u8, CliError> {
     let [image] = images else {
         return Err(CliError::usage("apply takes one image"));
@@ -67,6 +69,28 @@ pub fn run(
         }
         Output::Overlay(o)
     };
+    // `--format`: the overlay is written beside the output first, then copied into the format.
+    let export = match format {
+        Some(f) => {
+            let fmt: OutFormat = f.parse().map_err(CliError::usage)?;
+            let Output::Overlay(final_out) = &output else {
+                return Err(CliError::usage("--format needs --out"));
+            };
+            let name = final_out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = final_out.with_file_name(format!(".{name}.guestfix-overlay.qcow2"));
+            let final_out = final_out.clone();
+            let _ = std::fs::remove_file(&tmp);
+            Some((fmt, final_out, tmp))
+        }
+        None => None,
+    };
+    let output = match &export {
+        Some((_, _, tmp)) => Output::Overlay(tmp.clone()),
+        None => output,
+    };
     let spinner = (!json && std::io::stderr().is_terminal()).then(|| {
         let s = indicatif::ProgressBar::new_spinner();
         s.set_message(format!("applying plan to {}", image.display()));
@@ -77,10 +101,19 @@ pub fn run(
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
-    let r = r.map_err(|e| match e {
+    let mut r = r.map_err(|e| match e {
         ApplyError::Block(ref b) if b.is_access() => CliError::usage(e.to_string()),
         e => CliError::image(e.to_string()),
     })?;
+    if let Some((fmt, final_out, tmp)) = &export {
+        let done = export_overlay(tmp, final_out, *fmt);
+        let _ = std::fs::remove_file(tmp);
+        if done.is_err() {
+            let _ = std::fs::remove_file(final_out);
+        }
+        done?;
+        r.output = final_out.display().to_string();
+    }
     if json {
         print(json_string(&r)?)?;
     } else {
@@ -120,4 +153,23 @@ pub fn run(
         print(t)?;
     }
     Ok(EXIT_OK)
+}
+
+/// Copy the overlay `tmp` (backed by the source the user named) into a full image at `out`.
+fn export_overlay(tmp: &Path, out: &Path, fmt: OutFormat) -> Result<(), CliError> {
+    // The overlay's backing file is the source given on this command line: allowed wherever
+    // it lies.
+    let opts = guestfix::block::OpenOptions {
+        allow_outside_backing: true,
+    };
+    let err = |e: guestfix::block::BlockError| {
+        if e.is_access() {
+            CliError::usage(e.to_string())
+        } else {
+            CliError::image(e.to_string())
+        }
+    };
+    let dev = guestfix::block::open(tmp, &opts).map_err(err)?;
+    writer::copy_image(&*dev, out, fmt, &mut |_| {}).map_err(err)?;
+    Ok(())
 }

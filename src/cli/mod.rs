@@ -95,6 +95,10 @@ pub enum Command {
         /// Change the source image itself (crash-safe, with an undo journal).
         #[arg(long)]
         in_place: bool,
+        /// Write the result as a full image of this format instead of an overlay (raw, qcow2,
+        /// vmdk, vhd, vhd-fixed, vhdx, ova); needs --out.
+        #[arg(long, requires = "out", conflicts_with = "in_place")]
+        format: Option<String>,
         /// Finish or roll back an interrupted in-place apply.
         #[arg(long)]
         recover: bool,
@@ -255,8 +259,17 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             target,
             out,
             in_place,
+            format,
             recover,
-        } => apply::run(&images, json, &target, out, in_place, recover),
+        } => apply::run(
+            &images,
+            json,
+            &target,
+            out,
+            in_place,
+            recover,
+            format.as_deref(),
+        ),
         Command::Convert {
             image,
             out,
