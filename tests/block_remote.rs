@@ -398,6 +398,19 @@ fn reads_are_cached_coalesced_and_checked() {
     dev.read_at(off, &mut b).unwrap();
     assert_eq!(b, data[off as usize..]);
     assert_eq!(st.requests(), 5);
+    // A prefetch hint fetches what is missing (here three separate chunks, concurrently);
+    // the reads that follow are served from the cache.
+    let dev2 = guestfix::block::remote::open(&s.url("d.raw")).unwrap();
+    let st2 = dev2.stats();
+    let hint = [(1 << 20, 10), (3 << 20, 10), (5 << 20, 10), (5 << 20, 20)];
+    dev2.prefetch(&hint);
+    assert_eq!(st2.requests(), 4);
+    for (off, len) in hint {
+        let mut b = vec![0u8; len as usize];
+        dev2.read_at(off, &mut b).unwrap();
+        assert_eq!(b, data[off as usize..(off + len) as usize]);
+    }
+    assert_eq!(st2.requests(), 4);
     // The unaligned tail.
     let mut b = vec![0u8; 100];
     dev.read_at(data.len() as u64 - 100, &mut b).unwrap();

@@ -50,6 +50,11 @@ pub trait BlockDev: Send + Sync {
         alloc::check(self.len(), offset, len, &|| self.describe())?;
         Ok(alloc::all_data(offset, len))
     }
+
+    /// A hint that `(offset, len)` ranges will be read soon (a format reader announcing the
+    /// metadata it needs next). A remote device fetches them concurrently into its cache;
+    /// the default ignores it. Never an error: a later read reports any.
+    fn prefetch(&self, _ranges: &[(u64, u64)]) {}
 }
 
 /// A device that can also be written. Writes take `&self`; implementations use interior
@@ -73,6 +78,9 @@ impl<T: BlockDev + ?Sized> BlockDev for Arc<T> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn prefetch(&self, ranges: &[(u64, u64)]) {
+        (**self).prefetch(ranges)
     }
 }
 
@@ -110,6 +118,9 @@ impl<T: BlockDev + ?Sized> BlockDev for &T {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn prefetch(&self, ranges: &[(u64, u64)]) {
+        (**self).prefetch(ranges)
     }
 }
 

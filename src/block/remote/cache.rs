@@ -38,6 +38,16 @@ impl ChunkCache {
         Some(e.0.clone())
     }
 
+    /// Whether a chunk is held, without making it recent.
+    pub fn peek(&self, index: u64) -> Option<Arc<Vec<u8>>> {
+        self.lock().map.get(&index).map(|e| e.0.clone())
+    }
+
+    /// Most chunks held.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn insert(&self, index: u64, data: Arc<Vec<u8>>) {
         let mut l = self.lock();
         l.tick += 1;
