@@ -41,9 +41,9 @@ python3 scripts/delay-proxy.py "$hp" "$np" "$delay" & pids+=($!)
 wait_port "$np"; wait_port "$hp"
 
 s3=0
-if [ "${NO_S3:-}" != 1 ] && command -v moto_server >/dev/null; then
+if [ "${NO_S3:-}" != 1 ] && python3 -c 'import moto.server, flask' 2>/dev/null; then
   mp=$(port); sp=$(port)
-  moto_server -H 127.0.0.1 -p "$mp" >/dev/null 2>&1 & pids+=($!)
+  python3 -m moto.server -H 127.0.0.1 -p "$mp" >/dev/null 2>&1 & pids+=($!)
   python3 scripts/delay-proxy.py "$sp" "$mp" "$delay" & pids+=($!)
   wait_port "$mp"; wait_port "$sp"
   curl -sf -X PUT "http://127.0.0.1:$mp/bench" >/dev/null

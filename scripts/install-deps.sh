@@ -81,8 +81,9 @@ if ! python3 -c 'import regipy' 2>/dev/null; then
   python3 -m pip install -q regipy || python3 -m pip install -q --break-system-packages regipy
 fi
 
-# moto (PyPI, `moto_server`): the S3-compatible server tests/block_remote.rs starts on loopback.
-if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server, flask' 2>/dev/null; then
+# moto (PyPI, `moto_server` = `python3 -m moto.server`): the S3-compatible server
+# tests/block_remote.rs starts on loopback.
+if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
   echo "install-deps: pip install moto[server]"
   python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
 fi

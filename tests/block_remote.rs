@@ -132,13 +132,26 @@ fn nginx(www: &Path) -> Option<Server> {
 
 /// moto's S3 server on a loopback port, with a bucket `images` holding `objects`.
 fn moto(objects: &[(&str, &Path)]) -> Option<Server> {
-    if !require("moto_server") {
+    // `python3 -m moto.server` is `moto_server` without depending on a script shim on PATH.
+    let have_moto = Command::new("python3")
+        .args(["-c", "import moto.server, flask"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_moto && !require("moto_server (python3 -m moto.server)") {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let mut child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -25,7 +25,10 @@ pub fn is_url(s: &str) -> bool {
 
 /// Open a remote object (one request: the first chunk, its size and its validator).
 pub fn open(url: &str) -> Result<RemoteDev, BlockError> {
-    if url.starts_with("s3://") {
+    if url
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("s3://"))
+    {
         return RemoteDev::open(url.to_string(), Box::new(s3::object(url)?));
     }
     let parsed = url::Url::parse(url).map_err(|e| BlockError::RemoteConfig {

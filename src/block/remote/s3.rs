@@ -34,7 +34,10 @@ impl UrlSource for S3Object {
 
 /// Split `s3://bucket/key`.
 pub(crate) fn split(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("s3://")?;
+    let rest = url
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case("s3://"))
+        .and(url.get(5..))?;
     let (bucket, key) = rest.split_once('/')?;
     (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
 }
