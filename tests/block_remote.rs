@@ -314,6 +314,23 @@ fn bad_servers_are_clear_errors_naming_the_url() {
     );
     assert!(err.contains("HTTP 503"), "{err}");
     assert_eq!(s.requests_for("flaky/sample.qcow2"), 11);
+    // apply from a bad source writes nothing.
+    let t = tempfile::tempdir().unwrap();
+    for (path, _) in cases {
+        let url = s.url(path);
+        for fmt in [None, Some("vhdx")] {
+            let out = t.path().join("out.img");
+            let mut args = vec!["apply", url.as_str(), "--out", out.to_str().unwrap()];
+            if let Some(f) = fmt {
+                args.extend(["--format", f]);
+            }
+            let (code, _, err) = run(&args, &fast);
+            assert_eq!(code, 2, "apply {url}: {err}");
+            assert!(err.contains(&url), "{err}");
+            let left: Vec<_> = std::fs::read_dir(t.path()).unwrap().collect();
+            assert!(left.is_empty(), "apply {url} left {left:?}");
+        }
+    }
     // Nothing listens here: a transport error, retried, naming the URL.
     let dead = format!("http://127.0.0.1:{}/x.raw", free_port());
     let (code, _, err) = run(&["inspect", &dead], &fast);

@@ -103,6 +103,11 @@ pub fn run(
     }
     let mut r = r.map_err(|e| match e {
         ApplyError::Block(ref b) if b.is_access() => CliError::usage(e.to_string()),
+        ApplyError::Inspect(guestfix::guest::inspect::InspectError::Block(ref b))
+            if b.is_access() =>
+        {
+            CliError::usage(e.to_string())
+        }
         e => CliError::image(e.to_string()),
     })?;
     if let Some((fmt, final_out, tmp)) = &export {
