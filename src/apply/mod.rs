@@ -125,33 +125,43 @@ struct Target {
     inner: String,
 }
 
+/// Where a plan path lives: `DEVICE:/path` (a file on a volume outside the guest's tree, such
+/// as the BCD on a Windows system partition) or a path of the guest's tree.
 fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError> {
-    let g = &i.guests[guest];
-    let m = g
-        .tree
-        .mounts()
-        .iter()
-        .filter(|m| {
-            let p = String::from_utf8_lossy(&m.point);
-            p == "/" || path == p || path.starts_with(&format!("{p}/"))
-        })
-        .max_by_key(|m| m.point.len())
-        .ok_or_else(|| ApplyError::Layout(format!("{path}: on no mounted filesystem")))?;
-    let point = String::from_utf8_lossy(&m.point).into_owned();
-    let inner = if point == "/" {
-        path.to_string()
-    } else {
-        let rest = &path[point.len()..];
-        if rest.is_empty() {
-            "/".to_string()
-        } else {
-            rest.to_string()
+    let (source, inner) = match path.split_once(':') {
+        Some((dev, p)) if dev.starts_with("/dev/") && p.starts_with('/') => {
+            (dev.to_string(), p.to_string())
+        }
+        _ => {
+            let g = &i.guests[guest];
+            let m = g
+                .tree
+                .mounts()
+                .iter()
+                .filter(|m| {
+                    let p = String::from_utf8_lossy(&m.point);
+                    p == "/" || path == p || path.starts_with(&format!("{p}/"))
+                })
+                .max_by_key(|m| m.point.len())
+                .ok_or_else(|| ApplyError::Layout(format!("{path}: on no mounted filesystem")))?;
+            let point = String::from_utf8_lossy(&m.point).into_owned();
+            let inner = if point == "/" {
+                path.to_string()
+            } else {
+                let rest = &path[point.len()..];
+                if rest.is_empty() {
+                    "/".to_string()
+                } else {
+                    rest.to_string()
+                }
+            };
+            (m.source.clone(), inner)
         }
     };
     let v = i
         .set
-        .find(&m.source)
-        .ok_or_else(|| ApplyError::Layout(format!("{path}: volume {} not found", m.source)))?;
+        .find(&source)
+        .ok_or_else(|| ApplyError::Layout(format!("{path}: volume {source} not found")))?;
     let fsname = match &v.content {
         Content::Filesystem { fs, .. } => fs.clone(),
         other => format!("{other:?}"),
@@ -296,6 +306,9 @@ fn write_change(
     match change {
         Change::EditFile {
             old, new, backup, ..
+        }
+        | Change::EditHive {
+            old, new, backup, ..
         } => {
             let bname = backup.as_ref().map(|b| split(b).1.to_string());
             w.replace(&t.inner, bname.as_deref(), new).map_err(fail)?;
@@ -367,7 +380,9 @@ fn open_writers(
     // Every file to rewrite is one its writer handles (issue 23: an ext3-style block-mapped
     // file is refused here, not halfway through the writes).
     for (t, change, path, _) in ops {
-        if let Change::EditFile { .. } | Change::AppendInitramfs { .. } = change {
+        if let Change::EditFile { .. } | Change::EditHive { .. } | Change::AppendInitramfs { .. } =
+            change
+        {
             if let Some((_, w)) = writers.iter().find(|(v, _)| *v == t.volume) {
                 w.preflight_replace(&t.inner).map_err(|e| wfail(path, e))?;
             }

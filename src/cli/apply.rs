@@ -1,6 +1,6 @@
 //! `guestfix apply IMAGE [--out OVERLAY | --in-place] [--recover]`.
 
-use super::inspect::{json_string, load_profile};
+use super::inspect::{json_string, load_profile_with_drivers};
 use super::{CliError, EXIT_OK};
 use guestfix::apply::{ApplyError, Output, apply, journal};
 use guestfix::block::writer::{self, OutFormat};
@@ -14,15 +14,29 @@ pub fn default_out(image: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// Where `apply` writes, from the command line.
+pub struct OutputArgs {
+    pub out: Option<PathBuf>,
+    pub in_place: bool,
+    pub recover: bool,
+    /// `--format`: a full image of this format at `out` instead of an overlay.
+    pub format: Option<String>,
+}
+
 pub fn run(
     images: &[PathBuf],
     json: bool,
     target: &str,
-    out: Option<PathBuf>,
-    in_place: bool,
-    recover: bool,
-    format: Option<&str>,
+    output: OutputArgs,
+    drivers: Option<&std::path::Path>,
 ) -> Result<u8, CliError> {
+    let OutputArgs {
+        out,
+        in_place,
+        recover,
+        format,
+    } = output;
+    let format = format.as_deref();
     let [image] = images else {
         return Err(CliError::usage("apply takes one image"));
     };
@@ -56,7 +70,7 @@ pub fn run(
         })?;
         return Ok(EXIT_OK);
     }
-    let profile = load_profile(target)?;
+    let profile = load_profile_with_drivers(target, drivers)?;
     let output = if in_place {
         Output::InPlace
     } else {

@@ -86,6 +86,28 @@ pub fn load_profile(target: &str) -> Result<guestfix::rules::Profile, CliError> 
         .map_err(|e| CliError::usage(e.to_string()))
 }
 
+/// The profile with the driver folder of `--drivers DIR` given to the rules that take one.
+pub fn load_profile_with_drivers(
+    target: &str,
+    drivers: Option<&std::path::Path>,
+) -> Result<guestfix::rules::Profile, CliError> {
+    let mut p = load_profile(target)?;
+    if let Some(d) = drivers {
+        if !d.is_dir() {
+            return Err(CliError::usage(format!(
+                "--drivers {}: not a folder",
+                d.display()
+            )));
+        }
+        if p.set_drivers_dir(&d.display().to_string()) == 0 {
+            return Err(CliError::usage(format!(
+                "--drivers: no rule of target {target} takes a driver folder"
+            )));
+        }
+    }
+    Ok(p)
+}
+
 pub fn run_check(
     images: &[PathBuf],
     json: bool,
@@ -122,8 +144,14 @@ pub fn run_check(
 }
 
 /// `guestfix plan IMAGE...`: the changes `apply` would make, as unified diffs.
-pub fn run_plan(images: &[PathBuf], json: bool, target: &str, quick: bool) -> Result<u8, CliError> {
-    let profile = load_profile(target)?;
+pub fn run_plan(
+    images: &[PathBuf],
+    json: bool,
+    target: &str,
+    quick: bool,
+    drivers: Option<&std::path::Path>,
+) -> Result<u8, CliError> {
+    let profile = load_profile_with_drivers(target, drivers)?;
     let opts = InspectOptions {
         skip_initramfs: quick,
         ..inspect_options()

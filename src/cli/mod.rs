@@ -80,6 +80,11 @@ pub enum Command {
         /// drivers the initramfs lacks is left out.
         #[arg(long)]
         quick: bool,
+        /// A folder of Windows drivers (INF files with their binaries, e.g. virtio-win's tree):
+        /// the storage and network drivers for the guest's Windows release are installed
+        /// (MOD-W1, MOD-W2).
+        #[arg(long, value_name = "DIR")]
+        drivers: Option<PathBuf>,
     },
     /// Apply the plan: write a new copy-on-write overlay (default) or change the image in place.
     Apply {
@@ -102,6 +107,11 @@ pub enum Command {
         /// Finish or roll back an interrupted in-place apply.
         #[arg(long)]
         recover: bool,
+        /// A folder of Windows drivers (INF files with their binaries, e.g. virtio-win's tree):
+        /// the storage and network drivers for the guest's Windows release are installed
+        /// (MOD-W1, MOD-W2).
+        #[arg(long, value_name = "DIR")]
+        drivers: Option<PathBuf>,
     },
     /// Convert an image to another container format.
     Convert {
@@ -252,7 +262,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             json,
             target,
             quick,
-        } => inspect::run_plan(&images, json, &target, quick),
+            drivers,
+        } => inspect::run_plan(&images, json, &target, quick, drivers.as_deref()),
         Command::Apply {
             images,
             json,
@@ -261,14 +272,18 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             in_place,
             format,
             recover,
+            drivers,
         } => apply::run(
             &images,
             json,
             &target,
-            out,
-            in_place,
-            recover,
-            format.as_deref(),
+            apply::OutputArgs {
+                out,
+                in_place,
+                recover,
+                format,
+            },
+            drivers.as_deref(),
         ),
         Command::Convert {
             image,

@@ -318,7 +318,8 @@ fn windows_facts(set: &DiskSet, root: &RootCandidate, tree: &GuestTree) -> OsFac
     f
 }
 
-fn empty_os(root: &str, os_type: &str) -> OsFacts {
+/// An OS root with every fact unknown: where inspection starts (and what tests build on).
+pub fn empty_os(root: &str, os_type: &str) -> OsFacts {
     OsFacts {
         root: root.to_string(),
         os_type: os_type.to_string(),

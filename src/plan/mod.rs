@@ -9,5 +9,6 @@ pub mod edit;
 pub mod kmod_index;
 pub mod model;
 pub mod planner;
+pub mod windows;
 
 pub use model::{Change, Plan, PlanNote, PlannedChange};

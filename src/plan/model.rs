@@ -17,6 +17,23 @@ pub enum Change {
         backup: Option<String>,
         diff: String,
     },
+    /// Replace a registry hive file (MOD-W1, MOD-W3): the edits written by our hive writer,
+    /// shown as a `.reg` diff of the keys they touch. The original is kept at `backup`.
+    EditHive {
+        path: String,
+        #[serde(skip)]
+        old: Vec<u8>,
+        #[serde(skip)]
+        new: Vec<u8>,
+        backup: Option<String>,
+        /// The registry root the hive is shown under (`HKEY_LOCAL_MACHINE\SYSTEM`).
+        root: String,
+        /// Keys the edits touch (relative to the hive root).
+        #[serde(skip)]
+        keys: Vec<String>,
+        /// `-`/`+` lines under `[root\key]` headers.
+        diff: String,
+    },
     /// Add a new file (e.g. EFI/BOOT/BOOTX64.EFI). Fails at apply if the path exists.
     AddFile {
         path: String,
@@ -55,6 +72,7 @@ impl Change {
     pub fn path(&self) -> &str {
         match self {
             Change::EditFile { path, .. }
+            | Change::EditHive { path, .. }
             | Change::AddFile { path, .. }
             | Change::AppendInitramfs { path, .. } => path,
             Change::RenameFile { to, .. } => to,
@@ -130,6 +148,19 @@ impl Plan {
                     if let (None, Ok(text)) = (copied_from, std::str::from_utf8(content)) {
                         t.push_str(&super::diff::unified(path, "", text));
                     }
+                }
+                Change::EditHive {
+                    path,
+                    backup,
+                    root,
+                    diff,
+                    ..
+                } => {
+                    if let Some(b) = backup {
+                        t.push_str(&format!("# keep original {path} as {b}\n"));
+                    }
+                    t.push_str(&format!("# registry hive {path} ({root})\n"));
+                    t.push_str(diff);
                 }
                 Change::RenameFile { from, to } => t.push_str(&format!("rename {from} -> {to}\n")),
                 Change::AppendInitramfs {

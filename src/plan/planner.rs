@@ -53,6 +53,11 @@ pub fn plan(ctx: &Context) -> Result<Plan, PlanError> {
             "grub-default" => grub_default(ctx, &mut out)?,
             "uefi-fallback" => uefi_fallback(ctx, &mut out)?,
             "initramfs-drivers" => initramfs_drivers(ctx, &mut out)?,
+            "windows-boot-drivers" => super::windows::boot_drivers(ctx, &mut out)?,
+            "windows-network-dhcp" => super::windows::network_dhcp(ctx, &mut out)?,
+            "windows-rtc-utc" => super::windows::rtc_utc(ctx, &mut out)?,
+            "windows-bcd-ems" => super::windows::bcd_ems(ctx, &mut out)?,
+            "windows-unattend" => super::windows::unattend(ctx, &mut out)?,
             other => {
                 return Err(PlanError::Rule {
                     rule: rule.id.clone(),
@@ -75,20 +80,20 @@ fn note(rule: &Rule, message: String) -> PlanNote {
     }
 }
 
-struct Out<'a> {
-    rule: &'a Rule,
-    plan: &'a mut Plan,
+pub(super) struct Out<'a> {
+    pub(super) rule: &'a Rule,
+    pub(super) plan: &'a mut Plan,
 }
 
 impl Out<'_> {
-    fn change(&mut self, change: Change) {
+    pub(super) fn change(&mut self, change: Change) {
         self.plan.changes.push(PlannedChange {
             rule: self.rule.id.clone(),
             requirement: self.rule.requirement.clone(),
             change,
         });
     }
-    fn note(&mut self, message: String) {
+    pub(super) fn note(&mut self, message: String) {
         self.plan.notes.push(note(self.rule, message));
     }
     /// Replace `path` (whose content is `old`) by `new`, keeping the original.
@@ -137,7 +142,7 @@ impl Out<'_> {
     }
     /// Where the original of `path` is kept (the profile's pattern), or None (with a note) when
     /// a file is already there.
-    fn backup(&mut self, ctx: &Context, path: &str) -> Option<String> {
+    pub(super) fn backup(&mut self, ctx: &Context, path: &str) -> Option<String> {
         let backup = ctx.profile.backup_path(path);
         if ctx.files.exists(&backup) || ctx.files.is_symlink(&backup).is_some() {
             self.note(format!(
@@ -1211,7 +1216,7 @@ fn inject_drivers(
     }
 }
 
-/// One plan per guest of an inspection (Linux guests; Windows plans come with the hive writer).
+/// One plan per guest of an inspection.
 pub fn plans_for(
     i: &crate::guest::inspect::Inspected,
     profile: &Profile,

@@ -52,6 +52,11 @@ const EMBEDDED: &[(&str, &str, &str)] = &[
         "linux.toml",
         include_str!("../../rules/ec2/linux.toml"),
     ),
+    (
+        "ec2",
+        "windows.toml",
+        include_str!("../../rules/ec2/windows.toml"),
+    ),
 ];
 
 /// Where profiles come from.

@@ -12,6 +12,11 @@ pub const TRANSFORMS: &[&str] = &[
     "grub-default",
     "uefi-fallback",
     "initramfs-drivers",
+    "windows-boot-drivers",
+    "windows-network-dhcp",
+    "windows-rtc-utc",
+    "windows-bcd-ems",
+    "windows-unattend",
 ];
 
 /// A loaded target profile.
@@ -183,6 +188,20 @@ fn parse<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T, Ru
 }
 
 impl Profile {
+    /// Give every rule that declares a `drivers_dir` parameter (MOD-W1) the host folder `dir`
+    /// (`--drivers DIR`). Returns how many rules took it.
+    pub fn set_drivers_dir(&mut self, dir: &str) -> usize {
+        let mut n = 0;
+        for r in &mut self.rules {
+            if r.params.contains_key("drivers_dir") {
+                r.params
+                    .insert("drivers_dir".into(), toml::Value::String(dir.to_string()));
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Build a profile from the (name, contents) of every .toml file in its folder.
     pub fn from_files(target: &str, files: &[(String, String)]) -> Result<Profile, RulesError> {
         let find = |name: &str| files.iter().find(|(n, _)| n == name);

@@ -222,7 +222,7 @@ pub fn gen4_windows_network(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Fi
             "static IP address",
         )
         .evidences(statics)
-        .fix("after import the VM gets one interface with DHCP; static IPs are removed")
+        .fix("`guestfix plan` sets EnableDHCP = 1 and removes the static values of these interfaces (rule windows-network-dhcp)")
     };
     vec![f]
 }

@@ -123,6 +123,7 @@ pub fn modw1_platform_drivers(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Fi
             &os.root,
             format!("platform {missing} drivers not installed; the import (MOD-W1/W2) adds them"),
         )
+        .fix("`guestfix plan --drivers DIR` installs them from their INF files (rule windows-boot-drivers); stornvme is made boot-start where it is inbox")
     };
     vec![f.evidences(present)]
 }

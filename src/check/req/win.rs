@@ -92,7 +92,7 @@ pub fn win3_ems(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
                 "Emergency Management Services enabled in the BCD",
             )
             .evidences(ev)
-            .fix("EMS is not supported; it is disabled in the imported image (guestfix plan does it, MOD-W3)")
+            .fix("`guestfix plan` turns EMS off in the BCD store (rule windows-bcd-ems, MOD-W3)")
         }
         Some(b) => Finding::new("WIN-3", Severity::Pass, subj, "EMS not enabled")
             .evidence(b.source.clone()),
@@ -400,7 +400,7 @@ pub fn win7_rtc(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
                 Some(v) => format!("TimeZoneInformation RealTimeIsUniversal = {v}"),
                 None => "TimeZoneInformation has no RealTimeIsUniversal value".into(),
             })
-            .fix("set HKLM\\SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation\\RealTimeIsUniversal = 1 (DWORD)"),
+            .fix("`guestfix plan` sets TimeZoneInformation\\RealTimeIsUniversal = DWORD 1 in every control set (rule windows-rtc-utc)"),
     };
     vec![f]
 }
@@ -448,7 +448,7 @@ pub fn win8_sysprep(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
         Finding::new("WIN-8", Severity::Info, &os.root, "the image is sysprepped")
             .evidences(ev)
             .fix(format!(
-                "the service adds an unattend.xml (EULA accepted, en-US locale, processorArchitecture {arch})"
+                "`guestfix plan` adds \\Windows\\Panther\\unattend.xml (EULA accepted, en-US locales, processorArchitecture {arch}; rule windows-unattend), as the service would"
             )),
     ]
 }
@@ -492,7 +492,7 @@ fn win9_network_services(subj: &str, w: &WindowsFacts) -> Finding {
     } else {
         Finding::new("WIN-9", Severity::Blocker, subj, "TCP/IP or DHCP disabled")
             .evidences(bad)
-            .fix("enable the Tcpip and Dhcp services")
+            .fix("`guestfix plan` enables the Tcpip and Dhcp services (rule windows-network-dhcp)")
     }
 }
 
