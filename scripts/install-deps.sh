@@ -15,6 +15,8 @@ PKGS=(
   initramfs-tools-core gcc
   # MOD-L2 snapshot tests validate the edited netplan YAML with the real `netplan generate`
   netplan.io
+  # remote images (tests/block_remote.rs): a real HTTP server with Range on and off
+  nginx
 )
 # qemu-system comes from bookworm-backports (it must match the preinstalled qemu-utils 10.x from
 # backports; bookworm's 7.2 fails with "held broken packages"), see docs/tooling-notes.
@@ -77,4 +79,11 @@ fi
 if ! python3 -c 'import regipy' 2>/dev/null; then
   echo "install-deps: pip install regipy"
   python3 -m pip install -q regipy || python3 -m pip install -q --break-system-packages regipy
+fi
+
+# moto (PyPI, `moto_server` = `python3 -m moto.server`): the S3-compatible server
+# tests/block_remote.rs starts on loopback.
+if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
+  echo "install-deps: pip install moto[server]"
+  python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
 fi

@@ -272,3 +272,80 @@ fn full_copy_to_dynamic_vhd() {
     // Zero blocks are not stored.
     assert!((bytes.len() as u64) < vsize);
 }
+
+#[test]
+fn full_copy_to_fixed_vhd() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let size = SIZE + 7 * 512;
+    let src_bytes = pattern(size);
+    std::fs::write(d.join("src.raw"), &src_bytes).unwrap();
+    let src = block::open(&d.join("src.raw"), &OpenOptions::default()).unwrap();
+    let out = d.join("f.vhd");
+    let st = writer::copy_image(&*src, &out, OutFormat::VhdFixed, &mut |_| {}).unwrap();
+    assert!(st.zero_bytes > 0);
+    assert_eq!(st.data_bytes + st.zero_bytes, size as u64);
+    // qemu reads it as a fixed VHD, rounded up to whole CHS geometry like the dynamic one.
+    let info = qemu_img(d, &["info", "-f", "vpc", "--output=json", "f.vhd"]);
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let vsize = v["virtual-size"].as_u64().unwrap();
+    assert!(
+        vsize >= size as u64 && vsize < size as u64 + (1 << 20),
+        "{vsize}"
+    );
+    let mut expect = src_bytes.clone();
+    expect.resize(vsize as usize, 0);
+    assert_eq!(
+        qemu_raw_sha_fmt(&out, Some("vpc")),
+        (sha_bytes(&expect), vsize)
+    );
+    // guestfix reads it back as a fixed VHD of the same bytes; the file is the disk + footer.
+    let (disks, info) = block::open_with_info(&out, &OpenOptions::default()).unwrap();
+    assert_eq!(
+        (info.format.as_str(), info.subformat.as_deref()),
+        ("vhd", Some("fixed"))
+    );
+    assert_eq!(disks[0].len(), vsize);
+    assert_eq!(sha_dev(&*disks[0]), sha_bytes(&expect));
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), vsize + 512);
+    // qemu-img compare agrees with the source (the geometry padding reads as zeros).
+    let o = std::process::Command::new("qemu-img")
+        .args(["compare", "-f", "raw", "-F", "vpc"])
+        .arg(d.join("src.raw"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn full_copy_to_vhdx() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // Three 32 MiB blocks: data, zeros only (not stored), data in a partial last block.
+    let size = (64 << 20) + 7 * 512;
+    let mut src_bytes = pattern(SIZE);
+    src_bytes.resize(size, 0);
+    src_bytes[size - 3000..size - 1000].copy_from_slice(&noise(9, 2000));
+    std::fs::write(d.join("src.raw"), &src_bytes).unwrap();
+    let src = block::open(&d.join("src.raw"), &OpenOptions::default()).unwrap();
+    let out = d.join("o.vhdx");
+    let st = writer::copy_image(&*src, &out, OutFormat::Vhdx, &mut |_| {}).unwrap();
+    assert_eq!(st.data_bytes, (32 << 20) + 7 * 512);
+    assert_eq!(st.data_bytes + st.zero_bytes, size as u64);
+    // qemu-img: consistent, and the same disk as the source.
+    qemu_img(d, &["check", "-f", "vhdx", "o.vhdx"]);
+    qemu_img(
+        d,
+        &["compare", "-f", "raw", "-F", "vhdx", "src.raw", "o.vhdx"],
+    );
+    assert_eq!(
+        qemu_raw_sha_fmt(&out, Some("vhdx")),
+        (sha_bytes(&src_bytes), size as u64)
+    );
+    // Our reader, too; the zero block is not stored.
+    let (disks, info) = block::open_with_info(&out, &OpenOptions::default()).unwrap();
+    assert_eq!(info.format, "vhdx");
+    assert_eq!(sha_dev(&*disks[0]), sha_bytes(&src_bytes));
+    assert!(std::fs::metadata(&out).unwrap().len() < (3 * 32 + 8) << 20);
+}

@@ -71,6 +71,9 @@ impl<D: BlockDev> BlockDev for CountingDev<D> {
     fn extents(&self, offset: u64, len: u64) -> Result<Vec<crate::block::Extent>, BlockError> {
         self.inner.extents(offset, len)
     }
+    fn prefetch(&self, ranges: &[(u64, u64)]) {
+        self.inner.prefetch(ranges)
+    }
 }
 
 #[cfg(test)]

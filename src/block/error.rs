@@ -94,9 +94,65 @@ pub enum BlockError {
         "{path}: OVA disk {href:?} is split into several files (ovf:chunkSize), which is refused"
     )]
     OvaSplitDisk { path: PathBuf, href: String },
+
+    /// A remote image (HTTP(S), S3) answered with an error status (403, 404, …).
+    #[error("{url}: the server answered HTTP {status}")]
+    RemoteStatus { url: String, status: u16 },
+    /// A server that does not answer byte-range requests: refused without reading the body.
+    #[error(
+        "{url}: the server does not serve byte ranges ({reason}); refusing to download the whole object"
+    )]
+    RemoteNoRanges { url: String, reason: String },
+    /// A range response with fewer (or other) bytes than asked for.
+    #[error("{url}: short read: {got} of {expected} bytes at offset {offset}")]
+    RemoteShortRead {
+        url: String,
+        offset: u64,
+        expected: u64,
+        got: u64,
+    },
+    /// The object changed (ETag / Last-Modified) while it was being read.
+    #[error("{url}: the object changed while it was read ({was} became {now})")]
+    RemoteChanged {
+        url: String,
+        was: String,
+        now: String,
+    },
+    /// More redirects than allowed, or a redirect back to a URL already visited.
+    #[error("{url}: redirect loop or more than {limit} redirects (at {at})")]
+    RemoteRedirects {
+        url: String,
+        limit: usize,
+        at: String,
+    },
+    /// A transport failure (connection refused, reset, timeout, 5xx) that retries did not cure.
+    #[error("{url}: {reason} (after {attempts} attempts)")]
+    RemoteTransport {
+        url: String,
+        reason: String,
+        attempts: u32,
+    },
+    /// A URL or remote configuration that cannot be used (bad URL, bad S3 endpoint).
+    #[error("{url}: {reason}")]
+    RemoteConfig { url: String, reason: String },
 }
 
 impl BlockError {
+    /// Whether this is a failure to reach the image (a host file or a remote object), as opposed
+    /// to a fault in the image's content: the command line maps these to exit 2.
+    pub fn is_access(&self) -> bool {
+        matches!(
+            self,
+            BlockError::Io { .. }
+                | BlockError::RemoteStatus { .. }
+                | BlockError::RemoteNoRanges { .. }
+                | BlockError::RemoteShortRead { .. }
+                | BlockError::RemoteChanged { .. }
+                | BlockError::RemoteRedirects { .. }
+                | BlockError::RemoteTransport { .. }
+                | BlockError::RemoteConfig { .. }
+        )
+    }
     pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         BlockError::Corrupt {
             path: path.into(),

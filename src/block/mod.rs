@@ -10,6 +10,7 @@ mod error;
 pub mod ova;
 pub mod qcow2;
 pub mod raw;
+pub mod remote;
 pub(crate) mod util;
 pub mod vhd;
 pub mod vhdx;
@@ -49,6 +50,11 @@ pub trait BlockDev: Send + Sync {
         alloc::check(self.len(), offset, len, &|| self.describe())?;
         Ok(alloc::all_data(offset, len))
     }
+
+    /// A hint that `(offset, len)` ranges will be read soon (a format reader announcing the
+    /// metadata it needs next). A remote device fetches them concurrently into its cache;
+    /// the default ignores it. Never an error: a later read reports any.
+    fn prefetch(&self, _ranges: &[(u64, u64)]) {}
 }
 
 /// A device that can also be written. Writes take `&self`; implementations use interior
@@ -72,6 +78,9 @@ impl<T: BlockDev + ?Sized> BlockDev for Arc<T> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn prefetch(&self, ranges: &[(u64, u64)]) {
+        (**self).prefetch(ranges)
     }
 }
 
@@ -109,6 +118,9 @@ impl<T: BlockDev + ?Sized> BlockDev for &T {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn prefetch(&self, ranges: &[(u64, u64)]) {
+        (**self).prefetch(ranges)
     }
 }
 
@@ -191,7 +203,9 @@ pub(crate) struct Ctx<'a> {
     /// Canonical folder of the image file; `None` when the image comes from memory or an OVA
     /// (then no other host file may be opened).
     pub dir: Option<PathBuf>,
-    /// Canonical paths of the chain opened so far (loop detection).
+    /// URL of a remote image: files it names are resolved against it (`dir` is then `None`).
+    pub base_url: Option<String>,
+    /// Canonical paths (or URLs) of the chain opened so far (loop detection).
     pub chain: Vec<PathBuf>,
 }
 
@@ -199,6 +213,25 @@ impl Ctx<'_> {
     /// Resolve a file named by the image at `image` (relative names are next to the image),
     /// refusing files outside the image's folder unless allowed.
     pub fn resolve(&self, image: &str, name: &str) -> Result<PathBuf, BlockError> {
+        // A remote image's files are next to its URL; a URL named by a local image is outside
+        // its folder by definition.
+        let url = match &self.base_url {
+            Some(base) => Some(remote::join(base, name)?),
+            None => remote::is_url(name).then(|| name.to_string()),
+        };
+        if let Some(url) = url {
+            let inside = self
+                .base_url
+                .as_deref()
+                .is_some_and(|base| remote::in_folder(base, &url));
+            if !inside && !self.opts.allow_outside_backing {
+                return Err(BlockError::BackingOutside {
+                    path: image.into(),
+                    backing: url.into(),
+                });
+            }
+            return Ok(url.into());
+        }
         let Some(dir) = &self.dir else {
             return Err(BlockError::BackingUnavailable {
                 path: image.into(),
@@ -242,7 +275,45 @@ pub(crate) struct Opened {
     pub info: ContainerInfo,
 }
 
+/// Open a file named by an image (a VMDK extent): a host file, or a remote object by URL.
+pub(crate) fn open_file(path: &Path) -> Result<Arc<dyn BlockDev>, BlockError> {
+    match path.to_str().filter(|s| remote::is_url(s)) {
+        Some(url) => Ok(Arc::new(remote::open(url)?)),
+        None => Ok(Arc::new(raw::RawFile::open(path)?)),
+    }
+}
+
+/// Open a remote image (`http(s)://`, `s3://`): files it names are resolved against its URL.
+fn open_url(url: &str, opts: &OpenOptions, chain: &[PathBuf]) -> Result<Opened, BlockError> {
+    let key = PathBuf::from(url);
+    if chain.contains(&key) {
+        return Err(BlockError::BackingLoop {
+            path: chain.last().cloned().unwrap_or_else(|| key.clone()),
+            backing: key,
+        });
+    }
+    if chain.len() > MAX_BACKING_DEPTH {
+        return Err(BlockError::BackingTooDeep {
+            path: key,
+            limit: MAX_BACKING_DEPTH,
+        });
+    }
+    let file: Arc<dyn BlockDev> = Arc::new(remote::open(url)?);
+    let mut new_chain = chain.to_vec();
+    new_chain.push(key);
+    let ctx = Ctx {
+        opts,
+        dir: None,
+        base_url: Some(url.to_string()),
+        chain: new_chain,
+    };
+    open_container(file, &ctx)
+}
+
 fn open_path(path: &Path, opts: &OpenOptions, chain: &[PathBuf]) -> Result<Opened, BlockError> {
+    if let Some(url) = path.to_str().filter(|s| remote::is_url(s)) {
+        return open_url(url, opts, chain);
+    }
     let canon = path.canonicalize().map_err(|source| BlockError::Io {
         path: path.to_path_buf(),
         source,
@@ -265,6 +336,7 @@ fn open_path(path: &Path, opts: &OpenOptions, chain: &[PathBuf]) -> Result<Opene
     let ctx = Ctx {
         opts,
         dir: canon.parent().map(Path::to_path_buf),
+        base_url: None,
         chain: new_chain,
     };
     open_container(file, &ctx)
@@ -406,6 +478,7 @@ pub fn open_dev(
     let ctx = Ctx {
         opts: &opts,
         dir: None,
+        base_url: None,
         chain: Vec::new(),
     };
     let o = open_container(file, &ctx)?;

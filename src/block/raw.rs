@@ -254,6 +254,14 @@ impl<D: BlockDev> BlockDev for SliceDev<D> {
         alloc::push_shifted(&mut v, &inner, self.start + offset, offset);
         Ok(v)
     }
+    fn prefetch(&self, ranges: &[(u64, u64)]) {
+        let inside: Vec<(u64, u64)> = ranges
+            .iter()
+            .filter(|&&(o, l)| o.checked_add(l).is_some_and(|e| e <= self.len))
+            .map(|&(o, l)| (self.start + o, l))
+            .collect();
+        self.inner.prefetch(&inside)
+    }
 }
 
 impl<D: WritableDev> WritableDev for SliceDev<D> {

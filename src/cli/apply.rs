@@ -3,6 +3,7 @@
 use super::inspect::{json_string, load_profile_with_drivers};
 use super::{CliError, EXIT_OK};
 use guestfix::apply::{ApplyError, Output, apply, journal};
+use guestfix::block::writer::{self, OutFormat};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,18 +14,39 @@ pub fn default_out(image: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// Where `apply` writes, from the command line.
+pub struct OutputArgs {
+    pub out: Option<PathBuf>,
+    pub in_place: bool,
+    pub recover: bool,
+    /// `--format`: a full image of this format at `out` instead of an overlay.
+    pub format: Option<String>,
+}
+
 pub fn run(
     images: &[PathBuf],
     json: bool,
     target: &str,
-    out: Option<PathBuf>,
-    in_place: bool,
-    recover: bool,
+    output: OutputArgs,
     drivers: Option<&std::path::Path>,
 ) -> Result<u8, CliError> {
+    let OutputArgs {
+        out,
+        in_place,
+        recover,
+        format,
+    } = output;
+    let format = format.as_deref();
     let [image] = images else {
         return Err(CliError::usage("apply takes one image"));
     };
+    let remote = image.to_str().is_some_and(guestfix::block::remote::is_url);
+    if remote && (in_place || recover || out.is_none()) {
+        return Err(CliError::usage(format!(
+            "{}: a remote image is read-only: give --out LOCAL.qcow2 (an overlay backed by the URL)",
+            image.display()
+        )));
+    }
     let print = |s: String| -> Result<(), CliError> {
         let mut o = std::io::stdout().lock();
         o.write_all(s.as_bytes())
@@ -61,6 +83,28 @@ pub fn run(
         }
         Output::Overlay(o)
     };
+    // `--format`: the overlay is written beside the output first, then copied into the format.
+    let export = match format {
+        Some(f) => {
+            let fmt: OutFormat = f.parse().map_err(CliError::usage)?;
+            let Output::Overlay(final_out) = &output else {
+                return Err(CliError::usage("--format needs --out"));
+            };
+            let name = final_out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = final_out.with_file_name(format!(".{name}.guestfix-overlay.qcow2"));
+            let final_out = final_out.clone();
+            let _ = std::fs::remove_file(&tmp);
+            Some((fmt, final_out, tmp))
+        }
+        None => None,
+    };
+    let output = match &export {
+        Some((_, _, tmp)) => Output::Overlay(tmp.clone()),
+        None => output,
+    };
     let spinner = (!json && std::io::stderr().is_terminal()).then(|| {
         let s = indicatif::ProgressBar::new_spinner();
         s.set_message(format!("applying plan to {}", image.display()));
@@ -71,10 +115,24 @@ pub fn run(
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
-    let r = r.map_err(|e| match e {
-        ApplyError::Block(guestfix::block::BlockError::Io { .. }) => CliError::usage(e.to_string()),
+    let mut r = r.map_err(|e| match e {
+        ApplyError::Block(ref b) if b.is_access() => CliError::usage(e.to_string()),
+        ApplyError::Inspect(guestfix::guest::inspect::InspectError::Block(ref b))
+            if b.is_access() =>
+        {
+            CliError::usage(e.to_string())
+        }
         e => CliError::image(e.to_string()),
     })?;
+    if let Some((fmt, final_out, tmp)) = &export {
+        let done = export_overlay(tmp, final_out, *fmt);
+        let _ = std::fs::remove_file(tmp);
+        if done.is_err() {
+            let _ = std::fs::remove_file(final_out);
+        }
+        done?;
+        r.output = final_out.display().to_string();
+    }
     if json {
         print(json_string(&r)?)?;
     } else {
@@ -114,4 +172,23 @@ pub fn run(
         print(t)?;
     }
     Ok(EXIT_OK)
+}
+
+/// Copy the overlay `tmp` (backed by the source the user named) into a full image at `out`.
+fn export_overlay(tmp: &Path, out: &Path, fmt: OutFormat) -> Result<(), CliError> {
+    // The overlay's backing file is the source given on this command line: allowed wherever
+    // it lies.
+    let opts = guestfix::block::OpenOptions {
+        allow_outside_backing: true,
+    };
+    let err = |e: guestfix::block::BlockError| {
+        if e.is_access() {
+            CliError::usage(e.to_string())
+        } else {
+            CliError::image(e.to_string())
+        }
+    };
+    let dev = guestfix::block::open(tmp, &opts).map_err(err)?;
+    writer::copy_image(&*dev, out, fmt, &mut |_| {}).map_err(err)?;
+    Ok(())
 }

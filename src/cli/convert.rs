@@ -11,7 +11,7 @@ use std::path::Path;
 fn block_err(e: BlockError) -> CliError {
     match e {
         // A host I/O problem (missing file, permissions, full disk) is exit 2.
-        BlockError::Io { .. } => CliError::usage(e.to_string()),
+        e if e.is_access() => CliError::usage(e.to_string()),
         // Anything about the image itself is exit 1.
         other => CliError::image(other.to_string()),
     }

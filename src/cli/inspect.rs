@@ -11,9 +11,7 @@ use std::path::PathBuf;
 /// Map an inspection error: a damaged or unsupported image is exit 1, a host I/O error exit 2.
 pub fn inspect_err(e: InspectError) -> CliError {
     match &e {
-        InspectError::Block(guestfix::block::BlockError::Io { .. }) => {
-            CliError::usage(e.to_string())
-        }
+        InspectError::Block(b) if b.is_access() => CliError::usage(e.to_string()),
         _ => CliError::image(e.to_string()),
     }
 }
@@ -125,7 +123,7 @@ pub fn run_check(
         Ok(i) => check::run(&i.inspection, &profile, &today()),
         // A host I/O error (missing file, permission) is exit 2; an image the service would
         // refuse or that is damaged is a finding (FMT-2, FMT-3), exit 1.
-        Err(InspectError::Block(e @ guestfix::block::BlockError::Io { .. })) => {
+        Err(InspectError::Block(e)) if e.is_access() => {
             return Err(inspect_err(InspectError::Block(e)));
         }
         Err(e) => {

@@ -39,7 +39,8 @@ pub struct Cli {
 pub enum Command {
     /// Find the operating systems on a disk set and report the facts about each.
     Inspect {
-        /// Disk images (one guest may span several).
+        /// Disk images (one guest may span several): paths, or `http(s)://` and
+        /// `s3://BUCKET/KEY` URLs read by byte range.
         #[arg(required = true)]
         images: Vec<PathBuf>,
         /// Machine-readable JSON output.
@@ -99,6 +100,10 @@ pub enum Command {
         /// Change the source image itself (crash-safe, with an undo journal).
         #[arg(long)]
         in_place: bool,
+        /// Write the result as a full image of this format instead of an overlay (raw, qcow2,
+        /// vmdk, vhd, vhd-fixed, vhdx, ova); needs --out.
+        #[arg(long, requires = "out", conflicts_with = "in_place")]
+        format: Option<String>,
         /// Finish or roll back an interrupted in-place apply.
         #[arg(long)]
         recover: bool,
@@ -265,15 +270,19 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             target,
             out,
             in_place,
+            format,
             recover,
             drivers,
         } => apply::run(
             &images,
             json,
             &target,
-            out,
-            in_place,
-            recover,
+            apply::OutputArgs {
+                out,
+                in_place,
+                recover,
+                format,
+            },
             drivers.as_deref(),
         ),
         Command::Convert {

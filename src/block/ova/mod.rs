@@ -4,6 +4,7 @@
 
 pub mod ovf;
 pub mod tar;
+pub mod writer;
 
 use super::raw::SliceDev;
 use super::util::read_vec;
@@ -38,6 +39,7 @@ pub(crate) fn open(file: Arc<dyn BlockDev>, ctx: &Ctx) -> Result<Opened, BlockEr
     let inner_ctx = Ctx {
         opts: ctx.opts,
         dir: None,
+        base_url: None,
         chain: ctx.chain.clone(),
     };
     for d in ordered {

@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 
 /// Bytes of L2 tables kept in memory per image.
 const L2_CACHE_BYTES: u64 = 16 << 20;
+/// L2 tables announced to the file at open (a remote file fetches them together).
+const MAX_PREFETCH_L2: usize = 64;
 
 /// A qcow2 image read through its container file.
 pub struct Qcow2 {
@@ -62,6 +64,15 @@ impl Qcow2 {
             "qcow2 L1 table",
         )?;
         let l1: Vec<u64> = raw.chunks_exact(8).map(|c| be64(c, 0)).collect();
+        // The L2 tables are what every read needs next: let a remote file fetch them together.
+        let l2s: Vec<(u64, u64)> = l1
+            .iter()
+            .map(|e| e & OFFSET_MASK)
+            .filter(|&o| o != 0)
+            .take(MAX_PREFETCH_L2)
+            .map(|o| (o, cs))
+            .collect();
+        file.prefetch(&l2s);
         check_in_use_end(&*file, &header, &name)?;
         let backing = match &header.backing_file {
             Some(b) => Some(ctx.open_backing(&name, b)?),

@@ -1,9 +1,10 @@
-//! Dynamic VHD output (FMT-5: an export format of the import service): footer copy, dynamic
+//! VHD output (FMT-5: export formats of the import service). Dynamic: footer copy, dynamic
 //! header, BAT, 2 MiB blocks (sector bitmap + data) for the non-zero blocks only, footer.
+//! Fixed: the disk's bytes (a sparse file: zero blocks are not written) and the footer.
 //! The virtual size is rounded up to a whole CHS geometry, as Virtual PC and QEMU do, so that
 //! readers using either the geometry or the size field see the same disk.
 
-use super::footer::{COOKIE, TYPE_DYNAMIC, checksum};
+use super::footer::{COOKIE, TYPE_DYNAMIC, TYPE_FIXED, checksum};
 use crate::block::{BlockDev, BlockError};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -54,7 +55,7 @@ fn fit(sectors: u64) -> (u16, u8, u8, u64) {
     (c, h, s, sectors * 512)
 }
 
-fn footer(size: u64, geo: (u16, u8, u8), uuid: &[u8]) -> [u8; 512] {
+fn footer(size: u64, geo: (u16, u8, u8), uuid: &[u8], disk_type: u32) -> [u8; 512] {
     let mut f = [0u8; 512];
     let secs_since_2000 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -68,7 +69,13 @@ fn footer(size: u64, geo: (u16, u8, u8), uuid: &[u8]) -> [u8; 512] {
     put(0, COOKIE);
     put(8, &2u32.to_be_bytes());
     put(12, &0x0001_0000u32.to_be_bytes());
-    put(16, &512u64.to_be_bytes());
+    // Data offset: the dynamic header follows the footer copy; a fixed disk has none.
+    let data_offset = if disk_type == TYPE_FIXED {
+        u64::MAX
+    } else {
+        512
+    };
+    put(16, &data_offset.to_be_bytes());
     put(24, &secs_since_2000.to_be_bytes());
     put(28, b"gfix");
     put(32, &0x0001_0000u32.to_be_bytes());
@@ -77,11 +84,80 @@ fn footer(size: u64, geo: (u16, u8, u8), uuid: &[u8]) -> [u8; 512] {
     put(48, &size.to_be_bytes());
     put(56, &geo.0.to_be_bytes());
     put(58, &[geo.1, geo.2]);
-    put(60, &TYPE_DYNAMIC.to_be_bytes());
+    put(60, &disk_type.to_be_bytes());
     put(68, uuid.get(..16).unwrap_or(&[0u8; 16]));
     let sum = checksum(&f, 64);
     f[64..68].copy_from_slice(&sum.to_be_bytes());
     f
+}
+
+/// A unique id for a new disk at `out`.
+fn new_uuid(out: &Path) -> Vec<u8> {
+    use sha2::Digest;
+    let mut hsh = sha2::Sha256::new();
+    hsh.update(out.to_string_lossy().as_bytes());
+    hsh.update(format!("{:?}", std::time::SystemTime::now()).as_bytes());
+    hsh.finalize().to_vec()
+}
+
+/// Refuse a disk larger than VHD's own limit of 2040 GiB.
+fn check_size(out: &Path, src_size: u64) -> Result<(), BlockError> {
+    if src_size > 2040u64 << 30 {
+        return Err(BlockError::TooLarge {
+            path: out.into(),
+            what: "VHD output".into(),
+            size: src_size,
+            limit: 2040u64 << 30,
+        });
+    }
+    Ok(())
+}
+
+/// Write `src` as a fixed VHD at `out`: the disk (rounded up to its CHS geometry, as for a
+/// dynamic VHD), then the footer. Zero blocks are left as holes. Returns (data bytes written,
+/// zero bytes skipped).
+pub fn write_fixed_vhd(
+    src: &dyn BlockDev,
+    out: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(u64, u64), BlockError> {
+    let io = |source| BlockError::Io {
+        path: out.to_path_buf(),
+        source,
+    };
+    let src_size = src.len();
+    check_size(out, src_size)?;
+    let (c, h, s, size) = fit(src_size.div_ceil(512));
+    let foot = footer(size, (c, h, s), &new_uuid(out), TYPE_FIXED);
+    let f = File::create(out).map_err(io)?;
+    f.set_len(size + 512).map_err(io)?;
+    let mut buf = vec![0u8; BLOCK as usize];
+    let (mut data, mut zero) = (0u64, 0u64);
+    for start in (0..src_size).step_by(BLOCK as usize) {
+        let n = (src_size - start).min(BLOCK) as usize;
+        if crate::block::alloc::reads_as_zero(src, start, n as u64)? {
+            progress(start + n as u64);
+            zero += n as u64;
+            continue;
+        }
+        src.read_at(start, &mut buf[..n])?;
+        progress(start + n as u64);
+        for (i, blk) in buf[..n]
+            .chunks(crate::block::writer::COPY_BLOCK)
+            .enumerate()
+        {
+            if crate::block::writer::is_zero(blk) {
+                zero += blk.len() as u64;
+            } else {
+                data += blk.len() as u64;
+                let at = start + (i * crate::block::writer::COPY_BLOCK) as u64;
+                f.write_all_at(blk, at).map_err(io)?;
+            }
+        }
+    }
+    f.write_all_at(&foot, size).map_err(io)?;
+    f.sync_data().map_err(io)?;
+    Ok((data, zero))
 }
 
 /// Write `src` as a dynamic VHD at `out`. Returns (data bytes stored, zero bytes skipped).
@@ -95,28 +171,14 @@ pub fn write_dynamic_vhd(
         source,
     };
     let src_size = src.len();
-    // VHD's own limit is 2040 GiB.
-    if src_size > 2040u64 << 30 {
-        return Err(BlockError::TooLarge {
-            path: out.into(),
-            what: "VHD output".into(),
-            size: src_size,
-            limit: 2040u64 << 30,
-        });
-    }
+    check_size(out, src_size)?;
     let (c, h, s, size) = fit(src_size.div_ceil(512));
     let blocks = size.div_ceil(BLOCK);
     let bat_off = 512 + 1024u64;
     let bat_bytes = (blocks * 4).div_ceil(512) * 512;
     let mut next = bat_off + bat_bytes;
-    let uuid = {
-        use sha2::Digest;
-        let mut hsh = sha2::Sha256::new();
-        hsh.update(out.to_string_lossy().as_bytes());
-        hsh.update(format!("{:?}", std::time::SystemTime::now()).as_bytes());
-        hsh.finalize().to_vec()
-    };
-    let foot = footer(size, (c, h, s), &uuid);
+    let uuid = new_uuid(out);
+    let foot = footer(size, (c, h, s), &uuid, TYPE_DYNAMIC);
     let f = File::create(out).map_err(io)?;
     // Dynamic header.
     let mut dh = [0u8; 1024];

@@ -6,6 +6,7 @@ pub mod guid;
 pub mod header;
 pub mod metadata;
 pub mod region;
+pub mod writer;
 
 use super::alloc::{self, Extent, ExtentKind};
 use super::util::{MAX_TABLE_BYTES, for_each_chunk, le64, read_into, read_vec};

@@ -7,7 +7,7 @@ pub mod sparse;
 pub mod stream_writer;
 
 use super::alloc::{self, Extent, ExtentKind};
-use super::raw::{RawFile, SliceDev};
+use super::raw::SliceDev;
 use super::util::read_vec;
 use super::{BlockDev, BlockError, ContainerInfo, Ctx};
 use descriptor::Descriptor;
@@ -233,7 +233,7 @@ pub(crate) fn open_descriptor_file(
                     .clone()
                     .ok_or_else(|| BlockError::corrupt(&name, "VMDK extent without a file name"))?;
                 let p = ctx.resolve(&name, &fname)?;
-                let f: Arc<dyn BlockDev> = Arc::new(RawFile::open(&p)?);
+                let f: Arc<dyn BlockDev> = crate::block::open_file(&p)?;
                 file_size += f.len();
                 if e.kind == "SPARSE" {
                     let s = SparseExtent::open(f)?;

@@ -19,6 +19,13 @@ pub enum OutFormat {
     Vmdk,
     /// Dynamic VHD (FMT-5).
     Vhd,
+    /// Fixed VHD (FMT-1).
+    #[serde(rename = "vhd-fixed")]
+    VhdFixed,
+    /// Dynamic VHDX (FMT-1).
+    Vhdx,
+    /// OVA: OVF descriptor, stream-optimized VMDK, SHA-256 manifest (FMT-1).
+    Ova,
 }
 
 impl std::str::FromStr for OutFormat {
@@ -29,8 +36,11 @@ impl std::str::FromStr for OutFormat {
             "qcow2" => Ok(OutFormat::Qcow2),
             "vmdk" => Ok(OutFormat::Vmdk),
             "vhd" | "vpc" => Ok(OutFormat::Vhd),
+            "vhd-fixed" => Ok(OutFormat::VhdFixed),
+            "vhdx" => Ok(OutFormat::Vhdx),
+            "ova" => Ok(OutFormat::Ova),
             o => Err(format!(
-                "unknown output format {o:?} (raw, qcow2, vmdk, vhd)"
+                "unknown output format {o:?} (raw, qcow2, vmdk, vhd, vhd-fixed, vhdx, ova)"
             )),
         }
     }
@@ -62,11 +72,19 @@ pub fn copy_image(
     let sink: Box<dyn super::WritableDev> = match format {
         OutFormat::Raw => Box::new(raw::SparseRawWriter::create(out, size)?),
         OutFormat::Qcow2 => Box::new(Qcow2Writer::create_standalone(out, size)?),
-        OutFormat::Vmdk | OutFormat::Vhd => {
-            let (data_bytes, zero_bytes) = if format == OutFormat::Vmdk {
-                super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
-            } else {
-                super::vhd::writer::write_dynamic_vhd(src, out, progress)?
+        OutFormat::Vmdk
+        | OutFormat::Vhd
+        | OutFormat::VhdFixed
+        | OutFormat::Vhdx
+        | OutFormat::Ova => {
+            let (data_bytes, zero_bytes) = match format {
+                OutFormat::Vmdk => {
+                    super::vmdk::stream_writer::write_stream_vmdk(src, out, progress)?
+                }
+                OutFormat::Vhd => super::vhd::writer::write_dynamic_vhd(src, out, progress)?,
+                OutFormat::VhdFixed => super::vhd::writer::write_fixed_vhd(src, out, progress)?,
+                OutFormat::Vhdx => super::vhdx::writer::write_vhdx(src, out, progress)?,
+                _ => super::ova::writer::write_ova(src, out, progress)?,
             };
             return Ok(CopyStats {
                 format,
@@ -136,7 +154,7 @@ pub fn qemu_format_name(format: &str) -> Option<&'static str> {
 
 /// Open `source` and create a qcow2 overlay at `out` backed by it: the source file is never
 /// written; the overlay records the source's absolute path and format so that QEMU tools see
-/// the same disk. Not possible for an OVA (QEMU cannot use a tar member as a backing file):
+/// the same disk (a remote source: its URL). Not possible for an OVA (QEMU cannot use a tar member as a backing file):
 /// convert it first.
 pub fn create_overlay(
     source: &Path,
@@ -157,10 +175,17 @@ pub fn create_overlay(
         .into_iter()
         .next()
         .ok_or_else(|| BlockError::corrupt(source, "image holds no disk"))?;
-    let abs = source.canonicalize().map_err(|e| BlockError::Io {
-        path: source.to_path_buf(),
-        source: e,
-    })?;
-    let name = abs.to_string_lossy().into_owned();
+    // A remote source is recorded by its URL (QEMU's curl driver reads http(s) backing files;
+    // guestfix reads them back with `allow_outside_backing`).
+    let name = match source.to_str().filter(|s| super::remote::is_url(s)) {
+        Some(url) => url.to_string(),
+        None => {
+            let abs = source.canonicalize().map_err(|e| BlockError::Io {
+                path: source.to_path_buf(),
+                source: e,
+            })?;
+            abs.to_string_lossy().into_owned()
+        }
+    };
     Qcow2Writer::create_overlay(out, dev, &name, fmt)
 }

@@ -1,0 +1,243 @@
+//! [`RemoteDev`]: a remote object as a [`BlockDev`]. Reads go through a cache of fixed-size
+//! chunks; the chunks one read misses are fetched as few requests as possible (adjacent misses
+//! coalesced into one range), and independent ranges concurrently on a few threads.
+
+use super::cache::ChunkCache;
+use super::http::{Transport, UrlSource};
+use super::stats::{self, RemoteStats};
+use crate::block::{BlockDev, BlockError, check_range};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Default chunk size: the unit of caching and the smallest request
+/// (`GUESTFIX_REMOTE_CHUNK_KIB` overrides it, 4 KiB to 16 MiB).
+pub const CHUNK: u64 = 256 << 10;
+/// Most bytes fetched by one request (a run of adjacent missing chunks).
+pub const MAX_RUN_BYTES: u64 = 4 << 20;
+/// Requests in flight for one read.
+pub const MAX_PARALLEL: usize = 4;
+/// Default cache size in chunks (64 MiB); `GUESTFIX_REMOTE_CACHE_MIB` overrides it.
+pub const DEFAULT_CACHE_CHUNKS: usize = 256;
+
+/// The result of one run's fetch, filled by whichever thread took it.
+type Slot = Mutex<Option<Result<Vec<u8>, BlockError>>>;
+
+/// A read-only remote object (HTTP(S) or S3) read by byte range.
+pub struct RemoteDev {
+    name: String,
+    len: u64,
+    chunk: u64,
+    cache: ChunkCache,
+    transport: Transport,
+    stats: Arc<RemoteStats>,
+}
+
+impl RemoteDev {
+    /// Open the object: the first chunk's request also gives its size and validator.
+    pub(crate) fn open(name: String, source: Box<dyn UrlSource>) -> Result<Self, BlockError> {
+        let stats = Arc::new(RemoteStats::default());
+        let transport = Transport::new(name.clone(), source, stats.clone());
+        let chunk = std::env::var("GUESTFIX_REMOTE_CHUNK_KIB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kib| (kib << 10).clamp(4 << 10, 16 << 20))
+            .unwrap_or(CHUNK);
+        let first = transport.fetch(0, chunk)?;
+        let chunks = std::env::var("GUESTFIX_REMOTE_CACHE_MIB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|mib| (mib * (1 << 20) / chunk) as usize)
+            .unwrap_or((DEFAULT_CACHE_CHUNKS as u64 * CHUNK / chunk) as usize);
+        let dev = RemoteDev {
+            name,
+            len: first.total,
+            chunk,
+            cache: ChunkCache::new(chunks),
+            transport,
+            stats,
+        };
+        if !first.body.is_empty() {
+            dev.cache.insert(0, Arc::new(first.body));
+        }
+        Ok(dev)
+    }
+
+    /// Requests and bytes this object cost so far.
+    pub fn stats(&self) -> Arc<RemoteStats> {
+        self.stats.clone()
+    }
+
+    /// Fetch `n` chunks from chunk `first` in one request.
+    fn fetch_run(&self, first: u64, n: u64) -> Result<Vec<u8>, BlockError> {
+        let start = first * self.chunk;
+        let len = (n * self.chunk).min(self.len - start);
+        let f = self.transport.fetch(start, len)?;
+        if f.total != self.len {
+            return Err(BlockError::RemoteChanged {
+                url: self.name.clone(),
+                was: format!("{} bytes", self.len),
+                now: format!("{} bytes", f.total),
+            });
+        }
+        Ok(f.body)
+    }
+
+    /// Fetch every run, up to [`MAX_PARALLEL`] at once; results in the order of `runs`.
+    fn fetch_runs(&self, runs: &[(u64, u64)]) -> Result<Vec<Vec<u8>>, BlockError> {
+        if let [(first, n)] = runs {
+            return Ok(vec![self.fetch_run(*first, *n)?]);
+        }
+        let next = AtomicUsize::new(0);
+        let results: Vec<Slot> = runs.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..runs.len().min(MAX_PARALLEL) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(first, n)) = runs.get(i) else {
+                            break;
+                        };
+                        let r = self.fetch_run(first, n);
+                        *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(|| Err(self.short(0, 0, 0)))
+            })
+            .collect()
+    }
+
+    fn short(&self, offset: u64, expected: u64, got: u64) -> BlockError {
+        BlockError::RemoteShortRead {
+            url: self.name.clone(),
+            offset,
+            expected,
+            got,
+        }
+    }
+}
+
+impl BlockDev for RemoteDev {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        check_range(&self.name, self.len, offset, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let c0 = offset / self.chunk;
+        let c1 = (offset + buf.len() as u64 - 1) / self.chunk;
+        let mut chunks: Vec<Option<Arc<Vec<u8>>>> = (c0..=c1).map(|c| self.cache.get(c)).collect();
+        // Runs of adjacent missing chunks, each at most MAX_RUN_BYTES long.
+        let max_run = (MAX_RUN_BYTES / self.chunk).max(1);
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            if c.is_some() {
+                continue;
+            }
+            let idx = c0 + i as u64;
+            match runs.last_mut() {
+                Some((first, n)) if *first + *n == idx && *n < max_run => *n += 1,
+                _ => runs.push((idx, 1)),
+            }
+        }
+        if !runs.is_empty() {
+            let fetched = self.fetch_runs(&runs)?;
+            for (&(first, n), data) in runs.iter().zip(fetched) {
+                for k in 0..n {
+                    let s = (k * self.chunk) as usize;
+                    let e = (s + self.chunk as usize).min(data.len());
+                    if s >= e {
+                        return Err(self.short((first + k) * self.chunk, self.chunk, 0));
+                    }
+                    let c = Arc::new(data[s..e].to_vec());
+                    self.cache.insert(first + k, c.clone());
+                    chunks[(first + k - c0) as usize] = Some(c);
+                }
+            }
+        }
+        let mut pos = 0usize;
+        for (i, c) in chunks.iter().enumerate() {
+            let cstart = (c0 + i as u64) * self.chunk;
+            let Some(c) = c else {
+                return Err(self.short(cstart, self.chunk, 0));
+            };
+            let from = (offset.max(cstart) - cstart) as usize;
+            let n = c.len().saturating_sub(from).min(buf.len() - pos);
+            buf[pos..pos + n].copy_from_slice(&c[from..from + n]);
+            pos += n;
+        }
+        if pos != buf.len() {
+            return Err(self.short(offset, buf.len() as u64, pos as u64));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn prefetch(&self, ranges: &[(u64, u64)]) {
+        // The missing chunks of every range (at most a quarter of the cache), fetched as
+        // coalesced runs on a few threads; errors are left for the reads that follow.
+        let limit = (self.cache.capacity() / 4).max(1);
+        let mut missing: Vec<u64> = Vec::new();
+        for &(off, len) in ranges {
+            if len == 0 || off.checked_add(len).is_none_or(|e| e > self.len) {
+                continue;
+            }
+            for c in off / self.chunk..=(off + len - 1) / self.chunk {
+                if missing.len() < limit && self.cache.peek(c).is_none() {
+                    missing.push(c);
+                }
+            }
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let max_run = (MAX_RUN_BYTES / self.chunk).max(1);
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for idx in missing {
+            match runs.last_mut() {
+                Some((first, n)) if *first + *n == idx && *n < max_run => *n += 1,
+                _ => runs.push((idx, 1)),
+            }
+        }
+        if runs.is_empty() {
+            return;
+        }
+        if let Ok(fetched) = self.fetch_runs(&runs) {
+            for (&(first, n), data) in runs.iter().zip(fetched) {
+                for k in 0..n {
+                    let s = (k * self.chunk) as usize;
+                    let e = (s + self.chunk as usize).min(data.len());
+                    if s < e {
+                        self.cache.insert(first + k, Arc::new(data[s..e].to_vec()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for RemoteDev {
+    fn drop(&mut self) {
+        if stats::wanted() {
+            eprintln!(
+                "guestfix: stats {}: {} requests, {} bytes transferred, {} retries (object {} bytes)",
+                self.name,
+                self.stats.requests(),
+                self.stats.bytes(),
+                self.stats.retries(),
+                self.len
+            );
+        }
+    }
+}
