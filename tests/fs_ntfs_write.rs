@@ -72,7 +72,31 @@ fn writer(img: &Path) -> Result<NtfsWriter, NtfsWriteError> {
     NtfsWriter::open(Arc::new(RawFile::open_rw(img).unwrap()))
 }
 
-/// Every judge: ntfsfix -n, ntfsls, ntfscat, our reader, our checker.
+/// The folders of a model and what each holds: every ancestor of a key is a folder; a key
+/// ending in `/` is an (empty) folder of its own.
+fn folders(model: &Model) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut t: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    t.insert("/".into(), Default::default());
+    for k in model.keys() {
+        let path = k.trim_end_matches('/');
+        if k.ends_with('/') {
+            t.entry(path.to_string()).or_default();
+        }
+        let mut cur = path;
+        while let Some((parent, name)) = cur.rsplit_once('/') {
+            let p = if parent.is_empty() { "/" } else { parent };
+            t.entry(p.to_string()).or_default().insert(name.to_string());
+            if parent.is_empty() {
+                break;
+            }
+            cur = parent;
+        }
+    }
+    t
+}
+
+/// Every judge: ntfsfix -n, ntfsls, ntfscat, ntfsinfo, our reader (over the `ntfs` crate),
+/// our checker.
 fn judge(img: &Path, model: &Model) {
     let out = Command::new("ntfsfix").arg("-n").arg(img).output().unwrap();
     let text = format!(
@@ -86,15 +110,45 @@ fn judge(img: &Path, model: &Model) {
         "ntfsfix -n:\n{text}"
     );
 
-    let out = Command::new("ntfsls").arg(img).output().unwrap();
-    assert!(out.status.success());
-    let listed: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| format!("/{l}"))
-        .collect();
-    let want: std::collections::BTreeSet<String> = model.keys().cloned().collect();
-    assert_eq!(listed, want, "ntfsls");
-    for (name, data) in model {
+    let tree = folders(model);
+    let fs = NtfsFs::open(Arc::new(RawFile::open(img).unwrap())).unwrap();
+    for (dir, want) in &tree {
+        let out = Command::new("ntfsls")
+            .arg("-p")
+            .arg(dir)
+            .arg(img)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ntfsls -p {dir}");
+        let listed: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            // ntfsls shows a subfolder's own "." and its parent ".." (not the root's).
+            .filter(|l| *l != "." && *l != "..")
+            .map(str::to_string)
+            .collect();
+        assert_eq!(&listed, want, "ntfsls -p {dir}");
+        let names: std::collections::BTreeSet<String> = fs
+            .read_dir(dir.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect();
+        assert_eq!(&names, want, "our reader's listing of {dir}");
+        if dir != "/" {
+            let out = Command::new("ntfsinfo")
+                .args(["-F", dir])
+                .arg(img)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "ntfsinfo -F {dir}");
+            assert!(
+                text.contains("$INDEX_ROOT") && text.contains("DIRECTORY"),
+                "ntfsinfo -F {dir}:\n{text}"
+            );
+        }
+    }
+    for (name, data) in model.iter().filter(|(k, _)| !k.ends_with('/')) {
         let out = Command::new("ntfscat").arg(img).arg(name).output().unwrap();
         assert!(out.status.success(), "ntfscat {name}");
         assert!(
@@ -103,22 +157,6 @@ fn judge(img: &Path, model: &Model) {
             out.stdout.len(),
             data.len()
         );
-    }
-
-    let fs = NtfsFs::open(Arc::new(RawFile::open(img).unwrap())).unwrap();
-    let mut names: Vec<String> = fs
-        .read_dir(b"/")
-        .unwrap()
-        .into_iter()
-        .map(|e| format!("/{}", String::from_utf8_lossy(&e.name)))
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        want.iter().cloned().collect::<Vec<_>>(),
-        "our reader's listing"
-    );
-    for (name, data) in model {
         let got = fs.read_file(name.as_bytes(), 1 << 30).unwrap();
         assert!(
             got == *data,
@@ -214,7 +252,10 @@ fn create_rename_backup() {
             w.create_file("/SYSTEM", b"x"),
             Err(NtfsWriteError::AlreadyExists(_))
         ));
-        assert!(w.create_file("/nodir/x", b"x").is_err());
+        assert!(matches!(
+            w.create_file("/nodir/x", b"x"),
+            Err(NtfsWriteError::NotFound(_))
+        ));
         FsWrite::flush(&mut w).unwrap();
         judge(&img, &model);
 
@@ -235,6 +276,73 @@ fn create_rename_backup() {
             w.rename("/BCD", "/small.TXT"),
             Err(NtfsWriteError::AlreadyExists(_))
         ));
+        FsWrite::flush(&mut w).unwrap();
+        judge(&img, &model);
+    }
+}
+
+#[test]
+fn create_makes_missing_folders() {
+    if !tools() {
+        return;
+    }
+    for cs in [512, 4096, 65536] {
+        let d = tempfile::tempdir().unwrap();
+        let (img, mut model) = volume(d.path(), cs, 32, &sample_files());
+        let mut w = writer(&img).unwrap();
+        w.set_clock(Some(1_700_000_000));
+        let files = [
+            ("/Windows/Drivers/guestfix/viostor/viostor.inf", 900),
+            ("/Windows/Drivers/guestfix/viostor/viostor.sys", 70_000),
+            ("/Windows/Drivers/guestfix/viostor/viostor.cat", 5000),
+            ("/Windows/System32/drivers/viostor.sys", 70_000),
+            ("/Windows/Panther/unattend.xml", 1200),
+            ("/Windows/Drivers/guestfix/NetKVM/netkvm.sys", 0),
+            ("/ABC/DEF", 3),
+        ];
+        for (i, (path, n)) in files.iter().enumerate() {
+            let data = bytes(40 + i as u64, *n);
+            FsWrite::create(&mut w, path, &data).unwrap();
+            model.insert(path.to_string(), data);
+        }
+        w.create_dir("/Windows/empty folder").unwrap();
+        model.insert("/Windows/empty folder/".into(), Vec::new());
+        assert!(matches!(
+            FsWrite::create(&mut w, "/windows/PANTHER/Unattend.XML", b"x"),
+            Err(guestfix::fs::write::WriteError::Ntfs(
+                NtfsWriteError::AlreadyExists(_)
+            ))
+        ));
+        assert!(matches!(
+            w.create_dir("/WINDOWS/drivers"),
+            Err(NtfsWriteError::AlreadyExists(_))
+        ));
+        assert!(matches!(
+            FsWrite::create(&mut w, "/small.txt/x", b"x"),
+            Err(guestfix::fs::write::WriteError::Ntfs(
+                NtfsWriteError::NotADirectory(_)
+            ))
+        ));
+        FsWrite::flush(&mut w).unwrap();
+        judge(&img, &model);
+        // The folders hold their index for the writer too: more files go in, one is replaced.
+        let mut w = writer(&img).unwrap();
+        let data = bytes(60, 3000);
+        FsWrite::create(&mut w, "/Windows/Panther/setupact.log", &data).unwrap();
+        model.insert("/Windows/Panther/setupact.log".into(), data);
+        let data = bytes(61, 100);
+        FsWrite::replace(
+            &mut w,
+            "/Windows/Drivers/guestfix/viostor/viostor.inf",
+            Some("viostor.inf.orig"),
+            &data,
+        )
+        .unwrap();
+        let old = model.insert("/Windows/Drivers/guestfix/viostor/viostor.inf".into(), data);
+        model.insert(
+            "/Windows/Drivers/guestfix/viostor/viostor.inf.orig".into(),
+            old.unwrap(),
+        );
         FsWrite::flush(&mut w).unwrap();
         judge(&img, &model);
     }

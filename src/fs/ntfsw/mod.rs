@@ -7,7 +7,11 @@
 //! record from `$MFT`'s `$BITMAP`, `$STANDARD_INFORMATION` with a sibling's security id,
 //! a Win32 + DOS name pair or one Win32&DOS name, the entries inserted in `$UpCase` collation
 //! order; a full leaf `INDX` block is split, the median going up, and a root that no longer fits
-//! its record is pushed down into a new block), renaming within a folder, backups by copy.
+//! its record is pushed down into a new block, the folder's first `$INDEX_ALLOCATION` and
+//! `$BITMAP` made when it has none), creating folders (missing parents of a created file too:
+//! a directory record with the parent's owner and security id, `$FILE_NAME` flag
+//! DUP_FILE_NAME_INDEX_PRESENT, an empty `$INDEX_ROOT` `$I30` with the volume's index block
+//! size), renaming within a folder, backups by copy.
 //! Records below `$MFTMirr`'s size are written to both `$MFT` and `$MFTMirr`. `$LogFile` and
 //! the `$Volume` flags are never written. [`NtfsWriter::check`] is a consistency checker.
 //!
@@ -17,9 +21,8 @@
 //! that is not clean (Fast Startup), NTFS versions other than 3.x, a fragmented `$MFT`
 //! (attribute list). Per file: compressed, encrypted, sparse files and reparse points,
 //! attribute lists, mapping pairs that no longer fit the record. Not done (refused by name):
-//! splitting a full internal `INDX` block or a full root of a folder without
-//! `$INDEX_ALLOCATION` ([`NtfsWriteError::IndexSplitNeeded`]), extending `$MFT`
-//! ([`NtfsWriteError::MftFull`]), creating folders, renames across folders, removing an
+//! splitting a full internal `INDX` block ([`NtfsWriteError::IndexSplitNeeded`]), extending `$MFT`
+//! ([`NtfsWriteError::MftFull`]), renames across folders, removing an
 //! entry from an internal index node or emptying a block.
 
 mod attr;
@@ -67,11 +70,23 @@ const SI_SPARSE: u32 = 0x200;
 const SI_REPARSE: u32 = 0x400;
 const SI_COMPRESSED: u32 = 0x800;
 const SI_ENCRYPTED: u32 = 0x4000;
+/// `$FILE_NAME` flag of a folder: FILE_ATTR_DUP_FILE_NAME_INDEX_PRESENT.
+const DUP_I30_INDEX_PRESENT: u32 = 0x1000_0000;
 /// Difference between the NT epoch (1601) and the Unix epoch, in seconds.
 const NT_EPOCH: i64 = 11_644_473_600;
 
 /// One index node being changed: the root (in the folder's record) or a block by VCN.
 type Blocks = BTreeMap<u64, Node>;
+
+/// What [`NtfsWriter::create_node`] makes.
+#[derive(Clone, Copy)]
+enum New<'a> {
+    File {
+        data: &'a [u8],
+        si_from: Option<&'a [u8]>,
+    },
+    Dir,
+}
 
 /// A folder's `$I30` index as found in its record.
 struct DirIdx {
@@ -741,9 +756,67 @@ impl NtfsWriter {
                 }
                 let il = node.index_length() as u32;
                 w32(&mut node.buf, node.h + 8, il);
-                self.set_root(dir, &node, path)?;
+                if self.set_root(dir, &node, path).is_err() {
+                    // The root no longer fits the record: its entries move into a new block.
+                    if dir.find(INDEX_ALLOCATION, &I30)?.is_none() {
+                        self.add_index_allocation(dir, &node, path)?;
+                    }
+                    let template = self.empty_indx_block(d.block);
+                    self.push_root_down(dir, &node, &template, path, cache)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// An empty `INDX` block of `size` bytes (VCN 0, a leaf holding only the end entry), laid
+    /// out as Windows and mkntfs do: the update sequence array at 0x28, entries after it.
+    fn empty_indx_block(&self, size: u64) -> Node {
+        let size = size as usize;
+        let usa_count = size / record::STRIDE + 1;
+        let first = align8(0x28 + 2 * usa_count);
+        let mut b = vec![0u8; size];
+        b[..4].copy_from_slice(b"INDX");
+        w16(&mut b, 4, 0x28);
+        w16(&mut b, 6, usa_count as u16);
+        w16(&mut b, 0x28, 1);
+        let eo = first - 0x18;
+        w32(&mut b, 0x18, eo as u32);
+        w32(&mut b, 0x1C, (eo + 0x10) as u32);
+        w32(&mut b, 0x20, (size - 0x18) as u32);
+        w16(&mut b, first + 8, 0x10);
+        w16(&mut b, first + 12, index::LAST);
+        Node { buf: b, h: 0x18 }
+    }
+
+    /// Give a folder whose index is only its root an empty `$INDEX_ALLOCATION` and `$BITMAP`
+    /// named `$I30` (grown by [`Self::index_new_block`]). The root is first emptied in memory to
+    /// make room; the caller then replaces it with `root` pushed down.
+    fn add_index_allocation(
+        &mut self,
+        dir: &mut Record,
+        root: &Node,
+        path: &str,
+    ) -> Result<(), NtfsWriteError> {
+        let start = r32(&root.buf, root.h) as usize;
+        let mut empty = Node {
+            buf: root.buf.get(..root.h + start).unwrap_or(&[]).to_vec(),
+            h: root.h,
+        };
+        let mut end = vec![0u8; 0x10];
+        w16(&mut end, 8, 0x10);
+        w16(&mut end, 12, index::LAST);
+        empty.buf.extend_from_slice(&end);
+        let il = (empty.buf.len() - empty.h) as u32;
+        w32(&mut empty.buf, empty.h + 4, il);
+        w32(&mut empty.buf, empty.h + 8, il);
+        self.set_root(dir, &empty, path)?;
+        let alloc = attr::non_resident(INDEX_ALLOCATION, &I30, &[0], 0, 0, 0, 0);
+        dir.insert_attr(alloc)
+            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+        let bm = attr::resident(attr::BITMAP, &I30, &[0u8; 8], false, 0);
+        dir.insert_attr(bm)
+            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
         Ok(())
     }
 
@@ -876,8 +949,10 @@ impl NtfsWriter {
             b.copy_from_slice(&body);
         }
         w32(&mut blk.buf, blk.h + 4, (bstart + body.len()) as u32);
+        // The block is internal when the root was (its entries carry sub-nodes).
+        let internal = root.buf.get(root.h + 0x0C).copied().unwrap_or(0) & 1;
         if let Some(f) = blk.buf.get_mut(blk.h + 0x0C) {
-            *f = 1;
+            *f = internal;
         }
         w64(&mut blk.buf, 0x10, vcn);
         w64(&mut blk.buf, 0x08, 0);
@@ -1404,12 +1479,38 @@ impl NtfsWriter {
         Ok(r32(dir.value(&si), 0x34))
     }
 
+    /// Create the folder `path` (its parent must exist; an existing `path` is an error).
+    pub fn create_dir(&mut self, path: &str) -> Result<(), NtfsWriteError> {
+        self.transact(|w| w.create_node(path, New::Dir))
+    }
+
+    /// Create every missing folder of `path` (an existing folder is kept).
+    pub fn create_dir_all(&mut self, path: &str) -> Result<(), NtfsWriteError> {
+        let mut cur = String::new();
+        for c in components(path)? {
+            cur.push('/');
+            cur.push_str(&name_str(&c));
+            match self.lookup(&cur) {
+                Ok((r, _)) if r.is_dir() => {}
+                Ok(_) => return Err(NtfsWriteError::NotADirectory(cur)),
+                Err(NtfsWriteError::NotFound(_)) => self.create_dir(&cur)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     fn create_inner(
         &mut self,
         path: &str,
         data: &[u8],
         si_from: Option<&[u8]>,
     ) -> Result<(), NtfsWriteError> {
+        self.create_node(path, New::File { data, si_from })
+    }
+
+    /// Create a file or an empty folder at `path` in an existing folder.
+    fn create_node(&mut self, path: &str, new: New) -> Result<(), NtfsWriteError> {
         let comps = components(path)?;
         let name = comps
             .last()
@@ -1417,15 +1518,7 @@ impl NtfsWriter {
             .clone();
         check_name(&name)?;
         let (folder, _) = crate::fs::write::split_path(path);
-        let (mut dir, _) = match self.lookup(folder) {
-            Ok(d) => d,
-            Err(NtfsWriteError::NotFound(_)) => {
-                return Err(NtfsWriteError::Unsupported(format!(
-                    "{path}: creating folders"
-                )));
-            }
-            Err(e) => return Err(e),
-        };
+        let (mut dir, _) = self.lookup(folder)?;
         if !dir.is_dir() {
             return Err(NtfsWriteError::NotADirectory(folder.into()));
         }
@@ -1435,21 +1528,44 @@ impl NtfsWriter {
         let names = self.names_for(&dir, &name)?;
         let now = self.now();
         let mut si = vec![0u8; 0x48];
-        match si_from {
-            Some(s) => {
+        match new {
+            New::File {
+                si_from: Some(s), ..
+            } => {
                 let n = s.len().min(0x48);
                 si[..n].copy_from_slice(&s[..n]);
                 w64(&mut si, 0x18, now);
                 w64(&mut si, 0x38, 0);
                 w64(&mut si, 0x40, 0);
             }
-            None => {
+            New::File { si_from: None, .. } => {
                 for o in [0, 8, 0x10, 0x18] {
                     w64(&mut si, o, now);
                 }
                 w32(&mut si, 0x20, ARCHIVE);
                 let sid = self.sibling_security_id(&dir)?;
                 w32(&mut si, 0x34, sid);
+            }
+            New::Dir => {
+                // A folder gets its parent's owner and security id (what inheritance gives a
+                // folder made in it); Windows sets no file attribute on a new folder.
+                for o in [0, 8, 0x10, 0x18] {
+                    w64(&mut si, o, now);
+                }
+                let psi = dir
+                    .find(STANDARD_INFORMATION, &[])?
+                    .map(|a| dir.value(&a).to_vec())
+                    .ok_or_else(|| corrupt(folder, "no $STANDARD_INFORMATION"))?;
+                if psi.len() >= 0x38 {
+                    w32(&mut si, 0x30, r32(&psi, 0x30));
+                    w32(&mut si, 0x34, r32(&psi, 0x34));
+                }
+                // A parent with its own $SECURITY_DESCRIPTOR (mkntfs's root: an NTFS 1.2
+                // $STANDARD_INFORMATION) has no id to share: a sibling's, as for files.
+                if r32(&si, 0x34) == 0 {
+                    let sid = self.sibling_security_id(&dir)?;
+                    w32(&mut si, 0x34, sid);
+                }
             }
         }
         let times = Times {
@@ -1458,7 +1574,10 @@ impl NtfsWriter {
             mft_change: r64(&si, 0x10),
             access: r64(&si, 0x18),
         };
-        let fattrs = r32(&si, 0x20);
+        let fattrs = match new {
+            New::File { .. } => r32(&si, 0x20),
+            New::Dir => r32(&si, 0x20) | DUP_I30_INDEX_PRESENT,
+        };
 
         // A free record.
         let no = self
@@ -1480,7 +1599,7 @@ impl NtfsWriter {
         rec.insert_attr(attr::resident(STANDARD_INFORMATION, &[], &si, false, 0))?;
         let pref = dir.no | (u64::from(dir.seq()) << 48);
         let fref = no | (u64::from(seq) << 48);
-        // Sizes are patched in once $DATA is planned.
+        // Sizes are patched in once $DATA is planned (a folder's stay 0).
         let mut keys = Vec::new();
         for (ns, n) in &names {
             let key = index::file_name(pref, times, 0, 0, fattrs, *ns, n);
@@ -1488,28 +1607,65 @@ impl NtfsWriter {
             keys.push(key);
         }
         w16(&mut rec.buf, 0x12, names.len() as u16);
-        let (dattr, _, runs, alloc) = self.plan_data(&rec, None, data, path)?;
-        rec.insert_attr(dattr)?;
-        for a in rec.attrs()? {
-            if a.ty == FILE_NAME {
-                let v = rec.value_mut(&a);
-                w64(v, 0x28, alloc);
-                w64(v, 0x30, data.len() as u64);
+        let mut data_out = None;
+        match new {
+            New::File { data, .. } => {
+                let (dattr, _, runs, alloc) = self.plan_data(&rec, None, data, path)?;
+                rec.insert_attr(dattr)?;
+                for a in rec.attrs()? {
+                    if a.ty == FILE_NAME {
+                        let v = rec.value_mut(&a);
+                        w64(v, 0x28, alloc);
+                        w64(v, 0x30, data.len() as u64);
+                    }
+                }
+                for key in &mut keys {
+                    w64(key, 0x28, alloc);
+                    w64(key, 0x30, data.len() as u64);
+                }
+                data_out = runs.map(|r| (r, data));
+            }
+            New::Dir => {
+                let root = self.empty_index_root(&dir)?;
+                rec.insert_attr(attr::resident(INDEX_ROOT, &I30, &root, false, 0))?;
+                let flags = rec.flags() | record::IS_DIR;
+                w16(&mut rec.buf, 0x16, flags);
             }
         }
         let mut cache = Blocks::new();
-        for key in &mut keys {
-            w64(key, 0x28, alloc);
-            w64(key, 0x30, data.len() as u64);
+        for key in &keys {
             self.index_insert(&mut dir, fref, key, path, &mut cache)?;
         }
         self.mft_bitmap.set(no, true);
-        if let Some(runs) = &runs {
+        if let Some((runs, data)) = &data_out {
             self.write_data(runs, data)?;
         }
         self.write_record(&mut rec)?;
         self.write_bitmaps()?;
         self.commit_parents(vec![(dir, cache)])
+    }
+
+    /// The `$INDEX_ROOT` value of an empty `$I30` index: the parent folder's index parameters
+    /// (file-name type, filename collation, block size, clusters per block), then an index
+    /// header (small index) holding only the end entry.
+    fn empty_index_root(&self, parent: &Record) -> Result<Vec<u8>, NtfsWriteError> {
+        let d = self.dir_index(parent)?;
+        let mut v = vec![0u8; 0x30];
+        w32(&mut v, 0, FILE_NAME);
+        w32(&mut v, 4, 1);
+        w32(&mut v, 8, d.block as u32);
+        let cpb = if d.block >= self.cs() {
+            d.block / self.cs()
+        } else {
+            d.block / 512
+        };
+        v[12] = cpb as u8;
+        w32(&mut v, 0x10, 0x10);
+        w32(&mut v, 0x14, 0x20);
+        w32(&mut v, 0x18, 0x20);
+        w16(&mut v, 0x28, 0x10);
+        w16(&mut v, 0x2C, index::LAST);
+        Ok(v)
     }
 
     /// A record in use with no attributes.
@@ -1627,7 +1783,12 @@ impl FsWrite for NtfsWriter {
         }
         Ok(())
     }
+    /// Missing folders are created first (each with its parent's owner and security id).
     fn create(&mut self, path: &str, data: &[u8]) -> Result<(), WriteError> {
+        if NtfsWriter::exists(self, path)? {
+            return Err(NtfsWriteError::AlreadyExists(path.into()).into());
+        }
+        self.create_dir_all(crate::fs::write::split_path(path).0)?;
         Ok(self.create_file(path, data)?)
     }
     fn rename(&mut self, from: &str, to: &str) -> Result<(), WriteError> {
