@@ -426,6 +426,11 @@ fn open_refuses_what_it_must() {
     wake.extend(bytes(5, 8192));
     let (img, _) = volume(d.path(), 4096, 16, &[("/hiberfil.sys", wake)]);
     assert!(writer(&img).is_ok());
+    // A signature in a file shorter than a page (a P2V leftover): no resumable image.
+    let mut stub = b"hibr".to_vec();
+    stub.extend(bytes(5, 33));
+    let (img, _) = volume(d.path(), 4096, 16, &[("/hiberfil.sys", stub)]);
+    assert!(writer(&img).is_ok(), "{:?}", writer(&img).err());
     // $LogFile with a client in use and no clean flag (Fast Startup).
     let (img, _) = volume(d.path(), 4096, 16, &[]);
     let fs = NtfsFs::open(Arc::new(RawFile::open(&img).unwrap())).unwrap();

@@ -17,7 +17,7 @@
 //!
 //! Refused before anything is written (typed [`NtfsWriteError`]): BitLocker, a hibernated
 //! Windows (`hiberfil.sys` header `hibr`/`HIBR`/`rstr`, see [`crate::fs::ntfs::hiberfil_header`];
-//! a resumed `wake` header is only a file), the `$Volume` dirty or chkdsk flags, a `$LogFile`
+//! a resumed `wake` header, or a signature in a file shorter than a page, is only a file), the `$Volume` dirty or chkdsk flags, a `$LogFile`
 //! that is not clean (Fast Startup), NTFS versions other than 3.x, a fragmented `$MFT`
 //! (attribute list). Per file: compressed, encrypted, sparse files and reparse points,
 //! attribute lists, mapping pairs that no longer fit the record. Not done (refused by name):
@@ -373,11 +373,11 @@ impl NtfsWriter {
             )
         };
         let h = hiberfil_header(&head, len);
+        // A signature in a file shorter than one page is no image Windows could resume from
+        // (GEN-5 warns about it): only the file, as for a resumed one.
         match h.state {
-            HiberState::Hibernated | HiberState::Truncated => {
-                Err(NtfsWriteError::Hibernated(h.describe()))
-            }
-            HiberState::Resumed | HiberState::NotHibernated => Ok(()),
+            HiberState::Hibernated => Err(NtfsWriteError::Hibernated(h.describe())),
+            HiberState::Truncated | HiberState::Resumed | HiberState::NotHibernated => Ok(()),
         }
     }
 
