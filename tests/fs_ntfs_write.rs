@@ -600,3 +600,230 @@ fn fuzz_body_on_random_inputs() {
         fuzz_body::run(&input);
     }
 }
+
+mod common;
+
+/// A crafted storage driver package: an INF of class SCSIAdapter for PCI\VEN_1AF4&DEV_1001
+/// (CopyFiles to DestinationDirs 12, an AddService section) with its .sys and .cat.
+fn driver_package(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let inf = r#"[Version]
+Signature="$WINDOWS NT$"
+Class=SCSIAdapter
+ClassGuid={4D36E97B-E325-11CE-BFC1-08002BE10318}
+Provider=%Mfg%
+CatalogFile=gfxstor.cat
+DriverVer=01/01/2024,1.0.0.0
+
+[DestinationDirs]
+DefaultDestDir = 12
+gfxstor_Files = 12
+
+[SourceDisksNames]
+1 = %DiskName%,,,
+
+[SourceDisksFiles]
+gfxstor.sys = 1
+
+[Manufacturer]
+%Mfg% = GfxMfg, NTamd64
+
+[GfxMfg.NTamd64]
+%DevDesc% = gfxstor_Inst, PCI\VEN_1AF4&DEV_1001
+
+[gfxstor_Inst]
+CopyFiles = gfxstor_Files
+
+[gfxstor_Files]
+gfxstor.sys
+
+[gfxstor_Inst.Services]
+AddService = gfxstor, 0x00000002, gfxstor_Service
+
+[gfxstor_Service]
+DisplayName = %DevDesc%
+ServiceType = 1
+StartType = 0
+ErrorControl = 1
+ServiceBinary = %12%\gfxstor.sys
+LoadOrderGroup = SCSI miniport
+
+[Strings]
+Mfg = "guestfix test"
+DevDesc = "guestfix crafted storage controller"
+DiskName = "guestfix driver disk"
+"#;
+    let pkg = dir.join("gfxstor");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let files = vec![
+        (
+            "gfxstor.inf".to_string(),
+            inf.replace('\n', "\r\n").into_bytes(),
+        ),
+        ("gfxstor.sys".to_string(), bytes(90, 23_456)),
+        ("gfxstor.cat".to_string(), bytes(91, 3_210)),
+    ];
+    for (n, b) in &files {
+        std::fs::write(pkg.join(n), b).unwrap();
+    }
+    files
+}
+
+fn run_ok(cmd: &str, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `apply --drivers` on every Windows test image: the new folders and files are there for every
+/// judge (ntfsfix -n, ntfsls, ntfscat, ntfsinfo, our reader, our checker on each NTFS volume),
+/// a second plan is empty; a hibernated guest is refused with nothing written.
+#[test]
+fn windows_images_apply_drivers() {
+    if !tools() {
+        return;
+    }
+    let Some(dir) = common::images_dir() else {
+        return;
+    };
+    let idx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let drv = t.path().join("drivers");
+    let pkg = driver_package(&drv);
+    let exe = env!("CARGO_BIN_EXE_guestfix");
+    let mut done = 0;
+    for rec in idx["images"].as_array().unwrap() {
+        let name = rec["name"].as_str().unwrap();
+        if !name.starts_with("win") {
+            continue;
+        }
+        let src = dir.join(rec["file"].as_str().unwrap());
+        let out = t.path().join(format!("{name}.qcow2"));
+        let r = Command::new(exe)
+            .arg("apply")
+            .arg(&src)
+            .arg("--drivers")
+            .arg(&drv)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let hibernated = rec["defects"].as_array().is_some_and(|d| {
+            d.iter()
+                .any(|x| x.as_str().unwrap_or("").starts_with("GEN-5: hibernated"))
+        });
+        if hibernated {
+            assert!(
+                !r.status.success(),
+                "{name}: hibernated, yet applied:\n{text}"
+            );
+            assert!(text.contains("hibernated"), "{name}:\n{text}");
+            assert!(!out.exists(), "{name}: output written although refused");
+            eprintln!("{name}: refused (hibernated), as it must be");
+            continue;
+        }
+        assert!(r.status.success(), "{name}: apply failed:\n{text}");
+        let plan = Command::new(exe)
+            .arg("--allow-outside-backing")
+            .arg("plan")
+            .arg(&out)
+            .arg("--drivers")
+            .arg(&drv)
+            .output()
+            .unwrap();
+        let ptext = String::from_utf8_lossy(&plan.stdout);
+        assert!(plan.status.success(), "{name}: second plan failed");
+        assert!(
+            ptext.contains("nothing to change")
+                && !ptext.contains("\nadd ")
+                && !ptext.contains("registry hive"),
+            "{name}: second plan not empty:\n{ptext}"
+        );
+        let raw = t.path().join(format!("{name}.raw"));
+        run_ok(
+            "qemu-img",
+            &[
+                "convert".as_ref(),
+                "-O".as_ref(),
+                "raw".as_ref(),
+                out.as_os_str(),
+                raw.as_os_str(),
+            ],
+        );
+        let whole = std::fs::read(&raw).unwrap();
+        for p in rec["partitions"].as_array().unwrap() {
+            if p["fs"] != "ntfs" {
+                continue;
+            }
+            let (start, size) = (
+                p["start"].as_u64().unwrap() as usize,
+                p["size"].as_u64().unwrap() as usize,
+            );
+            let part = t.path().join(format!("{name}-p{}.img", p["number"]));
+            std::fs::write(&part, &whole[start..start + size]).unwrap();
+            let fix = run_ok("ntfsfix", &["-n".as_ref(), part.as_os_str()]);
+            let ftext = String::from_utf8_lossy(&fix.stdout).to_lowercase();
+            assert!(
+                !ftext.contains("error"),
+                "{name} p{}: ntfsfix -n:\n{ftext}",
+                p["number"]
+            );
+            let problems = writer(&part).unwrap().check();
+            assert!(
+                problems.is_empty(),
+                "{name} p{}: checker:\n{}",
+                p["number"],
+                problems.join("\n")
+            );
+            if p["role"] != "windows" {
+                continue;
+            }
+            let folder = "/Windows/Drivers/guestfix/gfxstor";
+            let ls = run_ok(
+                "ntfsls",
+                &["-p".as_ref(), folder.as_ref(), part.as_os_str()],
+            );
+            let listed: std::collections::BTreeSet<String> = String::from_utf8_lossy(&ls.stdout)
+                .lines()
+                .filter(|l| *l != "." && *l != "..")
+                .map(str::to_string)
+                .collect();
+            let want: std::collections::BTreeSet<String> =
+                pkg.iter().map(|(n, _)| n.clone()).collect();
+            assert_eq!(listed, want, "{name}: ntfsls -p {folder}");
+            let info = run_ok(
+                "ntfsinfo",
+                &["-F".as_ref(), folder.as_ref(), part.as_os_str()],
+            );
+            assert!(
+                String::from_utf8_lossy(&info.stdout).contains("DIRECTORY"),
+                "{name}: ntfsinfo -F {folder}"
+            );
+            let fs = NtfsFs::open(Arc::new(RawFile::open(&part).unwrap())).unwrap();
+            let mut files: Vec<(String, &Vec<u8>)> = pkg
+                .iter()
+                .map(|(n, b)| (format!("{folder}/{n}"), b))
+                .collect();
+            files.push(("/Windows/System32/drivers/gfxstor.sys".into(), &pkg[1].1));
+            for (path, data) in files {
+                let cat = run_ok("ntfscat", &[part.as_os_str(), path.as_ref()]);
+                assert!(cat.stdout == *data, "{name}: ntfscat {path}");
+                let got = fs.read_file(path.as_bytes(), 1 << 30).unwrap();
+                assert!(got == *data, "{name}: our reader {path}");
+            }
+        }
+        eprintln!("{name}: applied, judged, second plan empty");
+        done += 1;
+    }
+    assert!(done >= 2, "only {done} Windows images applied");
+}
