@@ -384,8 +384,8 @@ fn many_entries_fill_index_blocks() {
         }
     }
     eprintln!("{} files, then {refused:?}", model.len());
-    // Leaf splits and the root pushed down let the folder grow until $MFT is full.
-    assert!(model.len() >= 70, "only {} files", model.len());
+    // Leaf splits, the root pushed down and $MFT grown let the folder grow.
+    assert!(model.len() >= 200, "only {} files", model.len());
     assert!(
         matches!(
             refused,

@@ -61,6 +61,8 @@ pub const MAX_READ: u64 = 1 << 30;
 const MAX_DEPTH: usize = 32;
 /// The root folder's record.
 pub const ROOT: u64 = 5;
+/// Records added to a full `$MFT` at a time (rounded up to whole clusters).
+const MFT_GROW: u64 = 64;
 /// The first record that may be given to a new file (16..23 are reserved).
 const FIRST_USER: u64 = 24;
 /// FILE_ATTRIBUTE_ARCHIVE.
@@ -1406,6 +1408,7 @@ impl NtfsWriter {
         } else {
             format!("{dir}/{backup}")
         };
+        self.ensure_free_record()?;
         self.transact(|w| w.create_inner(&bpath, &old, Some(&si)))?;
         self.replace_file(path, data)
     }
@@ -1414,6 +1417,7 @@ impl NtfsWriter {
 
     /// Create the regular file `path` (its folder must exist) holding `data`.
     pub fn create_file(&mut self, path: &str, data: &[u8]) -> Result<(), NtfsWriteError> {
+        self.ensure_free_record()?;
         self.transact(|w| w.create_inner(path, data, None))
     }
 
@@ -1481,6 +1485,7 @@ impl NtfsWriter {
 
     /// Create the folder `path` (its parent must exist; an existing `path` is an error).
     pub fn create_dir(&mut self, path: &str) -> Result<(), NtfsWriteError> {
+        self.ensure_free_record()?;
         self.transact(|w| w.create_node(path, New::Dir))
     }
 
@@ -1666,6 +1671,124 @@ impl NtfsWriter {
         w16(&mut v, 0x28, 0x10);
         w16(&mut v, 0x2C, index::LAST);
         Ok(v)
+    }
+
+    /// Make sure `$MFT` has a free record for a new file or folder: when every record is in
+    /// use, `$MFT` grows (see [`Self::grow_mft`]). Outside any transaction: the growth is
+    /// written at once and stays (a consistent, larger `$MFT`) whatever follows.
+    fn ensure_free_record(&mut self) -> Result<(), NtfsWriteError> {
+        if self.mft_bitmap.first_free(FIRST_USER).is_some() {
+            return Ok(());
+        }
+        self.transact(|w| w.grow_mft())
+    }
+
+    /// Extend `$MFT` by [`MFT_GROW`] records (whole clusters): clusters from `$Bitmap` appended
+    /// to its `$DATA` run list (preferably right after it), `$MFT:$BITMAP` grown to cover them
+    /// (its allocation extended when needed), the new records formatted as free `FILE`
+    /// records, record 0 rewritten (and its `$MFTMirr` copy). Refused when the run list no
+    /// longer fits record 0 (Windows would need an attribute list).
+    fn grow_mft(&mut self) -> Result<(), NtfsWriteError> {
+        let rs = self.boot.record_size;
+        let cs = self.cs();
+        let mut r0 = self.read_record(0)?;
+        let da = r0
+            .find(DATA, &[])?
+            .ok_or_else(|| corrupt("$MFT", "no $DATA"))?;
+        let nr = attr::nonres(&r0, &da);
+        let add = (MFT_GROW * rs).div_ceil(cs) * cs;
+        let new_data = self.mft_records * rs + add;
+        let new_records = new_data / rs;
+        let mut runs = self.mft_runs.clone();
+        let have = runlist::clusters(&runs) * cs;
+        if new_data > have {
+            let need = (new_data - have).div_ceil(cs);
+            let hint = runs
+                .last()
+                .and_then(|r| r.lcn.map(|l| l + r.len))
+                .unwrap_or(0);
+            let got = self
+                .bitmap
+                .alloc(need, hint)
+                .ok_or_else(|| NtfsWriteError::NoSpace(format!("$MFT: {need} clusters")))?;
+            for (l, n) in got {
+                runlist::push(&mut runs, l, n);
+            }
+        }
+        let clusters = runlist::clusters(&runs);
+        let pairs = runlist::encode(&runs);
+        let inst = attr::instance(&r0, &da);
+        let new_attr =
+            attr::non_resident(DATA, &[], &pairs, clusters, clusters * cs, new_data, inst);
+        let too_big = |_| {
+            NtfsWriteError::Unsupported(
+                "$MFT: its run list no longer fits record 0 (an attribute list would be needed)"
+                    .into(),
+            )
+        };
+        r0.replace_attr(&da, &new_attr).map_err(too_big)?;
+        let _ = nr;
+
+        // $MFT:$BITMAP: 8-byte multiples, as Windows keeps it.
+        let ba = r0
+            .find(attr::BITMAP, &[])?
+            .filter(|a| a.nonres)
+            .ok_or_else(|| corrupt("$MFT", "no non-resident $BITMAP"))?;
+        let bnr = attr::nonres(&r0, &ba);
+        let bsize = align8(new_records.div_ceil(8) as usize) as u64;
+        let mut bruns = self.mft_bitmap_runs.clone();
+        let bhave = runlist::clusters(&bruns) * cs;
+        if bsize > bhave {
+            let need = (bsize - bhave).div_ceil(cs);
+            let hint = bruns
+                .last()
+                .and_then(|r| r.lcn.map(|l| l + r.len))
+                .unwrap_or(0);
+            let got = self
+                .bitmap
+                .alloc(need, hint)
+                .ok_or_else(|| NtfsWriteError::NoSpace(format!("$MFT:$BITMAP: {need} clusters")))?;
+            for (l, n) in got {
+                runlist::push(&mut bruns, l, n);
+            }
+        }
+        let bclusters = runlist::clusters(&bruns);
+        let bpairs = runlist::encode(&bruns);
+        let binst = attr::instance(&r0, &ba);
+        let new_b = attr::non_resident(
+            attr::BITMAP,
+            &[],
+            &bpairs,
+            bclusters,
+            bclusters * cs,
+            bsize.max(bnr.data),
+            binst,
+        );
+        r0.replace_attr(&ba, &new_b).map_err(too_big)?;
+
+        // Nothing is written before here. New records, the bitmap's new bytes (zero), then
+        // record 0 that makes them part of $MFT, then the clusters in $Bitmap.
+        let old_records = self.mft_records;
+        self.mft_runs = runs;
+        self.mft_records = new_records;
+        for n in old_records..new_records {
+            let mut rec = self.empty_record(n, 1);
+            w16(&mut rec.buf, 0x16, 0);
+            self.write_record(&mut rec)?;
+        }
+        let old_b = self.mft_bitmap.bytes.len() as u64;
+        self.mft_bitmap_runs = bruns;
+        if bsize > old_b {
+            self.write_runs(
+                &self.mft_bitmap_runs,
+                old_b,
+                &vec![0u8; (bsize - old_b) as usize],
+            )?;
+            self.mft_bitmap.bytes.resize(bsize as usize, 0);
+        }
+        self.mft_bitmap.bits = new_records;
+        self.write_record(&mut r0)?;
+        self.write_bitmaps()
     }
 
     /// A record in use with no attributes.
