@@ -676,20 +676,21 @@ impl NtfsWriter {
         name: &[u16],
         cache: &Blocks,
     ) -> Result<(NodeId, Entry, bool), NtfsWriteError> {
-        self.locate_with_parent(d, name, cache)
+        self.locate_with_path(d, name, cache)
             .map(|(id, e, found, _)| (id, e, found))
     }
 
-    /// [`Self::locate`], also giving the parent node and the entry whose sub-node was taken.
+    /// [`Self::locate`], also giving the path down to the node: each ancestor node and the
+    /// entry whose sub-node was taken, root first.
     #[allow(clippy::type_complexity)]
-    fn locate_with_parent(
+    fn locate_with_path(
         &self,
         d: &DirIdx,
         name: &[u16],
         cache: &Blocks,
-    ) -> Result<(NodeId, Entry, bool, Option<(NodeId, Entry)>), NtfsWriteError> {
+    ) -> Result<(NodeId, Entry, bool, Vec<(NodeId, Entry)>), NtfsWriteError> {
         let mut id: NodeId = None;
-        let mut parent = None;
+        let mut path = Vec::new();
         for _ in 0..MAX_DEPTH {
             let node = self.node(d, id, cache)?;
             let mut stop = None;
@@ -700,7 +701,7 @@ impl NtfsWriter {
                 }
                 let (n, _) = node.name(&e);
                 match self.upcase.collate(name, &n) {
-                    Ordering::Equal => return Ok((id, e, true, parent)),
+                    Ordering::Equal => return Ok((id, e, true, path)),
                     Ordering::Less => {
                         stop = Some(e);
                         break;
@@ -710,9 +711,9 @@ impl NtfsWriter {
             }
             let e = stop.ok_or_else(|| corrupt("index", "node without an end entry"))?;
             match e.sub {
-                None => return Ok((id, e, false, parent)),
+                None => return Ok((id, e, false, path)),
                 Some(v) => {
-                    parent = Some((id, e));
+                    path.push((id, e));
                     id = Some(v);
                 }
             }
@@ -736,7 +737,7 @@ impl NtfsWriter {
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect();
-        let (id, at, found, parent) = self.locate_with_parent(&d, &name, cache)?;
+        let (id, at, found, ancestors) = self.locate_with_path(&d, &name, cache)?;
         if found {
             return Err(NtfsWriteError::AlreadyExists(path.into()));
         }
@@ -746,9 +747,7 @@ impl NtfsWriter {
             Some(vcn) => {
                 let cap = node.allocated();
                 if !node.insert(at.off, &ent, cap) {
-                    let parent =
-                        parent.ok_or_else(|| corrupt(path, "index block without parent"))?;
-                    return self.split_leaf(dir, vcn, node, at.off, &ent, parent, path, cache);
+                    return self.split_block(dir, vcn, node, at.off, &ent, &ancestors, path, cache);
                 }
                 cache.insert(vcn, node);
             }
@@ -822,18 +821,21 @@ impl NtfsWriter {
         Ok(())
     }
 
-    /// Split the full leaf block `vcn` while inserting `ent` at `at`: the lower half moves to a
-    /// new block, the median goes up into the parent (pointing at the new block), the upper
-    /// half stays. The parent must have room (no recursive split, no new root level).
+    /// Split the full block `vcn` (a leaf or an internal node) while inserting `ent` at `at`:
+    /// the lower half moves to a new block, the median goes up into the parent (pointing at
+    /// the new block), the upper half stays. A full parent block is split the same way, up to
+    /// the root; a root that no longer fits its record is pushed down into a new block (the
+    /// tree grows a level). In an internal node the new block's end entry takes the median's
+    /// old sub-node.
     #[allow(clippy::too_many_arguments)]
-    fn split_leaf(
+    fn split_block(
         &mut self,
         dir: &mut Record,
         vcn: u64,
         leaf: Node,
         at: usize,
         ent: &[u8],
-        parent: (NodeId, Entry),
+        ancestors: &[(NodeId, Entry)],
         path: &str,
         cache: &mut Blocks,
     ) -> Result<(), NtfsWriteError> {
@@ -848,43 +850,74 @@ impl NtfsWriter {
                 end = Some(e);
                 break;
             }
-            if e.sub.is_some() {
-                return Err(corrupt(&what, "a leaf entry with a sub-node"));
-            }
             list.push(leaf.buf.get(e.off..e.off + e.len).unwrap_or(&[]).to_vec());
         }
         let end = end.ok_or_else(|| corrupt(&what, "no end entry"))?;
-        if list.len() < 3 || end.sub.is_some() {
+        let internal = end.sub.is_some();
+        if list
+            .iter()
+            .any(|e| (r16(e, 12) & index::HAS_SUB != 0) != internal)
+        {
+            return Err(corrupt(
+                &what,
+                "entries with and without sub-nodes in one node",
+            ));
+        }
+        if list.len() < 3 {
             return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
         }
         let m = list.len() / 2;
         let upper: Vec<u8> = list[m + 1..].concat();
         let lower: Vec<u8> = list[..m].concat();
         let mut median = list[m].clone();
+        let upper_end = leaf
+            .buf
+            .get(end.off..end.off + end.len)
+            .unwrap_or(&[])
+            .to_vec();
+        let lower_end = if internal {
+            let mut e = vec![0u8; 0x18];
+            w16(&mut e, 8, 0x18);
+            w16(&mut e, 12, index::LAST | index::HAS_SUB);
+            w64(&mut e, 0x10, r64(&median, median.len() - 8));
+            e
+        } else {
+            upper_end.clone()
+        };
         let cap = leaf.allocated();
         let start = r32(&leaf.buf, leaf.h) as usize;
-        if start + upper.len() + 0x10 > cap || start + lower.len() + 0x10 > cap {
+        if start + upper.len() + upper_end.len() > cap
+            || start + lower.len() + lower_end.len() > cap
+        {
             return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
         }
         // The median, now pointing at the new block, goes into the parent first (a refusal
-        // there leaves nothing changed).
+        // there leaves nothing changed on disk).
         let new_vcn = self.index_new_block(dir, path)?;
-        let mlen = median.len() + 8;
-        median.resize(mlen, 0);
-        w16(&mut median, 8, mlen as u16);
-        let flags = r16(&median, 12) | index::HAS_SUB;
-        w16(&mut median, 12, flags);
-        w64(&mut median, mlen - 8, new_vcn);
+        if internal {
+            let ml = median.len();
+            w64(&mut median, ml - 8, new_vcn);
+        } else {
+            let mlen = median.len() + 8;
+            median.resize(mlen, 0);
+            w16(&mut median, 8, mlen as u16);
+            let flags = r16(&median, 12) | index::HAS_SUB;
+            w16(&mut median, 12, flags);
+            w64(&mut median, mlen - 8, new_vcn);
+        }
         let d = self.dir_index(dir)?;
-        let (pid, pe) = parent;
+        let (&(pid, pe), above) = ancestors
+            .split_last()
+            .ok_or_else(|| corrupt(path, "index block without parent"))?;
         let mut pnode = self.node(&d, pid, cache)?;
         match pid {
             Some(pv) => {
                 let pcap = pnode.allocated();
-                if !pnode.insert(pe.off, &median, pcap) {
-                    return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+                if pnode.insert(pe.off, &median, pcap) {
+                    cache.insert(pv, pnode);
+                } else {
+                    self.split_block(dir, pv, pnode, pe.off, &median, above, path, cache)?;
                 }
-                cache.insert(pv, pnode);
             }
             None => {
                 pnode.insert(pe.off, &median, usize::MAX);
@@ -895,12 +928,9 @@ impl NtfsWriter {
                 }
             }
         }
-        let fill = |node: &mut Node, body: &[u8]| {
+        let fill = |node: &mut Node, body: &[u8], last: &[u8]| {
             let s0 = node.h + start;
-            let mut last = vec![0u8; 0x10];
-            w16(&mut last, 8, 0x10);
-            w16(&mut last, 12, index::LAST);
-            let total = body.len() + 0x10;
+            let total = body.len() + last.len();
             if let Some(b) = node.buf.get_mut(s0..) {
                 b.fill(0);
             }
@@ -908,14 +938,14 @@ impl NtfsWriter {
                 b.copy_from_slice(body);
             }
             if let Some(b) = node.buf.get_mut(s0 + body.len()..s0 + total) {
-                b.copy_from_slice(&last);
+                b.copy_from_slice(last);
             }
             w32(&mut node.buf, node.h + 4, (start + total) as u32);
         };
         let mut old = leaf;
         let mut new = old.clone();
-        fill(&mut old, &upper);
-        fill(&mut new, &lower);
+        fill(&mut old, &upper, &upper_end);
+        fill(&mut new, &lower, &lower_end);
         w64(&mut new.buf, 0x10, new_vcn);
         w64(&mut new.buf, 0x08, 0);
         cache.insert(vcn, old);
@@ -1177,6 +1207,35 @@ impl NtfsWriter {
             cur = next;
         }
         Ok((cur, parent))
+    }
+
+    /// The shape of the `$I30` index of the folder `path`: (levels including the root, entries
+    /// in the root besides its end entry, `INDX` blocks in use). For tests and diagnostics.
+    pub fn index_shape(&self, path: &str) -> Result<(usize, usize, usize), NtfsWriteError> {
+        let (rec, _) = self.lookup(path)?;
+        let d = self.dir_index(&rec)?;
+        let cache = Blocks::new();
+        let root_entries = d.root.entries("index")?.len() - 1;
+        let (mut depth, mut blocks) = (0usize, 0usize);
+        let mut level: Vec<NodeId> = vec![None];
+        while !level.is_empty() {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(corrupt(path, "index deeper than 32 levels"));
+            }
+            let mut next = Vec::new();
+            for id in level {
+                blocks += usize::from(id.is_some());
+                let node = self.node(&d, id, &cache)?;
+                next.extend(
+                    node.entries("index")?
+                        .iter()
+                        .filter_map(|e| e.sub.map(Some)),
+                );
+            }
+            level = next;
+        }
+        Ok((depth, root_entries, blocks))
     }
 
     /// Whether anything exists at `path`.
