@@ -359,6 +359,31 @@ fn create_makes_missing_folders() {
         );
         FsWrite::flush(&mut w).unwrap();
         judge(&img, &model);
+        // Renames into other folders: a file, and a folder with what it holds.
+        let mut w = writer(&img).unwrap();
+        FsWrite::rename(&mut w, "/ABC/DEF", "/Windows/Panther/DEF.old").unwrap();
+        let v = model.remove("/ABC/DEF").unwrap();
+        model.insert("/Windows/Panther/DEF.old".into(), v);
+        FsWrite::rename(
+            &mut w,
+            "/Windows/Drivers/guestfix/NetKVM",
+            "/ABC/NetKVM moved",
+        )
+        .unwrap();
+        let v = model
+            .remove("/Windows/Drivers/guestfix/NetKVM/netkvm.sys")
+            .unwrap();
+        model.insert("/ABC/NetKVM moved/netkvm.sys".into(), v);
+        assert!(matches!(
+            w.rename("/Windows", "/Windows/Panther/loop"),
+            Err(NtfsWriteError::Refused { .. })
+        ));
+        assert!(matches!(
+            w.rename("/small.txt", "/Windows/panther/SETUPACT.LOG"),
+            Err(NtfsWriteError::AlreadyExists(_))
+        ));
+        FsWrite::flush(&mut w).unwrap();
+        judge(&img, &model);
     }
 }
 

@@ -6,23 +6,25 @@
 //! record and in the parent's `$I30` entries), creating a file in an existing folder (a free
 //! record from `$MFT`'s `$BITMAP`, `$STANDARD_INFORMATION` with a sibling's security id,
 //! a Win32 + DOS name pair or one Win32&DOS name, the entries inserted in `$UpCase` collation
-//! order; a full leaf `INDX` block is split, the median going up, and a root that no longer fits
+//! order; a full `INDX` block, leaf or internal, is split, the median going up (splits climb to
+//! the root), and a root that no longer fits
 //! its record is pushed down into a new block, the folder's first `$INDEX_ALLOCATION` and
 //! `$BITMAP` made when it has none), creating folders (missing parents of a created file too:
 //! a directory record with the parent's owner and security id, `$FILE_NAME` flag
 //! DUP_FILE_NAME_INDEX_PRESENT, an empty `$INDEX_ROOT` `$I30` with the volume's index block
-//! size), renaming within a folder, backups by copy.
+//! size), renaming (within a folder or into another; a folder never into itself), backups by
+//! copy, `$MFT` grown by whole clusters when no record is free.
 //! Records below `$MFTMirr`'s size are written to both `$MFT` and `$MFTMirr`. `$LogFile` and
 //! the `$Volume` flags are never written. [`NtfsWriter::check`] is a consistency checker.
 //!
 //! Refused before anything is written (typed [`NtfsWriteError`]): BitLocker, a hibernated
 //! Windows (`hiberfil.sys` header `hibr`/`HIBR`/`rstr`, see [`crate::fs::ntfs::hiberfil_header`];
-//! a resumed `wake` header, or a signature in a file shorter than a page, is only a file), the `$Volume` dirty or chkdsk flags, a `$LogFile`
-//! that is not clean (Fast Startup), NTFS versions other than 3.x, a fragmented `$MFT`
+//! a resumed `wake` header, or a signature in a file shorter than a page, is only a file), the
+//! `$Volume` dirty or chkdsk flags, a `$LogFile` that is not clean (Fast Startup), NTFS versions other than 3.x, a fragmented `$MFT`
 //! (attribute list). Per file: compressed, encrypted, sparse files and reparse points,
 //! attribute lists, mapping pairs that no longer fit the record. Not done (refused by name):
-//! splitting a full internal `INDX` block ([`NtfsWriteError::IndexSplitNeeded`]), extending `$MFT`
-//! ([`NtfsWriteError::MftFull`]), renames across folders, removing an
+//! a non-resident `$I30` `$BITMAP` ([`NtfsWriteError::IndexSplitNeeded`]), a `$MFT` run list
+//! that outgrows record 0, removing an
 //! entry from an internal index node or emptying a block.
 
 mod attr;
@@ -1872,20 +1874,17 @@ impl NtfsWriter {
 
     // ---- rename -----------------------------------------------------------------------------
 
-    /// Rename `from` to `to` within one folder.
+    /// Rename `from` to `to`, within a folder or into another existing folder.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), NtfsWriteError> {
         self.transact(|w| w.rename_inner(from, to))
     }
 
     fn rename_inner(&mut self, from: &str, to: &str) -> Result<(), NtfsWriteError> {
-        let (fd, _) = crate::fs::write::split_path(from);
         let (td, _) = crate::fs::write::split_path(to);
         let fc = components(from)?;
         let tc = components(to)?;
-        if fd != td || fc.len() != tc.len() || fc.is_empty() {
-            return Err(NtfsWriteError::Unsupported(format!(
-                "{from} -> {to}: rename across folders"
-            )));
+        if fc.is_empty() || tc.is_empty() {
+            return Err(NtfsWriteError::InvalidPath(format!("{from} -> {to}")));
         }
         let newname = tc
             .last()
@@ -1897,9 +1896,25 @@ impl NtfsWriter {
         if rec.base() != 0 || rec.find(attr::ATTRIBUTE_LIST, &[])?.is_some() {
             return Err(refused(from, "the file has an attribute list"));
         }
-        if self.find_in_dir(&dir, &newname)?.is_some() {
+        let (target, _) = self.lookup(td)?;
+        if !target.is_dir() {
+            return Err(NtfsWriteError::NotADirectory(td.into()));
+        }
+        // Another folder: its own record and index blocks (`None` when it is the same).
+        let mut other = if target.no == dir.no {
+            None
+        } else {
+            if rec.is_dir() {
+                self.check_not_below(&target, rec.no, from, to)?;
+            }
+            Some((target, Blocks::new()))
+        };
+        let tdir = other.as_ref().map_or(&dir, |(t, _)| t);
+        if self.find_in_dir(tdir, &newname)?.is_some() {
             return Err(NtfsWriteError::AlreadyExists(to.into()));
         }
+        let tref = tdir.no | (u64::from(tdir.seq()) << 48);
+        let names = self.names_for(tdir, &newname)?;
         let mut cache = Blocks::new();
         let mut template = None;
         for (a, v) in Self::file_names(&rec)?.into_iter().rev() {
@@ -1913,7 +1928,6 @@ impl NtfsWriter {
             }
         }
         let template = template.ok_or_else(|| corrupt(from, "no $FILE_NAME in its folder"))?;
-        let names = self.names_for(&dir, &newname)?;
         let fref = rec.no | (u64::from(rec.seq()) << 48);
         // ntfs-3g and Windows keep current sizes only in the index: take them from $DATA.
         let sizes = match rec.find(DATA, &[])? {
@@ -1929,6 +1943,7 @@ impl NtfsWriter {
         };
         for (ns, n) in &names {
             let mut key = template.get(..0x42).unwrap_or(&[]).to_vec();
+            w64(&mut key, 0, tref);
             if let Some((alloc, size)) = sizes.filter(|_| !rec.is_dir()) {
                 w64(&mut key, 0x28, alloc);
                 w64(&mut key, 0x30, size);
@@ -1937,13 +1952,47 @@ impl NtfsWriter {
             key[0x41] = *ns;
             key.extend(n.iter().flat_map(|c| c.to_le_bytes()));
             rec.insert_attr(attr::resident(FILE_NAME, &[], &key, true, 0))?;
-            self.index_insert(&mut dir, fref, &key, to, &mut cache)?;
+            match &mut other {
+                Some((t, tcache)) => self.index_insert(t, fref, &key, to, tcache)?,
+                None => self.index_insert(&mut dir, fref, &key, to, &mut cache)?,
+            }
         }
         let links = Self::file_names(&rec)?.len() as u16;
         w16(&mut rec.buf, 0x12, links);
         self.write_bitmaps()?;
         self.write_record(&mut rec)?;
-        self.commit_parents(vec![(dir, cache)])
+        let mut parents = vec![(dir, cache)];
+        parents.extend(other);
+        self.commit_parents(parents)
+    }
+
+    /// Refuse moving the folder `moved` into `target` when `target` is `moved` or lies below
+    /// it (the tree would lose a branch): `target`'s parents are followed up to the root.
+    fn check_not_below(
+        &self,
+        target: &Record,
+        moved: u64,
+        from: &str,
+        to: &str,
+    ) -> Result<(), NtfsWriteError> {
+        let mut cur = target.clone();
+        for _ in 0..4096 {
+            if cur.no == moved {
+                return Err(refused(
+                    format!("{from} -> {to}"),
+                    "a folder cannot move into itself",
+                ));
+            }
+            if cur.no == ROOT {
+                return Ok(());
+            }
+            let parent = Self::file_names(&cur)?
+                .first()
+                .map(|(_, v)| r64(v, 0) & 0xFFFF_FFFF_FFFF)
+                .ok_or_else(|| corrupt(format!("record {}", cur.no), "no $FILE_NAME"))?;
+            cur = self.read_record(parent)?;
+        }
+        Err(corrupt(to, "folder chain deeper than 4096"))
     }
 
     /// Make every write durable.
