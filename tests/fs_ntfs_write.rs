@@ -438,6 +438,32 @@ fn many_entries_fill_index_blocks() {
     );
     FsWrite::flush(&mut w).unwrap();
     judge(&img, &model);
+    // Renames in the big folder: entries of internal nodes are replaced by their predecessor.
+    let mut w = writer(&img).unwrap();
+    let names: Vec<String> = model.keys().step_by(5).cloned().collect();
+    let mut renamed = 0;
+    for (i, from) in names.iter().enumerate() {
+        let to = format!("/renamed {i:03} {}", &from[1..]);
+        match w.rename(from, &to) {
+            Ok(()) => {
+                let v = model.remove(from).unwrap();
+                model.insert(to, v);
+                renamed += 1;
+            }
+            // Structural refusals only: a leaf that would become empty, a record without
+            // room for the longer name (attribute list).
+            Err(NtfsWriteError::Refused { .. } | NtfsWriteError::Unsupported(_)) => {}
+            Err(e) => panic!("rename {from}: {e:?}"),
+        }
+    }
+    eprintln!("{renamed} of {} renamed", names.len());
+    assert!(
+        renamed * 10 >= names.len() * 9,
+        "{renamed} of {}",
+        names.len()
+    );
+    FsWrite::flush(&mut w).unwrap();
+    judge(&img, &model);
     if let Ok(keep) = std::env::var("NTFSW_KEEP") {
         std::fs::copy(&img, keep).unwrap();
     }

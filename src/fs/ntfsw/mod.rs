@@ -63,6 +63,8 @@ pub const MAX_READ: u64 = 1 << 30;
 const MAX_DEPTH: usize = 32;
 /// The root folder's record.
 pub const ROOT: u64 = 5;
+/// What an index refusal for want of room in the folder's record says.
+const NO_ROOM: &str = "no room in the folder's record";
 /// Records added to a full `$MFT` at a time (rounded up to whole clusters).
 const MFT_GROW: u64 = 64;
 /// The first record that may be given to a new file (16..23 are reserved).
@@ -724,7 +726,36 @@ impl NtfsWriter {
     }
 
     /// Insert an entry for `key` (a `$FILE_NAME` value) into the folder `dir`, in memory.
+    /// When the folder's record has no room for its index to grow while the root holds
+    /// entries, the root is first pushed down into a block (freeing the record) and the
+    /// insertion done again from the unchanged state.
     fn index_insert(
+        &mut self,
+        dir: &mut Record,
+        file_ref: u64,
+        key: &[u8],
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
+        let saved = (dir.buf.clone(), cache.clone(), self.bitmap.clone());
+        match self.index_insert_once(dir, file_ref, key, path, cache) {
+            Err(NtfsWriteError::IndexSplitNeeded(m)) if m.contains(NO_ROOM) => {
+                (dir.buf, *cache, self.bitmap) = saved;
+                let d = self.dir_index(dir)?;
+                if d.root.entries("index")?.len() <= 1
+                    || dir.find(INDEX_ALLOCATION, &I30)?.is_none()
+                {
+                    return Err(NtfsWriteError::IndexSplitNeeded(m));
+                }
+                let template = self.empty_indx_block(d.block);
+                self.push_root_down(dir, &d.root, &template, path, cache)?;
+                self.index_insert_once(dir, file_ref, key, path, cache)
+            }
+            r => r,
+        }
+    }
+
+    fn index_insert_once(
         &mut self,
         dir: &mut Record,
         file_ref: u64,
@@ -755,7 +786,9 @@ impl NtfsWriter {
             }
             None => {
                 if !node.insert(at.off, &ent, usize::MAX) {
-                    return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+                    return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                        "{path} (a node without room for the entry)"
+                    )));
                 }
                 let il = node.index_length() as u32;
                 w32(&mut node.buf, node.h + 8, il);
@@ -815,11 +848,13 @@ impl NtfsWriter {
         w32(&mut empty.buf, empty.h + 8, il);
         self.set_root(dir, &empty, path)?;
         let alloc = attr::non_resident(INDEX_ALLOCATION, &I30, &[0], 0, 0, 0, 0);
-        dir.insert_attr(alloc)
-            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+        dir.insert_attr(alloc).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!("{path} ({NO_ROOM} for $INDEX_ALLOCATION)"))
+        })?;
         let bm = attr::resident(attr::BITMAP, &I30, &[0u8; 8], false, 0);
-        dir.insert_attr(bm)
-            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+        dir.insert_attr(bm).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!("{path} ({NO_ROOM} for $BITMAP)"))
+        })?;
         Ok(())
     }
 
@@ -866,7 +901,9 @@ impl NtfsWriter {
             ));
         }
         if list.len() < 3 {
-            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+            return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} (fewer than 3 entries to split)"
+            )));
         }
         let m = list.len() / 2;
         let upper: Vec<u8> = list[m + 1..].concat();
@@ -891,7 +928,9 @@ impl NtfsWriter {
         if start + upper.len() + upper_end.len() > cap
             || start + lower.len() + lower_end.len() > cap
         {
-            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+            return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} (a half does not fit a block)"
+            )));
         }
         // The median, now pointing at the new block, goes into the parent first (a refusal
         // there leaves nothing changed on disk).
@@ -971,9 +1010,30 @@ impl NtfsWriter {
         let body = root.buf.get(rstart..rend).unwrap_or(&[]).to_vec();
         let bstart = r32(&template.buf, template.h) as usize;
         if bstart + body.len() > template.allocated() {
-            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+            return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} (the root's entries do not fit a block)"
+            )));
         }
+        // The root shrinks to its end entry first: the record then has room for the
+        // allocation and bitmap to grow.
+        let mut new_root = Node {
+            buf: root.buf.get(..rstart).unwrap_or(&[]).to_vec(),
+            h: root.h,
+        };
+        let mut end = vec![0u8; 0x18];
+        w16(&mut end, 8, 0x18);
+        w16(&mut end, 12, index::LAST | index::HAS_SUB);
+        new_root.buf.extend_from_slice(&end);
+        let il = (new_root.buf.len() - new_root.h) as u32;
+        w32(&mut new_root.buf, new_root.h + 4, il);
+        w32(&mut new_root.buf, new_root.h + 8, il);
+        if let Some(f) = new_root.buf.get_mut(new_root.h + 0x0C) {
+            *f = 1;
+        }
+        self.set_root(dir, &new_root, path)?;
         let vcn = self.index_new_block(dir, path)?;
+        let sub_at = new_root.buf.len() - 8;
+        w64(&mut new_root.buf, sub_at, vcn);
         let mut blk = template.clone();
         let s0 = blk.h + bstart;
         if let Some(b) = blk.buf.get_mut(s0..) {
@@ -990,21 +1050,6 @@ impl NtfsWriter {
         }
         w64(&mut blk.buf, 0x10, vcn);
         w64(&mut blk.buf, 0x08, 0);
-        let mut new_root = Node {
-            buf: root.buf.get(..rstart).unwrap_or(&[]).to_vec(),
-            h: root.h,
-        };
-        let mut end = vec![0u8; 0x18];
-        w16(&mut end, 8, 0x18);
-        w16(&mut end, 12, index::LAST | index::HAS_SUB);
-        w64(&mut end, 0x10, vcn);
-        new_root.buf.extend_from_slice(&end);
-        let il = (new_root.buf.len() - new_root.h) as u32;
-        w32(&mut new_root.buf, new_root.h + 4, il);
-        w32(&mut new_root.buf, new_root.h + 8, il);
-        if let Some(f) = new_root.buf.get_mut(new_root.h + 0x0C) {
-            *f = 1;
-        }
         self.set_root(dir, &new_root, path)?;
         cache.insert(vcn, blk);
         Ok(())
@@ -1067,8 +1112,11 @@ impl NtfsWriter {
                     new_size,
                     inst,
                 );
-                dir.replace_attr(&aa, &new)
-                    .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+                dir.replace_attr(&aa, &new).map_err(|_| {
+                    NtfsWriteError::IndexSplitNeeded(format!(
+                        "{path} ({NO_ROOM} for a longer $INDEX_ALLOCATION run list)"
+                    ))
+                })?;
                 blocks
             }
         };
@@ -1084,8 +1132,11 @@ impl NtfsWriter {
             .ok_or_else(|| corrupt(path, "index without $BITMAP"))?;
         let inst = attr::instance(dir, &ba);
         let new = attr::resident(attr::BITMAP, &I30, &bm, false, inst);
-        dir.replace_attr(&ba, &new)
-            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+        dir.replace_attr(&ba, &new).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} ({NO_ROOM} for a longer index $BITMAP)"
+            ))
+        })?;
         Ok(b * d.block / d.vcn_unit)
     }
 
@@ -1095,8 +1146,9 @@ impl NtfsWriter {
             .ok_or_else(|| corrupt(path, "no $INDEX_ROOT"))?;
         let inst = attr::instance(dir, &ra);
         let new = attr::resident(INDEX_ROOT, &I30, &node.buf, false, inst);
-        dir.replace_attr(&ra, &new)
-            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))
+        dir.replace_attr(&ra, &new).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!("{path} ({NO_ROOM} for the index root)"))
+        })
     }
 
     /// Remove the entry of record `rec_no` named `name` from the folder `dir`, in memory.
@@ -1116,11 +1168,8 @@ impl NtfsWriter {
                 format!("no index entry {:?} for record {rec_no}", name_str(name)),
             ));
         }
-        if e.sub.is_some() {
-            return Err(refused(
-                path,
-                "its index entry is in an internal node (removal needs a rebalance)",
-            ));
+        if let Some(sub) = e.sub {
+            return self.index_remove_internal(dir, &d, id, &e, sub, path, cache);
         }
         let mut node = self.node(&d, id, cache)?;
         match id {
@@ -1135,10 +1184,83 @@ impl NtfsWriter {
                 node.remove(&e);
                 let il = node.index_length() as u32;
                 w32(&mut node.buf, node.h + 8, il);
+                node.buf.truncate(node.h + il as usize);
                 self.set_root(dir, &node, path)?;
             }
         }
         Ok(())
+    }
+
+    /// Remove the entry `e` of the internal node `id`: its in-order predecessor (the last entry
+    /// of the rightmost leaf below `sub`) takes its place, keeping `e`'s sub-node. Refused
+    /// when that leaf would become empty or the node has no room for a longer replacement
+    /// (no merge or rebalance).
+    #[allow(clippy::too_many_arguments)]
+    fn index_remove_internal(
+        &self,
+        dir: &mut Record,
+        d: &DirIdx,
+        id: NodeId,
+        e: &Entry,
+        sub: u64,
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
+        let mut vcn = sub;
+        for _ in 0..MAX_DEPTH {
+            let mut leaf = self.read_block(d, vcn, cache)?;
+            let entries = leaf.entries("index")?;
+            let end = entries
+                .last()
+                .copied()
+                .ok_or_else(|| corrupt("index", "node without an end entry"))?;
+            if let Some(next) = end.sub {
+                vcn = next;
+                continue;
+            }
+            if entries.len() <= 2 {
+                return Err(refused(path, "its index block would become empty"));
+            }
+            let pred = entries[entries.len() - 2];
+            let mut rep = leaf
+                .buf
+                .get(pred.off..pred.off + pred.len)
+                .unwrap_or(&[])
+                .to_vec();
+            let rl = rep.len() + 8;
+            rep.resize(rl, 0);
+            w16(&mut rep, 8, rl as u16);
+            let flags = r16(&rep, 12) | index::HAS_SUB;
+            w16(&mut rep, 12, flags);
+            w64(&mut rep, rl - 8, sub);
+            let mut node = self.node(d, id, cache)?;
+            node.remove(e);
+            match id {
+                Some(v) => {
+                    let cap = node.allocated();
+                    if !node.insert(e.off, &rep, cap) {
+                        return Err(refused(
+                            path,
+                            "its index entry is in a full internal node (removal needs a rebalance)",
+                        ));
+                    }
+                    cache.insert(v, node);
+                }
+                None => {
+                    node.insert(e.off, &rep, usize::MAX);
+                    let il = node.index_length() as u32;
+                    w32(&mut node.buf, node.h + 8, il);
+                    node.buf.truncate(node.h + il as usize);
+                    self.set_root(dir, &node, path).map_err(|_| {
+                        refused(path, "the folder's record has no room for the index change")
+                    })?;
+                }
+            }
+            leaf.remove(&pred);
+            cache.insert(vcn, leaf);
+            return Ok(());
+        }
+        Err(corrupt("index", "deeper than 32 levels"))
     }
 
     /// Patch the sizes (and modification times) in every `$I30` entry of `rec_no` named
