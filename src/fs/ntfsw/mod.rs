@@ -20,12 +20,14 @@
 //! Refused before anything is written (typed [`NtfsWriteError`]): BitLocker, a hibernated
 //! Windows (`hiberfil.sys` header `hibr`/`HIBR`/`rstr`, see [`crate::fs::ntfs::hiberfil_header`];
 //! a resumed `wake` header, or a signature in a file shorter than a page, is only a file), the
-//! `$Volume` dirty or chkdsk flags, a `$LogFile` that is not clean (Fast Startup), NTFS versions other than 3.x, a fragmented `$MFT`
-//! (attribute list). Per file: compressed, encrypted, sparse files and reparse points,
-//! attribute lists, mapping pairs that no longer fit the record. Not done (refused by name):
-//! a non-resident `$I30` `$BITMAP` ([`NtfsWriteError::IndexSplitNeeded`]), a `$MFT` run list
-//! that outgrows record 0, removing an
-//! entry from an internal index node or emptying a block.
+//! `$Volume` dirty or chkdsk flags, a `$LogFile` that is not clean (Fast Startup), NTFS
+//! versions other than 3.x, a fragmented `$MFT` (attribute list). Per file: compressed,
+//! encrypted, sparse files and reparse points, attribute lists, mapping pairs that no longer
+//! fit the record. Not done (refused by name): a non-resident `$I30` `$BITMAP` or a folder
+//! record without room for its index to grow even with its root pushed down
+//! ([`NtfsWriteError::IndexSplitNeeded`]), a `$MFT` run list that outgrows record 0, removing
+//! an entry that would empty a leaf block or whose predecessor does not fit its internal node
+//! (no merge or rebalance).
 
 mod attr;
 mod bitmap;
