@@ -40,10 +40,10 @@ pub enum NtfsWriteError {
     #[error("{path}: refusing: {what}")]
     Refused { path: String, what: String },
     #[error(
-        "{0}: index split needed (the folder's index node has no room and this writer splits only leaf blocks)"
+        "{0}: the folder's index cannot grow here (no room for the split in its record, or a non-resident index bitmap)"
     )]
     IndexSplitNeeded(String),
-    #[error("ntfs: $MFT is full (extending $MFT is not supported)")]
+    #[error("ntfs: $MFT is full and could not grow")]
     MftFull,
 }
 

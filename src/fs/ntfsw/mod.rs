@@ -6,21 +6,28 @@
 //! record and in the parent's `$I30` entries), creating a file in an existing folder (a free
 //! record from `$MFT`'s `$BITMAP`, `$STANDARD_INFORMATION` with a sibling's security id,
 //! a Win32 + DOS name pair or one Win32&DOS name, the entries inserted in `$UpCase` collation
-//! order; a full leaf `INDX` block is split, the median going up, and a root that no longer fits
-//! its record is pushed down into a new block), renaming within a folder, backups by copy.
+//! order; a full `INDX` block, leaf or internal, is split, the median going up (splits climb to
+//! the root), and a root that no longer fits
+//! its record is pushed down into a new block, the folder's first `$INDEX_ALLOCATION` and
+//! `$BITMAP` made when it has none), creating folders (missing parents of a created file too:
+//! a directory record with the parent's owner and security id, `$FILE_NAME` flag
+//! DUP_FILE_NAME_INDEX_PRESENT, an empty `$INDEX_ROOT` `$I30` with the volume's index block
+//! size), renaming (within a folder or into another; a folder never into itself), backups by
+//! copy, `$MFT` grown by whole clusters when no record is free.
 //! Records below `$MFTMirr`'s size are written to both `$MFT` and `$MFTMirr`. `$LogFile` and
 //! the `$Volume` flags are never written. [`NtfsWriter::check`] is a consistency checker.
 //!
 //! Refused before anything is written (typed [`NtfsWriteError`]): BitLocker, a hibernated
 //! Windows (`hiberfil.sys` header `hibr`/`HIBR`/`rstr`, see [`crate::fs::ntfs::hiberfil_header`];
-//! a resumed `wake` header is only a file), the `$Volume` dirty or chkdsk flags, a `$LogFile`
-//! that is not clean (Fast Startup), NTFS versions other than 3.x, a fragmented `$MFT`
-//! (attribute list). Per file: compressed, encrypted, sparse files and reparse points,
-//! attribute lists, mapping pairs that no longer fit the record. Not done (refused by name):
-//! splitting a full internal `INDX` block or a full root of a folder without
-//! `$INDEX_ALLOCATION` ([`NtfsWriteError::IndexSplitNeeded`]), extending `$MFT`
-//! ([`NtfsWriteError::MftFull`]), creating folders, renames across folders, removing an
-//! entry from an internal index node or emptying a block.
+//! a resumed `wake` header, or a signature in a file shorter than a page, is only a file), the
+//! `$Volume` dirty or chkdsk flags, a `$LogFile` that is not clean (Fast Startup), NTFS
+//! versions other than 3.x, a fragmented `$MFT` (attribute list). Per file: compressed,
+//! encrypted, sparse files and reparse points, attribute lists, mapping pairs that no longer
+//! fit the record. Not done (refused by name): a non-resident `$I30` `$BITMAP` or a folder
+//! record without room for its index to grow even with its root pushed down
+//! ([`NtfsWriteError::IndexSplitNeeded`]), a `$MFT` run list that outgrows record 0, removing
+//! an entry that would empty a leaf block or whose predecessor does not fit its internal node
+//! (no merge or rebalance).
 
 mod attr;
 mod bitmap;
@@ -58,6 +65,10 @@ pub const MAX_READ: u64 = 1 << 30;
 const MAX_DEPTH: usize = 32;
 /// The root folder's record.
 pub const ROOT: u64 = 5;
+/// What an index refusal for want of room in the folder's record says.
+const NO_ROOM: &str = "no room in the folder's record";
+/// Records added to a full `$MFT` at a time (rounded up to whole clusters).
+const MFT_GROW: u64 = 64;
 /// The first record that may be given to a new file (16..23 are reserved).
 const FIRST_USER: u64 = 24;
 /// FILE_ATTRIBUTE_ARCHIVE.
@@ -67,11 +78,23 @@ const SI_SPARSE: u32 = 0x200;
 const SI_REPARSE: u32 = 0x400;
 const SI_COMPRESSED: u32 = 0x800;
 const SI_ENCRYPTED: u32 = 0x4000;
+/// `$FILE_NAME` flag of a folder: FILE_ATTR_DUP_FILE_NAME_INDEX_PRESENT.
+const DUP_I30_INDEX_PRESENT: u32 = 0x1000_0000;
 /// Difference between the NT epoch (1601) and the Unix epoch, in seconds.
 const NT_EPOCH: i64 = 11_644_473_600;
 
 /// One index node being changed: the root (in the folder's record) or a block by VCN.
 type Blocks = BTreeMap<u64, Node>;
+
+/// What [`NtfsWriter::create_node`] makes.
+#[derive(Clone, Copy)]
+enum New<'a> {
+    File {
+        data: &'a [u8],
+        si_from: Option<&'a [u8]>,
+    },
+    Dir,
+}
 
 /// A folder's `$I30` index as found in its record.
 struct DirIdx {
@@ -358,11 +381,11 @@ impl NtfsWriter {
             )
         };
         let h = hiberfil_header(&head, len);
+        // A signature in a file shorter than one page is no image Windows could resume from
+        // (GEN-5 warns about it): only the file, as for a resumed one.
         match h.state {
-            HiberState::Hibernated | HiberState::Truncated => {
-                Err(NtfsWriteError::Hibernated(h.describe()))
-            }
-            HiberState::Resumed | HiberState::NotHibernated => Ok(()),
+            HiberState::Hibernated => Err(NtfsWriteError::Hibernated(h.describe())),
+            HiberState::Truncated | HiberState::Resumed | HiberState::NotHibernated => Ok(()),
         }
     }
 
@@ -659,20 +682,21 @@ impl NtfsWriter {
         name: &[u16],
         cache: &Blocks,
     ) -> Result<(NodeId, Entry, bool), NtfsWriteError> {
-        self.locate_with_parent(d, name, cache)
+        self.locate_with_path(d, name, cache)
             .map(|(id, e, found, _)| (id, e, found))
     }
 
-    /// [`Self::locate`], also giving the parent node and the entry whose sub-node was taken.
+    /// [`Self::locate`], also giving the path down to the node: each ancestor node and the
+    /// entry whose sub-node was taken, root first.
     #[allow(clippy::type_complexity)]
-    fn locate_with_parent(
+    fn locate_with_path(
         &self,
         d: &DirIdx,
         name: &[u16],
         cache: &Blocks,
-    ) -> Result<(NodeId, Entry, bool, Option<(NodeId, Entry)>), NtfsWriteError> {
+    ) -> Result<(NodeId, Entry, bool, Vec<(NodeId, Entry)>), NtfsWriteError> {
         let mut id: NodeId = None;
-        let mut parent = None;
+        let mut path = Vec::new();
         for _ in 0..MAX_DEPTH {
             let node = self.node(d, id, cache)?;
             let mut stop = None;
@@ -683,7 +707,7 @@ impl NtfsWriter {
                 }
                 let (n, _) = node.name(&e);
                 match self.upcase.collate(name, &n) {
-                    Ordering::Equal => return Ok((id, e, true, parent)),
+                    Ordering::Equal => return Ok((id, e, true, path)),
                     Ordering::Less => {
                         stop = Some(e);
                         break;
@@ -693,9 +717,9 @@ impl NtfsWriter {
             }
             let e = stop.ok_or_else(|| corrupt("index", "node without an end entry"))?;
             match e.sub {
-                None => return Ok((id, e, false, parent)),
+                None => return Ok((id, e, false, path)),
                 Some(v) => {
-                    parent = Some((id, e));
+                    path.push((id, e));
                     id = Some(v);
                 }
             }
@@ -704,7 +728,36 @@ impl NtfsWriter {
     }
 
     /// Insert an entry for `key` (a `$FILE_NAME` value) into the folder `dir`, in memory.
+    /// When the folder's record has no room for its index to grow while the root holds
+    /// entries, the root is first pushed down into a block (freeing the record) and the
+    /// insertion done again from the unchanged state.
     fn index_insert(
+        &mut self,
+        dir: &mut Record,
+        file_ref: u64,
+        key: &[u8],
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
+        let saved = (dir.buf.clone(), cache.clone(), self.bitmap.clone());
+        match self.index_insert_once(dir, file_ref, key, path, cache) {
+            Err(NtfsWriteError::IndexSplitNeeded(m)) if m.contains(NO_ROOM) => {
+                (dir.buf, *cache, self.bitmap) = saved;
+                let d = self.dir_index(dir)?;
+                if d.root.entries("index")?.len() <= 1
+                    || dir.find(INDEX_ALLOCATION, &I30)?.is_none()
+                {
+                    return Err(NtfsWriteError::IndexSplitNeeded(m));
+                }
+                let template = self.empty_indx_block(d.block);
+                self.push_root_down(dir, &d.root, &template, path, cache)?;
+                self.index_insert_once(dir, file_ref, key, path, cache)
+            }
+            r => r,
+        }
+    }
+
+    fn index_insert_once(
         &mut self,
         dir: &mut Record,
         file_ref: u64,
@@ -719,7 +772,7 @@ impl NtfsWriter {
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect();
-        let (id, at, found, parent) = self.locate_with_parent(&d, &name, cache)?;
+        let (id, at, found, ancestors) = self.locate_with_path(&d, &name, cache)?;
         if found {
             return Err(NtfsWriteError::AlreadyExists(path.into()));
         }
@@ -729,36 +782,99 @@ impl NtfsWriter {
             Some(vcn) => {
                 let cap = node.allocated();
                 if !node.insert(at.off, &ent, cap) {
-                    let parent =
-                        parent.ok_or_else(|| corrupt(path, "index block without parent"))?;
-                    return self.split_leaf(dir, vcn, node, at.off, &ent, parent, path, cache);
+                    return self.split_block(dir, vcn, node, at.off, &ent, &ancestors, path, cache);
                 }
                 cache.insert(vcn, node);
             }
             None => {
                 if !node.insert(at.off, &ent, usize::MAX) {
-                    return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+                    return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                        "{path} (a node without room for the entry)"
+                    )));
                 }
                 let il = node.index_length() as u32;
                 w32(&mut node.buf, node.h + 8, il);
-                self.set_root(dir, &node, path)?;
+                if self.set_root(dir, &node, path).is_err() {
+                    // The root no longer fits the record: its entries move into a new block.
+                    if dir.find(INDEX_ALLOCATION, &I30)?.is_none() {
+                        self.add_index_allocation(dir, &node, path)?;
+                    }
+                    let template = self.empty_indx_block(d.block);
+                    self.push_root_down(dir, &node, &template, path, cache)?;
+                }
             }
         }
         Ok(())
     }
 
-    /// Split the full leaf block `vcn` while inserting `ent` at `at`: the lower half moves to a
-    /// new block, the median goes up into the parent (pointing at the new block), the upper
-    /// half stays. The parent must have room (no recursive split, no new root level).
+    /// An empty `INDX` block of `size` bytes (VCN 0, a leaf holding only the end entry), laid
+    /// out as Windows and mkntfs do: the update sequence array at 0x28, entries after it.
+    fn empty_indx_block(&self, size: u64) -> Node {
+        let size = size as usize;
+        let usa_count = size / record::STRIDE + 1;
+        let first = align8(0x28 + 2 * usa_count);
+        let mut b = vec![0u8; size];
+        b[..4].copy_from_slice(b"INDX");
+        w16(&mut b, 4, 0x28);
+        w16(&mut b, 6, usa_count as u16);
+        w16(&mut b, 0x28, 1);
+        let eo = first - 0x18;
+        w32(&mut b, 0x18, eo as u32);
+        w32(&mut b, 0x1C, (eo + 0x10) as u32);
+        w32(&mut b, 0x20, (size - 0x18) as u32);
+        w16(&mut b, first + 8, 0x10);
+        w16(&mut b, first + 12, index::LAST);
+        Node { buf: b, h: 0x18 }
+    }
+
+    /// Give a folder whose index is only its root an empty `$INDEX_ALLOCATION` and `$BITMAP`
+    /// named `$I30` (grown by [`Self::index_new_block`]). The root is first emptied in memory to
+    /// make room; the caller then replaces it with `root` pushed down.
+    fn add_index_allocation(
+        &mut self,
+        dir: &mut Record,
+        root: &Node,
+        path: &str,
+    ) -> Result<(), NtfsWriteError> {
+        let start = r32(&root.buf, root.h) as usize;
+        let mut empty = Node {
+            buf: root.buf.get(..root.h + start).unwrap_or(&[]).to_vec(),
+            h: root.h,
+        };
+        let mut end = vec![0u8; 0x10];
+        w16(&mut end, 8, 0x10);
+        w16(&mut end, 12, index::LAST);
+        empty.buf.extend_from_slice(&end);
+        let il = (empty.buf.len() - empty.h) as u32;
+        w32(&mut empty.buf, empty.h + 4, il);
+        w32(&mut empty.buf, empty.h + 8, il);
+        self.set_root(dir, &empty, path)?;
+        let alloc = attr::non_resident(INDEX_ALLOCATION, &I30, &[0], 0, 0, 0, 0);
+        dir.insert_attr(alloc).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!("{path} ({NO_ROOM} for $INDEX_ALLOCATION)"))
+        })?;
+        let bm = attr::resident(attr::BITMAP, &I30, &[0u8; 8], false, 0);
+        dir.insert_attr(bm).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!("{path} ({NO_ROOM} for $BITMAP)"))
+        })?;
+        Ok(())
+    }
+
+    /// Split the full block `vcn` (a leaf or an internal node) while inserting `ent` at `at`:
+    /// the lower half moves to a new block, the median goes up into the parent (pointing at
+    /// the new block), the upper half stays. A full parent block is split the same way, up to
+    /// the root; a root that no longer fits its record is pushed down into a new block (the
+    /// tree grows a level). In an internal node the new block's end entry takes the median's
+    /// old sub-node.
     #[allow(clippy::too_many_arguments)]
-    fn split_leaf(
+    fn split_block(
         &mut self,
         dir: &mut Record,
         vcn: u64,
         leaf: Node,
         at: usize,
         ent: &[u8],
-        parent: (NodeId, Entry),
+        ancestors: &[(NodeId, Entry)],
         path: &str,
         cache: &mut Blocks,
     ) -> Result<(), NtfsWriteError> {
@@ -773,43 +889,78 @@ impl NtfsWriter {
                 end = Some(e);
                 break;
             }
-            if e.sub.is_some() {
-                return Err(corrupt(&what, "a leaf entry with a sub-node"));
-            }
             list.push(leaf.buf.get(e.off..e.off + e.len).unwrap_or(&[]).to_vec());
         }
         let end = end.ok_or_else(|| corrupt(&what, "no end entry"))?;
-        if list.len() < 3 || end.sub.is_some() {
-            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+        let internal = end.sub.is_some();
+        if list
+            .iter()
+            .any(|e| (r16(e, 12) & index::HAS_SUB != 0) != internal)
+        {
+            return Err(corrupt(
+                &what,
+                "entries with and without sub-nodes in one node",
+            ));
+        }
+        if list.len() < 3 {
+            return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} (fewer than 3 entries to split)"
+            )));
         }
         let m = list.len() / 2;
         let upper: Vec<u8> = list[m + 1..].concat();
         let lower: Vec<u8> = list[..m].concat();
         let mut median = list[m].clone();
+        let upper_end = leaf
+            .buf
+            .get(end.off..end.off + end.len)
+            .unwrap_or(&[])
+            .to_vec();
+        let lower_end = if internal {
+            let mut e = vec![0u8; 0x18];
+            w16(&mut e, 8, 0x18);
+            w16(&mut e, 12, index::LAST | index::HAS_SUB);
+            w64(&mut e, 0x10, r64(&median, median.len() - 8));
+            e
+        } else {
+            upper_end.clone()
+        };
         let cap = leaf.allocated();
         let start = r32(&leaf.buf, leaf.h) as usize;
-        if start + upper.len() + 0x10 > cap || start + lower.len() + 0x10 > cap {
-            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+        if start + upper.len() + upper_end.len() > cap
+            || start + lower.len() + lower_end.len() > cap
+        {
+            return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} (a half does not fit a block)"
+            )));
         }
         // The median, now pointing at the new block, goes into the parent first (a refusal
-        // there leaves nothing changed).
+        // there leaves nothing changed on disk).
         let new_vcn = self.index_new_block(dir, path)?;
-        let mlen = median.len() + 8;
-        median.resize(mlen, 0);
-        w16(&mut median, 8, mlen as u16);
-        let flags = r16(&median, 12) | index::HAS_SUB;
-        w16(&mut median, 12, flags);
-        w64(&mut median, mlen - 8, new_vcn);
+        if internal {
+            let ml = median.len();
+            w64(&mut median, ml - 8, new_vcn);
+        } else {
+            let mlen = median.len() + 8;
+            median.resize(mlen, 0);
+            w16(&mut median, 8, mlen as u16);
+            let flags = r16(&median, 12) | index::HAS_SUB;
+            w16(&mut median, 12, flags);
+            w64(&mut median, mlen - 8, new_vcn);
+        }
         let d = self.dir_index(dir)?;
-        let (pid, pe) = parent;
+        let (&(pid, pe), above) = ancestors
+            .split_last()
+            .ok_or_else(|| corrupt(path, "index block without parent"))?;
         let mut pnode = self.node(&d, pid, cache)?;
         match pid {
             Some(pv) => {
                 let pcap = pnode.allocated();
-                if !pnode.insert(pe.off, &median, pcap) {
-                    return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+                if pnode.insert(pe.off, &median, pcap) {
+                    cache.insert(pv, pnode);
+                } else {
+                    self.split_block(dir, pv, pnode, pe.off, &median, above, path, cache)?;
                 }
-                cache.insert(pv, pnode);
             }
             None => {
                 pnode.insert(pe.off, &median, usize::MAX);
@@ -820,12 +971,9 @@ impl NtfsWriter {
                 }
             }
         }
-        let fill = |node: &mut Node, body: &[u8]| {
+        let fill = |node: &mut Node, body: &[u8], last: &[u8]| {
             let s0 = node.h + start;
-            let mut last = vec![0u8; 0x10];
-            w16(&mut last, 8, 0x10);
-            w16(&mut last, 12, index::LAST);
-            let total = body.len() + 0x10;
+            let total = body.len() + last.len();
             if let Some(b) = node.buf.get_mut(s0..) {
                 b.fill(0);
             }
@@ -833,14 +981,14 @@ impl NtfsWriter {
                 b.copy_from_slice(body);
             }
             if let Some(b) = node.buf.get_mut(s0 + body.len()..s0 + total) {
-                b.copy_from_slice(&last);
+                b.copy_from_slice(last);
             }
             w32(&mut node.buf, node.h + 4, (start + total) as u32);
         };
         let mut old = leaf;
         let mut new = old.clone();
-        fill(&mut old, &upper);
-        fill(&mut new, &lower);
+        fill(&mut old, &upper, &upper_end);
+        fill(&mut new, &lower, &lower_end);
         w64(&mut new.buf, 0x10, new_vcn);
         w64(&mut new.buf, 0x08, 0);
         cache.insert(vcn, old);
@@ -864,9 +1012,30 @@ impl NtfsWriter {
         let body = root.buf.get(rstart..rend).unwrap_or(&[]).to_vec();
         let bstart = r32(&template.buf, template.h) as usize;
         if bstart + body.len() > template.allocated() {
-            return Err(NtfsWriteError::IndexSplitNeeded(path.into()));
+            return Err(NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} (the root's entries do not fit a block)"
+            )));
         }
+        // The root shrinks to its end entry first: the record then has room for the
+        // allocation and bitmap to grow.
+        let mut new_root = Node {
+            buf: root.buf.get(..rstart).unwrap_or(&[]).to_vec(),
+            h: root.h,
+        };
+        let mut end = vec![0u8; 0x18];
+        w16(&mut end, 8, 0x18);
+        w16(&mut end, 12, index::LAST | index::HAS_SUB);
+        new_root.buf.extend_from_slice(&end);
+        let il = (new_root.buf.len() - new_root.h) as u32;
+        w32(&mut new_root.buf, new_root.h + 4, il);
+        w32(&mut new_root.buf, new_root.h + 8, il);
+        if let Some(f) = new_root.buf.get_mut(new_root.h + 0x0C) {
+            *f = 1;
+        }
+        self.set_root(dir, &new_root, path)?;
         let vcn = self.index_new_block(dir, path)?;
+        let sub_at = new_root.buf.len() - 8;
+        w64(&mut new_root.buf, sub_at, vcn);
         let mut blk = template.clone();
         let s0 = blk.h + bstart;
         if let Some(b) = blk.buf.get_mut(s0..) {
@@ -876,26 +1045,13 @@ impl NtfsWriter {
             b.copy_from_slice(&body);
         }
         w32(&mut blk.buf, blk.h + 4, (bstart + body.len()) as u32);
+        // The block is internal when the root was (its entries carry sub-nodes).
+        let internal = root.buf.get(root.h + 0x0C).copied().unwrap_or(0) & 1;
         if let Some(f) = blk.buf.get_mut(blk.h + 0x0C) {
-            *f = 1;
+            *f = internal;
         }
         w64(&mut blk.buf, 0x10, vcn);
         w64(&mut blk.buf, 0x08, 0);
-        let mut new_root = Node {
-            buf: root.buf.get(..rstart).unwrap_or(&[]).to_vec(),
-            h: root.h,
-        };
-        let mut end = vec![0u8; 0x18];
-        w16(&mut end, 8, 0x18);
-        w16(&mut end, 12, index::LAST | index::HAS_SUB);
-        w64(&mut end, 0x10, vcn);
-        new_root.buf.extend_from_slice(&end);
-        let il = (new_root.buf.len() - new_root.h) as u32;
-        w32(&mut new_root.buf, new_root.h + 4, il);
-        w32(&mut new_root.buf, new_root.h + 8, il);
-        if let Some(f) = new_root.buf.get_mut(new_root.h + 0x0C) {
-            *f = 1;
-        }
         self.set_root(dir, &new_root, path)?;
         cache.insert(vcn, blk);
         Ok(())
@@ -958,8 +1114,11 @@ impl NtfsWriter {
                     new_size,
                     inst,
                 );
-                dir.replace_attr(&aa, &new)
-                    .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+                dir.replace_attr(&aa, &new).map_err(|_| {
+                    NtfsWriteError::IndexSplitNeeded(format!(
+                        "{path} ({NO_ROOM} for a longer $INDEX_ALLOCATION run list)"
+                    ))
+                })?;
                 blocks
             }
         };
@@ -975,8 +1134,11 @@ impl NtfsWriter {
             .ok_or_else(|| corrupt(path, "index without $BITMAP"))?;
         let inst = attr::instance(dir, &ba);
         let new = attr::resident(attr::BITMAP, &I30, &bm, false, inst);
-        dir.replace_attr(&ba, &new)
-            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))?;
+        dir.replace_attr(&ba, &new).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!(
+                "{path} ({NO_ROOM} for a longer index $BITMAP)"
+            ))
+        })?;
         Ok(b * d.block / d.vcn_unit)
     }
 
@@ -986,8 +1148,9 @@ impl NtfsWriter {
             .ok_or_else(|| corrupt(path, "no $INDEX_ROOT"))?;
         let inst = attr::instance(dir, &ra);
         let new = attr::resident(INDEX_ROOT, &I30, &node.buf, false, inst);
-        dir.replace_attr(&ra, &new)
-            .map_err(|_| NtfsWriteError::IndexSplitNeeded(path.into()))
+        dir.replace_attr(&ra, &new).map_err(|_| {
+            NtfsWriteError::IndexSplitNeeded(format!("{path} ({NO_ROOM} for the index root)"))
+        })
     }
 
     /// Remove the entry of record `rec_no` named `name` from the folder `dir`, in memory.
@@ -1007,11 +1170,8 @@ impl NtfsWriter {
                 format!("no index entry {:?} for record {rec_no}", name_str(name)),
             ));
         }
-        if e.sub.is_some() {
-            return Err(refused(
-                path,
-                "its index entry is in an internal node (removal needs a rebalance)",
-            ));
+        if let Some(sub) = e.sub {
+            return self.index_remove_internal(dir, &d, id, &e, sub, path, cache);
         }
         let mut node = self.node(&d, id, cache)?;
         match id {
@@ -1026,10 +1186,83 @@ impl NtfsWriter {
                 node.remove(&e);
                 let il = node.index_length() as u32;
                 w32(&mut node.buf, node.h + 8, il);
+                node.buf.truncate(node.h + il as usize);
                 self.set_root(dir, &node, path)?;
             }
         }
         Ok(())
+    }
+
+    /// Remove the entry `e` of the internal node `id`: its in-order predecessor (the last entry
+    /// of the rightmost leaf below `sub`) takes its place, keeping `e`'s sub-node. Refused
+    /// when that leaf would become empty or the node has no room for a longer replacement
+    /// (no merge or rebalance).
+    #[allow(clippy::too_many_arguments)]
+    fn index_remove_internal(
+        &self,
+        dir: &mut Record,
+        d: &DirIdx,
+        id: NodeId,
+        e: &Entry,
+        sub: u64,
+        path: &str,
+        cache: &mut Blocks,
+    ) -> Result<(), NtfsWriteError> {
+        let mut vcn = sub;
+        for _ in 0..MAX_DEPTH {
+            let mut leaf = self.read_block(d, vcn, cache)?;
+            let entries = leaf.entries("index")?;
+            let end = entries
+                .last()
+                .copied()
+                .ok_or_else(|| corrupt("index", "node without an end entry"))?;
+            if let Some(next) = end.sub {
+                vcn = next;
+                continue;
+            }
+            if entries.len() <= 2 {
+                return Err(refused(path, "its index block would become empty"));
+            }
+            let pred = entries[entries.len() - 2];
+            let mut rep = leaf
+                .buf
+                .get(pred.off..pred.off + pred.len)
+                .unwrap_or(&[])
+                .to_vec();
+            let rl = rep.len() + 8;
+            rep.resize(rl, 0);
+            w16(&mut rep, 8, rl as u16);
+            let flags = r16(&rep, 12) | index::HAS_SUB;
+            w16(&mut rep, 12, flags);
+            w64(&mut rep, rl - 8, sub);
+            let mut node = self.node(d, id, cache)?;
+            node.remove(e);
+            match id {
+                Some(v) => {
+                    let cap = node.allocated();
+                    if !node.insert(e.off, &rep, cap) {
+                        return Err(refused(
+                            path,
+                            "its index entry is in a full internal node (removal needs a rebalance)",
+                        ));
+                    }
+                    cache.insert(v, node);
+                }
+                None => {
+                    node.insert(e.off, &rep, usize::MAX);
+                    let il = node.index_length() as u32;
+                    w32(&mut node.buf, node.h + 8, il);
+                    node.buf.truncate(node.h + il as usize);
+                    self.set_root(dir, &node, path).map_err(|_| {
+                        refused(path, "the folder's record has no room for the index change")
+                    })?;
+                }
+            }
+            leaf.remove(&pred);
+            cache.insert(vcn, leaf);
+            return Ok(());
+        }
+        Err(corrupt("index", "deeper than 32 levels"))
     }
 
     /// Patch the sizes (and modification times) in every `$I30` entry of `rec_no` named
@@ -1100,6 +1333,35 @@ impl NtfsWriter {
             cur = next;
         }
         Ok((cur, parent))
+    }
+
+    /// The shape of the `$I30` index of the folder `path`: (levels including the root, entries
+    /// in the root besides its end entry, `INDX` blocks in use). For tests and diagnostics.
+    pub fn index_shape(&self, path: &str) -> Result<(usize, usize, usize), NtfsWriteError> {
+        let (rec, _) = self.lookup(path)?;
+        let d = self.dir_index(&rec)?;
+        let cache = Blocks::new();
+        let root_entries = d.root.entries("index")?.len() - 1;
+        let (mut depth, mut blocks) = (0usize, 0usize);
+        let mut level: Vec<NodeId> = vec![None];
+        while !level.is_empty() {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(corrupt(path, "index deeper than 32 levels"));
+            }
+            let mut next = Vec::new();
+            for id in level {
+                blocks += usize::from(id.is_some());
+                let node = self.node(&d, id, &cache)?;
+                next.extend(
+                    node.entries("index")?
+                        .iter()
+                        .filter_map(|e| e.sub.map(Some)),
+                );
+            }
+            level = next;
+        }
+        Ok((depth, root_entries, blocks))
     }
 
     /// Whether anything exists at `path`.
@@ -1331,6 +1593,7 @@ impl NtfsWriter {
         } else {
             format!("{dir}/{backup}")
         };
+        self.ensure_free_record()?;
         self.transact(|w| w.create_inner(&bpath, &old, Some(&si)))?;
         self.replace_file(path, data)
     }
@@ -1339,6 +1602,7 @@ impl NtfsWriter {
 
     /// Create the regular file `path` (its folder must exist) holding `data`.
     pub fn create_file(&mut self, path: &str, data: &[u8]) -> Result<(), NtfsWriteError> {
+        self.ensure_free_record()?;
         self.transact(|w| w.create_inner(path, data, None))
     }
 
@@ -1404,12 +1668,39 @@ impl NtfsWriter {
         Ok(r32(dir.value(&si), 0x34))
     }
 
+    /// Create the folder `path` (its parent must exist; an existing `path` is an error).
+    pub fn create_dir(&mut self, path: &str) -> Result<(), NtfsWriteError> {
+        self.ensure_free_record()?;
+        self.transact(|w| w.create_node(path, New::Dir))
+    }
+
+    /// Create every missing folder of `path` (an existing folder is kept).
+    pub fn create_dir_all(&mut self, path: &str) -> Result<(), NtfsWriteError> {
+        let mut cur = String::new();
+        for c in components(path)? {
+            cur.push('/');
+            cur.push_str(&name_str(&c));
+            match self.lookup(&cur) {
+                Ok((r, _)) if r.is_dir() => {}
+                Ok(_) => return Err(NtfsWriteError::NotADirectory(cur)),
+                Err(NtfsWriteError::NotFound(_)) => self.create_dir(&cur)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     fn create_inner(
         &mut self,
         path: &str,
         data: &[u8],
         si_from: Option<&[u8]>,
     ) -> Result<(), NtfsWriteError> {
+        self.create_node(path, New::File { data, si_from })
+    }
+
+    /// Create a file or an empty folder at `path` in an existing folder.
+    fn create_node(&mut self, path: &str, new: New) -> Result<(), NtfsWriteError> {
         let comps = components(path)?;
         let name = comps
             .last()
@@ -1417,15 +1708,7 @@ impl NtfsWriter {
             .clone();
         check_name(&name)?;
         let (folder, _) = crate::fs::write::split_path(path);
-        let (mut dir, _) = match self.lookup(folder) {
-            Ok(d) => d,
-            Err(NtfsWriteError::NotFound(_)) => {
-                return Err(NtfsWriteError::Unsupported(format!(
-                    "{path}: creating folders"
-                )));
-            }
-            Err(e) => return Err(e),
-        };
+        let (mut dir, _) = self.lookup(folder)?;
         if !dir.is_dir() {
             return Err(NtfsWriteError::NotADirectory(folder.into()));
         }
@@ -1435,21 +1718,44 @@ impl NtfsWriter {
         let names = self.names_for(&dir, &name)?;
         let now = self.now();
         let mut si = vec![0u8; 0x48];
-        match si_from {
-            Some(s) => {
+        match new {
+            New::File {
+                si_from: Some(s), ..
+            } => {
                 let n = s.len().min(0x48);
                 si[..n].copy_from_slice(&s[..n]);
                 w64(&mut si, 0x18, now);
                 w64(&mut si, 0x38, 0);
                 w64(&mut si, 0x40, 0);
             }
-            None => {
+            New::File { si_from: None, .. } => {
                 for o in [0, 8, 0x10, 0x18] {
                     w64(&mut si, o, now);
                 }
                 w32(&mut si, 0x20, ARCHIVE);
                 let sid = self.sibling_security_id(&dir)?;
                 w32(&mut si, 0x34, sid);
+            }
+            New::Dir => {
+                // A folder gets its parent's owner and security id (what inheritance gives a
+                // folder made in it); Windows sets no file attribute on a new folder.
+                for o in [0, 8, 0x10, 0x18] {
+                    w64(&mut si, o, now);
+                }
+                let psi = dir
+                    .find(STANDARD_INFORMATION, &[])?
+                    .map(|a| dir.value(&a).to_vec())
+                    .ok_or_else(|| corrupt(folder, "no $STANDARD_INFORMATION"))?;
+                if psi.len() >= 0x38 {
+                    w32(&mut si, 0x30, r32(&psi, 0x30));
+                    w32(&mut si, 0x34, r32(&psi, 0x34));
+                }
+                // A parent with its own $SECURITY_DESCRIPTOR (mkntfs's root: an NTFS 1.2
+                // $STANDARD_INFORMATION) has no id to share: a sibling's, as for files.
+                if r32(&si, 0x34) == 0 {
+                    let sid = self.sibling_security_id(&dir)?;
+                    w32(&mut si, 0x34, sid);
+                }
             }
         }
         let times = Times {
@@ -1458,7 +1764,10 @@ impl NtfsWriter {
             mft_change: r64(&si, 0x10),
             access: r64(&si, 0x18),
         };
-        let fattrs = r32(&si, 0x20);
+        let fattrs = match new {
+            New::File { .. } => r32(&si, 0x20),
+            New::Dir => r32(&si, 0x20) | DUP_I30_INDEX_PRESENT,
+        };
 
         // A free record.
         let no = self
@@ -1480,7 +1789,7 @@ impl NtfsWriter {
         rec.insert_attr(attr::resident(STANDARD_INFORMATION, &[], &si, false, 0))?;
         let pref = dir.no | (u64::from(dir.seq()) << 48);
         let fref = no | (u64::from(seq) << 48);
-        // Sizes are patched in once $DATA is planned.
+        // Sizes are patched in once $DATA is planned (a folder's stay 0).
         let mut keys = Vec::new();
         for (ns, n) in &names {
             let key = index::file_name(pref, times, 0, 0, fattrs, *ns, n);
@@ -1488,28 +1797,183 @@ impl NtfsWriter {
             keys.push(key);
         }
         w16(&mut rec.buf, 0x12, names.len() as u16);
-        let (dattr, _, runs, alloc) = self.plan_data(&rec, None, data, path)?;
-        rec.insert_attr(dattr)?;
-        for a in rec.attrs()? {
-            if a.ty == FILE_NAME {
-                let v = rec.value_mut(&a);
-                w64(v, 0x28, alloc);
-                w64(v, 0x30, data.len() as u64);
+        let mut data_out = None;
+        match new {
+            New::File { data, .. } => {
+                let (dattr, _, runs, alloc) = self.plan_data(&rec, None, data, path)?;
+                rec.insert_attr(dattr)?;
+                for a in rec.attrs()? {
+                    if a.ty == FILE_NAME {
+                        let v = rec.value_mut(&a);
+                        w64(v, 0x28, alloc);
+                        w64(v, 0x30, data.len() as u64);
+                    }
+                }
+                for key in &mut keys {
+                    w64(key, 0x28, alloc);
+                    w64(key, 0x30, data.len() as u64);
+                }
+                data_out = runs.map(|r| (r, data));
+            }
+            New::Dir => {
+                let root = self.empty_index_root(&dir)?;
+                rec.insert_attr(attr::resident(INDEX_ROOT, &I30, &root, false, 0))?;
+                let flags = rec.flags() | record::IS_DIR;
+                w16(&mut rec.buf, 0x16, flags);
             }
         }
         let mut cache = Blocks::new();
-        for key in &mut keys {
-            w64(key, 0x28, alloc);
-            w64(key, 0x30, data.len() as u64);
+        for key in &keys {
             self.index_insert(&mut dir, fref, key, path, &mut cache)?;
         }
         self.mft_bitmap.set(no, true);
-        if let Some(runs) = &runs {
+        if let Some((runs, data)) = &data_out {
             self.write_data(runs, data)?;
         }
         self.write_record(&mut rec)?;
         self.write_bitmaps()?;
         self.commit_parents(vec![(dir, cache)])
+    }
+
+    /// The `$INDEX_ROOT` value of an empty `$I30` index: the parent folder's index parameters
+    /// (file-name type, filename collation, block size, clusters per block), then an index
+    /// header (small index) holding only the end entry.
+    fn empty_index_root(&self, parent: &Record) -> Result<Vec<u8>, NtfsWriteError> {
+        let d = self.dir_index(parent)?;
+        let mut v = vec![0u8; 0x30];
+        w32(&mut v, 0, FILE_NAME);
+        w32(&mut v, 4, 1);
+        w32(&mut v, 8, d.block as u32);
+        let cpb = if d.block >= self.cs() {
+            d.block / self.cs()
+        } else {
+            d.block / 512
+        };
+        v[12] = cpb as u8;
+        w32(&mut v, 0x10, 0x10);
+        w32(&mut v, 0x14, 0x20);
+        w32(&mut v, 0x18, 0x20);
+        w16(&mut v, 0x28, 0x10);
+        w16(&mut v, 0x2C, index::LAST);
+        Ok(v)
+    }
+
+    /// Make sure `$MFT` has a free record for a new file or folder: when every record is in
+    /// use, `$MFT` grows (see [`Self::grow_mft`]). Outside any transaction: the growth is
+    /// written at once and stays (a consistent, larger `$MFT`) whatever follows.
+    fn ensure_free_record(&mut self) -> Result<(), NtfsWriteError> {
+        if self.mft_bitmap.first_free(FIRST_USER).is_some() {
+            return Ok(());
+        }
+        self.transact(|w| w.grow_mft())
+    }
+
+    /// Extend `$MFT` by [`MFT_GROW`] records (whole clusters): clusters from `$Bitmap` appended
+    /// to its `$DATA` run list (preferably right after it), `$MFT:$BITMAP` grown to cover them
+    /// (its allocation extended when needed), the new records formatted as free `FILE`
+    /// records, record 0 rewritten (and its `$MFTMirr` copy). Refused when the run list no
+    /// longer fits record 0 (Windows would need an attribute list).
+    fn grow_mft(&mut self) -> Result<(), NtfsWriteError> {
+        let rs = self.boot.record_size;
+        let cs = self.cs();
+        let mut r0 = self.read_record(0)?;
+        let da = r0
+            .find(DATA, &[])?
+            .ok_or_else(|| corrupt("$MFT", "no $DATA"))?;
+        let nr = attr::nonres(&r0, &da);
+        let add = (MFT_GROW * rs).div_ceil(cs) * cs;
+        let new_data = self.mft_records * rs + add;
+        let new_records = new_data / rs;
+        let mut runs = self.mft_runs.clone();
+        let have = runlist::clusters(&runs) * cs;
+        if new_data > have {
+            let need = (new_data - have).div_ceil(cs);
+            let hint = runs
+                .last()
+                .and_then(|r| r.lcn.map(|l| l + r.len))
+                .unwrap_or(0);
+            let got = self
+                .bitmap
+                .alloc(need, hint)
+                .ok_or_else(|| NtfsWriteError::NoSpace(format!("$MFT: {need} clusters")))?;
+            for (l, n) in got {
+                runlist::push(&mut runs, l, n);
+            }
+        }
+        let clusters = runlist::clusters(&runs);
+        let pairs = runlist::encode(&runs);
+        let inst = attr::instance(&r0, &da);
+        let new_attr =
+            attr::non_resident(DATA, &[], &pairs, clusters, clusters * cs, new_data, inst);
+        let too_big = |_| {
+            NtfsWriteError::Unsupported(
+                "$MFT: its run list no longer fits record 0 (an attribute list would be needed)"
+                    .into(),
+            )
+        };
+        r0.replace_attr(&da, &new_attr).map_err(too_big)?;
+        let _ = nr;
+
+        // $MFT:$BITMAP: 8-byte multiples, as Windows keeps it.
+        let ba = r0
+            .find(attr::BITMAP, &[])?
+            .filter(|a| a.nonres)
+            .ok_or_else(|| corrupt("$MFT", "no non-resident $BITMAP"))?;
+        let bnr = attr::nonres(&r0, &ba);
+        let bsize = align8(new_records.div_ceil(8) as usize) as u64;
+        let mut bruns = self.mft_bitmap_runs.clone();
+        let bhave = runlist::clusters(&bruns) * cs;
+        if bsize > bhave {
+            let need = (bsize - bhave).div_ceil(cs);
+            let hint = bruns
+                .last()
+                .and_then(|r| r.lcn.map(|l| l + r.len))
+                .unwrap_or(0);
+            let got = self
+                .bitmap
+                .alloc(need, hint)
+                .ok_or_else(|| NtfsWriteError::NoSpace(format!("$MFT:$BITMAP: {need} clusters")))?;
+            for (l, n) in got {
+                runlist::push(&mut bruns, l, n);
+            }
+        }
+        let bclusters = runlist::clusters(&bruns);
+        let bpairs = runlist::encode(&bruns);
+        let binst = attr::instance(&r0, &ba);
+        let new_b = attr::non_resident(
+            attr::BITMAP,
+            &[],
+            &bpairs,
+            bclusters,
+            bclusters * cs,
+            bsize.max(bnr.data),
+            binst,
+        );
+        r0.replace_attr(&ba, &new_b).map_err(too_big)?;
+
+        // Nothing is written before here. New records, the bitmap's new bytes (zero), then
+        // record 0 that makes them part of $MFT, then the clusters in $Bitmap.
+        let old_records = self.mft_records;
+        self.mft_runs = runs;
+        self.mft_records = new_records;
+        for n in old_records..new_records {
+            let mut rec = self.empty_record(n, 1);
+            w16(&mut rec.buf, 0x16, 0);
+            self.write_record(&mut rec)?;
+        }
+        let old_b = self.mft_bitmap.bytes.len() as u64;
+        self.mft_bitmap_runs = bruns;
+        if bsize > old_b {
+            self.write_runs(
+                &self.mft_bitmap_runs,
+                old_b,
+                &vec![0u8; (bsize - old_b) as usize],
+            )?;
+            self.mft_bitmap.bytes.resize(bsize as usize, 0);
+        }
+        self.mft_bitmap.bits = new_records;
+        self.write_record(&mut r0)?;
+        self.write_bitmaps()
     }
 
     /// A record in use with no attributes.
@@ -1534,20 +1998,17 @@ impl NtfsWriter {
 
     // ---- rename -----------------------------------------------------------------------------
 
-    /// Rename `from` to `to` within one folder.
+    /// Rename `from` to `to`, within a folder or into another existing folder.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), NtfsWriteError> {
         self.transact(|w| w.rename_inner(from, to))
     }
 
     fn rename_inner(&mut self, from: &str, to: &str) -> Result<(), NtfsWriteError> {
-        let (fd, _) = crate::fs::write::split_path(from);
         let (td, _) = crate::fs::write::split_path(to);
         let fc = components(from)?;
         let tc = components(to)?;
-        if fd != td || fc.len() != tc.len() || fc.is_empty() {
-            return Err(NtfsWriteError::Unsupported(format!(
-                "{from} -> {to}: rename across folders"
-            )));
+        if fc.is_empty() || tc.is_empty() {
+            return Err(NtfsWriteError::InvalidPath(format!("{from} -> {to}")));
         }
         let newname = tc
             .last()
@@ -1559,9 +2020,25 @@ impl NtfsWriter {
         if rec.base() != 0 || rec.find(attr::ATTRIBUTE_LIST, &[])?.is_some() {
             return Err(refused(from, "the file has an attribute list"));
         }
-        if self.find_in_dir(&dir, &newname)?.is_some() {
+        let (target, _) = self.lookup(td)?;
+        if !target.is_dir() {
+            return Err(NtfsWriteError::NotADirectory(td.into()));
+        }
+        // Another folder: its own record and index blocks (`None` when it is the same).
+        let mut other = if target.no == dir.no {
+            None
+        } else {
+            if rec.is_dir() {
+                self.check_not_below(&target, rec.no, from, to)?;
+            }
+            Some((target, Blocks::new()))
+        };
+        let tdir = other.as_ref().map_or(&dir, |(t, _)| t);
+        if self.find_in_dir(tdir, &newname)?.is_some() {
             return Err(NtfsWriteError::AlreadyExists(to.into()));
         }
+        let tref = tdir.no | (u64::from(tdir.seq()) << 48);
+        let names = self.names_for(tdir, &newname)?;
         let mut cache = Blocks::new();
         let mut template = None;
         for (a, v) in Self::file_names(&rec)?.into_iter().rev() {
@@ -1575,7 +2052,6 @@ impl NtfsWriter {
             }
         }
         let template = template.ok_or_else(|| corrupt(from, "no $FILE_NAME in its folder"))?;
-        let names = self.names_for(&dir, &newname)?;
         let fref = rec.no | (u64::from(rec.seq()) << 48);
         // ntfs-3g and Windows keep current sizes only in the index: take them from $DATA.
         let sizes = match rec.find(DATA, &[])? {
@@ -1591,6 +2067,7 @@ impl NtfsWriter {
         };
         for (ns, n) in &names {
             let mut key = template.get(..0x42).unwrap_or(&[]).to_vec();
+            w64(&mut key, 0, tref);
             if let Some((alloc, size)) = sizes.filter(|_| !rec.is_dir()) {
                 w64(&mut key, 0x28, alloc);
                 w64(&mut key, 0x30, size);
@@ -1599,13 +2076,47 @@ impl NtfsWriter {
             key[0x41] = *ns;
             key.extend(n.iter().flat_map(|c| c.to_le_bytes()));
             rec.insert_attr(attr::resident(FILE_NAME, &[], &key, true, 0))?;
-            self.index_insert(&mut dir, fref, &key, to, &mut cache)?;
+            match &mut other {
+                Some((t, tcache)) => self.index_insert(t, fref, &key, to, tcache)?,
+                None => self.index_insert(&mut dir, fref, &key, to, &mut cache)?,
+            }
         }
         let links = Self::file_names(&rec)?.len() as u16;
         w16(&mut rec.buf, 0x12, links);
         self.write_bitmaps()?;
         self.write_record(&mut rec)?;
-        self.commit_parents(vec![(dir, cache)])
+        let mut parents = vec![(dir, cache)];
+        parents.extend(other);
+        self.commit_parents(parents)
+    }
+
+    /// Refuse moving the folder `moved` into `target` when `target` is `moved` or lies below
+    /// it (the tree would lose a branch): `target`'s parents are followed up to the root.
+    fn check_not_below(
+        &self,
+        target: &Record,
+        moved: u64,
+        from: &str,
+        to: &str,
+    ) -> Result<(), NtfsWriteError> {
+        let mut cur = target.clone();
+        for _ in 0..4096 {
+            if cur.no == moved {
+                return Err(refused(
+                    format!("{from} -> {to}"),
+                    "a folder cannot move into itself",
+                ));
+            }
+            if cur.no == ROOT {
+                return Ok(());
+            }
+            let parent = Self::file_names(&cur)?
+                .first()
+                .map(|(_, v)| r64(v, 0) & 0xFFFF_FFFF_FFFF)
+                .ok_or_else(|| corrupt(format!("record {}", cur.no), "no $FILE_NAME"))?;
+            cur = self.read_record(parent)?;
+        }
+        Err(corrupt(to, "folder chain deeper than 4096"))
     }
 
     /// Make every write durable.
@@ -1627,7 +2138,12 @@ impl FsWrite for NtfsWriter {
         }
         Ok(())
     }
+    /// Missing folders are created first (each with its parent's owner and security id).
     fn create(&mut self, path: &str, data: &[u8]) -> Result<(), WriteError> {
+        if NtfsWriter::exists(self, path)? {
+            return Err(NtfsWriteError::AlreadyExists(path.into()).into());
+        }
+        self.create_dir_all(crate::fs::write::split_path(path).0)?;
         Ok(self.create_file(path, data)?)
     }
     fn rename(&mut self, from: &str, to: &str) -> Result<(), WriteError> {
