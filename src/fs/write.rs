@@ -9,6 +9,7 @@
 //! before its first write, so a refusal never leaves a half-written output.
 
 use super::FsKind;
+use super::btrfs::write::BtrfsWriteError;
 use super::ext4w::{Ext4WriteError, Ext4Writer};
 use super::fatw::{FatWriteError, FatWriter};
 use super::ntfsw::{NtfsWriteError, NtfsWriter};
@@ -30,6 +31,8 @@ pub enum WriteError {
     Xfs(#[from] XfsWriteError),
     #[error(transparent)]
     Ntfs(#[from] NtfsWriteError),
+    #[error(transparent)]
+    Btrfs(#[from] BtrfsWriteError),
 }
 
 /// What every writer is asked to do.
