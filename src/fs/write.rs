@@ -9,7 +9,7 @@
 //! before its first write, so a refusal never leaves a half-written output.
 
 use super::FsKind;
-use super::btrfs::write::BtrfsWriteError;
+use super::btrfs::write::{BtrfsWriteError, BtrfsWriter};
 use super::ext4w::{Ext4WriteError, Ext4Writer};
 use super::fatw::{FatWriteError, FatWriter};
 use super::ntfsw::{NtfsWriteError, NtfsWriter};
@@ -70,7 +70,13 @@ pub trait FsWrite {
 pub fn has_writer(kind: FsKind) -> bool {
     matches!(
         kind,
-        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat | FsKind::Xfs | FsKind::Ntfs
+        FsKind::Ext2
+            | FsKind::Ext3
+            | FsKind::Ext4
+            | FsKind::Vfat
+            | FsKind::Xfs
+            | FsKind::Ntfs
+            | FsKind::Btrfs
     )
 }
 
@@ -94,6 +100,11 @@ pub fn open_writer(
         }
         FsKind::Ntfs => {
             let mut w = NtfsWriter::open(dev)?;
+            w.set_clock(opts.clock);
+            Ok(Box::new(w))
+        }
+        FsKind::Btrfs => {
+            let mut w = BtrfsWriter::open(dev)?;
             w.set_clock(opts.clock);
             Ok(Box::new(w))
         }

@@ -424,29 +424,74 @@ impl Txn {
         if data.len() > self.max_item() {
             return Err(shape(tree, format!("an item of {} bytes", data.len())));
         }
-        for _ in 0..4 {
-            let (path, found) = self.search(tree, key, true)?;
-            if found {
-                return Err(corrupt(
-                    super::tree_name(tree),
-                    format!("item {key:?} exists already"),
-                ));
-            }
-            let (b, slot) = *path.last().expect("path");
-            if self.blk(b).leaf_used() + ITEM_SIZE + data.len() > self.leaf_cap() {
-                self.split(tree, key, 0)?;
-                continue;
-            }
-            self.blk_mut(b).items.insert(slot, (key, data));
-            if slot == 0 {
-                self.fixup(&path, path.len() - 1, key);
-            }
-            return Ok(());
+        let (path, found) = self.search(tree, key, true)?;
+        if found {
+            return Err(corrupt(
+                super::tree_name(tree),
+                format!("item {key:?} exists already"),
+            ));
         }
-        Err(shape(
-            tree,
-            format!("room for an item of {} bytes", data.len()),
-        ))
+        let (b, slot) = *path.last().expect("path");
+        if self.blk(b).leaf_used() + ITEM_SIZE + data.len() > self.leaf_cap() {
+            return self.split_insert(tree, key, data);
+        }
+        self.blk_mut(b).items.insert(slot, (key, data));
+        if slot == 0 {
+            self.fixup(&path, path.len() - 1, key);
+        }
+        Ok(())
+    }
+
+    /// Insert into a full leaf: the leaf's items and the new one are shared between the leaf
+    /// and a new right sibling, split where the bytes balance best.
+    fn split_insert(&mut self, tree: u64, key: Key, data: Vec<u8>) -> Result<(), BtrfsWriteError> {
+        let (mut path, _) = self.search(tree, key, true)?;
+        if path.len() == 1 {
+            self.grow_root(tree)?;
+            path = self.search(tree, key, true)?.0;
+        }
+        let (pb, _) = path[path.len() - 2];
+        if self.blk(pb).ptrs.len() >= self.node_cap() {
+            self.split(tree, key, 1)?;
+            path = self.search(tree, key, true)?.0;
+        }
+        let (pb, ps) = path[path.len() - 2];
+        let (b, slot) = *path.last().expect("path");
+        let mut all = self.blk(b).items.clone();
+        all.insert(slot, (key, data));
+        let sizes: Vec<usize> = all.iter().map(|(_, d)| ITEM_SIZE + d.len()).collect();
+        let total: usize = sizes.iter().sum();
+        let cap = self.leaf_cap();
+        let mut best: Option<(usize, usize)> = None;
+        let mut left = 0usize;
+        for mid in 1..all.len() {
+            left += sizes[mid - 1];
+            let right = total - left;
+            if left <= cap && right <= cap {
+                let skew = left.abs_diff(right);
+                if best.is_none_or(|(_, s)| skew < s) {
+                    best = Some((mid, skew));
+                }
+            }
+        }
+        let (mid, _) = best.ok_or_else(|| shape(tree, "a three-way leaf split"))?;
+        let right_items = all.split_off(mid);
+        let new = self.alloc_meta(tree, 0)?;
+        let mut right = self.blk(b).clone();
+        right.bytenr = new;
+        right.generation = self.transid;
+        right.items = right_items;
+        let first = right.items[0].0;
+        self.blocks.insert(new, right);
+        self.dirty.insert(new);
+        let left_first = all[0].0;
+        self.blk_mut(b).items = all;
+        let g = self.transid;
+        self.blk_mut(pb).ptrs.insert(ps + 1, (first, new, g));
+        if slot == 0 && mid > 0 {
+            self.fixup(&path, path.len() - 1, left_first);
+        }
+        Ok(())
     }
 
     /// Replace the data of an existing item.
