@@ -274,3 +274,125 @@ fn create_files_and_folders() {
         assert!(matches!(e, BtrfsWriteError::AlreadyExists(_)), "{e}");
     });
 }
+
+/// The guestfish fixture (scripts/images/btrfs-fixtures.sh: subvolumes `@`, `@/home`,
+/// `@/.snapshots` with a read-only snapper-style snapshot of `@`, compressed files), when it
+/// was built.
+fn fixture() -> Option<PathBuf> {
+    let base = std::env::var_os("HOME").map(PathBuf::from)?;
+    let dir = std::fs::read_dir(base.join(".cache/guestfix/fixtures"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("btrfs-"))
+                && p.join("done").is_file()
+        });
+    if dir.is_none() {
+        eprintln!(
+            "\n*** SKIPPING: no btrfs guestfish fixture (run tests/btrfs_guestfish.rs) ***\n"
+        );
+    }
+    dir
+}
+
+fn open_sub(img: &Path, subvol: &str) -> Result<BtrfsWriter, BtrfsWriteError> {
+    let dev = Arc::new(RawFile::open_rw(img).unwrap());
+    BtrfsWriter::open_with(
+        dev,
+        BtrfsOpenOptions {
+            subvol: Some(subvol.into()),
+            subvolid: None,
+        },
+    )
+}
+
+#[test]
+fn subvolumes_of_the_guestfish_fixture() {
+    let Some(fx) = fixture() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    run(Command::new("cp")
+        .arg("--sparse=always")
+        .arg(fx.join("disk.img"))
+        .arg(&img));
+    check_clean(&img);
+    let home = b"rewritten in @/home\n".to_vec();
+    let mut w = open_sub(&img, "@/home").unwrap();
+    w.replace("/user/notes.txt", Some("notes.txt.orig"), &home)
+        .unwrap_or_else(|e| panic!("@/home: {e}"));
+    drop(w);
+    check_clean(&img);
+    let fs = BtrfsFs::open(
+        Arc::new(RawFile::open(&img).unwrap()),
+        &BtrfsOpenOptions {
+            subvol: Some("@/home".into()),
+            subvolid: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(fs.read_file(b"/user/notes.txt", 1 << 20).unwrap(), home);
+    assert_eq!(
+        fs.read_file(b"/user/notes.txt.orig", 1 << 20).unwrap(),
+        b"home of user\n"
+    );
+    // @ has a read-only snapshot: the blocks it shares with @ are never COWed by this writer
+    // (it refuses them), and here @ was rewritten after the snapshot, so the write lands and
+    // the snapshot keeps its bytes
+    let snap = |img: &Path, p: &[u8]| {
+        BtrfsFs::open(
+            Arc::new(RawFile::open(img).unwrap()),
+            &BtrfsOpenOptions {
+                subvol: Some("@/.snapshots/1/snapshot".into()),
+                subvolid: None,
+            },
+        )
+        .unwrap()
+        .read_file(p, 1 << 20)
+        .unwrap()
+    };
+    let snap_files: [&[u8]; 4] = [
+        b"/etc/hostname",
+        b"/var/data/zlib.txt",
+        b"/var/data/lzo.txt",
+        b"/var/data/zstd.txt",
+    ];
+    let snap_before: Vec<Vec<u8>> = snap_files.iter().map(|p| snap(&img, p)).collect();
+    assert_eq!(snap_before[0], b"before-snapshot\n");
+    let mut w = open_sub(&img, "@").unwrap();
+    w.replace("/etc/hostname", Some("hostname.orig"), b"x\n")
+        .unwrap_or_else(|e| panic!("@: {e}"));
+    // compressed files (zlib, lzo, zstd) rewritten: their compressed extents are freed
+    let mut want = Vec::new();
+    for (i, f) in ["zlib", "lzo", "zstd"].iter().enumerate() {
+        let p = format!("/var/data/{f}.txt");
+        let data = content(300 + i as u64, 50_000 * (i + 1));
+        w.replace(&p, None, &data)
+            .unwrap_or_else(|e| panic!("{p}: {e}"));
+        want.push((p, data));
+    }
+    drop(w);
+    let fs = BtrfsFs::open(
+        Arc::new(RawFile::open(&img).unwrap()),
+        &BtrfsOpenOptions::default(),
+    )
+    .unwrap();
+    for (p, data) in &want {
+        assert!(fs.read_file(p.as_bytes(), 1 << 30).unwrap() == *data, "{p}");
+    }
+    check_clean(&img);
+    // the snapshot shares the compressed extents: they lost one reference and kept their bytes
+    for (p, want) in snap_files.iter().zip(&snap_before) {
+        assert!(
+            snap(&img, p) == *want,
+            "snapshot {}",
+            String::from_utf8_lossy(p)
+        );
+    }
+    // the read-only snapshot is never written
+    let Err(e) = open_sub(&img, "@/.snapshots/1/snapshot") else {
+        panic!("the read-only snapshot opened for writing");
+    };
+    assert!(matches!(e, BtrfsWriteError::ReadOnlySubvolume(_)), "{e}");
+}

@@ -9,10 +9,12 @@
 //! before its first write, so a refusal never leaves a half-written output.
 
 use super::FsKind;
+use super::btrfs::BtrfsOpenOptions;
 use super::btrfs::write::{BtrfsWriteError, BtrfsWriter};
 use super::ext4w::{Ext4WriteError, Ext4Writer};
 use super::fatw::{FatWriteError, FatWriter};
 use super::ntfsw::{NtfsWriteError, NtfsWriter};
+use super::probe::OpenOptions;
 use super::xfs::write::{XfsWriteError, XfsWriter};
 use crate::block::WritableDev;
 use std::sync::Arc;
@@ -86,6 +88,18 @@ pub fn open_writer(
     dev: Arc<dyn WritableDev>,
     opts: &WriteOptions,
 ) -> Result<Box<dyn FsWrite>, WriteError> {
+    open_writer_at(kind, dev, opts, &OpenOptions::default())
+}
+
+/// [`open_writer`] on the part of the filesystem the guest mounts: `at` names the Btrfs
+/// subvolume (fstab `subvol=` / `subvolid=`, or the subvolume the root was found in); other
+/// filesystems ignore it.
+pub fn open_writer_at(
+    kind: FsKind,
+    dev: Arc<dyn WritableDev>,
+    opts: &WriteOptions,
+    at: &OpenOptions,
+) -> Result<Box<dyn FsWrite>, WriteError> {
     match kind {
         FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => {
             let mut w = Ext4Writer::open(dev)?;
@@ -104,7 +118,7 @@ pub fn open_writer(
             Ok(Box::new(w))
         }
         FsKind::Btrfs => {
-            let mut w = BtrfsWriter::open(dev)?;
+            let mut w = BtrfsWriter::open_with(dev, BtrfsOpenOptions::from(at))?;
             w.set_clock(opts.clock);
             Ok(Box::new(w))
         }

@@ -19,6 +19,7 @@ pub const EXTENT_ITEM_KEY: u8 = 168;
 pub const METADATA_ITEM_KEY: u8 = 169;
 pub const TREE_BLOCK_REF_KEY: u8 = 176;
 pub const EXTENT_DATA_REF_KEY: u8 = 178;
+pub const SHARED_DATA_REF_KEY: u8 = 184;
 pub const BLOCK_GROUP_ITEM_KEY: u8 = 192;
 pub const FREE_SPACE_INFO_KEY: u8 = 198;
 pub const FREE_SPACE_EXTENT_KEY: u8 = 199;
@@ -181,9 +182,10 @@ fn free_tree_block(
     Ok(())
 }
 
-/// Check that data extent `bytenr` is referenced only by the file extent item at
-/// (`root`, `ino`, `offset`), then queue it to be freed.
-pub fn check_data_extent_single(
+/// Drop the back reference of the file extent item at (`root`, `ino`, `offset`) from data
+/// extent `bytenr`: the extent is freed with its checksums when it was the last reference,
+/// and kept (with one reference less) when a snapshot or a reflink still uses it.
+pub fn release_data_extent(
     txn: &mut Txn,
     bytenr: u64,
     len: u64,
@@ -192,27 +194,67 @@ pub fn check_data_extent_single(
     offset: u64,
 ) -> Result<(), BtrfsWriteError> {
     let key = Key::new(bytenr, EXTENT_ITEM_KEY, len);
-    let d = txn.get(EXTENT_TREE, key)?.ok_or_else(|| {
+    let mut d = txn.get(EXTENT_TREE, key)?.ok_or_else(|| {
         corrupt(
             "extent tree",
             format!("data extent {bytenr:#x}+{len} has no extent item"),
         )
     })?;
-    let single = get64(&d, 0) == 1
-        && get64(&d, 16) & FLAG_DATA != 0
-        && d.len() == 24 + 29
-        && d[24] == EXTENT_DATA_REF_KEY
-        && get64(&d, 25) == root
-        && get64(&d, 33) == ino
-        && get64(&d, 41) == offset
-        && get32(&d, 49) == 1;
-    if !single {
-        return Err(BtrfsWriteError::Shared(format!(
-            "data extent {bytenr:#x} ({} references)",
-            get64(&d, 0)
-        )));
+    let what = || format!("data extent {bytenr:#x}");
+    if d.len() < 24 || get64(&d, 16) & FLAG_DATA == 0 {
+        return Err(corrupt(
+            "extent tree",
+            format!("{} is not a data extent", what()),
+        ));
     }
-    Ok(())
+    let refs = get64(&d, 0);
+    // the inline references: EXTENT_DATA_REF (root, objectid, offset, count), SHARED_DATA_REF
+    let mut at = 24;
+    let mut ours = None;
+    while at < d.len() {
+        match d[at] {
+            EXTENT_DATA_REF_KEY if at + 29 <= d.len() => {
+                if get64(&d, at + 1) == root
+                    && get64(&d, at + 9) == ino
+                    && get64(&d, at + 17) == offset
+                {
+                    ours = Some(at);
+                }
+                at += 29;
+            }
+            SHARED_DATA_REF_KEY if at + 13 <= d.len() => at += 13,
+            t => {
+                return Err(BtrfsWriteError::UnsupportedFeature(format!(
+                    "{}: inline back reference of type {t}",
+                    what()
+                )));
+            }
+        }
+    }
+    let Some(at) = ours else {
+        return Err(BtrfsWriteError::Shared(format!(
+            "{} ({refs} references, none inline for inode {ino} of tree {root})",
+            what()
+        )));
+    };
+    let count = get32(&d, at + 25);
+    if count == 0 || u64::from(count) > refs {
+        return Err(corrupt(
+            "extent tree",
+            format!("{}: reference count {count} of {refs}", what()),
+        ));
+    }
+    if refs == 1 {
+        txn.freed_data.push((bytenr, len));
+        return Ok(());
+    }
+    put64(&mut d, 0, refs - 1);
+    if count > 1 {
+        put32(&mut d, at + 25, count - 1);
+    } else {
+        d.drain(at..at + 29);
+    }
+    txn.update(EXTENT_TREE, key, d)
 }
 
 /// Remove the checksums of `[a, b)` from the csum tree (items are cut where they overlap).

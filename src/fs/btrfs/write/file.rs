@@ -7,7 +7,7 @@ use super::super::dir::name_hash;
 use super::super::tree::Key;
 use super::block::{get32, get64, put32, put64};
 use super::error::{BtrfsWriteError, corrupt, unsupported};
-use super::extent::{check_data_extent_single, insert_csums};
+use super::extent::{insert_csums, release_data_extent};
 use super::txn::{NewData, Txn};
 
 pub const INODE_ITEM_KEY: u8 = 1;
@@ -218,18 +218,7 @@ pub fn write_content(
             let len = get64(d, 29);
             let off = get64(d, 37);
             if bytenr != 0 {
-                if old
-                    .iter()
-                    .filter(|(_, o)| o.len() >= 53 && o[20] != 0 && get64(o, 21) == bytenr)
-                    .count()
-                    > 1
-                {
-                    return Err(BtrfsWriteError::Shared(format!(
-                        "data extent {bytenr:#x} (referenced twice by {path})"
-                    )));
-                }
-                check_data_extent_single(txn, bytenr, len, tree, ino, k.offset.wrapping_sub(off))?;
-                txn.freed_data.push((bytenr, len));
+                release_data_extent(txn, bytenr, len, tree, ino, k.offset.wrapping_sub(off))?;
             }
         }
         txn.delete(tree, *k)?;

@@ -96,12 +96,12 @@ struct State {
 }
 
 /// An open Btrfs filesystem being written, one subvolume (the default one, or the one the
-/// options name) presented as `/`.
+/// options name) presented as `/`. Every operation starts from the superblock on the device,
+/// so several writers of one filesystem (two subvolumes) may take turns.
 pub struct BtrfsWriter {
     dev: Arc<dyn WritableDev>,
     opts: BtrfsOpenOptions,
     clock: Option<i64>,
-    st: State,
 }
 
 impl BtrfsWriter {
@@ -115,12 +115,10 @@ impl BtrfsWriter {
         dev: Arc<dyn WritableDev>,
         opts: BtrfsOpenOptions,
     ) -> Result<Self, BtrfsWriteError> {
-        let st = load(&dev, &opts)?;
         let w = BtrfsWriter {
             dev,
             opts,
             clock: None,
-            st,
         };
         // everything a transaction refuses at its start is found here
         w.begin()?;
@@ -150,9 +148,9 @@ impl BtrfsWriter {
         }
     }
 
-    /// A new transaction on the last committed state.
-    fn begin(&self) -> Result<Txn, BtrfsWriteError> {
-        let st = &self.st;
+    /// A new transaction on the committed state found on the device.
+    fn begin(&self) -> Result<(State, Txn), BtrfsWriteError> {
+        let st = load(&self.dev, &self.opts)?;
         let mut txn = Txn::new(st.ctx.clone(), st.generation + 1);
         let sb = &st.sb_raw;
         txn.roots.insert(ROOT_TREE, (get64(sb, 0x50), sb[0xc6]));
@@ -196,19 +194,13 @@ impl BtrfsWriter {
             }
         }
         extent::find_free_space(&mut txn)?;
-        Ok(txn)
+        Ok((st, txn))
     }
 
-    /// Settle and write `txn`, then reload the committed state.
-    fn finish(&mut self, mut txn: Txn) -> Result<(), BtrfsWriteError> {
-        let mut items = vec![EXTENT_TREE, CSUM_TREE, self.st.tree];
-        if self.st.ctx.free_space_tree {
-            items.push(FREE_SPACE_TREE);
-        }
-        extent::settle(&mut txn, &items)?;
-        commit::commit(&txn, &self.st.sb_raw)?;
-        self.st = load(&self.dev, &self.opts)?;
-        Ok(())
+    /// Settle and write `txn`.
+    fn finish(&mut self, st: &State, mut txn: Txn) -> Result<(), BtrfsWriteError> {
+        settle(st, &mut txn)?;
+        commit::commit(&txn, &st.sb_raw)
     }
 
     fn check_path(path: &str) -> Result<(), BtrfsWriteError> {
@@ -224,8 +216,8 @@ impl BtrfsWriter {
     /// Whether anything exists at `path`.
     pub fn exists(&self, path: &str) -> Result<bool, BtrfsWriteError> {
         Self::check_path(path)?;
-        let mut txn = self.begin()?;
-        match file::resolve(&mut txn, self.st.tree, self.st.root_dir, path) {
+        let (st, mut txn) = self.begin()?;
+        match file::resolve(&mut txn, st.tree, st.root_dir, path) {
             Ok(_) => Ok(true),
             Err(BtrfsWriteError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
@@ -238,23 +230,23 @@ impl BtrfsWriter {
         path: &str,
         backup: Option<&str>,
         data: &[u8],
-    ) -> Result<Txn, BtrfsWriteError> {
+    ) -> Result<(State, Txn), BtrfsWriteError> {
         Self::check_path(path)?;
         let now = self.now();
-        let tree = self.st.tree;
-        let mut txn = self.begin()?;
-        let mut ino = file::resolve(&mut txn, tree, self.st.root_dir, path)?;
+        let (st, mut txn) = self.begin()?;
+        let tree = st.tree;
+        let mut ino = file::resolve(&mut txn, tree, st.root_dir, path)?;
         if !ino.is_reg() {
             return Err(BtrfsWriteError::NotAFile(path.to_string()));
         }
         if let Some(b) = backup {
             let (dir, name) = split_path(path);
-            let mut d = file::resolve(&mut txn, tree, self.st.root_dir, dir)?;
+            let mut d = file::resolve(&mut txn, tree, st.root_dir, dir)?;
             if ino.size() > file::MAX_FILE {
                 return Err(unsupported(path, "a file too large to back up"));
             }
             let mut old = vec![0u8; ino.size() as usize];
-            let n = self.st.reader.read_at(path.as_bytes(), 0, &mut old)?;
+            let n = st.reader.read_at(path.as_bytes(), 0, &mut old)?;
             old.truncate(n);
             let _ = name;
             let mut copy = file::create(&mut txn, tree, &mut d, b, NewInode::CopyOf(&ino), now)?;
@@ -269,7 +261,7 @@ impl BtrfsWriter {
             ino = file::read_inode(&mut txn, tree, ino.ino)?;
         }
         file::write_content(&mut txn, tree, &mut ino, data, now, path)?;
-        Ok(txn)
+        Ok((st, txn))
     }
 
     /// Replace the content of regular file `path`, first keeping the original as `backup`
@@ -280,39 +272,35 @@ impl BtrfsWriter {
         backup: Option<&str>,
         data: &[u8],
     ) -> Result<(), BtrfsWriteError> {
-        let txn = self.plan_replace(path, backup, data)?;
-        self.finish(txn)
+        let (st, txn) = self.plan_replace(path, backup, data)?;
+        self.finish(&st, txn)
     }
 
     /// Whether [`BtrfsWriter::replace`] of `path` would be refused (the whole transaction is
     /// built and settled in memory, then dropped).
     pub fn preflight_replace(&self, path: &str) -> Result<(), BtrfsWriteError> {
         let size = {
-            let mut txn = self.begin()?;
-            file::resolve(&mut txn, self.st.tree, self.st.root_dir, path)?.size()
+            let (st, mut txn) = self.begin()?;
+            file::resolve(&mut txn, st.tree, st.root_dir, path)?.size()
         };
         let data = vec![0u8; size.min(file::MAX_FILE) as usize];
-        let mut txn = self.plan_replace(path, None, &data)?;
-        let mut items = vec![EXTENT_TREE, CSUM_TREE, self.st.tree];
-        if self.st.ctx.free_space_tree {
-            items.push(FREE_SPACE_TREE);
-        }
-        extent::settle(&mut txn, &items)
+        let (st, mut txn) = self.plan_replace(path, None, &data)?;
+        settle(&st, &mut txn)
     }
 
     /// Create regular file `path` (0644 root) holding `data`, and missing parent directories.
     pub fn create(&mut self, path: &str, data: &[u8]) -> Result<(), BtrfsWriteError> {
         Self::check_path(path)?;
         let now = self.now();
-        let tree = self.st.tree;
-        let mut txn = self.begin()?;
+        let (st, mut txn) = self.begin()?;
+        let tree = st.tree;
         let (dir, name) = split_path(path);
-        let mut cur = file::resolve(&mut txn, tree, self.st.root_dir, "/")?;
+        let mut cur = file::resolve(&mut txn, tree, st.root_dir, "/")?;
         let mut walked = String::new();
         for c in dir.split('/').filter(|c| !c.is_empty()) {
             walked.push('/');
             walked.push_str(c);
-            cur = match file::resolve(&mut txn, tree, self.st.root_dir, &walked) {
+            cur = match file::resolve(&mut txn, tree, st.root_dir, &walked) {
                 Ok(i) => i,
                 Err(BtrfsWriteError::NotFound(_)) => {
                     file::create(&mut txn, tree, &mut cur, c, NewInode::Dir, now)?
@@ -330,13 +318,17 @@ impl BtrfsWriter {
             r => r?,
         };
         file::write_content(&mut txn, tree, &mut f, data, now, path)?;
-        self.finish(txn)
+        self.finish(&st, txn)
     }
+}
 
-    /// The reader's view of the committed filesystem.
-    pub fn reader(&self) -> &BtrfsFs {
-        &self.st.reader
+/// Bring every tree in line with what `txn` did (see [`extent::settle`]).
+fn settle(st: &State, txn: &mut Txn) -> Result<(), BtrfsWriteError> {
+    let mut items = vec![EXTENT_TREE, CSUM_TREE, st.tree];
+    if st.ctx.free_space_tree {
+        items.push(FREE_SPACE_TREE);
     }
+    extent::settle(txn, &items)
 }
 
 /// The newest root item of tree `t`.
