@@ -396,3 +396,98 @@ fn subvolumes_of_the_guestfish_fixture() {
     };
     assert!(matches!(e, BtrfsWriteError::ReadOnlySubvolume(_)), "{e}");
 }
+
+/// Set a field of the primary superblock and re-checksum it (crafting states mkfs cannot).
+fn poke_super(img: &Path, at: usize, bytes: &[u8]) {
+    let mut f = std::fs::read(img).unwrap();
+    let sb = 0x10000;
+    f[sb + at..sb + at + bytes.len()].copy_from_slice(bytes);
+    let c = crc32c::crc32c(&f[sb + 32..sb + 4096]);
+    f[sb..sb + 32].fill(0);
+    f[sb..sb + 4].copy_from_slice(&c.to_le_bytes());
+    std::fs::write(img, f).unwrap();
+}
+
+/// A refusal names its reason and leaves every byte as it was.
+fn refused(img: &Path, what: &str, f: impl FnOnce() -> Result<(), BtrfsWriteError>) {
+    let before = std::fs::read(img).unwrap();
+    let e = f().expect_err(what);
+    let msg = e.to_string();
+    assert!(
+        msg.contains(what),
+        "expected a refusal naming {what:?}, got: {msg}"
+    );
+    assert!(
+        std::fs::read(img).unwrap() == before,
+        "{what}: the refusal wrote"
+    );
+}
+
+#[test]
+fn refusals_name_the_reason_and_write_nothing() {
+    let m = base_model();
+    // a log tree that needs replaying
+    let dir = tempfile::tempdir().unwrap();
+    let img = mkfs(dir.path(), &m, &[]);
+    poke_super(&img, 0x60, &0x1234_0000u64.to_le_bytes());
+    refused(&img, "log tree", || open_writer(&img).map(|_| ()));
+
+    // mixed block groups
+    let dir = tempfile::tempdir().unwrap();
+    let img = mkfs(dir.path(), &m, &["-M"]);
+    refused(&img, "mixed block groups", || open_writer(&img).map(|_| ()));
+
+    // quotas
+    let dir = tempfile::tempdir().unwrap();
+    let img = mkfs(dir.path(), &m, &["-R", "quota"]);
+    refused(&img, "quotas", || open_writer(&img).map(|_| ()));
+
+    // an incompat flag no one knows
+    let dir = tempfile::tempdir().unwrap();
+    let img = mkfs(dir.path(), &m, &[]);
+    let mut f = std::fs::read(&img).unwrap();
+    let flags = u64::from_le_bytes(f[0x10000 + 0xbc..0x10000 + 0xc4].try_into().unwrap());
+    drop(std::mem::take(&mut f));
+    poke_super(&img, 0xbc, &(flags | 1 << 13).to_le_bytes());
+    refused(&img, "incompat", || open_writer(&img).map(|_| ()));
+
+    // two devices (RAID1 metadata across them)
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.img");
+    let b = dir.path().join("b.img");
+    for p in [&a, &b] {
+        std::fs::File::create(p)
+            .unwrap()
+            .set_len(256 << 20)
+            .unwrap();
+    }
+    run(Command::new("mkfs.btrfs")
+        .args(["-q", "-m", "raid1", "-d", "single"])
+        .arg(&a)
+        .arg(&b));
+    refused(&a, "multi-device", || open_writer(&a).map(|_| ()));
+
+    // no room: data larger than every data block group holds (no new chunk is allocated)
+    let dir = tempfile::tempdir().unwrap();
+    let img = mkfs(dir.path(), &m, &[]);
+    let mut w = open_writer(&img).unwrap();
+    let huge = vec![0x5au8; 400 << 20];
+    refused(&img, "no space left", || {
+        w.replace("/etc/fstab", None, &huge)
+    });
+
+    // paths it does not write
+    refused(&img, "not a regular file", || w.replace("/etc", None, b"x"));
+    refused(&img, "no such file", || w.replace("/etc/nope", None, b"x"));
+    refused(&img, "invalid path", || {
+        w.replace("/etc/../fstab", None, b"x")
+    });
+    refused(&img, "rename", || {
+        FsWrite::rename(&mut w, "/etc/fstab", "/etc/fstab2").map_err(|e| match e {
+            guestfix::fs::write::WriteError::Btrfs(b) => b,
+            other => panic!("{other}"),
+        })
+    });
+    drop(w);
+    check_clean(&img);
+}
