@@ -482,12 +482,40 @@ fn refusals_name_the_reason_and_write_nothing() {
     refused(&img, "invalid path", || {
         w.replace("/etc/../fstab", None, b"x")
     });
-    refused(&img, "rename", || {
-        FsWrite::rename(&mut w, "/etc/fstab", "/etc/fstab2").map_err(|e| match e {
+    refused(&img, "already exists", || {
+        FsWrite::rename(&mut w, "/etc/fstab", "/boot/grub/grub.cfg").map_err(|e| match e {
             guestfix::fs::write::WriteError::Btrfs(b) => b,
             other => panic!("{other}"),
         })
     });
     drop(w);
     check_clean(&img);
+}
+
+#[test]
+fn rename_files_and_folders() {
+    each_variant(|_, m, w| {
+        // in one folder
+        w.rename("/etc/fstab", "/etc/fstab.renamed").unwrap();
+        let v = m.files.remove("/etc/fstab").unwrap();
+        m.files.insert("/etc/fstab.renamed".into(), v);
+        // to another folder
+        w.rename("/many/entry-010", "/etc/network/moved").unwrap();
+        let v = m.files.remove("/many/entry-010").unwrap();
+        m.files.insert("/etc/network/moved".into(), v);
+        // a folder with its content
+        w.rename("/boot/grub", "/etc/grub-moved").unwrap();
+        m.dirs.remove("/boot/grub");
+        m.dirs.insert("/etc/grub-moved".into());
+        for f in ["grub.cfg", "grubenv"] {
+            let v = m.files.remove(&format!("/boot/grub/{f}")).unwrap();
+            m.files.insert(format!("/etc/grub-moved/{f}"), v);
+        }
+        // then written through its new path
+        let d = content(77, 6000);
+        w.replace("/etc/grub-moved/grub.cfg", None, &d).unwrap();
+        m.files.insert("/etc/grub-moved/grub.cfg".into(), d);
+        let e = w.rename("/etc", "/etc/network/loop").unwrap_err();
+        assert!(matches!(e, BtrfsWriteError::InvalidPath(_)), "{e}");
+    });
 }

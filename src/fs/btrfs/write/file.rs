@@ -355,16 +355,47 @@ pub fn create(
     put64(&mut raw, 56, 0); // rdev
     put64(&mut raw, 72, 0); // sequence
     put_time(&mut raw, OTIME, now);
-    let index = match txn.last_le(tree, Key::new(dir.ino, DIR_INDEX_KEY, u64::MAX))? {
-        Some((k, _)) if k.objectid == dir.ino && k.ty == DIR_INDEX_KEY => k.offset + 1,
-        _ => 2,
-    };
+    let index = next_index(txn, tree, dir.ino)?;
     txn.insert(tree, Key::new(ino, INODE_ITEM_KEY, 0), raw.clone())?;
+    link(txn, tree, dir, nb, ino, ty, index, now)?;
+    Ok(Inode { ino, raw })
+}
+
+/// The next free directory index of `dir`.
+fn next_index(txn: &mut Txn, tree: u64, dir: u64) -> Result<u64, BtrfsWriteError> {
+    Ok(
+        match txn.last_le(tree, Key::new(dir, DIR_INDEX_KEY, u64::MAX))? {
+            Some((k, _)) if k.objectid == dir && k.ty == DIR_INDEX_KEY => k.offset + 1,
+            _ => 2,
+        },
+    )
+}
+
+/// Link inode `ino` as `name` in `dir`: inode ref, directory item and index, the directory's
+/// size and times.
+#[allow(clippy::too_many_arguments)]
+fn link(
+    txn: &mut Txn,
+    tree: u64,
+    dir: &mut Inode,
+    nb: &[u8],
+    ino: u64,
+    ty: u8,
+    index: u64,
+    now: Stamp,
+) -> Result<(), BtrfsWriteError> {
     let mut r = vec![0u8; 10];
     put64(&mut r, 0, index);
     r[8..10].copy_from_slice(&(nb.len() as u16).to_le_bytes());
     r.extend_from_slice(nb);
-    txn.insert(tree, Key::new(ino, INODE_REF_KEY, dir.ino), r)?;
+    let rkey = Key::new(ino, INODE_REF_KEY, dir.ino);
+    match txn.get(tree, rkey)? {
+        Some(mut d) => {
+            d.extend_from_slice(&r);
+            txn.update(tree, rkey, d)?;
+        }
+        None => txn.insert(tree, rkey, r)?,
+    }
     let loc = Key::new(ino, INODE_ITEM_KEY, 0);
     let entry = dir_entry(loc, txn.transid, ty, nb);
     let dkey = Key::new(dir.ino, DIR_ITEM_KEY, name_hash(nb));
@@ -379,6 +410,111 @@ pub fn create(
     let size = get64(&dir.raw, 16) + 2 * nb.len() as u64;
     put64(&mut dir.raw, 16, size);
     touch(txn, dir, now);
+    txn.update(tree, Key::new(dir.ino, INODE_ITEM_KEY, 0), dir.raw.clone())
+}
+
+/// Remove the entry `name` (inode `ino`) from `dir`; returns its file type.
+fn unlink(
+    txn: &mut Txn,
+    tree: u64,
+    dir: &mut Inode,
+    nb: &[u8],
+    ino: u64,
+    now: Stamp,
+    path: &str,
+) -> Result<u8, BtrfsWriteError> {
+    // inode ref: (index, name) pairs for every name the inode has in this directory
+    let rkey = Key::new(ino, INODE_REF_KEY, dir.ino);
+    let mut d = txn
+        .get(tree, rkey)?
+        .ok_or_else(|| unsupported(path, "a name kept in an extended inode ref"))?;
+    let mut at = 0usize;
+    let mut found = None;
+    while at + 10 <= d.len() {
+        let n = u16::from_le_bytes([d[at + 8], d[at + 9]]) as usize;
+        if at + 10 + n > d.len() {
+            return Err(corrupt("inode ref", format!("of inode {ino} truncated")));
+        }
+        if &d[at + 10..at + 10 + n] == nb {
+            found = Some((at, get64(&d, at), 10 + n));
+        }
+        at += 10 + n;
+    }
+    let (at, index, len) =
+        found.ok_or_else(|| corrupt("inode ref", format!("inode {ino} has no ref for {path}")))?;
+    d.drain(at..at + len);
+    if d.is_empty() {
+        txn.delete(tree, rkey)?;
+    } else {
+        txn.update(tree, rkey, d)?;
+    }
+    // the directory item (entries whose names share a hash live together)
+    let dkey = Key::new(dir.ino, DIR_ITEM_KEY, name_hash(nb));
+    let d = txn
+        .get(tree, dkey)?
+        .ok_or_else(|| corrupt("directory item", format!("{path} missing")))?;
+    let mut at = 0usize;
+    let mut keep = Vec::new();
+    let mut ty = None;
+    for e in parse_dir_items(&d)? {
+        let n = 30 + e.name.len() + u16::from_le_bytes([d[at + 25], d[at + 26]]) as usize;
+        if e.name == nb {
+            ty = Some(d[at + 29]);
+        } else {
+            keep.extend_from_slice(&d[at..at + n]);
+        }
+        at += n;
+    }
+    let ty = ty.ok_or_else(|| corrupt("directory item", format!("{path} missing")))?;
+    if keep.is_empty() {
+        txn.delete(tree, dkey)?;
+    } else {
+        txn.update(tree, dkey, keep)?;
+    }
+    txn.delete(tree, Key::new(dir.ino, DIR_INDEX_KEY, index))?;
+    let size = get64(&dir.raw, 16).saturating_sub(2 * nb.len() as u64);
+    put64(&mut dir.raw, 16, size);
+    touch(txn, dir, now);
     txn.update(tree, Key::new(dir.ino, INODE_ITEM_KEY, 0), dir.raw.clone())?;
-    Ok(Inode { ino, raw })
+    Ok(ty)
+}
+
+/// Rename `from_name` of directory `from_dir` to `to_name` in `to_dir` (`None`: the same
+/// directory).
+#[allow(clippy::too_many_arguments)]
+pub fn rename(
+    txn: &mut Txn,
+    tree: u64,
+    from_dir: &mut Inode,
+    from_name: &str,
+    to_dir: Option<&mut Inode>,
+    to_name: &str,
+    now: Stamp,
+    path: &str,
+) -> Result<(), BtrfsWriteError> {
+    check_name(to_name)?;
+    let loc = lookup(txn, tree, from_dir.ino, from_name.as_bytes())?
+        .ok_or_else(|| BtrfsWriteError::NotFound(path.to_string()))?;
+    if loc.ty != INODE_ITEM_KEY {
+        return Err(unsupported(path, "renaming a subvolume"));
+    }
+    let target = match &to_dir {
+        Some(d) => d.ino,
+        None => from_dir.ino,
+    };
+    if lookup(txn, tree, target, to_name.as_bytes())?.is_some() {
+        return Err(BtrfsWriteError::AlreadyExists(to_name.to_string()));
+    }
+    let ino = loc.objectid;
+    let ty = unlink(txn, tree, from_dir, from_name.as_bytes(), ino, now, path)?;
+    let dir = match to_dir {
+        Some(d) => d,
+        None => from_dir,
+    };
+    let index = next_index(txn, tree, dir.ino)?;
+    link(txn, tree, dir, to_name.as_bytes(), ino, ty, index, now)?;
+    let mut moved = read_inode(txn, tree, ino)?;
+    put64(&mut moved.raw, 8, txn.transid);
+    put_time(&mut moved.raw, CTIME, now);
+    txn.update(tree, Key::new(ino, INODE_ITEM_KEY, 0), moved.raw)
 }

@@ -322,6 +322,42 @@ impl BtrfsWriter {
     }
 }
 
+impl BtrfsWriter {
+    /// Rename `from` to `to` (both in the open subvolume); an existing `to` is an error.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), BtrfsWriteError> {
+        Self::check_path(from)?;
+        Self::check_path(to)?;
+        if from == "/" || to == "/" || to.starts_with(&format!("{from}/")) {
+            return Err(BtrfsWriteError::InvalidPath(format!("{from} → {to}")));
+        }
+        let now = self.now();
+        let (st, mut txn) = self.begin()?;
+        let tree = st.tree;
+        let (fd, fname) = split_path(from);
+        let (td, tname) = split_path(to);
+        let mut fdir = file::resolve(&mut txn, tree, st.root_dir, fd)?;
+        let mut tdir = file::resolve(&mut txn, tree, st.root_dir, td)?;
+        if !tdir.is_dir() {
+            return Err(BtrfsWriteError::NotADirectory(td.to_string()));
+        }
+        if fdir.ino == tdir.ino {
+            file::rename(&mut txn, tree, &mut fdir, fname, None, tname, now, from)?;
+        } else {
+            file::rename(
+                &mut txn,
+                tree,
+                &mut fdir,
+                fname,
+                Some(&mut tdir),
+                tname,
+                now,
+                from,
+            )?;
+        }
+        self.finish(&st, txn)
+    }
+}
+
 /// Bring every tree in line with what `txn` did (see [`extent::settle`]).
 fn settle(st: &State, txn: &mut Txn) -> Result<(), BtrfsWriteError> {
     let mut items = vec![EXTENT_TREE, CSUM_TREE, st.tree];
@@ -428,8 +464,8 @@ impl FsWrite for BtrfsWriter {
     fn create(&mut self, path: &str, data: &[u8]) -> Result<(), WriteError> {
         Ok(BtrfsWriter::create(self, path, data)?)
     }
-    fn rename(&mut self, from: &str, _to: &str) -> Result<(), WriteError> {
-        Err(unsupported(from, "rename (not implemented by the btrfs writer yet)").into())
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), WriteError> {
+        Ok(BtrfsWriter::rename(self, from, to)?)
     }
     /// Every operation commits its own transaction: nothing is left in memory.
     fn flush(&mut self) -> Result<(), WriteError> {
