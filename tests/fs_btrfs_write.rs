@@ -14,6 +14,7 @@ use guestfix::fs::Filesystem;
 use guestfix::fs::btrfs::write::{BtrfsWriteError, BtrfsWriter};
 use guestfix::fs::btrfs::{BtrfsFs, BtrfsOpenOptions};
 use guestfix::fs::write::FsWrite;
+use proptest::prelude::*;
 
 fn content(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -518,4 +519,164 @@ fn rename_files_and_folders() {
         let e = w.rename("/etc", "/etc/network/loop").unwrap_err();
         assert!(matches!(e, BtrfsWriteError::InvalidPath(_)), "{e}");
     });
+}
+
+/// One random operation of a property-test sequence.
+#[derive(Debug, Clone)]
+enum Op {
+    Write {
+        file: usize,
+        len: usize,
+        seed: u64,
+    },
+    Backup {
+        file: usize,
+        name: u8,
+        len: usize,
+        seed: u64,
+    },
+    Create {
+        dir: usize,
+        name: u8,
+        len: usize,
+        seed: u64,
+    },
+    Rename {
+        file: usize,
+        dir: usize,
+        name: u8,
+    },
+}
+
+fn len_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        3 => 0usize..2100,
+        3 => 2100usize..20_000,
+        2 => 20_000usize..300_000,
+        1 => 300_000usize..2_000_000,
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (any::<usize>(), len_strategy(), any::<u64>())
+            .prop_map(|(file, len, seed)| Op::Write { file, len, seed }),
+        1 => (any::<usize>(), any::<u8>(), len_strategy(), any::<u64>())
+            .prop_map(|(file, name, len, seed)| Op::Backup { file, name, len, seed }),
+        3 => (any::<usize>(), any::<u8>(), len_strategy(), any::<u64>())
+            .prop_map(|(dir, name, len, seed)| Op::Create { dir, name, len, seed }),
+        2 => (any::<usize>(), any::<usize>(), any::<u8>())
+            .prop_map(|(file, dir, name)| Op::Rename { file, dir, name }),
+    ]
+}
+
+/// Whether an error is a clean refusal (the model is then unchanged).
+fn refusal(e: &BtrfsWriteError) -> bool {
+    matches!(
+        e,
+        BtrfsWriteError::TreeShape { .. }
+            | BtrfsWriteError::NoSpace(_)
+            | BtrfsWriteError::AlreadyExists(_)
+    )
+}
+
+fn join(d: &str, n: &str) -> String {
+    if d == "/" {
+        format!("/{n}")
+    } else {
+        format!("{d}/{n}")
+    }
+}
+
+fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, opts);
+    let mut w = open_writer(&img).unwrap();
+    for op in ops {
+        let files: Vec<String> = m.files.keys().cloned().collect();
+        let dirs: Vec<String> = m.dirs.iter().cloned().chain(["/".to_string()]).collect();
+        let r = match op.clone() {
+            Op::Write { file, len, seed } => {
+                let p = files[file % files.len()].clone();
+                let d = content(seed, len);
+                w.replace(&p, None, &d).map(|_| {
+                    m.files.insert(p, d);
+                })
+            }
+            Op::Backup {
+                file,
+                name,
+                len,
+                seed,
+            } => {
+                let p = files[file % files.len()].clone();
+                let (pd, _) = guestfix::fs::write::split_path(&p);
+                let b = format!("bk{name}");
+                let to = join(pd, &b);
+                let d = content(seed, len);
+                let old = m.files[&p].clone();
+                w.replace(&p, Some(&b), &d).map(|_| {
+                    m.files.insert(to, old);
+                    m.files.insert(p, d);
+                })
+            }
+            Op::Create {
+                dir,
+                name,
+                len,
+                seed,
+            } => {
+                let p = join(&dirs[dir % dirs.len()], &format!("n{name}"));
+                let d = content(seed, len);
+                w.create(&p, &d).map(|_| {
+                    m.files.insert(p, d);
+                })
+            }
+            Op::Rename { file, dir, name } => {
+                let p = files[file % files.len()].clone();
+                let to = join(&dirs[dir % dirs.len()], &format!("r{name}"));
+                w.rename(&p, &to).map(|_| {
+                    let v = m.files.remove(&p).unwrap();
+                    m.files.insert(to, v);
+                })
+            }
+        };
+        if let Err(e) = r {
+            prop_assert!(refusal(&e), "{op:?}: {e}");
+        }
+    }
+    drop(w);
+    judge(&img, &m);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn prop_16k(ops in proptest::collection::vec(op_strategy(), 1..20)) {
+        run_ops(&[], &ops)?;
+    }
+
+    #[test]
+    fn prop_4k_nodes_no_free_space_tree(ops in proptest::collection::vec(op_strategy(), 1..20)) {
+        run_ops(&["-n", "4096", "-R", "^free-space-tree"], &ops)?;
+    }
+
+    #[test]
+    fn prop_64k_nodes_not_skinny(ops in proptest::collection::vec(op_strategy(), 1..12)) {
+        run_ops(&["-n", "65536", "-O", "^skinny-metadata"], &ops)?;
+    }
+}
+
+#[path = "../fuzz/bodies/btrfs_write.rs"]
+mod fuzz_body;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+    /// The fuzz target's body on random operation strings (cargo-fuzz explores further).
+    #[test]
+    fn fuzz_body_random_ops(data in proptest::collection::vec(any::<u8>(), 0..120)) {
+        fuzz_body::run(&data);
+    }
 }
