@@ -809,3 +809,36 @@ fn kernel_reads_back_what_was_written() {
     }
     assert_eq!(seen, imgs.iter().map(|(_, m)| m.files.len()).sum::<usize>());
 }
+
+/// Enough new files on 4 KiB nodes that the fs tree's nodes split and its root grows a level
+/// (a node holds 121 pointers).
+#[test]
+fn node_splits_and_a_taller_tree() {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, &["-n", "4096"]);
+    let levels = |img: &Path| {
+        let out = run(Command::new("btrfs")
+            .args(["inspect-internal", "dump-tree", "-t", "fs"])
+            .arg(img));
+        out.lines()
+            .find_map(|l| l.strip_prefix("node ").or_else(|| l.strip_prefix("leaf ")))
+            .and_then(|l| l.split("level ").nth(1))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|l| l.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let before = levels(&img);
+    let mut w = open_writer(&img).unwrap();
+    for i in 0..1400u64 {
+        let p = format!("/many/bulk-{i:05}");
+        let d = content(1000 + i, 1500);
+        w.create(&p, &d).unwrap();
+        m.files.insert(p, d);
+    }
+    drop(w);
+    let after = levels(&img);
+    eprintln!("fs tree root level {before} → {after}");
+    assert!(after >= 2 && after > before, "{before} → {after}");
+    judge(&img, &m);
+}

@@ -193,7 +193,6 @@ impl BtrfsWriter {
                 ));
             }
         }
-        extent::find_free_space(&mut txn)?;
         Ok((st, txn))
     }
 

@@ -70,6 +70,8 @@ pub struct Txn {
     pub bytes_used_delta: i64,
     /// Tree id → change of the bytes its blocks use.
     pub tree_bytes: BTreeMap<u64, i64>,
+    /// Whether the free ranges were found (at the first allocation).
+    space_ready: bool,
     /// Free metadata and data ranges (logical start, length), first fit.
     pub meta_free: Vec<(u64, u64)>,
     pub data_free: Vec<(u64, u64)>,
@@ -99,6 +101,7 @@ impl Txn {
             bg_delta: BTreeMap::new(),
             bytes_used_delta: 0,
             tree_bytes: BTreeMap::new(),
+            space_ready: false,
             meta_free: Vec::new(),
             data_free: Vec::new(),
             data_writes: Vec::new(),
@@ -178,8 +181,19 @@ impl Txn {
             .ok_or_else(|| corrupt("root tree", format!("no root item for tree {tree}")))
     }
 
+    /// Find the free ranges from the extent tree before the first allocation (when it is
+    /// still as committed: every change copies a block, which allocates first).
+    fn find_space(&mut self) -> Result<(), BtrfsWriteError> {
+        if !self.space_ready {
+            self.space_ready = true;
+            super::extent::find_free_space(self)?;
+        }
+        Ok(())
+    }
+
     /// Take a free, nodesize-aligned metadata block.
     pub fn alloc_meta(&mut self, owner: u64, level: u8) -> Result<u64, BtrfsWriteError> {
+        self.find_space()?;
         let ns = u64::from(self.ctx.nodesize);
         for i in 0..self.meta_free.len() {
             let (s, l) = self.meta_free[i];
@@ -210,6 +224,7 @@ impl Txn {
 
     /// Take free data space for `len` bytes (a multiple of the sector size): the pieces.
     pub fn alloc_data(&mut self, len: u64) -> Result<Vec<(u64, u64)>, BtrfsWriteError> {
+        self.find_space()?;
         const MAX_EXTENT: u64 = 128 << 20;
         let total_free: u64 = self.data_free.iter().map(|r| r.1).sum();
         if total_free < len {
@@ -586,7 +601,7 @@ impl Txn {
         Ok(())
     }
 
-    /// Split the block at `level` on the (copied) path to `key` in two.
+    /// Split the node at `level` (≥ 1) on the (copied) path to `key` in two.
     fn split(&mut self, tree: u64, key: Key, level: u8) -> Result<(), BtrfsWriteError> {
         let (path, _) = self.search(tree, key, true)?;
         let idx = path.len() - 1 - level as usize;
@@ -603,34 +618,16 @@ impl Txn {
         let blk = self.blk(b);
         let mut right = blk.clone();
         if blk.is_leaf() {
-            let n = blk.items.len();
-            if n < 2 {
-                return Err(shape(tree, "splitting a leaf of one item"));
-            }
-            // split where half the bytes lie on each side
-            let total = blk.leaf_used();
-            let mut acc = 0;
-            let mut mid = n - 1;
-            for (i, (_, d)) in blk.items.iter().enumerate() {
-                acc += ITEM_SIZE + d.len();
-                if acc * 2 >= total {
-                    mid = (i + 1).clamp(1, n - 1);
-                    break;
-                }
-            }
-            right.items = blk.items[mid..].to_vec();
-            let left_items = blk.items[..mid].to_vec();
-            self.blk_mut(b).items = left_items;
-        } else {
-            let n = blk.ptrs.len();
-            if n < 2 {
-                return Err(shape(tree, "splitting a node of one pointer"));
-            }
-            let mid = n / 2;
-            right.ptrs = blk.ptrs[mid..].to_vec();
-            let left = blk.ptrs[..mid].to_vec();
-            self.blk_mut(b).ptrs = left;
+            return Err(shape(tree, "a leaf split outside an insert"));
         }
+        let n = blk.ptrs.len();
+        if n < 2 {
+            return Err(shape(tree, "splitting a node of one pointer"));
+        }
+        let mid = n / 2;
+        right.ptrs = blk.ptrs[mid..].to_vec();
+        let left = blk.ptrs[..mid].to_vec();
+        self.blk_mut(b).ptrs = left;
         let new = self.alloc_meta(tree, level)?;
         right.bytenr = new;
         right.generation = self.transid;
