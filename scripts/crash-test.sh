@@ -15,7 +15,9 @@
 #
 # usage: crash-test.sh [RUNS]   (default 50; a fifth of them are kill -9 runs)
 # env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), CRASH_SEED (random seed,
-#        default: $$). The binary is built here with the test-hooks feature.
+#        default: $$), CRASH_IMAGE (sample, the default: ext4 judged by e2fsck -fn; or
+#        debian12-btrfs: the Btrfs writer, judged by btrfs check --readonly).
+#        The binary is built here with the test-hooks feature.
 # Exit 0 when every run ended in one of the two states, 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +31,24 @@ GUESTFIX_BIN=target/debug/guestfix
 GF=$(realpath "$GUESTFIX_BIN")
 RANDOM=${CRASH_SEED:-$$}
 export SOURCE_DATE_EPOCH=1700000000
-SRC=$IMAGES/sample.raw
-ROOT_OFF=1048576 # sample: p1 ext4 at 1 MiB (index.json)
+case ${CRASH_IMAGE:-sample} in
+  sample) SRC=$IMAGES/sample.raw ROOT_OFF=1048576 ROOT_SIZE=0 ;; # p1 ext4 at 1 MiB (index.json)
+  debian12-btrfs) SRC=$IMAGES/debian12-btrfs.raw ROOT_OFF=2097152 ROOT_SIZE=1875902464 ;; # p2
+  *) echo "crash-test: CRASH_IMAGE=$CRASH_IMAGE: sample or debian12-btrfs" >&2; exit 2 ;;
+esac
+# fsck_root IMAGE: the root filesystem's checker, clean (its report in $tmp/fsck.txt)
+fsck_root() {
+  if [ "$ROOT_SIZE" = 0 ]; then
+    e2fsck -fn "$1?offset=$ROOT_OFF" >"$tmp/fsck.txt" 2>&1
+  else
+    local dev rc=0
+    dev=$(losetup --find --show --read-only --offset "$ROOT_OFF" --sizelimit "$ROOT_SIZE" "$1")
+    btrfs check --readonly "$dev" >"$tmp/fsck.txt" 2>&1 || rc=1
+    losetup -d "$dev"
+    grep -qiE 'warning|error\(s\) found|errors found|mismatch' "$tmp/fsck.txt" && rc=1
+    return $rc
+  fi
+}
 tmp=$(mktemp -d /tmp/guestfix-crash.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 sum() { sha256sum <"$1" | cut -d' ' -f1; }
@@ -44,7 +62,7 @@ apply_ms=$((($(date +%s%N) - t0) / 1000000))
 ref=$(sum "$tmp/work.raw")
 [ ! -e "$tmp/work.raw.guestfix-undo" ] || { echo "crash-test: the reference apply left a journal" >&2; exit 1; }
 [ "$ref" != "$orig" ] || { echo "crash-test: the reference apply changed nothing" >&2; exit 1; }
-e2fsck -fn "$tmp/work.raw?offset=$ROOT_OFF" >"$tmp/fsck.txt" 2>&1 || { cat "$tmp/fsck.txt" >&2; echo "crash-test: reference not fsck-clean" >&2; exit 1; }
+fsck_root "$tmp/work.raw" || { cat "$tmp/fsck.txt" >&2; echo "crash-test: reference not fsck-clean" >&2; exit 1; }
 # Reproducible: a second complete apply gives the same bytes.
 fresh
 "$GF" apply --in-place "$tmp/work.raw" >/dev/null
@@ -65,7 +83,7 @@ fresh
 if GUESTFIX_CRASH_AFTER_WRITES=$((W - 1)) "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1; then
   echo "crash-test: bisection inconsistent (N=$((W - 1)) completed)" >&2; exit 1
 fi
-echo "crash-test: sample.raw: an in-place apply makes $W block writes in ${apply_ms} ms; original $orig, applied $ref" >&2
+echo "crash-test: $(basename "$SRC"): an in-place apply makes $W block writes in ${apply_ms} ms; original $orig, applied $ref" >&2
 
 kills=$(((RUNS + 4) / 5))
 n_orig=0 n_applied=0 n_bad=0 n_rolled=0 n_completed=0 kill_completed=0
@@ -103,9 +121,9 @@ for run in $(seq 1 "$RUNS"); do
   [ "$s" = "$orig" ] && state=original
   [ "$s" = "$ref" ] && state=applied
   fsck=ok
-  e2fsck -fn "$tmp/work.raw?offset=$ROOT_OFF" >"$tmp/fsck.txt" 2>&1 || fsck=FAILED
+  fsck_root "$tmp/work.raw" || fsck=FAILED
   [ ! -e "$tmp/work.raw.guestfix-undo" ] || state="BAD (journal left after --recover)"
-  echo "crash-test: run $run: $how, apply exit $rc -> $state, e2fsck $fsck" >&2
+  echo "crash-test: run $run: $how, apply exit $rc -> $state, fsck $fsck" >&2
   if [ "$state" = original ] && [ $fsck = ok ]; then
     n_orig=$((n_orig + 1))
   elif [ "$state" = applied ] && [ $fsck = ok ]; then

@@ -17,6 +17,8 @@ mod block_vhd;
 mod block_vhdx;
 #[path = "../fuzz/bodies/block_vmdk.rs"]
 mod block_vmdk;
+#[path = "../fuzz/bodies/btrfs_write.rs"]
+mod btrfs_write;
 #[path = "../fuzz/bodies/ext4w.rs"]
 mod ext4w;
 #[path = "../fuzz/bodies/fs_btrfs.rs"]
@@ -61,6 +63,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("block_vhd", block_vhd::run as Body),
     ("block_vhdx", block_vhdx::run as Body),
     ("block_vmdk", block_vmdk::run as Body),
+    ("btrfs_write", btrfs_write::run as Body),
     ("ext4w", ext4w::run as Body),
     ("fs_btrfs", fs_btrfs::run as Body),
     ("fs_path", fs_path::run as Body),

@@ -3,7 +3,7 @@
 //! stable; the debootstrapped debian12-* images track Debian's current kernel and are covered by
 //! tests/e2e_images.rs and tests/cli_sample.rs instead. Each plan has one change per path.
 //! Idempotency (plan after apply is empty) is checked on the written images, for the guests
-//! apply can write (ext4, also on LVM): tests/apply_images.rs; not for the XFS/Btrfs guests.
+//! apply can write (ext4, also on LVM; debian12-xfs and debian12-btrfs): tests/apply_images.rs.
 //!
 //! Needs GUESTFIX_TEST_IMAGES (scripts/test.sh); skips loudly without it unless
 //! GUESTFIX_REQUIRE_IMAGES is set.

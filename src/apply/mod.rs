@@ -11,7 +11,7 @@ pub mod journal;
 use crate::block::raw::SliceDev;
 use crate::block::{self, BlockError, WritableDev};
 use crate::fs::probe::{OpenOptions as FsOpenOptions, open_filesystem};
-use crate::fs::write::{FsWrite, WriteError, WriteOptions, open_writer};
+use crate::fs::write::{FsWrite, WriteError, WriteOptions, open_writer_at};
 use crate::fs::{FsError, FsKind};
 use crate::guest::inspect::{InspectError, InspectOptions, Inspected, inspect};
 use crate::plan::planner::{PlanError, plans_for};
@@ -123,6 +123,23 @@ struct Target {
     place: Place,
     /// Path inside the filesystem (`/etc/fstab`, `/EFI/BOOT/BOOTX64.EFI`).
     inner: String,
+    /// How the guest mounts it (the Btrfs subvolume its paths are in).
+    open: FsOpenOptions,
+}
+
+impl Target {
+    /// One writer per volume and subvolume.
+    fn writer_key(&self) -> String {
+        match (&self.open.subvol, self.open.subvolid) {
+            (None, None) => self.volume.clone(),
+            (sv, id) => format!(
+                "{}:{}:{}",
+                self.volume,
+                sv.as_deref().unwrap_or(""),
+                id.unwrap_or(0)
+            ),
+        }
+    }
 }
 
 /// Where a plan path lives: `DEVICE:/path` (a file on a volume outside the guest's tree, such
@@ -234,6 +251,7 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
         kind,
         place,
         inner,
+        open: m.options.clone(),
     })
 }
 
@@ -274,6 +292,7 @@ fn wfail(path: &str, e: WriteError) -> ApplyError {
 /// A write to check afterwards through the read path.
 struct Expect {
     target_volume: String,
+    open: FsOpenOptions,
     kind: FsKind,
     place: Place,
     inner: String,
@@ -294,6 +313,7 @@ fn write_change(
 ) -> Result<Expect, ApplyError> {
     let mut ex = Expect {
         target_volume: t.volume.clone(),
+        open: t.open.clone(),
         kind: t.kind,
         place: t.place.clone(),
         inner: t.inner.clone(),
@@ -326,7 +346,7 @@ fn write_change(
         }
         Change::RenameFile { to, .. } => {
             let to_inner = match locate(i, gi, to) {
-                Ok(tt) if tt.volume == t.volume => tt.inner,
+                Ok(tt) if tt.writer_key() == t.writer_key() => tt.inner,
                 _ => {
                     return Err(ApplyError::Layout(format!(
                         "{to}: rename across filesystems"
@@ -371,10 +391,10 @@ fn open_writers(
     };
     let mut writers: Writers = Vec::new();
     for (t, _, path, _) in ops {
-        if !writers.iter().any(|(v, _)| *v == t.volume) {
+        if !writers.iter().any(|(v, _)| *v == t.writer_key()) {
             let vdev = t.place.open(dev, &t.volume)?;
-            let w = open_writer(t.kind, vdev, &wopts).map_err(|e| wfail(path, e))?;
-            writers.push((t.volume.clone(), w));
+            let w = open_writer_at(t.kind, vdev, &wopts, &t.open).map_err(|e| wfail(path, e))?;
+            writers.push((t.writer_key(), w));
         }
     }
     // Every file to rewrite is one its writer handles (issue 23: an ext3-style block-mapped
@@ -383,7 +403,7 @@ fn open_writers(
         if let Change::EditFile { .. } | Change::EditHive { .. } | Change::AppendInitramfs { .. } =
             change
         {
-            if let Some((_, w)) = writers.iter().find(|(v, _)| *v == t.volume) {
+            if let Some((_, w)) = writers.iter().find(|(v, _)| *v == t.writer_key()) {
                 w.preflight_replace(&t.inner).map_err(|e| wfail(path, e))?;
             }
         }
@@ -398,8 +418,7 @@ fn verify(dev: &Arc<dyn WritableDev>, ex: &Expect) -> Result<Written, ApplyError
         path: ex.guest_path.clone(),
         reason,
     };
-    let fs = open_filesystem(ex.kind, vdev, &FsOpenOptions::default())
-        .map_err(|e| verr(e.to_string()))?;
+    let fs = open_filesystem(ex.kind, vdev, &ex.open).map_err(|e| verr(e.to_string()))?;
     let read = |p: &str| -> Result<Vec<u8>, FsError> { fs.read_file(p.as_bytes(), 1 << 31) };
     let got = read(&ex.inner).map_err(|e| verr(e.to_string()))?;
     if let Some(want) = &ex.content {
@@ -514,7 +533,7 @@ pub fn apply(
     };
     let mut expects = Vec::new();
     for (t, change, path, gi) in &ops {
-        let Some((_, w)) = writers.iter_mut().find(|(v, _)| *v == t.volume) else {
+        let Some((_, w)) = writers.iter_mut().find(|(v, _)| *v == t.writer_key()) else {
             continue;
         };
         expects.push(write_change(&i, w.as_mut(), t, change, path, *gi)?);

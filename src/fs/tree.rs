@@ -28,6 +28,8 @@ pub struct Mount {
     pub fs: Arc<dyn Filesystem>,
     /// Where it came from (`/dev/sda1`), for messages.
     pub source: String,
+    /// How it was opened (the Btrfs subvolume), so that a writer opens the same tree.
+    pub options: crate::fs::probe::OpenOptions,
 }
 
 /// One path yielded by [`GuestTree::walk`].
@@ -130,6 +132,17 @@ impl GuestTree {
         fs: Arc<dyn Filesystem>,
         source: &str,
     ) -> Result<(), FsError> {
+        self.mount_with(point, fs, source, Default::default())
+    }
+
+    /// [`GuestTree::mount`], remembering the options `fs` was opened with (Btrfs `subvol=`).
+    pub fn mount_with(
+        &mut self,
+        point: &[u8],
+        fs: Arc<dyn Filesystem>,
+        source: &str,
+        options: crate::fs::probe::OpenOptions,
+    ) -> Result<(), FsError> {
         if point.contains(&0) || point.len() > MAX_PATH {
             return Err(FsError::NotFound(lossy(point)));
         }
@@ -140,6 +153,7 @@ impl GuestTree {
             point,
             fs,
             source: source.to_string(),
+            options,
         });
         // Longest mount point first.
         self.mounts.sort_by(|a, b| {

@@ -9,9 +9,12 @@
 //! before its first write, so a refusal never leaves a half-written output.
 
 use super::FsKind;
+use super::btrfs::BtrfsOpenOptions;
+use super::btrfs::write::{BtrfsWriteError, BtrfsWriter};
 use super::ext4w::{Ext4WriteError, Ext4Writer};
 use super::fatw::{FatWriteError, FatWriter};
 use super::ntfsw::{NtfsWriteError, NtfsWriter};
+use super::probe::OpenOptions;
 use super::xfs::write::{XfsWriteError, XfsWriter};
 use crate::block::WritableDev;
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub enum WriteError {
     Xfs(#[from] XfsWriteError),
     #[error(transparent)]
     Ntfs(#[from] NtfsWriteError),
+    #[error(transparent)]
+    Btrfs(#[from] BtrfsWriteError),
 }
 
 /// What every writer is asked to do.
@@ -67,7 +72,13 @@ pub trait FsWrite {
 pub fn has_writer(kind: FsKind) -> bool {
     matches!(
         kind,
-        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Vfat | FsKind::Xfs | FsKind::Ntfs
+        FsKind::Ext2
+            | FsKind::Ext3
+            | FsKind::Ext4
+            | FsKind::Vfat
+            | FsKind::Xfs
+            | FsKind::Ntfs
+            | FsKind::Btrfs
     )
 }
 
@@ -76,6 +87,18 @@ pub fn open_writer(
     kind: FsKind,
     dev: Arc<dyn WritableDev>,
     opts: &WriteOptions,
+) -> Result<Box<dyn FsWrite>, WriteError> {
+    open_writer_at(kind, dev, opts, &OpenOptions::default())
+}
+
+/// [`open_writer`] on the part of the filesystem the guest mounts: `at` names the Btrfs
+/// subvolume (fstab `subvol=` / `subvolid=`, or the subvolume the root was found in); other
+/// filesystems ignore it.
+pub fn open_writer_at(
+    kind: FsKind,
+    dev: Arc<dyn WritableDev>,
+    opts: &WriteOptions,
+    at: &OpenOptions,
 ) -> Result<Box<dyn FsWrite>, WriteError> {
     match kind {
         FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => {
@@ -91,6 +114,11 @@ pub fn open_writer(
         }
         FsKind::Ntfs => {
             let mut w = NtfsWriter::open(dev)?;
+            w.set_clock(opts.clock);
+            Ok(Box::new(w))
+        }
+        FsKind::Btrfs => {
+            let mut w = BtrfsWriter::open_with(dev, BtrfsOpenOptions::from(at))?;
             w.set_clock(opts.clock);
             Ok(Box::new(w))
         }

@@ -372,7 +372,11 @@ const PSEUDO: &[&str] = &[
 /// Build the guest tree of a Linux root from its `/etc/fstab`.
 pub fn build_linux_tree(set: &DiskSet, root: &RootCandidate) -> Result<LinuxTree, FsError> {
     let mut tree = GuestTree::new();
-    tree.mount(b"/", root.fs.clone(), &root.volume)?;
+    let root_opts = OpenOptions {
+        subvol: root.subvol.clone(),
+        subvolid: None,
+    };
+    tree.mount_with(b"/", root.fs.clone(), &root.volume, root_opts)?;
     let mut out = LinuxTree {
         tree,
         fstab: Vec::new(),
@@ -422,9 +426,10 @@ pub fn build_linux_tree(set: &DiskSet, root: &RootCandidate) -> Result<LinuxTree
                 FstabStatus::Root
             } else {
                 let opts = OpenOptions::from_mount_options(&e.options);
-                match open_volume(v, &opts)
-                    .and_then(|fs| out.tree.mount(e.file.as_bytes(), fs, &v.name))
-                {
+                match open_volume(v, &opts).and_then(|fs| {
+                    out.tree
+                        .mount_with(e.file.as_bytes(), fs, &v.name, opts.clone())
+                }) {
                     Ok(()) => FstabStatus::Mounted,
                     Err(err) => FstabStatus::Failed(err.to_string()),
                 }
@@ -440,7 +445,11 @@ pub fn build_linux_tree(set: &DiskSet, root: &RootCandidate) -> Result<LinuxTree
 /// The tree of a Windows root: the volume at `/`, drive C: mapped to it.
 pub fn build_windows_tree(root: &RootCandidate) -> Result<GuestTree, FsError> {
     let mut t = GuestTree::new();
-    t.mount(b"/", root.fs.clone(), &root.volume)?;
+    let root_opts = OpenOptions {
+        subvol: root.subvol.clone(),
+        subvolid: None,
+    };
+    t.mount_with(b"/", root.fs.clone(), &root.volume, root_opts)?;
     t.set_drive('C', b"/");
     Ok(t)
 }

@@ -26,6 +26,7 @@ pub mod lzo;
 pub mod root;
 pub mod superblock;
 pub mod tree;
+pub mod write;
 
 pub use le::format_uuid;
 
@@ -254,6 +255,16 @@ impl BtrfsFs {
     /// Id of the subvolume this reader presents as `/`.
     pub fn mounted_subvolume_id(&self) -> u64 {
         self.mounted.id
+    }
+
+    /// The logical → physical map (for the writer).
+    pub(crate) fn chunk_map(&self) -> &ChunkMap {
+        &self.reader.chunks
+    }
+
+    /// The inode number of the directory presented as `/`.
+    pub(crate) fn mounted_root_dir(&self) -> u64 {
+        self.mounted.item.root_dirid
     }
 
     /// BOOT-2: whether `/` of this reader is a subvolume other than the top level (id 5).
