@@ -145,9 +145,9 @@ impl Target {
 /// Where a plan path lives: `DEVICE:/path` (a file on a volume outside the guest's tree, such
 /// as the BCD on a Windows system partition) or a path of the guest's tree.
 fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError> {
-    let (source, inner) = match path.split_once(':') {
+    let (source, inner, options) = match path.split_once(':') {
         Some((dev, p)) if dev.starts_with("/dev/") && p.starts_with('/') => {
-            (dev.to_string(), p.to_string())
+            (dev.to_string(), p.to_string(), Default::default())
         }
         _ => {
             let g = &i.guests[guest];
@@ -172,7 +172,7 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
                     rest.to_string()
                 }
             };
-            (m.source.clone(), inner)
+            (m.source.clone(), inner, m.options.clone())
         }
     };
     let v = i
@@ -251,7 +251,7 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
         kind,
         place,
         inner,
-        open: m.options.clone(),
+        open: options,
     })
 }
 
