@@ -554,3 +554,62 @@ fn no_driver_for_this_windows_is_a_note() {
     );
     let _ = Path::new(DRIVERS);
 }
+
+/// Drivers of the old hypervisor that fail on the new one (the profile's list: virt-v2v's
+/// rhelscsi and Parallels prl_*) are disabled, and prl_strg leaves the storage class's
+/// LowerFilters; other filters and services are kept (MOD-W1).
+#[test]
+fn old_hypervisor_drivers_are_disabled_and_filters_removed() {
+    use guestfix::hive::write::{HiveWriter, ValueData, empty_hive};
+    let mut w = HiveWriter::open(empty_hive(5), None).unwrap();
+    w.create_key("Select").unwrap();
+    w.set_value("Select", "Current", ValueData::dword(1))
+        .unwrap();
+    for (svc, start) in [
+        ("rhelscsi", 0),
+        ("prl_strg", 0),
+        ("prl_fs", 1),
+        ("storahci", 0),
+    ] {
+        let k = format!("ControlSet001\\Services\\{svc}");
+        w.create_key(&k).unwrap();
+        w.set_value(&k, "Start", ValueData::dword(start)).unwrap();
+    }
+    let class = "ControlSet001\\Control\\Class\\{4d36e967-e325-11ce-bfc1-08002be10318}";
+    w.create_key(class).unwrap();
+    w.set_value(
+        class,
+        "LowerFilters",
+        ValueData::multi_sz(&["prl_strg", "EhStorClass"]),
+    )
+    .unwrap();
+    let mut files = MemFiles::new();
+    files.insert(SYSTEM, w.commit().unwrap());
+    let f = facts(10, 0, "x86_64", "17763", None);
+    let p = run_plan(&files, &f, &profile(false));
+    let (_, new, diff, _) = hive_change(&p, SYSTEM);
+    let h = Hive::from_bytes(new.to_vec()).unwrap();
+    for (svc, want) in [
+        ("rhelscsi", 4),
+        ("prl_strg", 4),
+        ("prl_fs", 4),
+        ("storahci", 0),
+    ] {
+        assert_eq!(
+            value(&h, &format!("ControlSet001\\Services\\{svc}"), "Start"),
+            Some(RegData::Dword(want)),
+            "{svc}"
+        );
+    }
+    assert_eq!(
+        value(&h, class, "LowerFilters"),
+        Some(RegData::MultiSz(vec!["EhStorClass".into()]))
+    );
+    assert!(diff.contains("-\"LowerFilters\"=hex(7):"), "{diff}");
+    assert_eq!(
+        regipy(new, "\\ControlSet001\\Services\\prl_strg", "Start"),
+        "4"
+    );
+    let again = run_plan(&applied(&files, &p), &f, &profile(false));
+    assert!(again.is_empty(), "{}", again.render_text());
+}
