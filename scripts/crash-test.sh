@@ -15,8 +15,10 @@
 #
 # usage: crash-test.sh [RUNS]   (default 50; a fifth of them are kill -9 runs)
 # env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), CRASH_SEED (random seed,
-#        default: $$), CRASH_IMAGE (sample, the default: ext4 judged by e2fsck -fn; or
-#        debian12-btrfs: the Btrfs writer, judged by btrfs check --readonly).
+#        default: $$), CRASH_IMAGE (sample, the default: ext4 judged by e2fsck -fn;
+#        debian12-btrfs: the Btrfs writer, judged by btrfs check --readonly; win10: the Windows
+#        plan with the test driver folder — hive, new folders and files — through the NTFS
+#        writer, judged by ntfsfix -n).
 #        The binary is built here with the test-hooks feature.
 # Exit 0 when every run ended in one of the two states, 1 otherwise.
 set -euo pipefail
@@ -34,11 +36,22 @@ export SOURCE_DATE_EPOCH=1700000000
 case ${CRASH_IMAGE:-sample} in
   sample) SRC=$IMAGES/sample.raw ROOT_OFF=1048576 ROOT_SIZE=0 ;; # p1 ext4 at 1 MiB (index.json)
   debian12-btrfs) SRC=$IMAGES/debian12-btrfs.raw ROOT_OFF=2097152 ROOT_SIZE=1875902464 ;; # p2
-  *) echo "crash-test: CRASH_IMAGE=$CRASH_IMAGE: sample or debian12-btrfs" >&2; exit 2 ;;
+  win10) SRC=$IMAGES/win10.raw ROOT_OFF=1048576 ROOT_SIZE=166723584 FS=ntfs ;; # p1 NTFS C:
+  *) echo "crash-test: CRASH_IMAGE=$CRASH_IMAGE: sample, debian12-btrfs or win10" >&2; exit 2 ;;
 esac
+# Windows: the plan with the crafted driver folder (new folders, files, hives).
+APPLY_ARGS=()
+[ "${FS:-}" != ntfs ] || APPLY_ARGS=(--drivers tests/data/windows-drivers)
 # fsck_root IMAGE: the root filesystem's checker, clean (its report in $tmp/fsck.txt)
 fsck_root() {
-  if [ "$ROOT_SIZE" = 0 ]; then
+  if [ "${FS:-}" = ntfs ]; then
+    local dev rc=0
+    dev=$(losetup --find --show --read-only --offset "$ROOT_OFF" --sizelimit "$ROOT_SIZE" "$1")
+    ntfsfix -n "$dev" >"$tmp/fsck.txt" 2>&1 || rc=1
+    losetup -d "$dev"
+    grep -qi 'error' "$tmp/fsck.txt" && rc=1
+    return $rc
+  elif [ "$ROOT_SIZE" = 0 ]; then
     e2fsck -fn "$1?offset=$ROOT_OFF" >"$tmp/fsck.txt" 2>&1
   else
     local dev rc=0
@@ -57,7 +70,7 @@ fresh() { cp --sparse=always "$SRC" "$tmp/work.raw"; rm -f "$tmp/work.raw.guestf
 orig=$(sum "$SRC")
 fresh
 t0=$(date +%s%N)
-"$GF" apply --in-place "$tmp/work.raw" >"$tmp/ref.txt"
+"$GF" apply --in-place "${APPLY_ARGS[@]}" "$tmp/work.raw" >"$tmp/ref.txt"
 apply_ms=$((($(date +%s%N) - t0) / 1000000))
 ref=$(sum "$tmp/work.raw")
 [ ! -e "$tmp/work.raw.guestfix-undo" ] || { echo "crash-test: the reference apply left a journal" >&2; exit 1; }
@@ -65,22 +78,22 @@ ref=$(sum "$tmp/work.raw")
 fsck_root "$tmp/work.raw" || { cat "$tmp/fsck.txt" >&2; echo "crash-test: reference not fsck-clean" >&2; exit 1; }
 # Reproducible: a second complete apply gives the same bytes.
 fresh
-"$GF" apply --in-place "$tmp/work.raw" >/dev/null
+"$GF" apply --in-place "${APPLY_ARGS[@]}" "$tmp/work.raw" >/dev/null
 [ "$(sum "$tmp/work.raw")" = "$ref" ] || { echo "crash-test: two complete applies differ (not reproducible)" >&2; exit 1; }
 
 # W: the smallest N for which GUESTFIX_CRASH_AFTER_WRITES=N does not abort.
 lo=0 hi=1
-until fresh && GUESTFIX_CRASH_AFTER_WRITES=$hi "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1; do
+until fresh && GUESTFIX_CRASH_AFTER_WRITES=$hi "$GF" apply --in-place "${APPLY_ARGS[@]}" "$tmp/work.raw" >/dev/null 2>&1; do
   lo=$hi hi=$((hi * 2))
   [ $hi -le 1048576 ] || { echo "crash-test: apply never completes" >&2; exit 1; }
 done
 while [ $((hi - lo)) -gt 1 ]; do
   mid=$(((lo + hi) / 2))
-  if fresh && GUESTFIX_CRASH_AFTER_WRITES=$mid "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1; then hi=$mid; else lo=$mid; fi
+  if fresh && GUESTFIX_CRASH_AFTER_WRITES=$mid "$GF" apply --in-place "${APPLY_ARGS[@]}" "$tmp/work.raw" >/dev/null 2>&1; then hi=$mid; else lo=$mid; fi
 done
 W=$hi
 fresh
-if GUESTFIX_CRASH_AFTER_WRITES=$((W - 1)) "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1; then
+if GUESTFIX_CRASH_AFTER_WRITES=$((W - 1)) "$GF" apply --in-place "${APPLY_ARGS[@]}" "$tmp/work.raw" >/dev/null 2>&1; then
   echo "crash-test: bisection inconsistent (N=$((W - 1)) completed)" >&2; exit 1
 fi
 echo "crash-test: $(basename "$SRC"): an in-place apply makes $W block writes in ${apply_ms} ms; original $orig, applied $ref" >&2
@@ -95,13 +108,13 @@ for run in $(seq 1 "$RUNS"); do
     if [ $N -gt 0 ] && [ $N -lt "$W" ]; then N=$((N + RANDOM % 3 - 1)); fi
     how="GUESTFIX_CRASH_AFTER_WRITES=$N"
     # (a child shell, so that bash's "Aborted" notice does not clutter the output)
-    rc=$(GUESTFIX_CRASH_AFTER_WRITES=$N bash -c '"$0" apply --in-place "$1" >/dev/null 2>&1; echo $?' \
-      "$GF" "$tmp/work.raw" 2>/dev/null)
+    rc=$(GUESTFIX_CRASH_AFTER_WRITES=$N bash -c '"$0" apply --in-place "${@:2}" "$1" >/dev/null 2>&1; echo $?' \
+      "$GF" "$tmp/work.raw" "${APPLY_ARGS[@]}" 2>/dev/null)
   else
     # A real kill -9 at a random moment of the write phase: wait until the journal exists (the
     # writes start right after), then 0 .. W x 5 ms (the slowed write phase).
     delay_ms=$((RANDOM % (W * 5)))
-    GUESTFIX_WRITE_DELAY_MS=5 "$GF" apply --in-place "$tmp/work.raw" >/dev/null 2>&1 &
+    GUESTFIX_WRITE_DELAY_MS=5 "$GF" apply --in-place "${APPLY_ARGS[@]}" "$tmp/work.raw" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 5000); do
       [ -e "$tmp/work.raw.guestfix-undo" ] || ! kill -0 $pid 2>/dev/null && break

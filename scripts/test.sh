@@ -48,6 +48,8 @@ echo "== apply: MOD-L1 boot test (a host-only initramfs without virtio/nvme: no 
 scripts/boot-test-initramfs.sh "$GUESTFIX_TEST_IMAGES"
 echo "== apply: crash test (50 in-place applies killed at random points, then --recover)"
 scripts/crash-test.sh 50
+echo "== apply: crash test on a Windows guest (10 in-place applies of the win10 plan with drivers: hives, new folders and files on NTFS; judged by ntfsfix -n)"
+CRASH_IMAGE=win10 scripts/crash-test.sh 10
 echo "== virt-inspector comparison (every field both tools report: debian12 bios/uefi/xfs/btrfs, win2019, win11, win2012r2, win2022 bios/uefi, win10)"
 scripts/compare-virt-inspector.sh "$GUESTFIX_TEST_IMAGES"
 echo "== fuzz smoke (every cargo-fuzz target, ${FUZZ_SECONDS:-20}s each)"

@@ -155,12 +155,22 @@ fn highest_log_sequence(logs: &[Vec<u8>]) -> u32 {
 }
 
 /// FILETIME now (100 ns since 1601-01-01 UTC).
+/// `SOURCE_DATE_EPOCH` (seconds), when set, fixes it: the same edits then give the same bytes
+/// (reproducible output, as the filesystem writers do).
 pub(super) fn now_filetime() -> u64 {
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() / 100)
-        .unwrap_or(0);
-    (unix as u64).saturating_add(116_444_736_000_000_000)
+    let unix = match std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        Some(secs) => u128::from(secs) * 10_000_000,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() / 100)
+            .unwrap_or(0),
+    };
+    u64::try_from(unix)
+        .unwrap_or(u64::MAX)
+        .saturating_add(116_444_736_000_000_000)
 }
 
 /// Encode a key or value name: Latin-1 ("compressed") when every character fits, else
