@@ -1075,7 +1075,11 @@ fn win8_sysprep() {
         f.evidence,
         ["Windows\\Setup\\State\\State.ini ImageState = IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"]
     );
-    assert!(f.fix.unwrap().ends_with("processorArchitecture amd64)"));
+    let fix = f.fix.unwrap();
+    assert!(
+        fix.contains("processorArchitecture amd64;") && fix.contains("windows-unattend"),
+        "{fix}"
+    );
     let f = one("WIN-8", on_windows(win::win8_sysprep, windows()));
     assert_eq!(f.severity, Severity::Pass);
 }
