@@ -21,7 +21,7 @@ use std::process::{Command, Output};
 const EPOCH: &str = "1700000000";
 
 mod common;
-use common::images_dir;
+use common::{images_dir, ok, run};
 
 fn index(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("index.json")).expect("index.json");
@@ -35,30 +35,12 @@ fn image<'a>(idx: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} not in index.json"))
 }
 
-fn run(cmd: &str, args: &[&str]) -> Output {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {cmd}: {e}"))
-}
-
 fn gf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_guestfix"))
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .args(args)
         .output()
         .expect("run guestfix")
-}
-
-fn ok(o: &Output, what: &str) -> Vec<u8> {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout.clone()
 }
 
 /// SHA-256 of a whole (sparse) file with sha256sum: fast on 2 GiB images.

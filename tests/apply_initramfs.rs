@@ -16,24 +16,13 @@
 use guestfix::guest::linux::initramfs::{Limits, list};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const KVER: &str = "6.1.0-50-amd64";
 const INITRD: &str = "/boot/initrd.img-6.1.0-50-amd64";
 
 mod common;
-use common::images_dir;
-
-fn ok(o: &Output, what: &str) -> Vec<u8> {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout.clone()
-}
+use common::{images_dir, ok};
 
 fn gf(rules: &Path, args: &[&str]) -> Vec<u8> {
     let o = Command::new(env!("CARGO_BIN_EXE_guestfix"))

@@ -15,16 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::images_dir;
+use common::{images_dir, ok, run};
 
 const DRIVERS: &str = "tests/data/windows-drivers";
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {cmd}: {e}"))
-}
 
 fn gf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_guestfix"))
@@ -32,17 +25,6 @@ fn gf(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run guestfix")
-}
-
-fn ok(o: &Output, what: &str) -> Vec<u8> {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout.clone()
 }
 
 fn s(p: &Path) -> &str {

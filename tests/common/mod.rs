@@ -44,3 +44,25 @@ pub fn indexed_manifests(dir: &std::path::Path, fs_types: &[&str]) -> Vec<(Strin
     }
     out
 }
+
+/// Run a host tool (panics when it cannot be started).
+#[allow(dead_code)]
+pub fn run(cmd: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {cmd}: {e}"))
+}
+
+/// The stdout of a command that must have succeeded (its output in the failure message).
+#[allow(dead_code)]
+pub fn ok(o: &std::process::Output, what: &str) -> Vec<u8> {
+    assert!(
+        o.status.success(),
+        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout.clone()
+}

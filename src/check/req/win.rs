@@ -408,13 +408,7 @@ pub fn win7_rtc(ctx: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
 /// WIN-8: a sysprepped image gets an unattend.xml from the service.
 pub fn win8_sysprep(_: &Ctx, os: &OsFacts, w: &WindowsFacts) -> Vec<Finding> {
     let sys = w.system.clone().unwrap_or_default();
-    let generalized = w
-        .image_state
-        .as_deref()
-        .is_some_and(|s| s.contains("GENERALIZE") || s.contains("OOBE"))
-        || sys.oobe_in_progress == Some(1)
-        || sys.setup_in_progress == Some(1);
-    if !generalized {
+    if !w.sysprepped() {
         if w.system.is_none() {
             return Vec::new();
         }

@@ -192,6 +192,16 @@ impl WindowsFacts {
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
+    /// Whether the image was sysprepped (WIN-8): State.ini's ImageState says generalized or
+    /// OOBE, or Setup / OOBE is in progress in the SYSTEM hive.
+    pub fn sysprepped(&self) -> bool {
+        let sys = self.system.as_ref();
+        self.image_state
+            .as_deref()
+            .is_some_and(|s| s.contains("GENERALIZE") || s.contains("OOBE"))
+            || sys.is_some_and(|s| s.oobe_in_progress == Some(1) || s.setup_in_progress == Some(1))
+    }
+
     /// Client (not Server): from InstallationType, else the product name.
     pub fn is_client(&self) -> Option<bool> {
         if let Some(t) = &self.installation_type {

@@ -255,6 +255,11 @@ fn hive_err(out: &Out, what: &str) -> impl Fn(crate::hive::HiveError) -> PlanErr
     }
 }
 
+/// A string parameter of the rule, or `default`.
+fn param(out: &Out, key: &str, default: &str) -> String {
+    out.rule.param_str(key).unwrap_or(default).to_string()
+}
+
 fn windows_facts(ctx: &Context) -> WindowsFacts {
     WindowsFacts::from_os(ctx.facts).unwrap_or_default()
 }
@@ -379,16 +384,8 @@ pub(super) fn bcd_ems(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
     let Some(st) = load_hive(ctx, out, &path)? else {
         return Ok(());
     };
-    let loader_el = out
-        .rule
-        .param_str("loader_element")
-        .unwrap_or("260000B0")
-        .to_string();
-    let bootmgr_el = out
-        .rule
-        .param_str("bootmgr_element")
-        .unwrap_or("26000020")
-        .to_string();
+    let loader_el = param(out, "loader_element", "260000B0");
+    let bootmgr_el = param(out, "bootmgr_element", "26000020");
     let herr = hive_err(out, &path);
     let mut e = Edits::new(&st.current);
     let objects = st.current.root().subkey("Objects").map_err(&herr)?;
@@ -431,22 +428,10 @@ pub(super) fn bcd_ems(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
 /// locales, `{arch}` replaced by the guest's processorArchitecture) where Windows looks for it
 /// first; an answer file already there is left as it is.
 pub(super) fn unattend(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
-    let w = windows_facts(ctx);
-    let sys = w.system.clone().unwrap_or_default();
-    let generalized = w
-        .image_state
-        .as_deref()
-        .is_some_and(|s| s.contains("GENERALIZE") || s.contains("OOBE"))
-        || sys.oobe_in_progress == Some(1)
-        || sys.setup_in_progress == Some(1);
-    if !generalized {
+    if !windows_facts(ctx).sysprepped() {
         return Ok(());
     }
-    let path = out
-        .rule
-        .param_str("path")
-        .unwrap_or("/Windows/Panther/unattend.xml")
-        .to_string();
+    let path = param(out, "path", "/Windows/Panther/unattend.xml");
     let template = out
         .rule
         .param_str("template")
@@ -570,7 +555,7 @@ pub(super) fn boot_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError
     }
 
     // Drivers from the folder the user named.
-    let dir = out.rule.param_str("drivers_dir").unwrap_or("").to_string();
+    let dir = param(out, "drivers_dir", "");
     let mut files: Vec<(String, Vec<u8>, String)> = Vec::new();
     let mut staged = false;
     if !dir.is_empty() {
@@ -592,7 +577,7 @@ pub(super) fn boot_drivers(ctx: &Context, out: &mut Out) -> Result<(), PlanError
         };
         let classes = out.rule.param_list("classes");
         let boot_classes = out.rule.param_list("boot_start_classes");
-        let stage_dir = out.rule.param_str("stage_dir").unwrap_or("").to_string();
+        let stage_dir = param(out, "stage_dir", "");
         let mut chosen: Vec<driver::Package> = Vec::new();
         for p in driver::find_infs(Path::new(&dir)).map_err(|e| rule_err(out, e))? {
             let pkg = match driver::load(&p, &target) {
