@@ -33,6 +33,7 @@ case $t in
   volume_mbr_gpt) head_of "$imgs" '*.raw' 65536 ;;
   hive | windows_facts | windows_sam) hives | copy_all ;;
   linuxcfg_editors | linuxcfg_parsers) small "$shared/linux" -size -65k | copy_all ;;
+  inf) find tests/data/windows-drivers -name '*.inf' | copy_all ;;
   volume_lvm) [ -n "$imgs" ] && for f in "$imgs"/*lvm*.raw; do
       # the LVM2 text metadata sits in the first MiBs of the PV (printable text, kept whole)
       [ -f "$f" ] && head -c 4194304 "$f" | strings -n 3 | head -c 1048576 >"$corpus/text-$(basename "$f")"

@@ -31,6 +31,8 @@ mod fs_xfs;
 mod hive;
 #[path = "../fuzz/bodies/hive_write.rs"]
 mod hive_write;
+#[path = "../fuzz/bodies/inf.rs"]
+mod inf;
 #[path = "../fuzz/bodies/initramfs_modinfo.rs"]
 mod initramfs_modinfo;
 #[path = "../fuzz/bodies/linuxcfg_editors.rs"]
@@ -70,6 +72,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("fs_xfs", fs_xfs::run as Body),
     ("hive", hive::run as Body),
     ("hive_write", hive_write::run as Body),
+    ("inf", inf::run as Body),
     ("initramfs_modinfo", initramfs_modinfo::run as Body),
     ("linuxcfg_editors", linuxcfg_editors::run as Body),
     ("linuxcfg_parsers", linuxcfg_parsers::run as Body),
@@ -156,4 +159,23 @@ fn finding_names_map_to_targets() {
     );
     assert_eq!(target_of("block_vhdx-x").map(|t| t.0), Some("block_vhdx"));
     assert_eq!(target_of("nothing-here"), None);
+}
+
+/// The INF body on every crafted INF of the test driver folder and on each of its prefixes
+/// (every way a file can be cut short).
+#[test]
+fn inf_body_on_the_driver_folder_and_its_truncations() {
+    let mut n = 0;
+    for e in walkdir::WalkDir::new("tests/data/windows-drivers") {
+        let p = e.unwrap().into_path();
+        if p.extension().is_some_and(|x| x == "inf") {
+            let data = std::fs::read(&p).unwrap();
+            for cut in (0..=data.len()).step_by(7) {
+                inf::run(&data[..cut]);
+            }
+            inf::run(&data);
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} INF files");
 }

@@ -278,10 +278,6 @@ fn decorated(inf: &Inf, base: &str, arch: &str) -> Option<String> {
 /// guest (another architecture or a newer Windows).
 pub fn load(path: &Path, t: &Target) -> Result<Option<Package>, DriverError> {
     let ps = path.display().to_string();
-    let bad = |reason: String| DriverError::Package {
-        path: ps.clone(),
-        reason,
-    };
     let meta = std::fs::metadata(path).map_err(|source| DriverError::Io {
         path: ps.clone(),
         source,
@@ -302,6 +298,16 @@ pub fn load(path: &Path, t: &Target) -> Result<Option<Package>, DriverError> {
         path: ps.clone(),
         source,
     })?;
+    from_inf(&inf, path, t)
+}
+
+/// [`load`] for an INF already parsed; `path` names it (its folder holds the package files).
+pub fn from_inf(inf: &Inf, path: &Path, t: &Target) -> Result<Option<Package>, DriverError> {
+    let ps = path.display().to_string();
+    let bad = |reason: String| DriverError::Package {
+        path: ps.clone(),
+        reason,
+    };
     let class = inf.value("Version", "Class").unwrap_or("").to_string();
     let class_guid = inf.value("Version", "ClassGuid").unwrap_or("").to_string();
     let provider = inf.value("Version", "Provider").unwrap_or("").to_string();
@@ -353,7 +359,7 @@ pub fn load(path: &Path, t: &Target) -> Result<Option<Package>, DriverError> {
                 e.line
             )));
         }
-        let install = decorated(&inf, install_base, &t.arch).ok_or_else(|| {
+        let install = decorated(inf, install_base, &t.arch).ok_or_else(|| {
             bad(format!(
                 "line {}: install section [{install_base}] does not exist",
                 e.line
