@@ -137,10 +137,10 @@ pub type Rank = (u8, u32, u32, u32);
 pub fn decoration_rank(dec: &str, t: &Target) -> Option<Rank> {
     let mut parts = dec.split('.');
     let first = parts.next()?;
-    if first.len() < 2 || !first[..2].eq_ignore_ascii_case("NT") {
+    if !first.get(..2)?.eq_ignore_ascii_case("NT") {
         return None;
     }
-    let arch = &first[2..];
+    let arch = first.get(2..)?;
     if !arch.is_empty() && !arch.eq_ignore_ascii_case(&t.arch) {
         return None;
     }
@@ -605,6 +605,9 @@ mod tests {
             None
         );
         assert_eq!(decoration_rank("Win64", &w10), None);
+        // not a char boundary after two bytes (fuzz finding kept in fuzz/regressions/inf)
+        assert_eq!(decoration_rank("\u{fc4e}86", &w10), None);
+        assert_eq!(decoration_rank("N", &w10), None);
     }
 
     #[test]

@@ -236,8 +236,9 @@ fn control_sets(out: &Out, hive: &Hive) -> Result<Vec<String>, PlanError> {
         .map(|k| k.name().to_string())
         .filter(|n| {
             n.len() == 13
-                && n[..10].eq_ignore_ascii_case("ControlSet")
-                && n[10..].bytes().all(|b| b.is_ascii_digit())
+                && n.get(..10)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("ControlSet"))
+                && n.bytes().skip(10).all(|b| b.is_ascii_digit())
         })
         .collect();
     if sets.is_empty() {
@@ -849,7 +850,7 @@ fn install_package(
         .models
         .iter()
         .flat_map(|m| m.hardware_ids.iter())
-        .filter(|id| id.len() > 4 && id[..4].eq_ignore_ascii_case("PCI\\"))
+        .filter(|id| id.len() > 4 && strip_prefix_ci(id, "PCI\\").is_some())
         .collect();
     if pci_ids.is_empty() {
         out.note(format!(
@@ -915,7 +916,9 @@ fn install_package(
             .map_err(&herr)?;
         e.set(&ck, "Service", ValueData::sz(svc)).map_err(&herr)?;
         for id in m.hardware_ids.iter().filter(|id| pci_ids.contains(id)) {
-            let bare = &id[4..];
+            let Some(bare) = strip_prefix_ci(id, "PCI\\") else {
+                continue;
+            };
             e.set(
                 &format!("{dd}\\DeviceIds\\PCI\\{bare}"),
                 inf,
@@ -950,8 +953,9 @@ fn norm_image_path(p: &str) -> String {
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    s.get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(prefix))
+        .and_then(|_| s.get(prefix.len()..))
 }
 
 /// `{4D36E97B-E325-11CE-BFC1-08002BE10318}` in its binary (mixed-endian) form.
