@@ -161,6 +161,8 @@ impl Txn {
         &self.blocks[&b]
     }
 
+    /// Cannot fail: it is only called with a block address a search or an allocation of this
+    /// transaction has just put in `blocks` (blocks are never removed during a transaction).
     fn blk_mut(&mut self, b: u64) -> &mut Block {
         self.blocks.get_mut(&b).expect("loaded block")
     }
@@ -430,7 +432,7 @@ impl Txn {
     /// The item `key` of `tree`.
     pub fn get(&mut self, tree: u64, key: Key) -> Result<Option<Vec<u8>>, BtrfsWriteError> {
         let (path, found) = self.search(tree, key, false)?;
-        let (b, s) = *path.last().expect("path");
+        let (b, s) = last(&path, tree)?;
         Ok(found.then(|| self.blk(b).items[s].1.clone()))
     }
 
@@ -446,7 +448,7 @@ impl Txn {
                 format!("item {key:?} exists already"),
             ));
         }
-        let (b, slot) = *path.last().expect("path");
+        let (b, slot) = last(&path, tree)?;
         if self.blk(b).leaf_used() + ITEM_SIZE + data.len() > self.leaf_cap() {
             return self.split_insert(tree, key, data);
         }
@@ -471,7 +473,7 @@ impl Txn {
             path = self.search(tree, key, true)?.0;
         }
         let (pb, ps) = path[path.len() - 2];
-        let (b, slot) = *path.last().expect("path");
+        let (b, slot) = last(&path, tree)?;
         let mut all = self.blk(b).items.clone();
         all.insert(slot, (key, data));
         let sizes: Vec<usize> = all.iter().map(|(_, d)| ITEM_SIZE + d.len()).collect();
@@ -518,7 +520,7 @@ impl Txn {
                 format!("item {key:?} missing"),
             ));
         }
-        let (b, slot) = *path.last().expect("path");
+        let (b, slot) = last(&path, tree)?;
         let old = self.blk(b).items[slot].1.len();
         if self.blk(b).leaf_used() - old + data.len() > self.leaf_cap() {
             self.delete(tree, key)?;
@@ -537,7 +539,7 @@ impl Txn {
                 format!("item {key:?} missing"),
             ));
         }
-        let (b, slot) = *path.last().expect("path");
+        let (b, slot) = last(&path, tree)?;
         let (_, data) = self.blk_mut(b).items.remove(slot);
         let idx = path.len() - 1;
         if self.blk(b).items.is_empty() {
@@ -631,7 +633,9 @@ impl Txn {
         let new = self.alloc_meta(tree, level)?;
         right.bytenr = new;
         right.generation = self.transid;
-        let first = right.first_key().expect("non-empty");
+        let first = right
+            .first_key()
+            .ok_or_else(|| shape(tree, "a node split left an empty half"))?;
         self.blocks.insert(new, right);
         self.dirty.insert(new);
         let g = self.transid;
@@ -737,4 +741,11 @@ impl Txn {
             _ => self.root_gen.get(&tree).copied().unwrap_or(0),
         }
     }
+}
+
+/// The block and slot a search ended at (a search path always has the root at least).
+fn last(path: &[(u64, usize)], tree: u64) -> Result<(u64, usize), BtrfsWriteError> {
+    path.last()
+        .copied()
+        .ok_or_else(|| shape(tree, "a search returned an empty path"))
 }
