@@ -137,9 +137,13 @@ fn edit_hive(
         ),
     };
     let new = reg::apply_ops(path, base, logs, &ops).map_err(|e| rule_err(out, e))?;
-    let before = Hive::from_bytes_with_logs(st.original.clone(), &st.logs)
-        .map(|(h, _)| h)
-        .map_err(|e| rule_err(out, format!("{path}: {e}")))?;
+    // The hive before any edit of this plan: on the first edit, the one already read.
+    let before = match &st.edited {
+        None => st.current,
+        Some(_) => Hive::from_bytes_with_logs(st.original.clone(), &st.logs)
+            .map(|(h, _)| h)
+            .map_err(|e| rule_err(out, format!("{path}: {e}")))?,
+    };
     let after = Hive::from_bytes(new.clone()).map_err(|e| {
         rule_err(
             out,
