@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark: `guestfix apply` vs `virt-v2v -i disk -o local` on the same 2 GiB debian12-bios
-# image, in the same run. Prints a Markdown table (command lines, wall-clock seconds, exit code,
-# output size). Not run by scripts/test.sh (virt-v2v takes minutes under TCG).
+# Benchmark: `guestfix apply` vs `virt-v2v -i disk -o local` on the same image (default: the
+# 2 GiB debian12-bios), in the same run. Prints a Markdown table (command lines, wall-clock
+# seconds, exit code, output size). Not run by scripts/test.sh (virt-v2v takes minutes under TCG).
 #
-# usage: bench-apply.sh [IMAGE]    (default: $GUESTFIX_TEST_IMAGES/debian12-bios.raw)
+# usage: bench-apply.sh [IMAGE [DRIVERS]]    (default: $GUESTFIX_TEST_IMAGES/debian12-bios.raw)
+#        DRIVERS: a driver folder for Windows guests, passed to `guestfix apply --drivers`
+#        (virt-v2v looks for its own in /usr/share/virtio-win; without them it still converts).
 # env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), GUESTFIX_BIN (default:
 #        target/release/guestfix, built with cargo build --release)
 # Needs: virt-v2v, nbdkit, libnbd-bin (virt-v2v -i disk uses them), qemu-utils.
@@ -12,6 +14,9 @@ cd "$(dirname "$0")/.."
 
 IMAGES=${GUESTFIX_TEST_IMAGES:-$(scripts/make-test-images.sh | tail -n 1)}
 IMAGE=${1:-$IMAGES/debian12-bios.raw}
+DRIVERS=${2:-}
+drv=()
+[ -z "$DRIVERS" ] || drv=(--drivers "$(realpath "$DRIVERS")")
 if [ -z "${GUESTFIX_BIN:-}" ]; then
   cargo build --quiet --release --bin guestfix
   GUESTFIX_BIN=target/release/guestfix
@@ -42,13 +47,13 @@ echo "bench-apply: image $IMAGE ($(size_of "$IMAGE") virtual, $(alloc_of "$IMAGE
 
 # 1. guestfix apply --out (overlay)
 ov=$tmp/fixed.qcow2
-timed apply-out "$GF" apply "$IMAGE" --out "$ov"
-rows+=("| guestfix apply (overlay) | \`guestfix apply $IMAGE --out fixed.qcow2\` | $last_secs | $last_rc | $(alloc_of "$ov") qcow2 overlay |")
+timed apply-out "$GF" apply "$IMAGE" "${drv[@]}" --out "$ov"
+rows+=("| guestfix apply (overlay) | \`guestfix apply $IMAGE ${drv[*]} --out fixed.qcow2\` | $last_secs | $last_rc | $(alloc_of "$ov") qcow2 overlay |")
 
 # 2. guestfix apply --in-place on a sparse copy (the copy is not timed)
 cp --sparse=always "$IMAGE" "$tmp/copy.raw"
-timed apply-in-place "$GF" apply --in-place "$tmp/copy.raw"
-rows+=("| guestfix apply (in place, journal) | \`guestfix apply copy.raw --in-place\` | $last_secs | $last_rc | changes written into the 2 GiB raw |")
+timed apply-in-place "$GF" apply --in-place "$tmp/copy.raw" "${drv[@]}"
+rows+=("| guestfix apply (in place, journal) | \`guestfix apply copy.raw --in-place ${drv[*]}\` | $last_secs | $last_rc | changes written into the raw copy |")
 rm -f "$tmp/copy.raw"
 
 # 3. virt-v2v -i disk -o local

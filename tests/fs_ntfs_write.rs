@@ -957,3 +957,186 @@ fn windows_images_apply_drivers() {
     }
     assert!(done >= 2, "only {done} Windows images applied");
 }
+
+/// The Windows partition of every Windows test image the writer may open (not hibernated),
+/// copied out once, with its model: every file of the image's manifest (written by the image
+/// builder) with its bytes as ntfs-3g's `ntfscat` reads them (checked against the manifest's
+/// sha256), every folder as a `path/` key.
+fn windows_partitions() -> &'static [(String, PathBuf, Model)] {
+    static PARTS: std::sync::OnceLock<(tempfile::TempDir, Vec<(String, PathBuf, Model)>)> =
+        std::sync::OnceLock::new();
+    &PARTS
+        .get_or_init(|| {
+            let t = tempfile::tempdir().unwrap();
+            let mut out = Vec::new();
+            let Some(dir) = common::images_dir() else {
+                return (t, out);
+            };
+            let idx: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap())
+                    .unwrap();
+            for rec in idx["images"].as_array().unwrap() {
+                let name = rec["name"].as_str().unwrap();
+                let hibernated = rec["defects"].as_array().is_some_and(|d| {
+                    d.iter()
+                        .any(|x| x.as_str().unwrap_or("").starts_with("GEN-5: hibernated"))
+                });
+                if !name.starts_with("win") || hibernated {
+                    continue;
+                }
+                let src = std::fs::read(dir.join(rec["file"].as_str().unwrap())).unwrap();
+                for p in rec["partitions"].as_array().unwrap() {
+                    if p["fs"] != "ntfs" || p["role"] != "windows" {
+                        continue;
+                    }
+                    let (start, size) = (
+                        p["start"].as_u64().unwrap() as usize,
+                        p["size"].as_u64().unwrap() as usize,
+                    );
+                    let part = t.path().join(format!("{name}.ntfs"));
+                    std::fs::write(&part, &src[start..start + size]).unwrap();
+                    let manifest =
+                        std::fs::read_to_string(dir.join(p["manifest"].as_str().unwrap()))
+                            .unwrap();
+                    let mut model = Model::new();
+                    for l in manifest.lines() {
+                        let f: Vec<&str> = l.split('\t').collect();
+                        match f[1] {
+                            "d" if f[0] != "/" => {
+                                model.insert(format!("{}/", f[0]), Vec::new());
+                            }
+                            "f" => {
+                                let cat = run_ok("ntfscat", &[part.as_os_str(), f[0].as_ref()]);
+                                use sha2::Digest;
+                                assert_eq!(
+                                    hex::encode(sha2::Sha256::digest(&cat.stdout)),
+                                    f[4],
+                                    "{name}: ntfscat {} against the manifest",
+                                    f[0]
+                                );
+                                model.insert(f[0].to_string(), cat.stdout);
+                            }
+                            _ => {}
+                        }
+                    }
+                    out.push((name.to_string(), part, model));
+                }
+            }
+            (t, out)
+        })
+        .1
+}
+
+/// A path for the Windows-image property test: real folders of a Windows volume (the driver
+/// store, the hive folder, the root) and folders the writer must create.
+fn wname(folder: u8, n: u8) -> String {
+    let f = [
+        "/Windows/System32/drivers",
+        "/Windows/System32/config",
+        "",
+        "/Windows/Drivers/guestfix/pkg",
+        "/Users/user/Desktop",
+    ][usize::from(folder) % 5];
+    format!("{f}{}", pname(n))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 15, ..ProptestConfig::default() })]
+    /// Issue 20: random create/write/grow/shrink/rename sequences on the Windows volumes of the
+    /// Windows test images (real folders, real hives rewritten, new folders made on the way,
+    /// half the cases after filling System32\drivers until its index splits);
+    /// after each sequence ntfsfix -n, ntfsls, ntfscat, ntfsinfo, our reader and our checker
+    /// agree with the model, which starts as the image builder's manifest.
+    #[test]
+    fn random_sequences_on_the_windows_images(
+        which in 0usize..8,
+        bulk in prop_oneof![Just(0usize), 200usize..320],
+        ops in proptest::collection::vec((0u8..5, op()), 1..20),
+    ) {
+        if !tools() {
+            return Ok(());
+        }
+        let parts = windows_partitions();
+        if parts.is_empty() {
+            assert!(std::env::var("GUESTFIX_REQUIRE_IMAGES").is_err(), "no Windows image");
+            return Ok(());
+        }
+        let (name, part, model0) = &parts[which % parts.len()];
+        let d = tempfile::tempdir().unwrap();
+        let img = d.path().join("v.ntfs");
+        std::fs::copy(part, &img).unwrap();
+        let mut model = model0.clone();
+        let mut w = writer(&img).unwrap();
+        let files = |m: &Model| m.keys().filter(|k| !k.ends_with('/')).cloned().collect::<Vec<_>>();
+        let exists = |m: &Model, p: &str| {
+            let l = p.to_lowercase();
+            m.keys().any(|k| k.trim_end_matches('/').to_lowercase() == l)
+        };
+        // a folder large enough to split its index (leaf and internal INDX blocks)
+        for i in 0..bulk {
+            let len = 60 + (bytes(which as u64 + i as u64, 1)[0] as usize % 150);
+            let p = format!("/Windows/System32/drivers/{}", long_name(which as u64 * 1000 + i as u64, len));
+            if exists(&model, &p) {
+                continue;
+            }
+            let data = bytes(i as u64, (i * 131) % 3000);
+            let r = FsWrite::create(&mut w, &p, &data);
+            prop_assert!(r.is_ok(), "{name}: create {p}: {r:?}");
+            model.insert(p, data);
+        }
+        if bulk > 0 {
+            let shape = w.index_shape("/Windows/System32/drivers").unwrap();
+            prop_assert!(shape.0 >= 3, "{name}: index shape {shape:?}: no internal split");
+        }
+        for (i, (folder, o)) in ops.iter().enumerate() {
+            match o {
+                Op::Create(n, s) => {
+                    let p = wname(*folder, *n);
+                    let data = bytes(i as u64 + 100, *s);
+                    let r = FsWrite::create(&mut w, &p, &data);
+                    if exists(&model, &p) {
+                        prop_assert!(r.is_err(), "{name}: {p} created twice");
+                    } else {
+                        prop_assert!(r.is_ok(), "{name}: create {p}: {r:?}");
+                        // the folders made on the way stay when their file is renamed away
+                        let mut cur = p.as_str();
+                        while let Some((parent, _)) = cur.rsplit_once('/') {
+                            if parent.is_empty() {
+                                break;
+                            }
+                            model.entry(format!("{parent}/")).or_default();
+                            cur = parent;
+                        }
+                        model.insert(p, data);
+                    }
+                }
+                Op::Write(n, s) => {
+                    let fs = files(&model);
+                    let p = fs[usize::from(*n) % fs.len()].clone();
+                    let data = bytes(i as u64 + 200, *s);
+                    let r = w.replace_file(&p, &data);
+                    prop_assert!(r.is_ok(), "{name}: replace {p}: {r:?}");
+                    model.insert(p, data);
+                }
+                Op::Rename(a, b) => {
+                    let fs = files(&model);
+                    let from = fs[usize::from(*a) % fs.len()].clone();
+                    let to = wname(*folder, *b);
+                    let parent = to.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                    let r = w.rename(&from, &to);
+                    if exists(&model, &to) || (!parent.is_empty() && !exists(&model, parent)) {
+                        prop_assert!(r.is_err(), "{name}: rename {from} -> {to} must fail");
+                    } else if let Err(e) = r {
+                        prop_assert!(matches!(e, NtfsWriteError::Refused { .. } | NtfsWriteError::IndexSplitNeeded(_) | NtfsWriteError::Unsupported(_)), "{name}: {e:?}");
+                    } else {
+                        let v = model.remove(&from).unwrap();
+                        model.insert(to, v);
+                    }
+                }
+            }
+        }
+        w.flush().unwrap();
+        drop(w);
+        judge(&img, &model);
+    }
+}

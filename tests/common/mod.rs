@@ -66,3 +66,42 @@ pub fn ok(o: &std::process::Output, what: &str) -> Vec<u8> {
     );
     o.stdout.clone()
 }
+
+/// Run a guestfish script with the project's libguestfs settings (`scripts/libguestfs-env.sh`;
+/// `ntfs3` picks the appliance kernel that has the kernel's NTFS driver). Returns None, saying
+/// so, only when guestfish is not installed and GUESTFIX_ALLOW_SKIP=1; otherwise a missing
+/// guestfish fails the caller (scripts/install-deps.sh installs it).
+#[allow(dead_code)]
+pub fn guestfish(script: &str, ntfs3: bool) -> Option<std::process::Output> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let have = Command::new("sh")
+        .args(["-c", "command -v guestfish"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var("GUESTFIX_ALLOW_SKIP").is_ok_and(|v| v == "1"),
+            "guestfish (libguestfs-tools) is not installed; scripts/install-deps.sh installs it \
+             (GUESTFIX_ALLOW_SKIP=1 to skip the kernel judge)"
+        );
+        eprintln!("\n*** SKIPPING the kernel judge: guestfish is not installed ***\n");
+        return None;
+    }
+    let env = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/libguestfs-env.sh");
+    let mut c = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && guestfish", env.display()))
+        .env("GUESTFIX_KERNEL_NTFS3", if ntfs3 { "1" } else { "" })
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bash");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write the guestfish script");
+    Some(c.wait_with_output().expect("guestfish"))
+}
