@@ -27,19 +27,30 @@ _gf_setup() {
   local cache="$_gf_base/supermin-kernel"
   [ "${GUESTFIX_KERNEL_NTFS3:-}" = 1 ] && cache="$_gf_base/supermin-kernel-ntfs3"
   local vmlinuz
+  mkdir -p "$cache"
+  # tests run side by side: one of them prepares the kernel, the others wait for it
+  exec {_gf_lock}>"$cache.lock"
+  flock "$_gf_lock"
   vmlinuz=$(ls "$cache"/root/boot/vmlinuz-* 2>/dev/null | head -n1)
   if [ -z "$vmlinuz" ]; then
     echo "libguestfs-env: preparing a supermin kernel in $cache" >&2
-    mkdir -p "$cache/dl" "$cache/root"
+    rm -rf "$cache/dl" "$cache/root" "$cache/root.tmp"
+    mkdir -p "$cache/dl" "$cache/root.tmp"
     local pkg
     pkg=$(_gf_pkg)
     [ -n "$pkg" ] || { echo "libguestfs-env: no Debian kernel package found (apt-get update?)" >&2; return 1; }
     (cd "$cache/dl" && apt-get download "$pkg" >/dev/null 2>&1) || return 1
-    dpkg -x "$cache"/dl/"$pkg"_*.deb "$cache/root" || return 1
-    vmlinuz=$(ls "$cache"/root/boot/vmlinuz-* | head -n1)
+    dpkg -x "$cache"/dl/"$pkg"_*.deb "$cache/root.tmp" || return 1
+    vmlinuz=$(ls "$cache"/root.tmp/boot/vmlinuz-* | head -n1)
     local kver=${vmlinuz##*/vmlinuz-}
-    depmod -b "$cache/root" "$kver" || return 1
+    depmod -b "$cache/root.tmp" "$kver" || return 1
+    # only a complete kernel folder is ever seen under root/
+    mv "$cache/root.tmp" "$cache/root" || return 1
+    rm -rf "$cache/dl"
+    vmlinuz="$cache/root/boot/vmlinuz-$kver"
   fi
+  flock -u "$_gf_lock"
+  exec {_gf_lock}>&-
   local kver=${vmlinuz##*/vmlinuz-}
   if [ "${GUESTFIX_KERNEL_NTFS3:-}" = 1 ] && ! ls "$cache/root/lib/modules/$kver/kernel/fs/ntfs3/"ntfs3.ko* >/dev/null 2>&1; then
     echo "libguestfs-env: the newest kernel package ($kver) has no ntfs3 module" >&2
