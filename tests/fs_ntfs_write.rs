@@ -996,8 +996,7 @@ fn windows_partitions() -> &'static [(String, PathBuf, Model)] {
                     let part = t.path().join(format!("{name}.ntfs"));
                     std::fs::write(&part, &src[start..start + size]).unwrap();
                     let manifest =
-                        std::fs::read_to_string(dir.join(p["manifest"].as_str().unwrap()))
-                            .unwrap();
+                        std::fs::read_to_string(dir.join(p["manifest"].as_str().unwrap())).unwrap();
                     let mut model = Model::new();
                     for l in manifest.lines() {
                         let f: Vec<&str> = l.split('\t').collect();

@@ -279,7 +279,11 @@ fn apply_windows(name: &str, with_drivers: bool, expect: Expect) {
                     c["size"].as_u64().unwrap(),
                     "{name}: {path}"
                 );
-                assert_eq!(sha_hex(&got), c["sha256"].as_str().unwrap(), "{name}: {path}");
+                assert_eq!(
+                    sha_hex(&got),
+                    c["sha256"].as_str().unwrap(),
+                    "{name}: {path}"
+                );
             }
             "edit_file" => {}
             other => panic!("{name}: unexpected change {other}"),

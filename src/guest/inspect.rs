@@ -51,6 +51,10 @@ pub struct InspectOptions {
     /// Do not decompress initramfs images (their drivers and readability are then unknown):
     /// a quick inspection that reads a small fraction of the image.
     pub skip_initramfs: bool,
+    /// Run the independent readers of a Linux root side by side (always on for an image read
+    /// over the network, where every uncached read is a round trip). Off, the reads happen in
+    /// one order and the read counters (`bytes_read`, `reads`) are the same on every run.
+    pub concurrent_readers: bool,
 }
 
 /// Errors that stop an inspection (a damaged container, an unreadable disk).
@@ -101,6 +105,13 @@ fn image_format(info: &block::ContainerInfo) -> String {
 
 /// Inspect a disk set given as image paths (an OVA brings all its disks).
 pub fn inspect(paths: &[PathBuf], opts: &InspectOptions) -> Result<Inspected, InspectError> {
+    let remote = paths
+        .iter()
+        .any(|p| p.to_str().is_some_and(block::remote::is_url));
+    let opts = &InspectOptions {
+        concurrent_readers: opts.concurrent_readers || remote,
+        ..opts.clone()
+    };
     let mut disks: Vec<Arc<dyn BlockDev>> = Vec::new();
     let mut counted: Vec<Arc<dyn BlockDev>> = Vec::new();
     let mut stats = Vec::new();
@@ -356,7 +367,126 @@ fn linux_facts(
 ) -> OsFacts {
     let files = TreeFiles(tree);
     let mut f = empty_os(&root.name(), "linux");
-    match linux::osrelease::detect(&files) {
+    // The readers below are independent of one another. On a remote image (src/block/remote)
+    // every read that misses the cache is a network round trip: there they run side by side,
+    // so the round trips of one overlap the others' (a chunk two readers need at once is
+    // fetched once: RemoteDev waits for a fetch in flight). On local files they run one after
+    // the other, in this order, so that the read counters are reproducible.
+    let (ident, (mounts, problems), (bootloader, note, network), kernels, modes, services, apps) =
+        std::thread::scope(|s| {
+            let side_by_side = opts.concurrent_readers;
+            let ident = run(s, side_by_side, || os_identity(&files));
+            let mounts = run(s, side_by_side, || mount_facts(set, root, tree, fstab));
+            let boot = run(s, side_by_side, || {
+                let b = bootloader_facts(&files);
+                let cmdline = b.known().and_then(|b| b.default_cmdline.clone());
+                let net = network(&files, cmdline.as_deref());
+                (b, several_grub_configs(&files), net)
+            });
+            let kernels = run(s, side_by_side, || kernels(&files, opts.skip_initramfs));
+            let modes = run(s, side_by_side, || boot_modes(set, root, &files));
+            let services = run(s, side_by_side, || services(&files));
+            let apps = run(s, side_by_side, || {
+                if opts.no_applications {
+                    Fact::unknown("not asked for (--no-applications)")
+                } else {
+                    applications(&files)
+                }
+            });
+            (
+                ident.get(),
+                mounts.get(),
+                boot.get(),
+                kernels.get(),
+                modes.get(),
+                services.get(),
+                apps.get(),
+            )
+        });
+    let OsIdentity {
+        distro,
+        product_name,
+        major_version,
+        minor_version,
+        version,
+        package_format,
+        package_management,
+        hostname,
+        arch,
+    } = ident;
+    (f.distro, f.product_name, f.major_version, f.minor_version) =
+        (distro, product_name, major_version, minor_version);
+    (f.version, f.package_format, f.package_management) =
+        (version, package_format, package_management);
+    (f.hostname, f.arch) = (hostname, arch);
+    (f.mountpoints, f.unresolved_fstab) = (mounts, problems);
+    f.bootloader = bootloader;
+    f.notes.extend(note);
+    f.kernels = kernels;
+    f.boot_modes = modes;
+    let (ssh_server, mut dhcp, cloud_init) = services;
+    f.ssh_server = Fact::Known(ssh_server);
+    f.cloud_init = cloud_init;
+    f.network = network;
+    f.applications = apps;
+    if dhcp.is_empty() {
+        // LNX-6 (issue 23): the package database and the renderer the network configuration
+        // names are evidence too (a binary may live where no path above looks).
+        let apps = match &f.applications {
+            Fact::Known(a) => a.clone(),
+            _ => applications(&files).known().cloned().unwrap_or_default(),
+        };
+        dhcp.extend(dhcp_clients_from(&apps, &linux::network::inspect(&files)));
+    }
+    f.dhcp_client = Fact::Known(dhcp.into_iter().collect());
+    f
+}
+
+/// A reader's result: computed on a scoped thread, or at once on this one.
+enum Ran<'s, T> {
+    Thread(std::thread::ScopedJoinHandle<'s, T>),
+    Done(T),
+}
+
+impl<T> Ran<'_, T> {
+    /// The result; a panic on the thread goes on in the caller.
+    fn get(self) -> T {
+        match self {
+            Ran::Thread(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Ran::Done(v) => v,
+        }
+    }
+}
+
+/// Run `f` on a thread of the scope `s` when `side_by_side`, else now.
+fn run<'s, 'e, T: Send + 's>(
+    s: &'s std::thread::Scope<'s, 'e>,
+    side_by_side: bool,
+    f: impl FnOnce() -> T + Send + 's,
+) -> Ran<'s, T> {
+    if side_by_side {
+        Ran::Thread(s.spawn(f))
+    } else {
+        Ran::Done(f())
+    }
+}
+
+/// What the release files, the hostname files and the ELF binaries say of the OS.
+struct OsIdentity {
+    distro: Fact<String>,
+    product_name: Fact<String>,
+    major_version: Fact<u32>,
+    minor_version: Fact<u32>,
+    version: Fact<String>,
+    package_format: Fact<String>,
+    package_management: Fact<String>,
+    hostname: Fact<String>,
+    arch: Fact<String>,
+}
+
+fn os_identity(files: &TreeFiles) -> OsIdentity {
+    let mut f = empty_os("", "linux");
+    match linux::osrelease::detect(files) {
         Some(os) => {
             f.distro = Fact::Known(os.distro.clone());
             f.product_name = Fact::Known(os.product_name.clone());
@@ -380,10 +510,28 @@ fn linux_facts(
         }
         None => f.distro = Fact::unknown("no os-release, lsb-release or *-release file"),
     }
-    f.hostname = linux::osrelease::hostname(&files).into();
-    f.arch = elf_arch(&files);
+    OsIdentity {
+        distro: f.distro,
+        product_name: f.product_name,
+        major_version: f.major_version,
+        minor_version: f.minor_version,
+        version: f.version,
+        package_format: f.package_format,
+        package_management: f.package_management,
+        hostname: linux::osrelease::hostname(files).into(),
+        arch: elf_arch(files),
+    }
+}
 
-    // Mount points and fstab problems (MOD-L3). The options of each line, read once.
+/// Mount points and fstab problems (MOD-L3). The options of each line, read once.
+fn mount_facts(
+    set: &DiskSet,
+    root: &RootCandidate,
+    tree: &GuestTree,
+    fstab: &[mount::FstabOutcome],
+) -> (Vec<MountFacts>, Vec<FstabProblem>) {
+    let mut mountpoints = Vec::new();
+    let mut problems = Vec::new();
     let options: std::collections::HashMap<usize, String> = tree
         .read_file(b"/etc/fstab", mount::MAX_FSTAB)
         .map(|t| {
@@ -393,11 +541,19 @@ fn linux_facts(
                 .collect()
         })
         .unwrap_or_default();
+    let problem = |o: &mount::FstabOutcome, reason: String| FstabProblem {
+        file: "/etc/fstab".into(),
+        line: o.line,
+        spec: o.spec.clone(),
+        mountpoint: o.file.clone(),
+        fstype: o.vfstype.clone(),
+        reason,
+    };
     for o in fstab {
         match &o.status {
             FstabStatus::Root | FstabStatus::Mounted => {
                 if let Some(v) = &o.volume {
-                    f.mountpoints.push(MountFacts {
+                    mountpoints.push(MountFacts {
                         mountpoint: o.file.clone(),
                         device: v.clone(),
                         fstype: o.vfstype.clone(),
@@ -406,39 +562,25 @@ fn linux_facts(
                     });
                 }
             }
-            FstabStatus::Unresolved => f.unresolved_fstab.push(FstabProblem {
-                file: "/etc/fstab".into(),
-                line: o.line,
-                spec: o.spec.clone(),
-                mountpoint: o.file.clone(),
-                fstype: o.vfstype.clone(),
-                reason: "the device matches nothing in the image".into(),
-            }),
-            FstabStatus::Failed(why) => f.unresolved_fstab.push(FstabProblem {
-                file: "/etc/fstab".into(),
-                line: o.line,
-                spec: o.spec.clone(),
-                mountpoint: o.file.clone(),
-                fstype: o.vfstype.clone(),
-                reason: format!("resolves but cannot be opened: {why}"),
-            }),
-            FstabStatus::Swap if o.volume.is_none() => f.unresolved_fstab.push(FstabProblem {
-                file: "/etc/fstab".into(),
-                line: o.line,
-                spec: o.spec.clone(),
-                mountpoint: o.file.clone(),
-                fstype: o.vfstype.clone(),
-                reason: "swap device matches nothing in the image".into(),
-            }),
+            FstabStatus::Unresolved => {
+                problems.push(problem(o, "the device matches nothing in the image".into()))
+            }
+            FstabStatus::Failed(why) => {
+                problems.push(problem(o, format!("resolves but cannot be opened: {why}")))
+            }
+            FstabStatus::Swap if o.volume.is_none() => problems.push(problem(
+                o,
+                "swap device matches nothing in the image".into(),
+            )),
             _ => {}
         }
     }
-    if !f.mountpoints.iter().any(|m| m.mountpoint == "/") {
+    if !mountpoints.iter().any(|m| m.mountpoint == "/") {
         let fstype = match set.find(&root.volume).map(|v| &v.content) {
             Some(Content::Filesystem { fs, .. }) => fs.clone(),
             _ => String::new(),
         };
-        f.mountpoints.insert(
+        mountpoints.insert(
             0,
             MountFacts {
                 mountpoint: "/".into(),
@@ -449,10 +591,12 @@ fn linux_facts(
             },
         );
     }
+    (mountpoints, problems)
+}
 
-    // Boot loader (BOOT-5, LNX-7) and kernels (LNX-1, LNX-3, LNX-8).
-    let boot = linux::grub::inspect(&files);
-    f.bootloader = match &boot {
+/// The boot loader (BOOT-5, LNX-7).
+fn bootloader_facts(files: &TreeFiles) -> Fact<BootloaderFacts> {
+    match linux::grub::inspect(files) {
         Some(b) => {
             let d = b.default_entry();
             Fact::Known(BootloaderFacts {
@@ -478,14 +622,12 @@ fn linux_facts(
             })
         }
         None => Fact::unknown("no grub.cfg, BLS entries, grub.conf or menu.lst found"),
-    };
-    if let Some(n) = several_grub_configs(&files) {
-        f.notes.push(n);
     }
-    f.kernels = kernels(&files, opts.skip_initramfs);
-    f.boot_modes = boot_modes(set, root, &files);
-    f.ssh_server = Fact::Known(ssh(&files));
-    let mut dhcp = [
+}
+
+/// The SSH server, the DHCP clients found by their binaries or enabled units, and cloud-init.
+fn services(files: &TreeFiles) -> (ServiceFacts, std::collections::BTreeSet<String>, bool) {
+    let dhcp = [
         ("/sbin/dhclient", "dhclient"),
         ("/usr/sbin/dhclient", "dhclient"),
         ("/usr/sbin/dhcpcd", "dhcpcd"),
@@ -515,25 +657,9 @@ fn linux_facts(
         })
         .map(|(_, n)| n.to_string()),
     )
-    .collect::<std::collections::BTreeSet<_>>();
-    f.cloud_init = files.exists("/usr/bin/cloud-init") || files.exists("/etc/cloud/cloud.cfg");
-    f.network = network(&files, &f);
-    f.applications = if opts.no_applications {
-        Fact::unknown("not asked for (--no-applications)")
-    } else {
-        applications(&files)
-    };
-    if dhcp.is_empty() {
-        // LNX-6 (issue 23): the package database and the renderer the network configuration
-        // names are evidence too (a binary may live where no path above looks).
-        let apps = match &f.applications {
-            Fact::Known(a) => a.clone(),
-            _ => applications(&files).known().cloned().unwrap_or_default(),
-        };
-        dhcp.extend(dhcp_clients_from(&apps, &linux::network::inspect(&files)));
-    }
-    f.dhcp_client = Fact::Known(dhcp.into_iter().collect());
-    f
+    .collect();
+    let cloud_init = files.exists("/usr/bin/cloud-init") || files.exists("/etc/cloud/cloud.cfg");
+    (ssh(files), dhcp, cloud_init)
 }
 
 /// DHCP clients the installed packages provide (the ones that run without being enabled, or
@@ -864,10 +990,9 @@ fn ssh(files: &TreeFiles) -> ServiceFacts {
     }
 }
 
-fn network(files: &TreeFiles, f: &OsFacts) -> Fact<NetworkFacts> {
+fn network(files: &TreeFiles, cmdline: Option<&str>) -> Fact<NetworkFacts> {
     use linux::network;
-    let cmdline = f.bootloader.known().and_then(|b| b.default_cmdline.clone());
-    let naming = network::names::inspect(files, cmdline.as_deref());
+    let naming = network::names::inspect(files, cmdline);
     let mut evidence = Vec::new();
     if naming.cmdline_ifnames_off {
         evidence.push("net.ifnames=0 on the default kernel command line".into());

@@ -6,18 +6,19 @@ use super::cache::ChunkCache;
 use super::http::{Transport, UrlSource};
 use super::stats::{self, RemoteStats};
 use crate::block::{BlockDev, BlockError, check_range};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Default chunk size: the unit of caching and the smallest request
 /// (`GUESTFIX_REMOTE_CHUNK_KIB` overrides it, 4 KiB to 16 MiB).
-pub const CHUNK: u64 = 256 << 10;
+pub const CHUNK: u64 = 64 << 10;
 /// Most bytes fetched by one request (a run of adjacent missing chunks).
 pub const MAX_RUN_BYTES: u64 = 4 << 20;
 /// Requests in flight for one read.
 pub const MAX_PARALLEL: usize = 4;
 /// Default cache size in chunks (64 MiB); `GUESTFIX_REMOTE_CACHE_MIB` overrides it.
-pub const DEFAULT_CACHE_CHUNKS: usize = 256;
+pub const DEFAULT_CACHE_CHUNKS: usize = 1024;
 
 /// The result of one run's fetch, filled by whichever thread took it.
 type Slot = Mutex<Option<Result<Vec<u8>, BlockError>>>;
@@ -30,6 +31,12 @@ pub struct RemoteDev {
     cache: ChunkCache,
     transport: Transport,
     stats: Arc<RemoteStats>,
+    /// `GUESTFIX_STATS=3`: every read and hint on stderr.
+    trace: bool,
+    /// Chunks some thread is fetching now: a reader that needs one waits for that fetch
+    /// instead of sending the same request again.
+    inflight: Mutex<HashSet<u64>>,
+    landed: Condvar,
 }
 
 impl RemoteDev {
@@ -55,6 +62,9 @@ impl RemoteDev {
             cache: ChunkCache::new(chunks),
             transport,
             stats,
+            trace: stats::trace_reads(),
+            inflight: Mutex::new(HashSet::new()),
+            landed: Condvar::new(),
         };
         if !first.body.is_empty() {
             dev.cache.insert(0, Arc::new(first.body));
@@ -113,6 +123,99 @@ impl RemoteDev {
             .collect()
     }
 
+    /// Chunks `c0..=c1`, from the cache or fetched: the missing ones nobody is fetching are
+    /// claimed and fetched as coalesced runs; for the ones another thread is fetching, this
+    /// one waits until that fetch lands (or fails, and then claims them itself).
+    fn chunks(&self, c0: u64, c1: u64) -> Result<Vec<Arc<Vec<u8>>>, BlockError> {
+        let mut have: HashMap<u64, Arc<Vec<u8>>> = HashMap::new();
+        loop {
+            let mut missing = Vec::new();
+            for c in c0..=c1 {
+                if have.contains_key(&c) {
+                    continue;
+                }
+                match self.cache.get(c) {
+                    Some(d) => {
+                        have.insert(c, d);
+                    }
+                    None => missing.push(c),
+                }
+            }
+            if missing.is_empty() {
+                break;
+            }
+            let mine = self.claim(&missing);
+            if mine.is_empty() {
+                self.wait_for(&missing);
+                continue;
+            }
+            let fetched = self.fetch_claimed(&mine);
+            self.release(&mine);
+            for (c, d) in fetched? {
+                have.insert(c, d);
+            }
+        }
+        Ok((c0..=c1).filter_map(|c| have.remove(&c)).collect())
+    }
+
+    fn inflight(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Mark the chunks of `missing` nobody is fetching as this thread's; returns them.
+    fn claim(&self, missing: &[u64]) -> Vec<u64> {
+        let mut f = self.inflight();
+        missing.iter().copied().filter(|c| f.insert(*c)).collect()
+    }
+
+    fn release(&self, mine: &[u64]) {
+        let mut f = self.inflight();
+        for c in mine {
+            f.remove(c);
+        }
+        drop(f);
+        self.landed.notify_all();
+    }
+
+    /// Block until none of `chunks` is in flight any more.
+    fn wait_for(&self, chunks: &[u64]) {
+        let mut f = self.inflight();
+        while chunks.iter().any(|c| f.contains(c)) {
+            f = self
+                .landed
+                .wait_timeout(f, std::time::Duration::from_secs(1))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Fetch the claimed chunks (sorted) as runs of adjacent ones, into the cache.
+    fn fetch_claimed(&self, mine: &[u64]) -> Result<Vec<(u64, Arc<Vec<u8>>)>, BlockError> {
+        let max_run = (MAX_RUN_BYTES / self.chunk).max(1);
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &idx in mine {
+            match runs.last_mut() {
+                Some((first, n)) if *first + *n == idx && *n < max_run => *n += 1,
+                _ => runs.push((idx, 1)),
+            }
+        }
+        let fetched = self.fetch_runs(&runs)?;
+        let mut out = Vec::new();
+        for (&(first, n), data) in runs.iter().zip(fetched) {
+            for k in 0..n {
+                let s = (k * self.chunk) as usize;
+                let e = (s + self.chunk as usize).min(data.len());
+                if s >= e {
+                    return Err(self.short((first + k) * self.chunk, self.chunk, 0));
+                }
+                let c = Arc::new(data[s..e].to_vec());
+                self.cache.insert(first + k, c.clone());
+                out.push((first + k, c));
+            }
+        }
+        Ok(out)
+    }
+
     fn short(&self, offset: u64, expected: u64, got: u64) -> BlockError {
         BlockError::RemoteShortRead {
             url: self.name.clone(),
@@ -130,46 +233,18 @@ impl BlockDev for RemoteDev {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         check_range(&self.name, self.len, offset, buf.len())?;
+        if self.trace {
+            eprintln!("guestfix: read {} +{}", offset, buf.len());
+        }
         if buf.is_empty() {
             return Ok(());
         }
         let c0 = offset / self.chunk;
         let c1 = (offset + buf.len() as u64 - 1) / self.chunk;
-        let mut chunks: Vec<Option<Arc<Vec<u8>>>> = (c0..=c1).map(|c| self.cache.get(c)).collect();
-        // Runs of adjacent missing chunks, each at most MAX_RUN_BYTES long.
-        let max_run = (MAX_RUN_BYTES / self.chunk).max(1);
-        let mut runs: Vec<(u64, u64)> = Vec::new();
-        for (i, c) in chunks.iter().enumerate() {
-            if c.is_some() {
-                continue;
-            }
-            let idx = c0 + i as u64;
-            match runs.last_mut() {
-                Some((first, n)) if *first + *n == idx && *n < max_run => *n += 1,
-                _ => runs.push((idx, 1)),
-            }
-        }
-        if !runs.is_empty() {
-            let fetched = self.fetch_runs(&runs)?;
-            for (&(first, n), data) in runs.iter().zip(fetched) {
-                for k in 0..n {
-                    let s = (k * self.chunk) as usize;
-                    let e = (s + self.chunk as usize).min(data.len());
-                    if s >= e {
-                        return Err(self.short((first + k) * self.chunk, self.chunk, 0));
-                    }
-                    let c = Arc::new(data[s..e].to_vec());
-                    self.cache.insert(first + k, c.clone());
-                    chunks[(first + k - c0) as usize] = Some(c);
-                }
-            }
-        }
+        let chunks = self.chunks(c0, c1)?;
         let mut pos = 0usize;
         for (i, c) in chunks.iter().enumerate() {
             let cstart = (c0 + i as u64) * self.chunk;
-            let Some(c) = c else {
-                return Err(self.short(cstart, self.chunk, 0));
-            };
             let from = (offset.max(cstart) - cstart) as usize;
             let n = c.len().saturating_sub(from).min(buf.len() - pos);
             buf[pos..pos + n].copy_from_slice(&c[from..from + n]);
@@ -188,6 +263,9 @@ impl BlockDev for RemoteDev {
     fn prefetch(&self, ranges: &[(u64, u64)]) {
         // The missing chunks of every range (at most a quarter of the cache), fetched as
         // coalesced runs on a few threads; errors are left for the reads that follow.
+        if self.trace {
+            eprintln!("guestfix: prefetch hint {ranges:?}");
+        }
         let limit = (self.cache.capacity() / 4).max(1);
         let mut missing: Vec<u64> = Vec::new();
         for &(off, len) in ranges {

@@ -5,7 +5,7 @@
 //! read is an error rather than a mix of two objects. A 200 answer to a range request (a server
 //! without range support) is refused without reading its body.
 
-use super::stats::RemoteStats;
+use super::stats::{self, RemoteStats};
 use crate::block::BlockError;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -124,7 +124,7 @@ impl Transport {
             validator: Mutex::new(None),
             stats,
             retries,
-            trace: std::env::var_os("GUESTFIX_STATS").is_some_and(|v| v == "2"),
+            trace: stats::trace_requests(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Counters of what a remote device cost: requests sent, body bytes received, retries.
 //! `GUESTFIX_STATS=1` prints them to stderr when the device is dropped (benchmarks);
-//! `GUESTFIX_STATS=2` also prints each request as it is sent.
+//! `GUESTFIX_STATS=2` also prints each request as it is sent; `GUESTFIX_STATS=3` also each read
+//! and prefetch hint the layers above make (to tune the chunk and read-ahead policy).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,7 +37,24 @@ impl RemoteStats {
     }
 }
 
-/// Whether `GUESTFIX_STATS=1` asks for the counters on stderr.
+/// Whether `GUESTFIX_STATS=1` (or more) asks for the counters on stderr.
 pub(crate) fn wanted() -> bool {
-    std::env::var_os("GUESTFIX_STATS").is_some_and(|v| v == "1" || v == "2")
+    level() >= 1
+}
+
+/// Whether `GUESTFIX_STATS=2` (or more) asks for each request on stderr.
+pub(crate) fn trace_requests() -> bool {
+    level() >= 2
+}
+
+/// Whether `GUESTFIX_STATS=3` asks for every read and prefetch hint on stderr.
+pub(crate) fn trace_reads() -> bool {
+    level() >= 3
+}
+
+fn level() -> u8 {
+    std::env::var("GUESTFIX_STATS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
