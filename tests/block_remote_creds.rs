@@ -322,9 +322,8 @@ const AWS_VARS: &[&str] = &[
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
 ];
 
-/// One environment variable, and several.
+/// One environment variable.
 type Var<'a> = (&'a str, &'a str);
-type Vars<'a> = Vec<Var<'a>>;
 
 /// `guestfix inspect --json --quick s3://images/sample.qcow2` with `env` over `base`.
 fn inspect(base: &[(String, String)], env: &[(&str, &str)]) -> (i32, String, String) {
@@ -408,16 +407,105 @@ fn sha1_hex(s: &str) -> String {
     String::from_utf8(o.stdout).unwrap()[..40].to_string()
 }
 
-#[test]
-fn each_provider_of_the_chain_reads_s3_with_its_own_keys() {
-    let Some(m) = moto() else { return };
+/// An environment (owned), the key id it must sign with, and where that key comes from.
+type Case = (Vec<(String, String)>, &'static str, &'static str);
+
+/// Environments (`NAME=VALUE` words, `{h}` the temp HOME, `{fake}` the fake AWS), each with the
+/// key id it must sign with and where that key comes from.
+const CASES: &[(&str, &str, &str)] = &[
+    (
+        "AWS_ACCESS_KEY_ID=AKIDENV AWS_SECRET_ACCESS_KEY=s AWS_PROFILE=role",
+        "AKIDENV",
+        "environment",
+    ),
+    (
+        "AWS_PROFILE=role",
+        "ASIAONE",
+        "profile \"role\": AssumeRole",
+    ),
+    (
+        "AWS_PROFILE=chained",
+        "ASIATWO",
+        "profile \"chained\": AssumeRole",
+    ),
+    (
+        "AWS_PROFILE=web",
+        "ASIAWEB",
+        "profile \"web\": AssumeRoleWithWebIdentity",
+    ),
+    (
+        "AWS_WEB_IDENTITY_TOKEN_FILE={h}/oidc AWS_ROLE_ARN=arn:aws:iam::111122223333:role/web",
+        "ASIAWEB",
+        "profile \"default\": AssumeRoleWithWebIdentity",
+    ),
+    ("AWS_PROFILE=sso", "ASIASSO", "profile \"sso\": SSO"),
+    (
+        "AWS_PROFILE=base",
+        "AKIDSOURCE",
+        "profile \"base\": static keys",
+    ),
+    (
+        "AWS_PROFILE=proc",
+        "AKIDPROCESS",
+        "profile \"proc\": credential_process",
+    ),
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI={fake}/container/creds \
+         AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={h}/container-token",
+        "ASIACONTAINER",
+        "container credentials endpoint",
+    ),
+    (
+        "AWS_EC2_METADATA_DISABLED= AWS_EC2_METADATA_SERVICE_ENDPOINT={fake}",
+        "ASIAIMDS",
+        "EC2 instance metadata",
+    ),
+    (
+        "AWS_PROFILE=imdsrole AWS_EC2_METADATA_DISABLED= AWS_EC2_METADATA_SERVICE_ENDPOINT={fake}",
+        "ASIAFOUR",
+        "profile \"imdsrole\": AssumeRole",
+    ),
+];
+
+fn provider_cases(h: &str, fake: &str) -> Vec<Case> {
+    CASES
+        .iter()
+        .map(|(env, key, from)| {
+            let env = env
+                .split_whitespace()
+                .map(|w| {
+                    let (k, v) = w.split_once('=').unwrap();
+                    (k.to_string(), v.replace("{h}", h).replace("{fake}", fake))
+                })
+                .collect();
+            (env, *key, *from)
+        })
+        .collect()
+}
+
+/// moto, the fake AWS, a HOME with the profiles, and the environment every run shares.
+struct World {
+    _moto: Moto,
+    _home: tempfile::TempDir,
+    log: Arc<Mutex<Vec<Seen>>>,
+    fake: String,
+    base: Vec<(String, String)>,
+}
+
+impl World {
+    fn home(&self) -> &str {
+        self._home.path().to_str().unwrap()
+    }
+}
+
+fn world() -> Option<World> {
+    let m = moto()?;
     let (port, log) = fake_aws();
     let home = tempfile::tempdir().unwrap();
     write_home(home.path());
-    let h = home.path().to_str().unwrap();
     let fake = format!("http://127.0.0.1:{port}");
-    let base: Vec<(String, String)> = [
-        ("HOME", h.to_string()),
+    let base = [
+        ("HOME", home.path().to_str().unwrap().to_string()),
         ("AWS_REGION", "eu-west-1".into()),
         ("AWS_ENDPOINT_URL_S3", format!("http://127.0.0.1:{}", m.1)),
         ("AWS_ENDPOINT_URL_STS", format!("{fake}/sts/")),
@@ -427,85 +515,23 @@ fn each_provider_of_the_chain_reads_s3_with_its_own_keys() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let container = format!("{fake}/container/creds");
-    let token_file = format!("{h}/container-token");
-    let oidc = format!("{h}/oidc");
-    let cases: Vec<(Vars, &str, &str)> = vec![
-        (
-            vec![
-                ("AWS_ACCESS_KEY_ID", "AKIDENV"),
-                ("AWS_SECRET_ACCESS_KEY", "s"),
-                ("AWS_PROFILE", "role"),
-            ],
-            "AKIDENV",
-            "environment",
-        ),
-        (
-            vec![("AWS_PROFILE", "role")],
-            "ASIAONE",
-            "profile \"role\": AssumeRole",
-        ),
-        (
-            vec![("AWS_PROFILE", "chained")],
-            "ASIATWO",
-            "profile \"chained\": AssumeRole",
-        ),
-        (
-            vec![("AWS_PROFILE", "web")],
-            "ASIAWEB",
-            "profile \"web\": AssumeRoleWithWebIdentity",
-        ),
-        (
-            vec![
-                ("AWS_WEB_IDENTITY_TOKEN_FILE", &oidc),
-                ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/web"),
-            ],
-            "ASIAWEB",
-            "profile \"default\": AssumeRoleWithWebIdentity",
-        ),
-        (
-            vec![("AWS_PROFILE", "sso")],
-            "ASIASSO",
-            "profile \"sso\": SSO",
-        ),
-        (
-            vec![("AWS_PROFILE", "base")],
-            "AKIDSOURCE",
-            "profile \"base\": static keys",
-        ),
-        (
-            vec![("AWS_PROFILE", "proc")],
-            "AKIDPROCESS",
-            "profile \"proc\": credential_process",
-        ),
-        (
-            vec![
-                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &container),
-                ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file),
-            ],
-            "ASIACONTAINER",
-            "container credentials endpoint",
-        ),
-        (
-            vec![
-                ("AWS_EC2_METADATA_DISABLED", ""),
-                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &fake),
-            ],
-            "ASIAIMDS",
-            "EC2 instance metadata",
-        ),
-        (
-            vec![
-                ("AWS_PROFILE", "imdsrole"),
-                ("AWS_EC2_METADATA_DISABLED", ""),
-                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &fake),
-            ],
-            "ASIAFOUR",
-            "profile \"imdsrole\": AssumeRole",
-        ),
-    ];
+    Some(World {
+        _moto: m,
+        _home: home,
+        log,
+        fake,
+        base,
+    })
+}
+
+#[test]
+fn each_provider_of_the_chain_reads_s3_with_its_own_keys() {
+    let Some(w) = world() else { return };
+    let (h, fake, base, log) = (w.home(), &w.fake, &w.base, &w.log);
+    let cases = provider_cases(h, fake);
     for (env, key, from) in &cases {
-        let (code, out, err) = inspect(&base, env);
+        let env: Vec<Var> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (code, out, err) = inspect(base, &env);
         assert_eq!(code, 0, "{env:?}: {err}");
         assert!(out.contains("\"format\": \"qcow2\""), "{env:?}: {out}");
         let want = format!("access key {key} from {from}");
@@ -545,22 +571,8 @@ fn each_provider_of_the_chain_reads_s3_with_its_own_keys() {
 
 #[test]
 fn failing_providers_are_errors_naming_the_profile_and_the_step() {
-    let Some(m) = moto() else { return };
-    let (port, _log) = fake_aws();
-    let home = tempfile::tempdir().unwrap();
-    write_home(home.path());
-    let h = home.path().to_str().unwrap();
-    let fake = format!("http://127.0.0.1:{port}");
-    let base: Vec<(String, String)> = [
-        ("HOME", h.to_string()),
-        ("AWS_ENDPOINT_URL_S3", format!("http://127.0.0.1:{}", m.1)),
-        ("AWS_ENDPOINT_URL_STS", format!("{fake}/sts/")),
-        ("AWS_ENDPOINT_URL_SSO", fake.clone()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let Some(w) = world() else { return };
+    let base = &w.base;
     let closed = "http://127.0.0.1:1/";
     let cases: &[(&[Var], &[&str])] = &[
         (
@@ -594,7 +606,7 @@ fn failing_providers_are_errors_naming_the_profile_and_the_step() {
     ];
     for (env, wants) in cases {
         let t0 = Instant::now();
-        let (code, _, err) = inspect(&base, env);
+        let (code, _, err) = inspect(base, env);
         assert_eq!(code, 2, "{env:?}: {err}");
         assert!(err.contains("s3://images/sample.qcow2"), "{env:?}: {err}");
         for w in *wants {
@@ -611,12 +623,12 @@ fn failing_providers_are_errors_naming_the_profile_and_the_step() {
     let anonymous = |err: &str| {
         err.contains("no AWS credentials found, anonymous requests") && err.contains("HTTP 403")
     };
-    let (code, _, err) = inspect(&base, &[("AWS_PROFILE", "nosuch")]);
+    let (code, _, err) = inspect(base, &[("AWS_PROFILE", "nosuch")]);
     assert!(code == 2 && anonymous(&err), "{err}");
     // An unreachable instance metadata service is "not on EC2", within its short timeouts.
     let t0 = Instant::now();
     let (code, _, err) = inspect(
-        &base,
+        base,
         &[
             ("AWS_EC2_METADATA_DISABLED", ""),
             ("AWS_EC2_METADATA_SERVICE_ENDPOINT", closed),
