@@ -44,7 +44,18 @@ pub(crate) fn split(url: &str) -> Option<(&str, &str)> {
 
 /// The object named by `url` with the settings of this process.
 pub(crate) fn object(url: &str) -> Result<S3Object, BlockError> {
-    object_with(url, credentials::settings())
+    let s = credentials::settings().map_err(|reason| BlockError::RemoteConfig {
+        url: url.to_string(),
+        reason: format!("AWS credentials: {reason}"),
+    })?;
+    if std::env::var_os("GUESTFIX_STATS").is_some_and(|v| v == "2") {
+        if let (Some(k), Some(from)) = (&s.keys, &s.source) {
+            eprintln!("guestfix: {url}: access key {} from {from}", k.key);
+        } else {
+            eprintln!("guestfix: {url}: no AWS credentials found, anonymous requests");
+        }
+    }
+    object_with(url, s)
 }
 
 pub(crate) fn object_with(url: &str, s: AwsSettings) -> Result<S3Object, BlockError> {
@@ -95,6 +106,7 @@ mod tests {
             }),
             region: Some("eu-west-1".into()),
             endpoint: Some("http://127.0.0.1:9000".into()),
+            source: None,
         };
         let o = object_with("s3://images/dir/disk.qcow2", s).unwrap();
         let u = o.request_url().unwrap();
