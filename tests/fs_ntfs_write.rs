@@ -962,8 +962,11 @@ fn windows_images_apply_drivers() {
 /// copied out once, with its model: every file of the image's manifest (written by the image
 /// builder) with its bytes as ntfs-3g's `ntfscat` reads them (checked against the manifest's
 /// sha256), every folder as a `path/` key.
-fn windows_partitions() -> &'static [(String, PathBuf, Model)] {
-    static PARTS: std::sync::OnceLock<(tempfile::TempDir, Vec<(String, PathBuf, Model)>)> =
+/// (image name, its Windows partition copied out, the model of that partition)
+type WindowsPartition = (String, PathBuf, Model);
+
+fn windows_partitions() -> &'static [WindowsPartition] {
+    static PARTS: std::sync::OnceLock<(tempfile::TempDir, Vec<WindowsPartition>)> =
         std::sync::OnceLock::new();
     &PARTS
         .get_or_init(|| {

@@ -20,6 +20,9 @@ pub const MAX_PARALLEL: usize = 4;
 /// Default cache size in chunks (64 MiB); `GUESTFIX_REMOTE_CACHE_MIB` overrides it.
 pub const DEFAULT_CACHE_CHUNKS: usize = 1024;
 
+/// Chunks fetched, by index.
+type Fetched = Vec<(u64, Arc<Vec<u8>>)>;
+
 /// The result of one run's fetch, filled by whichever thread took it.
 type Slot = Mutex<Option<Result<Vec<u8>, BlockError>>>;
 
@@ -190,7 +193,7 @@ impl RemoteDev {
     }
 
     /// Fetch the claimed chunks (sorted) as runs of adjacent ones, into the cache.
-    fn fetch_claimed(&self, mine: &[u64]) -> Result<Vec<(u64, Arc<Vec<u8>>)>, BlockError> {
+    fn fetch_claimed(&self, mine: &[u64]) -> Result<Fetched, BlockError> {
         let max_run = (MAX_RUN_BYTES / self.chunk).max(1);
         let mut runs: Vec<(u64, u64)> = Vec::new();
         for &idx in mine {
