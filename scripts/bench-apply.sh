@@ -40,8 +40,8 @@ timed() {
   last_secs=$secs last_rc=$rc
 }
 
-size_of() { du -sh --apparent-size "$1" 2>/dev/null | cut -f1; }
-alloc_of() { du -sh "$1" 2>/dev/null | cut -f1; }
+size_of() { du -sh --apparent-size "$1" 2>/dev/null | cut -f1 || echo -; }
+alloc_of() { { du -sh "$1" 2>/dev/null || echo "- (none)"; } | cut -f1; }
 
 echo "bench-apply: image $IMAGE ($(size_of "$IMAGE") virtual, $(alloc_of "$IMAGE") allocated); $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 

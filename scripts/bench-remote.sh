@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Remote images (#25): `guestfix check --quick` over HTTP (nginx) and S3 (moto_server) with
+# Remote images (#25): `guestfix check --quick` over HTTP (nginx) and S3 (s3rver or moto) with
 # latency added on loopback by scripts/delay-proxy.py (default 25 ms each way = 50 ms RTT),
 # against checking the local file and against downloading it first. Prints a markdown table
 # (requests, bytes transferred, wall time) for BENCHMARKS.md.
 #   scripts/bench-remote.sh [IMAGES_DIR] [IMAGE...]
-# Env: GUESTFIX_BIN (default target/debug/guestfix), ONE_WAY_MS (25), NO_S3=1 skips S3.
+# Env: GUESTFIX_BIN (default target/debug/guestfix), ONE_WAY_MS (25), NO_S3=1 skips S3,
+#      S3_SERVER=moto uses moto_server instead of s3rver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-${GUESTFIX_TEST_IMAGES:?set GUESTFIX_TEST_IMAGES or pass the images folder}}
@@ -40,17 +41,35 @@ nginx -p "$tmp/ngx" -c "$tmp/ngx/nginx.conf" -e "$tmp/ngx/error.log" & pids+=($!
 python3 scripts/delay-proxy.py "$hp" "$np" "$delay" & pids+=($!)
 wait_port "$np"; wait_port "$hp"
 
-s3=0
-if [ "${NO_S3:-}" != 1 ] && python3 -c 'import moto.server, flask' 2>/dev/null; then
+s3=0 s3name=-
+# The S3 server: s3rver (npm, installed into the cache on first use) answers a range GET in
+# time independent of the object's size; moto_server (S3_SERVER=moto; the S3 server of the
+# tests) spends ~0.2 s per authenticated range GET of a 192 MiB object, which would measure
+# moto rather than guestfix.
+s3srv=${S3_SERVER:-s3rver}
+s3rver_bin="${XDG_CACHE_HOME:-$HOME/.cache}/guestfix/s3rver/node_modules/.bin/s3rver"
+if [ "${NO_S3:-}" != 1 ] && [ "$s3srv" = s3rver ] && command -v npm >/dev/null; then
+  [ -x "$s3rver_bin" ] || npm install --silent --no-audit --no-fund --prefix "$(dirname "$(dirname "$(dirname "$s3rver_bin")")")" s3rver@3.7.1 >/dev/null 2>&1 || true
+fi
+if [ "${NO_S3:-}" != 1 ] && [ "$s3srv" = s3rver ] && [ -x "$s3rver_bin" ]; then
+  mp=$(port); sp=$(port)
+  mkdir -p "$tmp/s3rver"
+  "$s3rver_bin" -d "$tmp/s3rver" -a 127.0.0.1 -p "$mp" --silent --configure-bucket bench >/dev/null 2>&1 & pids+=($!)
+  s3=1 s3name="s3rver 3.7.1"
+elif [ "${NO_S3:-}" != 1 ] && python3 -c 'import moto.server, flask' 2>/dev/null; then
   mp=$(port); sp=$(port)
   python3 -m moto.server -H 127.0.0.1 -p "$mp" >/dev/null 2>&1 & pids+=($!)
+  s3=1 s3name="moto_server"
+fi
+if [ $s3 = 1 ]; then
   python3 scripts/delay-proxy.py "$sp" "$mp" "$delay" & pids+=($!)
   wait_port "$mp"; wait_port "$sp"
-  curl -sf -X PUT "http://127.0.0.1:$mp/bench" >/dev/null
+  # both accept unsigned PUTs: the bucket (moto; s3rver made it at start), then the images
+  curl -sf -X PUT "http://127.0.0.1:$mp/bench" >/dev/null || true
   for i in "${images[@]}"; do curl -sf -T "$dir/$i" "http://127.0.0.1:$mp/bench/$i" >/dev/null; done
-  s3=1
 fi
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+# s3rver knows one key pair (S3RVER/S3RVER); moto takes any
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
 [ $s3 = 1 ] && export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$sp
 
 # run NAME IMAGE -> "requests bytes seconds" (and the JSON in $tmp/NAME.json)
@@ -64,7 +83,7 @@ run() {
 }
 same() { diff <(sed "s#$(printf %s "$2" | sed 's/[#.]/\\&/g')#IMAGE#g" "$tmp/$1.json") <(sed "s#$(printf %s "$4" | sed 's/[#.]/\\&/g')#IMAGE#g" "$tmp/$3.json") >/dev/null && echo same || echo DIFFERS; }
 
-echo "RTT $((2 * delay)) ms (scripts/delay-proxy.py), binary $bin"
+echo "RTT $((2 * delay)) ms (scripts/delay-proxy.py), binary $bin, S3 server $s3name"
 echo
 echo "| image | size | local check | download (curl, loopback) | HTTP: requests / bytes (% of image) / wall | S3: requests / bytes / wall | output |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"

@@ -3,12 +3,15 @@
 //! apply into a qcow2 overlay, judged by tools that are not ours — `qemu-img check`, `ntfsfix -n`
 //! on every NTFS partition, ntfs-3g's `ntfscat` and mtools' `mcopy` reading every written file
 //! back, hivex (`hivexregedit --export`, `hivexget`) reading every written hive and every value
-//! the plan sets — and by our own reader: the backups hold the original bytes, `check` passes
-//! GEN-4, WIN-3 and WIN-7 afterwards, a second plan is empty, and the source is untouched.
+//! the plan sets, the Linux kernel (ntfs3 and vfat in the libguestfs appliance) mounting every
+//! written partition and reading every written file — and by our own reader: the backups hold
+//! the original bytes, `check` passes GEN-4, WIN-3 and WIN-7 afterwards, a second plan is empty,
+//! and the source is untouched.
 //!
 //! Requirement IDs: MOD-W1, MOD-W2, MOD-W3, GEN-4, WIN-3, WIN-7, WIN-8.
 //! GUESTFIX_TEST_IMAGES names the images folder (scripts/test.sh sets it).
-//! Debian packages: qemu-utils, ntfs-3g, mtools, libhivex-bin.
+//! Debian packages: qemu-utils, ntfs-3g, mtools, libhivex-bin, libguestfs-tools (the appliance
+//! runs the newest Debian kernel package, which has ntfs3: scripts/libguestfs-env.sh).
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

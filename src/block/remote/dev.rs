@@ -10,15 +10,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-/// Default chunk size: the unit of caching and the smallest request
-/// (`GUESTFIX_REMOTE_CHUNK_KIB` overrides it, 4 KiB to 16 MiB).
+/// Smallest chunk, and the first request's size: the unit of caching and the smallest request.
+/// The chunk of an object is `len / 8192` rounded down to a power of two, between this and
+/// [`MAX_CHUNK`], so that even a few dozen chunks stay a small share of the object while a
+/// large object needs fewer round trips (`GUESTFIX_REMOTE_CHUNK_KIB` fixes it, 4 KiB to 16 MiB).
 pub const CHUNK: u64 = 64 << 10;
+/// Largest chunk the size rule picks.
+pub const MAX_CHUNK: u64 = 1 << 20;
 /// Most bytes fetched by one request (a run of adjacent missing chunks).
 pub const MAX_RUN_BYTES: u64 = 4 << 20;
 /// Requests in flight for one read.
 pub const MAX_PARALLEL: usize = 4;
-/// Default cache size in chunks (64 MiB); `GUESTFIX_REMOTE_CACHE_MIB` overrides it.
-pub const DEFAULT_CACHE_CHUNKS: usize = 1024;
+/// Default cache size (64 MiB); `GUESTFIX_REMOTE_CACHE_MIB` overrides it.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 /// Chunks fetched, by index.
 type Fetched = Vec<(u64, Arc<Vec<u8>>)>;
@@ -31,6 +35,8 @@ pub struct RemoteDev {
     name: String,
     len: u64,
     chunk: u64,
+    /// The first request's body when the object's chunk is larger than that request.
+    head: Vec<u8>,
     cache: ChunkCache,
     transport: Transport,
     stats: Arc<RemoteStats>,
@@ -47,30 +53,32 @@ impl RemoteDev {
     pub(crate) fn open(name: String, source: Box<dyn UrlSource>) -> Result<Self, BlockError> {
         let stats = Arc::new(RemoteStats::default());
         let transport = Transport::new(name.clone(), source, stats.clone());
-        let chunk = std::env::var("GUESTFIX_REMOTE_CHUNK_KIB")
+        let fixed = std::env::var("GUESTFIX_REMOTE_CHUNK_KIB")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
-            .map(|kib| (kib << 10).clamp(4 << 10, 16 << 20))
-            .unwrap_or(CHUNK);
-        let first = transport.fetch(0, chunk)?;
-        let chunks = std::env::var("GUESTFIX_REMOTE_CACHE_MIB")
+            .map(|kib| (kib << 10).clamp(4 << 10, 16 << 20));
+        let first = transport.fetch(0, fixed.unwrap_or(CHUNK))?;
+        let chunk = fixed.unwrap_or_else(|| chunk_for(first.total));
+        let cache_bytes = std::env::var("GUESTFIX_REMOTE_CACHE_MIB")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
-            .map(|mib| (mib * (1 << 20) / chunk) as usize)
-            .unwrap_or((DEFAULT_CACHE_CHUNKS as u64 * CHUNK / chunk) as usize);
-        let dev = RemoteDev {
+            .map_or(DEFAULT_CACHE_BYTES, |mib| mib << 20);
+        let mut dev = RemoteDev {
             name,
             len: first.total,
             chunk,
-            cache: ChunkCache::new(chunks),
+            head: Vec::new(),
+            cache: ChunkCache::new((cache_bytes / chunk) as usize),
             transport,
             stats,
             trace: stats::trace_reads(),
             inflight: Mutex::new(HashSet::new()),
             landed: Condvar::new(),
         };
-        if !first.body.is_empty() {
+        if first.body.len() as u64 == chunk.min(first.total) {
             dev.cache.insert(0, Arc::new(first.body));
+        } else {
+            dev.head = first.body;
         }
         Ok(dev)
     }
@@ -229,6 +237,15 @@ impl RemoteDev {
     }
 }
 
+/// The chunk for an object of `len` bytes: `len / 8192` rounded down to a power of two, within
+/// [`CHUNK`]..=[`MAX_CHUNK`].
+pub(crate) fn chunk_for(len: u64) -> u64 {
+    match len / 8192 {
+        0 => CHUNK,
+        x => (1u64 << (63 - x.leading_zeros())).clamp(CHUNK, MAX_CHUNK),
+    }
+}
+
 impl BlockDev for RemoteDev {
     fn len(&self) -> u64 {
         self.len
@@ -240,6 +257,14 @@ impl BlockDev for RemoteDev {
             eprintln!("guestfix: read {} +{}", offset, buf.len());
         }
         if buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(h) = self
+            .head
+            .get(offset as usize..)
+            .and_then(|h| h.get(..buf.len()))
+        {
+            buf.copy_from_slice(h);
             return Ok(());
         }
         let c0 = offset / self.chunk;
@@ -319,6 +344,26 @@ impl Drop for RemoteDev {
                 self.stats.retries(),
                 self.len
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_grows_with_the_object_within_bounds() {
+        assert_eq!(chunk_for(0), CHUNK);
+        assert_eq!(chunk_for(4 << 20), CHUNK);
+        // 672 MiB (the debian12 qcow2): 84 KiB, rounded down to 64 KiB
+        assert_eq!(chunk_for(704_643_072), 64 << 10);
+        assert_eq!(chunk_for(1 << 30), 128 << 10);
+        assert_eq!(chunk_for(2 << 30), 256 << 10);
+        assert_eq!(chunk_for(40 << 30), MAX_CHUNK);
+        for len in [1u64, 12_345_678, 3 << 30, u64::MAX] {
+            let c = chunk_for(len);
+            assert!(c.is_power_of_two() && (CHUNK..=MAX_CHUNK).contains(&c));
         }
     }
 }

@@ -11,7 +11,7 @@ mod http;
 mod s3;
 mod stats;
 
-pub use dev::{CHUNK, RemoteDev};
+pub use dev::{CHUNK, MAX_CHUNK, RemoteDev};
 pub use http::MAX_REDIRECTS;
 pub use stats::RemoteStats;
 
