@@ -15,6 +15,7 @@
 pub mod apply;
 pub mod block;
 pub mod check;
+pub mod civil;
 pub mod fs;
 pub mod guest;
 pub mod hive;

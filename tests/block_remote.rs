@@ -130,49 +130,6 @@ fn nginx(www: &Path) -> Option<Server> {
     })
 }
 
-/// moto's S3 server on a loopback port, with a bucket `images` holding `objects`.
-fn moto(objects: &[(&str, &Path)]) -> Option<Server> {
-    // `python3 -m moto.server` is `moto_server` without depending on a script shim on PATH.
-    let have_moto = Command::new("python3")
-        .args(["-c", "import moto.server, flask"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_moto && !require("moto_server (python3 -m moto.server)") {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, &mut child, "moto_server");
-    let s = Server {
-        child,
-        port,
-        _dir: dir,
-    };
-    // moto does not check signatures: plain PUTs create the bucket and upload.
-    ureq::put(&s.url("images")).call().unwrap();
-    for (key, path) in objects {
-        let f = std::fs::File::open(path).unwrap();
-        ureq::put(&s.url(&format!("images/{key}")))
-            .send(f)
-            .unwrap_or_else(|e| panic!("upload {key}: {e}"));
-    }
-    Some(s)
-}
-
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_guestfix"))
         .args(args)
@@ -631,7 +588,7 @@ fn s3_objects_through_moto_same_as_local() {
         .iter()
         .map(|(k, p)| (k.as_str(), p.as_path()))
         .collect();
-    let Some(s) = moto(&objs) else { return };
+    let Some(s) = common::moto(&objs) else { return };
     let endpoint = format!("http://127.0.0.1:{}", s.port);
     let home = tempfile::tempdir().unwrap();
     let aws = home.path().join(".aws");

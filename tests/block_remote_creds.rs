@@ -8,11 +8,13 @@
 //! check signatures, so `GUESTFIX_STATS=2` names the key used, and the fake records the calls).
 //! A missing moto FAILS these tests unless GUESTFIX_ALLOW_SKIP=1.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -234,66 +236,9 @@ fn fake_aws() -> (u16, Arc<Mutex<Vec<Seen>>>) {
     (port, log)
 }
 
-/// moto's S3 server with the sample image as `s3://images/sample.qcow2`; killed when dropped.
-struct Moto(Child, u16);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn moto() -> Option<Moto> {
-    let have = Command::new("python3")
-        .args(["-c", "import moto.server, flask"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        let msg = "moto_server (python3 -m moto.server) is not installed (scripts/install-deps.sh)";
-        if std::env::var("GUESTFIX_ALLOW_SKIP").is_ok_and(|v| v == "1") {
-            eprintln!("\n*** SKIPPED: {msg} (GUESTFIX_ALLOW_SKIP=1) ***\n");
-            return None;
-        }
-        panic!("{msg}; set GUESTFIX_ALLOW_SKIP=1 to skip instead");
-    }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut m = Moto(child, port);
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(m.0.try_wait().unwrap().is_none(), "moto_server exited");
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "moto_server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let base = format!("http://127.0.0.1:{port}");
-    ureq::put(&format!("{base}/images")).call().unwrap();
-    let f = std::fs::File::open("test-images/sample.qcow2").unwrap();
-    ureq::put(&format!("{base}/images/sample.qcow2"))
-        .send(f)
-        .unwrap();
-    m.1 = port;
-    Some(m)
+/// moto's S3 server with the sample image as `s3://images/sample.qcow2`.
+fn moto() -> Option<common::Moto> {
+    common::moto(&[("sample.qcow2", Path::new("test-images/sample.qcow2"))])
 }
 
 /// Every variable of the AWS CLI's that could reach guestfix from the test's own environment.
@@ -485,7 +430,7 @@ fn provider_cases(h: &str, fake: &str) -> Vec<Case> {
 
 /// moto, the fake AWS, a HOME with the profiles, and the environment every run shares.
 struct World {
-    _moto: Moto,
+    _moto: common::Moto,
     _home: tempfile::TempDir,
     log: Arc<Mutex<Vec<Seen>>>,
     fake: String,
@@ -507,7 +452,10 @@ fn world() -> Option<World> {
     let base = [
         ("HOME", home.path().to_str().unwrap().to_string()),
         ("AWS_REGION", "eu-west-1".into()),
-        ("AWS_ENDPOINT_URL_S3", format!("http://127.0.0.1:{}", m.1)),
+        (
+            "AWS_ENDPOINT_URL_S3",
+            format!("http://127.0.0.1:{}", m.port),
+        ),
         ("AWS_ENDPOINT_URL_STS", format!("{fake}/sts/")),
         ("AWS_ENDPOINT_URL_SSO", fake.clone()),
         ("AWS_EC2_METADATA_DISABLED", "true".into()),

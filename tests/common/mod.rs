@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// The images folder, from GUESTFIX_TEST_IMAGES (scripts/test.sh sets it). Without it the
 /// caller skips, saying so loudly; with GUESTFIX_REQUIRE_IMAGES set a missing folder fails.
+#[allow(dead_code)]
 pub fn images_dir() -> Option<PathBuf> {
     match std::env::var_os("GUESTFIX_TEST_IMAGES") {
         Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
@@ -104,4 +105,79 @@ pub fn guestfish(script: &str, ntfs3: bool) -> Option<std::process::Output> {
         .write_all(script.as_bytes())
         .expect("write the guestfish script");
     Some(c.wait_with_output().expect("guestfish"))
+}
+
+/// moto's S3 server (`python3 -m moto.server`, PyPI `moto[server]`) on a loopback port, with
+/// a bucket `images` holding `objects` (key, local file); killed when dropped.
+#[allow(dead_code)]
+pub struct Moto {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start [`Moto`]. A missing moto fails the caller unless GUESTFIX_ALLOW_SKIP=1 (then None,
+/// said loudly); scripts/install-deps.sh installs it.
+#[allow(dead_code)]
+pub fn moto(objects: &[(&str, &std::path::Path)]) -> Option<Moto> {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let have = Command::new("python3")
+        .args(["-c", "import moto.server, flask"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        let msg = "moto_server (python3 -m moto.server) is not installed (scripts/install-deps.sh)";
+        if std::env::var("GUESTFIX_ALLOW_SKIP").is_ok_and(|v| v == "1") {
+            eprintln!("\n*** SKIPPED: {msg} (GUESTFIX_ALLOW_SKIP=1) ***\n");
+            return None;
+        }
+        panic!("{msg}; set GUESTFIX_ALLOW_SKIP=1 to skip instead");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let mut m = Moto { child, port };
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(st)) = m.child.try_wait() {
+            panic!("moto_server exited before listening: {st}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "moto_server did not listen on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // moto does not check signatures: plain PUTs create the bucket and upload.
+    let base = format!("http://127.0.0.1:{port}/images");
+    ureq::put(&base).call().expect("create the bucket");
+    for (key, path) in objects {
+        let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        ureq::put(&format!("{base}/{key}"))
+            .send(f)
+            .unwrap_or_else(|e| panic!("upload {key}: {e}"));
+    }
+    Some(m)
 }
