@@ -9,7 +9,7 @@ use super::model::{Change, Plan, PlanNote, PlannedChange};
 use crate::guest::facts::{Fact, OsFacts};
 use crate::guest::linux::files::GuestFiles;
 use crate::guest::linux::{grub, network, shellvars};
-use crate::rules::{Profile, Rule, version_matches};
+use crate::rules::{Profile, Rule, Transform, version_matches};
 use crate::volume::{Content, DiskSet};
 use sha2::Digest;
 
@@ -45,25 +45,19 @@ pub fn plan(ctx: &Context) -> Result<Plan, PlanError> {
             rule,
             plan: &mut plan,
         };
-        match rule.transform.as_str() {
-            "fstab" => table(ctx, &mut out, false)?,
-            "crypttab" => table(ctx, &mut out, true)?,
-            "network-dhcp" => network_dhcp(ctx, &mut out)?,
-            "kernel-cmdline" => kernel_cmdline(ctx, &mut out)?,
-            "grub-default" => grub_default(ctx, &mut out)?,
-            "uefi-fallback" => uefi_fallback(ctx, &mut out)?,
-            "initramfs-drivers" => initramfs_drivers(ctx, &mut out)?,
-            "windows-boot-drivers" => super::windows::boot_drivers(ctx, &mut out)?,
-            "windows-network-dhcp" => super::windows::network_dhcp(ctx, &mut out)?,
-            "windows-rtc-utc" => super::windows::rtc_utc(ctx, &mut out)?,
-            "windows-bcd-ems" => super::windows::bcd_ems(ctx, &mut out)?,
-            "windows-unattend" => super::windows::unattend(ctx, &mut out)?,
-            other => {
-                return Err(PlanError::Rule {
-                    rule: rule.id.clone(),
-                    message: format!("unknown transform {other}"),
-                });
-            }
+        match rule.transform {
+            Transform::Fstab => table(ctx, &mut out, false)?,
+            Transform::Crypttab => table(ctx, &mut out, true)?,
+            Transform::NetworkDhcp => network_dhcp(ctx, &mut out)?,
+            Transform::KernelCmdline => kernel_cmdline(ctx, &mut out)?,
+            Transform::GrubDefault => grub_default(ctx, &mut out)?,
+            Transform::UefiFallback => uefi_fallback(ctx, &mut out)?,
+            Transform::InitramfsDrivers => initramfs_drivers(ctx, &mut out)?,
+            Transform::WindowsBootDrivers => super::windows::boot_drivers(ctx, &mut out)?,
+            Transform::WindowsNetworkDhcp => super::windows::network_dhcp(ctx, &mut out)?,
+            Transform::WindowsRtcUtc => super::windows::rtc_utc(ctx, &mut out)?,
+            Transform::WindowsBcdEms => super::windows::bcd_ems(ctx, &mut out)?,
+            Transform::WindowsUnattend => super::windows::unattend(ctx, &mut out)?,
         }
         if plan.changes.len() == before {
             plan.skipped.push(note(rule, "nothing to change".into()));
@@ -410,7 +404,8 @@ fn network_dhcp(ctx: &Context, out: &mut Out) -> Result<(), PlanError> {
         .to_string();
     let follow = out.rule.param_bool("follow_ifnames").unwrap_or(true);
     let adds_ifnames_off = ctx.profile.rules.iter().any(|r| {
-        r.transform == "kernel-cmdline" && r.param_list("add").iter().any(|a| a == "net.ifnames=0")
+        r.transform == Transform::KernelCmdline
+            && r.param_list("add").iter().any(|a| a == "net.ifnames=0")
     });
     let rename_to = (follow
         && adds_ifnames_off

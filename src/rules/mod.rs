@@ -6,10 +6,12 @@
 mod matrix;
 pub mod policy;
 mod profile;
+mod transform;
 mod version;
 
 pub use matrix::{LinuxMatch, LinuxSupport, OsMatrix, WindowsEntry, WindowsMatch};
 pub use profile::{Condition, DriverSpec, Profile, ProfileSettings, Rule};
+pub use transform::Transform;
 pub use version::{Version, version_matches};
 
 use std::path::{Path, PathBuf};

@@ -1,23 +1,7 @@
 //! A target profile: its settings (profile.toml), its OS matrix, and its rules.
 
-use super::{OsMatrix, RulesError};
+use super::{OsMatrix, RulesError, Transform};
 use serde::Deserialize;
-
-/// The built-in transforms a rule may name (implemented in `crate::plan`).
-pub const TRANSFORMS: &[&str] = &[
-    "fstab",
-    "crypttab",
-    "network-dhcp",
-    "kernel-cmdline",
-    "grub-default",
-    "uefi-fallback",
-    "initramfs-drivers",
-    "windows-boot-drivers",
-    "windows-network-dhcp",
-    "windows-rtc-utc",
-    "windows-bcd-ems",
-    "windows-unattend",
-];
 
 /// A loaded target profile.
 #[derive(Debug, Clone)]
@@ -130,7 +114,7 @@ pub struct Rule {
     pub description: String,
     #[serde(default)]
     pub when: Condition,
-    pub transform: String,
+    pub transform: Transform,
     #[serde(default)]
     pub params: toml::Table,
     /// The file the rule came from.
@@ -227,17 +211,6 @@ impl Profile {
             }
             let rf: RuleFile = parse(&path(name), text)?;
             for mut r in rf.rule {
-                if !TRANSFORMS.contains(&r.transform.as_str()) {
-                    return Err(RulesError::BadRule {
-                        path: path(name),
-                        id: r.id,
-                        message: format!(
-                            "unknown transform {:?} (known: {})",
-                            r.transform,
-                            TRANSFORMS.join(", ")
-                        ),
-                    });
-                }
                 r.source = path(name);
                 rules.push(r);
             }

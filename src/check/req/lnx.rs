@@ -178,7 +178,7 @@ fn module_package(ctx: &Ctx, os: &OsFacts, kver: &str) -> Option<String> {
     ctx.profile
         .rules
         .iter()
-        .filter(|r| r.transform == "initramfs-drivers")
+        .filter(|r| r.transform == crate::rules::Transform::InitramfsDrivers)
         .find_map(|r| r.param_table_str("packages", distro))
         .map(|p| p.replace("{kver}", kver))
 }
