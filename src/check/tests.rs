@@ -69,6 +69,7 @@ fn debian_like() -> Inspection {
                 module_drivers: vec!["ena".into(), "nvme".into()],
                 builtin_drivers: vec![],
                 modules_dir: true,
+                initramfs_not_read: false,
             }],
             bootloader: Fact::Known(BootloaderFacts {
                 kind: "grub2".into(),
@@ -276,6 +277,7 @@ fn quick_check_says_the_initramfs_was_not_examined() {
     let mut i = debian_like();
     let k = &mut i.operating_systems[0].kernels[0];
     k.initramfs_readable = Fact::unknown(crate::guest::inspect::INITRAMFS_NOT_READ);
+    k.initramfs_not_read = true;
     k.initramfs_drivers.clear();
     let r = run_on(&i);
     assert!(!ids(&r, Severity::Blocker).contains(&"LNX-8".into()));

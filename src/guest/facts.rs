@@ -204,6 +204,11 @@ pub struct KernelFacts {
     /// Drivers built into the kernel (modules.builtin): available at boot without the initramfs.
     pub builtin_drivers: Vec<String>,
     pub modules_dir: bool,
+    /// The initramfs was there but deliberately not decompressed (a quick inspection): its
+    /// facts are unknown on purpose, which checks and plans treat differently from unreadable.
+    /// Not in the JSON (`initramfs_readable` says it in words).
+    #[serde(skip)]
+    pub initramfs_not_read: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -848,6 +848,7 @@ fn kernels(files: &TreeFiles, skip_initramfs: bool) -> Vec<KernelFacts> {
             .into_iter()
             .find(|p| files.0.exists(p.as_bytes()));
             let mut initramfs_error = None;
+            let initrd_found = initrd.is_some();
             let (readable, drivers) = match &initrd {
                 None => (Fact::unknown("no initramfs found for this kernel"), vec![]),
                 Some(_) if skip_initramfs => (Fact::unknown(INITRAMFS_NOT_READ), vec![]),
@@ -893,6 +894,7 @@ fn kernels(files: &TreeFiles, skip_initramfs: bool) -> Vec<KernelFacts> {
                 module_drivers,
                 builtin_drivers,
                 modules_dir: mdir.is_some(),
+                initramfs_not_read: skip_initramfs && initrd_found,
             }
         })
         .collect()

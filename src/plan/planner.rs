@@ -904,8 +904,7 @@ fn kernel_drivers(
     } else {
         Some(ModSource::Host(modules_dir.clone()))
     };
-    let not_read = matches!(&k.initramfs_readable,
-        Fact::Unknown { unknown } if unknown == crate::guest::inspect::INITRAMFS_NOT_READ);
+    let not_read = k.initramfs_not_read;
     let host = matches!(source, Some(ModSource::Host(_)));
     // A quick inspection did not decompress the initramfs, and neither does a quick plan,
     // except that a rule with a modules_dir reads the initramfs it extends (the plan's changes

@@ -5,7 +5,6 @@ use super::human;
 use crate::check::registry::Ctx;
 use crate::check::{Finding, Severity};
 use crate::guest::facts::{Fact, KernelFacts, OsFacts};
-use crate::guest::inspect::INITRAMFS_NOT_READ;
 use crate::rules::{DriverSpec, LinuxMatch};
 
 /// A Linux root's distribution, version and default kernel, matched against the OS matrix
@@ -131,7 +130,7 @@ pub fn lnx2_root_free_space(ctx: &Ctx, os: &OsFacts) -> Vec<Finding> {
 
 /// Whether the initramfs was deliberately not read (`check --quick`).
 fn initramfs_not_read(k: &KernelFacts) -> bool {
-    matches!(&k.initramfs_readable, Fact::Unknown { unknown } if unknown == INITRAMFS_NOT_READ)
+    k.initramfs_not_read
 }
 
 fn norm(m: &str) -> String {

@@ -60,6 +60,7 @@ fn kernel() -> KernelFacts {
         module_drivers: vec!["nvme".into(), "ena".into()],
         builtin_drivers: vec![],
         modules_dir: true,
+        initramfs_not_read: false,
     }
 }
 
