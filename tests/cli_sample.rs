@@ -368,3 +368,95 @@ fn exit_codes() {
     );
     assert_eq!(gf(&["rules", "explain", "nope"]).status.code(), Some(2));
 }
+
+/// Every `[[rule]]` of the rule files in rules/ec2: (id, requirement, transform).
+fn ec2_rules() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("rules/ec2").unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let v: toml::Table = toml::from_str(&text).unwrap();
+        for r in v
+            .get("rule")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            out.push((s("id"), s("requirement"), s("transform")));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `rules list` and `rules explain` (issue 23): every rule of the ec2 rule files is listed with
+/// its requirement and transform, in text and JSON; `explain` says the same as the list entry;
+/// a rule file naming an unknown transform is refused when it loads, with its file and line.
+#[test]
+fn rules_list_and_explain() {
+    let want = ec2_rules();
+    assert!(want.len() >= 10, "{want:?}");
+    let text = stdout(&gf(&["rules", "list"]));
+    for (id, req, tr) in &want {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id.as_str()))
+            .unwrap_or_else(|| panic!("rules list has no line for {id}:\n{text}"));
+        assert!(
+            line.contains(req.as_str()) && line.contains(tr.as_str()),
+            "{line}"
+        );
+    }
+    let (list, code) = json(&["rules", "list", "--json"]);
+    assert_eq!(code, 0);
+    let mut got: Vec<(String, String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("id"), s("requirement"), s("transform"))
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    for r in list.as_array().unwrap() {
+        let id = r["id"].as_str().unwrap();
+        let (one, code) = json(&["rules", "explain", id, "--json"]);
+        assert_eq!(code, 0, "{id}");
+        assert_eq!(&one, r, "explain {id} differs from its list entry");
+        let t = stdout(&gf(&["rules", "explain", id]));
+        assert!(
+            t.contains(id) && t.contains(r["transform"].as_str().unwrap()),
+            "{t}"
+        );
+        assert!(t.contains(r["description"].as_str().unwrap()), "{t}");
+    }
+    // A rule file with an unknown transform: refused at load, naming the file and the line.
+    let d = tempfile::tempdir().unwrap();
+    let t = d.path().join("ec2");
+    std::fs::create_dir(&t).unwrap();
+    for e in std::fs::read_dir("rules/ec2").unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, t.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        t.join("zz-bad.toml"),
+        "[[rule]]\nid = \"bad\"\nrequirement = \"MOD-L3\"\ndescription = \"d\"\ntransform = \"rm-rf\"\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_guestfix"))
+        .args(["rules", "list"])
+        .env("GUESTFIX_RULES_DIR", d.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("zz-bad.toml")
+            && err.contains("line 5")
+            && err.contains("unknown transform \"rm-rf\""),
+        "{err}"
+    );
+}
