@@ -3,7 +3,7 @@
 # overflow checks on (`-O -a`), FUZZ_JOBS targets at a time (default 1). Prints one line per
 # target: executions, coverage, features, result. Run it before a release and after a change to
 # a parser or a writer (docs/fuzzing.md); CI runs only scripts/fuzz-smoke.sh.
-#   scripts/fuzz-long.sh [MINUTES]
+#   scripts/fuzz-long.sh [MINUTES]     (FUZZ_TARGETS="a b" runs only those targets)
 # A failure keeps its input in fuzz/artifacts/TARGET/; copy it to fuzz/regressions/TARGET/
 # (tests/fuzz_replay.rs replays it in cargo test) and fix it. Exit 1 when any target failed.
 set -uo pipefail
@@ -12,7 +12,7 @@ mins=${1:-10}
 jobs=${FUZZ_JOBS:-1}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 export RUSTC_BOOTSTRAP=1
-targets=$(cd fuzz && ls fuzz_targets/*.rs | xargs -n1 basename | sed 's/\.rs$//')
+targets=${FUZZ_TARGETS:-$(cd fuzz && ls fuzz_targets/*.rs | xargs -n1 basename | sed 's/\.rs$//')}
 (cd fuzz && cargo fuzz build -s none -O -a >/dev/null) || exit 2
 logs=$(mktemp -d)
 echo "fuzz-long: $(echo $targets | wc -w) targets x ${mins} min, $jobs at a time, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD)"
