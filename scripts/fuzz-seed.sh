@@ -34,6 +34,16 @@ case $t in
   hive | windows_facts | windows_sam) hives | copy_all ;;
   linuxcfg_editors | linuxcfg_parsers) small "$shared/linux" -size -65k | copy_all ;;
   inf) find tests/data/windows-drivers -name '*.inf' | copy_all ;;
+  ext4w) # small ext4 volumes made by mke2fs holding the files the body edits
+    if command -v mke2fs >/dev/null; then
+      d=$(mktemp -d); mkdir -p "$d/root/etc" "$d/root/boot/grub"
+      printf 'UUID=0b9a / ext4 defaults 0 1\n/dev/sdb1 /srv ext4 defaults 0 2\n' >"$d/root/etc/fstab"
+      echo guest >"$d/root/etc/hostname"; head -c 3000 /dev/zero | tr '\0' 'x' >"$d/root/boot/grub/grub.cfg"
+      mke2fs -q -F -t ext4 -b 1024 -O ^has_journal -d "$d/root" "$corpus/seed-1k.img" 1024 >/dev/null 2>&1 || true
+      mke2fs -q -F -t ext4 -b 1024 -N 64 -d "$d/root" "$corpus/seed-1k-journal.img" 1024 >/dev/null 2>&1 || true
+      mke2fs -q -F -t ext4 -b 4096 -N 32 -O ^has_journal,^resize_inode -d "$d/root" "$corpus/seed-4k.img" 256 >/dev/null 2>&1 || true
+      rm -rf "$d"
+    fi ;;
   volume_lvm) [ -n "$imgs" ] && for f in "$imgs"/*lvm*.raw; do
       # the LVM2 text metadata sits in the first MiBs of the PV (printable text, kept whole)
       [ -f "$f" ] && head -c 4194304 "$f" | strings -n 3 | head -c 1048576 >"$corpus/text-$(basename "$f")"
