@@ -34,6 +34,10 @@ case $t in
   hive | windows_facts | windows_sam) hives | copy_all ;;
   linuxcfg_editors | linuxcfg_parsers) small "$shared/linux" -size -65k | copy_all ;;
   inf) find tests/data/windows-drivers -name '*.inf' | copy_all ;;
+  fs_btrfs) # the non-zero pages of real Btrfs images, in the target's paged input format, when
+    # scripts/images/btrfs-fixtures.sh (run by tests/btrfs_guestfish.rs) has built them
+    for d in "${XDG_CACHE_HOME:-$HOME/.cache}"/guestfix/fixtures/btrfs-*/fuzz-seed; do
+      small "$d" | copy_all; done ;;
   ext4w) # small ext4 volumes made by mke2fs holding the files the body edits
     if command -v mke2fs >/dev/null; then
       d=$(mktemp -d); mkdir -p "$d/root/etc" "$d/root/boot/grub"
