@@ -34,6 +34,15 @@ case $t in
   hive | windows_facts | windows_sam) hives | copy_all ;;
   linuxcfg_editors | linuxcfg_parsers) small "$shared/linux" -size -65k | copy_all ;;
   inf) find tests/data/windows-drivers -name '*.inf' | copy_all ;;
+  rpmdb) # a real rpmdb.sqlite made by rpm (scripts/images/rpmdb.sh), behind the body's mode
+    # byte 0 (the whole input is the database)
+    if command -v rpmbuild >/dev/null && [ ! -e "$corpus/seed-rpmdb" ]; then
+      d=$(mktemp -d)
+      printf 'kernel-core - 6.5.6 300.fc39 x86_64\nshadow-utils 2 4.14.0 2.fc39 x86_64\nglibc - 2.38 14.fc39 i686\n' \
+        | bash scripts/images/rpmdb.sh "$d" >/dev/null 2>&1 || true
+      [ -f "$d/rpmdb.sqlite" ] && { printf '\0'; cat "$d/rpmdb.sqlite"; } | head -c 1048576 >"$corpus/seed-rpmdb"
+      rm -rf "$d"
+    fi ;;
   fs_btrfs) # the non-zero pages of real Btrfs images, in the target's paged input format, when
     # scripts/images/btrfs-fixtures.sh (run by tests/btrfs_guestfish.rs) has built them
     for d in "${XDG_CACHE_HOME:-$HOME/.cache}"/guestfix/fixtures/btrfs-*/fuzz-seed; do
