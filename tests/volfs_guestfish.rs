@@ -160,7 +160,13 @@ fn lvm_across_two_disks_and_ntfs_tree_made_by_guestfish() {
     // ---- NTFS with directories.
     let set = guestfix::fs::scan_disks(&[open(&dp.join("c.raw"))]).unwrap();
     let v = set.find("/dev/sda1").unwrap();
-    assert!(matches!(&v.content, Content::Filesystem { fs, .. } if fs == "ntfs"));
+    assert!(matches!(
+        &v.content,
+        Content::Filesystem {
+            fs: guestfix::fs::FsKind::Ntfs,
+            ..
+        }
+    ));
     let (roots, _) = guestfix::guest::mount::find_roots(&set);
     assert_eq!(roots.len(), 1);
     assert_eq!(roots[0].os, guestfix::guest::mount::OsKind::Windows);

@@ -101,7 +101,7 @@ fn mbr_primary_extended_and_logical() {
     assert_eq!(p("/dev/sda5").partuuid.as_deref(), Some("1234abcd-05"));
     match &set.find("/dev/sda5").unwrap().content {
         Content::Filesystem { fs, label, .. } => {
-            assert_eq!(fs, "ext4");
+            assert_eq!(*fs, guestfix::fs::FsKind::Ext4);
             assert_eq!(label.as_deref(), Some("logical5"));
         }
         c => panic!("{c:?}"),

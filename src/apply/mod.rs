@@ -179,10 +179,16 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
         .set
         .find(&source)
         .ok_or_else(|| ApplyError::Layout(format!("{path}: volume {source} not found")))?;
-    let fsname = match &v.content {
-        Content::Filesystem { fs, .. } => fs.clone(),
-        other => format!("{other:?}"),
+    let kind = match &v.content {
+        Content::Filesystem { fs, .. } => *fs,
+        other => {
+            return Err(ApplyError::NotSupported {
+                path: path.into(),
+                fs: format!("{} holds {other:?}, not a filesystem", v.name),
+            });
+        }
     };
+    let fsname = kind.name();
     let place = match &v.lv {
         Some(lv) => {
             let map = lv.map.clone().ok_or_else(|| ApplyError::NotSupported {
@@ -236,10 +242,6 @@ fn locate(i: &Inspected, guest: usize, path: &str) -> Result<Target, ApplyError>
             }
         }
     };
-    let kind = crate::guest::mount::fs_kind(&fsname).ok_or_else(|| ApplyError::NotSupported {
-        path: path.into(),
-        fs: fsname.clone(),
-    })?;
     if !crate::fs::write::has_writer(kind) {
         return Err(ApplyError::NotSupported {
             path: path.into(),

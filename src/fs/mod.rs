@@ -18,37 +18,9 @@ pub mod xfs;
 
 pub use error::FsError;
 
-/// Which filesystem a volume holds (BOOT-2 lists the Linux ones the import service accepts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FsKind {
-    Ext2,
-    Ext3,
-    Ext4,
-    Xfs,
-    Btrfs,
-    Ntfs,
-    Vfat,
-    Jfs,
-    Swap,
-}
-
-impl FsKind {
-    /// The name libguestfs/blkid use ("ext4", "vfat", "swap" …).
-    pub fn name(self) -> &'static str {
-        match self {
-            FsKind::Ext2 => "ext2",
-            FsKind::Ext3 => "ext3",
-            FsKind::Ext4 => "ext4",
-            FsKind::Xfs => "xfs",
-            FsKind::Btrfs => "btrfs",
-            FsKind::Ntfs => "ntfs",
-            FsKind::Vfat => "vfat",
-            FsKind::Jfs => "jfs",
-            FsKind::Swap => "swap",
-        }
-    }
-}
+/// Which filesystem a volume holds: named by the fs layer's probe, defined in the volume layer
+/// (its [`crate::volume::Content`] carries it) so the kind travels typed from volume to apply.
+pub use crate::volume::FsKind;
 
 /// Whether a filesystem was cleanly unmounted (GEN-5).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

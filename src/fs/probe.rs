@@ -159,7 +159,7 @@ pub fn annotate(set: &mut DiskSet) {
         match probe(&*v.dev) {
             Ok(Some(pr)) if pr.kind != FsKind::Swap => {
                 v.content = Content::Filesystem {
-                    fs: pr.kind.name().into(),
+                    fs: pr.kind,
                     label: pr.label,
                     uuid: pr.uuid,
                 }

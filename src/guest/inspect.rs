@@ -10,7 +10,7 @@ use crate::block::{self, BlockDev, CountingDev, counter::ReadStats};
 use crate::fs::probe::OpenOptions as FsOpenOptions;
 use crate::fs::tree::GuestTree;
 use crate::fs::{DirtyState, FileType};
-use crate::volume::{Content, DiskSet, Volume};
+use crate::volume::{Content, DiskSet, FsKind, Volume};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -196,7 +196,13 @@ pub fn inspect(paths: &[PathBuf], opts: &InspectOptions) -> Result<Inspected, In
             }
         }
         // BOOT-2: Btrfs subvolumes, with snapshots told apart (they are not OS roots).
-        if matches!(&v.content, Content::Filesystem { fs, .. } if fs == "btrfs") {
+        if matches!(
+            &v.content,
+            Content::Filesystem {
+                fs: FsKind::Btrfs,
+                ..
+            }
+        ) {
             let opened = crate::fs::btrfs::BtrfsFs::open(v.dev.clone(), &Default::default());
             match opened.and_then(|b| b.list_subvolumes()) {
                 Ok(subs) => {
@@ -275,7 +281,9 @@ pub fn inspect(paths: &[PathBuf], opts: &InspectOptions) -> Result<Inspected, In
 fn volume_facts(v: &Volume) -> VolumeFacts {
     let p = v.partition.as_ref();
     let (content, uuid, label) = match &v.content {
-        Content::Filesystem { fs, label, uuid } => (Some(fs.clone()), uuid.clone(), label.clone()),
+        Content::Filesystem { fs, label, uuid } => {
+            (Some(fs.name().into()), uuid.clone(), label.clone())
+        }
         Content::LvmPv { pv_uuid, .. } => (Some("LVM2_member".into()), Some(pv_uuid.clone()), None),
         Content::Luks { uuid, .. } => (Some("crypto_LUKS".into()), uuid.clone(), None),
         Content::BitLocker => (Some("BitLocker".into()), None, None),
@@ -577,7 +585,7 @@ fn mount_facts(
     }
     if !mountpoints.iter().any(|m| m.mountpoint == "/") {
         let fstype = match set.find(&root.volume).map(|v| &v.content) {
-            Some(Content::Filesystem { fs, .. }) => fs.clone(),
+            Some(Content::Filesystem { fs, .. }) => fs.name().to_string(),
             _ => String::new(),
         };
         mountpoints.insert(

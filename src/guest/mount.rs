@@ -67,29 +67,10 @@ pub enum MountError {
     },
 }
 
-/// The [`FsKind`] for a blkid name.
-pub fn fs_kind(name: &str) -> Option<FsKind> {
-    Some(match name {
-        "ext2" => FsKind::Ext2,
-        "ext3" => FsKind::Ext3,
-        "ext4" => FsKind::Ext4,
-        "xfs" => FsKind::Xfs,
-        "btrfs" => FsKind::Btrfs,
-        "ntfs" | "ntfs-3g" | "ntfs3" => FsKind::Ntfs,
-        "vfat" | "fat" | "msdos" => FsKind::Vfat,
-        "jfs" => FsKind::Jfs,
-        "swap" => FsKind::Swap,
-        _ => return None,
-    })
-}
-
 /// Open the filesystem on a volume (as the probe named it).
 pub fn open_volume(v: &Volume, opts: &OpenOptions) -> Result<Arc<dyn Filesystem>, FsError> {
     match &v.content {
-        Content::Filesystem { fs, .. } => match fs_kind(fs) {
-            Some(k) => open_filesystem(k, v.dev.clone(), opts),
-            None => Err(FsError::Unrecognised(format!("{}: {fs}", v.name))),
-        },
+        Content::Filesystem { fs, .. } => open_filesystem(*fs, v.dev.clone(), opts),
         other => Err(FsError::Unrecognised(format!(
             "{}: holds {other:?}, not a filesystem",
             v.name
@@ -130,7 +111,13 @@ pub fn find_roots(set: &DiskSet) -> (Vec<RootCandidate>, Vec<(String, FsError)>)
         // Btrfs whose default subvolume is not the system (SLES/openSUSE keep the tree in `@`,
         // Fedora in `root`): look in the other subvolumes, never in snapshots (snapper's
         // `.snapshots/N/snapshot` are copies of the root, not other operating systems).
-        if matches!(&v.content, Content::Filesystem { fs, .. } if fs == "btrfs") {
+        if matches!(
+            &v.content,
+            Content::Filesystem {
+                fs: FsKind::Btrfs,
+                ..
+            }
+        ) {
             let subs = crate::fs::btrfs::BtrfsFs::open(v.dev.clone(), &Default::default())
                 .and_then(|b| b.list_subvolumes());
             for sub in subs

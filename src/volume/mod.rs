@@ -8,12 +8,14 @@
 
 pub mod detect;
 mod error;
+mod fskind;
 pub mod gpt;
 pub mod lvm;
 pub mod mbr;
 pub(crate) mod util;
 
 pub use error::VolumeError;
+pub use fskind::FsKind;
 
 use crate::block::BlockDev;
 use crate::block::raw::SliceDev;
@@ -102,9 +104,9 @@ pub struct PartitionInfo {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Content {
-    /// Named by the fs layer's probe (`ext4`, `vfat`, `ntfs` …).
+    /// Named by the fs layer's probe.
     Filesystem {
-        fs: String,
+        fs: FsKind,
         label: Option<String>,
         uuid: Option<String>,
     },

@@ -20,7 +20,7 @@ use super::facts::{Application, BootModes, Fact, OsFacts};
 use crate::fs::tree::GuestTree;
 use crate::fs::{DirtyState, Filesystem};
 use crate::hive::Hive;
-use crate::volume::{Content, DiskSet, TableKind};
+use crate::volume::{Content, DiskSet, FsKind, TableKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -558,10 +558,13 @@ pub fn inspect(
         if root_disk.is_some() && v.disk != root_disk {
             continue;
         }
-        let Content::Filesystem { fs, .. } = &v.content else {
-            continue;
-        };
-        if fs != "ntfs" && fs != "vfat" {
+        if !matches!(
+            v.content,
+            Content::Filesystem {
+                fs: FsKind::Ntfs | FsKind::Vfat,
+                ..
+            }
+        ) {
             continue;
         }
         let Ok(vfs) = super::mount::open_volume(v, &crate::fs::OpenOptions::default()) else {
