@@ -14,8 +14,10 @@
 
 pub mod apply;
 pub mod block;
+pub mod bytes;
 pub mod check;
 pub mod civil;
+pub mod formats;
 pub mod fs;
 pub mod guest;
 pub mod hive;

@@ -6,38 +6,36 @@ use super::{BlockDev, BlockError};
 /// Largest single table (L1, BAT, grain directory, OVF …) any reader allocates.
 pub const MAX_TABLE_BYTES: u64 = 64 << 20;
 
-fn arr<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    let mut a = [0u8; N];
-    if let Some(s) = off.checked_add(N).and_then(|end| b.get(off..end)) {
-        a.copy_from_slice(s);
-    }
-    a
-}
+use crate::bytes::{self as by, or_zero};
 
+/// Big-endian `u16` at `off`; 0 when it does not fit ([`crate::bytes`]).
 pub fn be16(b: &[u8], off: usize) -> u16 {
-    u16::from_be_bytes(arr(b, off))
+    or_zero(by::be_u16(b, off))
 }
+/// Big-endian `u32` at `off`; 0 when it does not fit.
 pub fn be32(b: &[u8], off: usize) -> u32 {
-    u32::from_be_bytes(arr(b, off))
+    or_zero(by::be_u32(b, off))
 }
+/// Big-endian `u64` at `off`; 0 when it does not fit.
 pub fn be64(b: &[u8], off: usize) -> u64 {
-    u64::from_be_bytes(arr(b, off))
+    or_zero(by::be_u64(b, off))
 }
+/// Little-endian `u16` at `off`; 0 when it does not fit.
 pub fn le16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(arr(b, off))
+    or_zero(by::le_u16(b, off))
 }
+/// Little-endian `u32` at `off`; 0 when it does not fit.
 pub fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(arr(b, off))
+    or_zero(by::le_u32(b, off))
 }
+/// Little-endian `u64` at `off`; 0 when it does not fit.
 pub fn le64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(arr(b, off))
+    or_zero(by::le_u64(b, off))
 }
 
 /// `b[off..off+len]` or an empty slice.
 pub fn sub(b: &[u8], off: usize, len: usize) -> &[u8] {
-    off.checked_add(len)
-        .and_then(|end| b.get(off..end))
-        .unwrap_or(&[])
+    by::slice(b, off, len).unwrap_or(&[])
 }
 
 /// Read exactly `len` bytes at `offset` of the container file, refusing sizes above `limit` and

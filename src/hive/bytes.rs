@@ -1,39 +1,14 @@
 //! Bounds-checked little-endian readers over untrusted bytes: every read returns `None` when the
 //! field does not fit, so no parser can panic on a short buffer.
 
-pub(crate) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    let s = b.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([s[0], s[1]]))
-}
-
-pub(crate) fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    let s = b.get(off..off.checked_add(4)?)?;
-    let mut a = [0u8; 4];
-    a.copy_from_slice(s);
-    Some(u32::from_le_bytes(a))
-}
-
-pub(crate) fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    let s = b.get(off..off.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(s);
-    Some(u64::from_le_bytes(a))
-}
+pub(crate) use crate::bytes::{le_u16 as u16_at, le_u32 as u32_at, le_u64 as u64_at};
 
 pub(crate) fn arr4(b: &[u8], off: usize) -> [u8; 4] {
-    let mut a = [0u8; 4];
-    if let Some(s) = off.checked_add(4).and_then(|e| b.get(off..e)) {
-        a.copy_from_slice(s);
-    }
-    a
+    crate::bytes::array(b, off).unwrap_or_default()
 }
 
 pub(crate) fn arr2(b: &[u8], off: usize) -> [u8; 2] {
-    let mut a = [0u8; 2];
-    if let Some(s) = off.checked_add(2).and_then(|e| b.get(off..e)) {
-        a.copy_from_slice(s);
-    }
-    a
+    crate::bytes::array(b, off).unwrap_or_default()
 }
 
 /// Decode UTF-16LE, tolerating an odd trailing byte (dropped) and unpaired surrogates

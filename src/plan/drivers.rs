@@ -14,8 +14,8 @@
 //! A module built for another kernel (its `vermagic` does not start with the kernel release)
 //! is refused with the evidence.
 
-use super::cpio::CpioWriter;
 use super::kmod_index::{Index, IndexError};
+use crate::formats::cpio::CpioWriter;
 use crate::guest::linux::initramfs::{Listing, module_name};
 use crate::guest::linux::modinfo::{self, MAX_MODULE, ModinfoError};
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,7 +2,6 @@
 //! initramfs appends), each with the backup it keeps of the original (MOD-*). Planning never
 //! writes; applying is plan + write.
 
-pub mod cpio;
 pub mod diff;
 pub mod drivers;
 pub mod edit;

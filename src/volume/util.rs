@@ -1,30 +1,23 @@
 //! Bounds-checked little/big-endian readers over byte slices (image data is untrusted: a short
 //! slice yields 0 rather than a panic; callers check lengths where it matters).
 
+use crate::bytes::{self as by, or_zero};
+
 pub(crate) fn le16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off.saturating_add(2))
-        .and_then(|s| s.try_into().ok())
-        .map(u16::from_le_bytes)
-        .unwrap_or(0)
+    or_zero(by::le_u16(b, off))
 }
 
 pub(crate) fn le32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off.saturating_add(4))
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-        .unwrap_or(0)
+    or_zero(by::le_u32(b, off))
 }
 
 pub(crate) fn le64(b: &[u8], off: usize) -> u64 {
-    b.get(off..off.saturating_add(8))
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0)
+    or_zero(by::le_u64(b, off))
 }
 
 /// `len` bytes at `off`, or an empty slice when out of range.
 pub(crate) fn slice(b: &[u8], off: usize, len: usize) -> &[u8] {
-    b.get(off..off.saturating_add(len)).unwrap_or(&[])
+    by::slice(b, off, len).unwrap_or(&[])
 }
 
 /// Format 16 bytes as a UUID in the plain big-endian order (`8c1f…-…`, as blkid prints

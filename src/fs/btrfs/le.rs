@@ -27,45 +27,40 @@ pub(crate) fn bytes<'a>(
     len: usize,
     what: &str,
 ) -> Result<&'a [u8], FsError> {
-    off.checked_add(len)
-        .and_then(|end| b.get(off..end))
-        .ok_or_else(|| {
-            corrupt(
-                what,
-                format!(
-                    "{len} bytes at offset {off} run past the {}-byte buffer",
-                    b.len()
-                ),
-            )
-        })
+    crate::bytes::slice(b, off, len).ok_or_else(|| {
+        corrupt(
+            what,
+            format!(
+                "{len} bytes at offset {off} run past the {}-byte buffer",
+                b.len()
+            ),
+        )
+    })
 }
 
 pub(crate) fn u8_at(b: &[u8], off: usize, what: &str) -> Result<u8, FsError> {
     Ok(bytes(b, off, 1, what)?[0])
 }
 
+fn array<const N: usize>(b: &[u8], off: usize, what: &str) -> Result<[u8; N], FsError> {
+    bytes(b, off, N, what)?;
+    crate::bytes::array(b, off).ok_or_else(|| corrupt(what, "short field"))
+}
+
 pub(crate) fn u16_at(b: &[u8], off: usize, what: &str) -> Result<u16, FsError> {
-    let s = bytes(b, off, 2, what)?;
-    Ok(u16::from_le_bytes([s[0], s[1]]))
+    array(b, off, what).map(u16::from_le_bytes)
 }
 
 pub(crate) fn u32_at(b: &[u8], off: usize, what: &str) -> Result<u32, FsError> {
-    let s = bytes(b, off, 4, what)?;
-    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    array(b, off, what).map(u32::from_le_bytes)
 }
 
 pub(crate) fn u64_at(b: &[u8], off: usize, what: &str) -> Result<u64, FsError> {
-    let s = bytes(b, off, 8, what)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(s);
-    Ok(u64::from_le_bytes(a))
+    array(b, off, what).map(u64::from_le_bytes)
 }
 
 pub(crate) fn uuid_at(b: &[u8], off: usize, what: &str) -> Result<[u8; 16], FsError> {
-    let s = bytes(b, off, 16, what)?;
-    let mut a = [0u8; 16];
-    a.copy_from_slice(s);
-    Ok(a)
+    array(b, off, what)
 }
 
 /// A UUID in the form blkid prints (`8-4-4-4-12` lowercase hex).

@@ -12,37 +12,27 @@ pub const END: u32 = 0xFFFF_FFFF;
 pub const IN_USE: u16 = 1;
 pub const IS_DIR: u16 = 2;
 
+// Field access through the shared [`crate::bytes`] helpers: a field outside the buffer reads
+// as 0 and is not written (callers bound their offsets against the record first).
+use crate::bytes::{self as by, or_zero};
+
 pub fn r16(b: &[u8], o: usize) -> u16 {
-    b.get(o..o + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .unwrap_or(0)
+    or_zero(by::le_u16(b, o))
 }
 pub fn r32(b: &[u8], o: usize) -> u32 {
-    b.get(o..o + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-        .unwrap_or(0)
+    or_zero(by::le_u32(b, o))
 }
 pub fn r64(b: &[u8], o: usize) -> u64 {
-    b.get(o..o + 8)
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0)
+    or_zero(by::le_u64(b, o))
 }
 pub fn w16(b: &mut [u8], o: usize, v: u16) {
-    if let Some(s) = b.get_mut(o..o + 2) {
-        s.copy_from_slice(&v.to_le_bytes());
-    }
+    let _ = by::put_le16(b, o, v);
 }
 pub fn w32(b: &mut [u8], o: usize, v: u32) {
-    if let Some(s) = b.get_mut(o..o + 4) {
-        s.copy_from_slice(&v.to_le_bytes());
-    }
+    let _ = by::put_le32(b, o, v);
 }
 pub fn w64(b: &mut [u8], o: usize, v: u64) {
-    if let Some(s) = b.get_mut(o..o + 8) {
-        s.copy_from_slice(&v.to_le_bytes());
-    }
+    let _ = by::put_le64(b, o, v);
 }
 pub fn align8(n: usize) -> usize {
     n.div_ceil(8) * 8

@@ -36,20 +36,20 @@ impl<'a> Buf<'a> {
     }
 
     pub fn u16(&self, off: usize) -> Result<u16, FsError> {
-        let s = self.slice(off, 2)?;
-        Ok(u16::from_be_bytes([s[0], s[1]]))
+        Ok(u16::from_be_bytes(self.array(off)?))
     }
 
     pub fn u32(&self, off: usize) -> Result<u32, FsError> {
-        let s = self.slice(off, 4)?;
-        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        Ok(u32::from_be_bytes(self.array(off)?))
+    }
+
+    fn array<const N: usize>(&self, off: usize) -> Result<[u8; N], FsError> {
+        let s = self.slice(off, N)?;
+        crate::bytes::array(s, 0).ok_or_else(|| corrupt(self.what, "short field"))
     }
 
     pub fn u64(&self, off: usize) -> Result<u64, FsError> {
-        let s = self.slice(off, 8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_be_bytes(a))
+        Ok(u64::from_be_bytes(self.array(off)?))
     }
 
     pub fn uuid(&self, off: usize) -> Result<[u8; 16], FsError> {

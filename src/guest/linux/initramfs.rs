@@ -10,6 +10,7 @@
 //! ([`list_capturing`]); a later archive's copy of a file replaces an earlier one, as in the
 //! kernel.
 
+use crate::formats::cpio::{Header, TRAILER};
 use std::io::Read;
 
 /// Bounds for reading an initramfs from an untrusted image.
@@ -212,31 +213,11 @@ pub fn list_capturing(
     Ok(out)
 }
 
-fn hexfield(b: &[u8], at: usize, base: usize) -> Result<usize, InitramfsError> {
-    let s = b
-        .get(at..at + 8)
-        .and_then(|f| std::str::from_utf8(f).ok())
-        .ok_or(InitramfsError::Cpio {
-            offset: base + at,
-            reason: "truncated header".into(),
-        })?;
-    usize::from_str_radix(s, 16).map_err(|_| InitramfsError::Cpio {
-        offset: base + at,
-        reason: format!("bad hex field {s:?}"),
-    })
-}
-
-fn octfield(b: &[u8], at: usize, len: usize, base: usize) -> Result<usize, InitramfsError> {
-    let s = b
-        .get(at..at + len)
-        .and_then(|f| std::str::from_utf8(f).ok())
-        .ok_or(InitramfsError::Cpio {
-            offset: base + at,
-            reason: "truncated header".into(),
-        })?;
-    usize::from_str_radix(s, 8).map_err(|_| InitramfsError::Cpio {
-        offset: base + at,
-        reason: format!("bad octal field {s:?}"),
+/// The cpio header at `b[pos..]`, its errors placed at their offset in the image.
+fn header(b: &[u8], pos: usize, base: usize) -> Result<Header, InitramfsError> {
+    Header::parse(b.get(pos..).unwrap_or(&[])).map_err(|e| InitramfsError::Cpio {
+        offset: base + pos + e.at,
+        reason: e.reason,
     })
 }
 
@@ -250,28 +231,14 @@ fn read_cpio(
 ) -> Result<usize, InitramfsError> {
     let mut pos = 0usize;
     loop {
-        let hdr = b.get(pos..pos + 6).ok_or(InitramfsError::Cpio {
-            offset: base + pos,
-            reason: "archive ends without TRAILER!!!".into(),
-        })?;
-        let (name_at, namesize, filesize, align) = match hdr {
-            b"070701" | b"070702" => {
-                let filesize = hexfield(b, pos + 54, base)?;
-                let namesize = hexfield(b, pos + 94, base)?;
-                (pos + 110, namesize, filesize, 4usize)
-            }
-            b"070707" => {
-                let namesize = octfield(b, pos + 59, 6, base)?;
-                let filesize = octfield(b, pos + 65, 11, base)?;
-                (pos + 76, namesize, filesize, 1usize)
-            }
-            _ => {
-                return Err(InitramfsError::Cpio {
-                    offset: base + pos,
-                    reason: format!("bad magic {:?}", String::from_utf8_lossy(hdr)),
-                });
-            }
-        };
+        if b.len() < pos.saturating_add(6) {
+            return Err(InitramfsError::Cpio {
+                offset: base + pos,
+                reason: format!("archive ends without {TRAILER}"),
+            });
+        }
+        let h = header(b, pos, base)?;
+        let (name_at, namesize, filesize, align) = (pos + h.len, h.namesize, h.filesize, h.align);
         let name_end = name_at
             .checked_add(namesize)
             .filter(|&e| e <= b.len() && namesize > 0)
@@ -289,7 +256,7 @@ fn read_cpio(
                 offset: base + pos,
                 reason: format!("{name}: {filesize} bytes of data run past the end"),
             })?;
-        if name == "TRAILER!!!" {
+        if name == TRAILER {
             return Ok(align_up(data_end, align).min(b.len()));
         }
         let clean = name.trim_start_matches("./").trim_start_matches('/');
@@ -410,25 +377,18 @@ fn walk_stream<R: Read>(
         let mut magic = [first, 0, 0, 0, 0, 0];
         r.read_exact(&mut magic[1..]).map_err(derr)?;
         pos += 5;
-        let hdr_len = match &magic {
-            b"070701" | b"070702" => 110,
-            b"070707" => 76,
-            _ => {
-                return Err(InitramfsError::Cpio {
-                    offset: pos as usize - 6,
-                    reason: format!("{compression} member does not hold a cpio archive"),
-                });
-            }
+        let Some(hdr_len) = Header::len_for_magic(&magic) else {
+            return Err(InitramfsError::Cpio {
+                offset: pos as usize - 6,
+                reason: format!("{compression} member does not hold a cpio archive"),
+            });
         };
         let mut hdr = vec![0u8; hdr_len];
         hdr[..6].copy_from_slice(&magic);
         r.read_exact(&mut hdr[6..]).map_err(derr)?;
         pos += hdr_len as u64 - 6;
-        let (namesize, filesize, align) = if hdr_len == 110 {
-            (hexfield(&hdr, 94, 0)?, hexfield(&hdr, 54, 0)?, 4u64)
-        } else {
-            (octfield(&hdr, 59, 6, 0)?, octfield(&hdr, 65, 11, 0)?, 1u64)
-        };
+        let h = header(&hdr, 0, 0)?;
+        let (namesize, filesize, align) = (h.namesize, h.filesize, h.align as u64);
         if namesize == 0 || namesize > 4096 {
             return Err(InitramfsError::Cpio {
                 offset: pos as usize,
@@ -446,7 +406,7 @@ fn walk_stream<R: Read>(
         }
         let clean = name.trim_start_matches("./").trim_start_matches('/');
         let keep = match capture {
-            Some(c) if name != "TRAILER!!!" && !clean.is_empty() => {
+            Some(c) if name != TRAILER && !clean.is_empty() => {
                 c.check(clean, filesize, out.captured_bytes())?
             }
             _ => false,
@@ -464,7 +424,7 @@ fn walk_stream<R: Read>(
         if pos > limit {
             return Err(InitramfsError::TooLarge { limit });
         }
-        if name == "TRAILER!!!" {
+        if name == TRAILER {
             seen_archive = true;
             continue;
         }

@@ -115,13 +115,7 @@ impl SamFacts {
     }
 }
 
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
-}
+use crate::bytes::{le_u16 as u16_at, le_u32 as u32_at};
 
 /// The fixed `F` record: (RID, account control bits, logon count).
 pub fn parse_f(rid: u32, f: &[u8]) -> Result<(u32, u16, u16), SamError> {
