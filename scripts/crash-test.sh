@@ -16,7 +16,8 @@
 # usage: crash-test.sh [RUNS]   (default 50; a fifth of them are kill -9 runs)
 # env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), CRASH_SEED (random seed,
 #        default: $$), CRASH_IMAGE (sample, the default: ext4 judged by e2fsck -fn;
-#        debian12-btrfs: the Btrfs writer, judged by btrfs check --readonly; win10: the Windows
+#        debian12-btrfs: the Btrfs writer, judged by btrfs check --readonly; debian12-xfs: the
+#        XFS writer, judged by xfs_repair -n (exit 0, nothing but its phase lines); win10: the Windows
 #        plan with the test driver folder — hive, new folders and files — through the NTFS
 #        writer, judged by ntfsfix -n).
 #        The binary is built here with the test-hooks feature.
@@ -35,32 +36,36 @@ RANDOM=${CRASH_SEED:-$$}
 export SOURCE_DATE_EPOCH=1700000000
 case ${CRASH_IMAGE:-sample} in
   sample) SRC=$IMAGES/sample.raw ROOT_OFF=1048576 ROOT_SIZE=0 ;; # p1 ext4 at 1 MiB (index.json)
-  debian12-btrfs) SRC=$IMAGES/debian12-btrfs.raw ROOT_OFF=2097152 ROOT_SIZE=1875902464 ;; # p2
+  debian12-btrfs) SRC=$IMAGES/debian12-btrfs.raw ROOT_OFF=2097152 ROOT_SIZE=1875902464 FS=btrfs ;; # p2
+  debian12-xfs) SRC=$IMAGES/debian12-xfs.raw ROOT_OFF=2097152 ROOT_SIZE=1875902464 FS=xfs ;; # p2
   win10) SRC=$IMAGES/win10.raw ROOT_OFF=1048576 ROOT_SIZE=166723584 FS=ntfs ;; # p1 NTFS C:
-  *) echo "crash-test: CRASH_IMAGE=$CRASH_IMAGE: sample, debian12-btrfs or win10" >&2; exit 2 ;;
+  *) echo "crash-test: CRASH_IMAGE=$CRASH_IMAGE: sample, debian12-btrfs, debian12-xfs or win10" >&2; exit 2 ;;
 esac
 # Windows: the plan with the crafted driver folder (new folders, files, hives).
 APPLY_ARGS=()
 [ "${FS:-}" != ntfs ] || APPLY_ARGS=(--drivers tests/data/windows-drivers)
 # fsck_root IMAGE: the root filesystem's checker, clean (its report in $tmp/fsck.txt)
 fsck_root() {
-  if [ "${FS:-}" = ntfs ]; then
-    local dev rc=0
-    dev=$(losetup --find --show --read-only --offset "$ROOT_OFF" --sizelimit "$ROOT_SIZE" "$1")
-    ntfsfix -n "$dev" >"$tmp/fsck.txt" 2>&1 || rc=1
-    losetup -d "$dev"
-    grep -qi 'error' "$tmp/fsck.txt" && rc=1
-    return $rc
-  elif [ "$ROOT_SIZE" = 0 ]; then
+  local dev rc=0
+  if [ -z "${FS:-}" ]; then
     e2fsck -fn "$1?offset=$ROOT_OFF" >"$tmp/fsck.txt" 2>&1
-  else
-    local dev rc=0
-    dev=$(losetup --find --show --read-only --offset "$ROOT_OFF" --sizelimit "$ROOT_SIZE" "$1")
-    btrfs check --readonly "$dev" >"$tmp/fsck.txt" 2>&1 || rc=1
-    losetup -d "$dev"
-    grep -qiE 'warning|error\(s\) found|errors found|mismatch' "$tmp/fsck.txt" && rc=1
-    return $rc
+    return
   fi
+  dev=$(losetup --find --show --read-only --offset "$ROOT_OFF" --sizelimit "$ROOT_SIZE" "$1")
+  case $FS in
+    ntfs)
+      ntfsfix -n "$dev" >"$tmp/fsck.txt" 2>&1 || rc=1
+      grep -qi 'error' "$tmp/fsck.txt" && rc=1 ;;
+    btrfs)
+      btrfs check --readonly "$dev" >"$tmp/fsck.txt" 2>&1 || rc=1
+      grep -qiE 'warning|error\(s\) found|errors found|mismatch' "$tmp/fsck.txt" && rc=1 ;;
+    xfs)
+      # Clean means exit 0 and nothing but xfs_repair's phase progress lines.
+      xfs_repair -n "$dev" >"$tmp/fsck.txt" 2>&1 || rc=1
+      grep -vE '^(Phase [0-9] - |        - |No modify flag set|\s*$)' "$tmp/fsck.txt" | grep -q . && rc=1 ;;
+  esac
+  losetup -d "$dev"
+  return $rc
 }
 tmp=$(mktemp -d /tmp/guestfix-crash.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
