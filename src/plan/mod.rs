@@ -2,12 +2,14 @@
 //! initramfs appends), each with the backup it keeps of the original (MOD-*). Planning never
 //! writes; applying is plan + write.
 
-pub mod cpio;
+pub(crate) mod cpio;
 pub mod diff;
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod drivers;
 pub mod edit;
 pub mod kmod_index;
-pub mod model;
+pub(crate) mod model;
 pub mod planner;
 pub mod windows;
 

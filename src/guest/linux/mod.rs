@@ -4,12 +4,20 @@
 pub mod cmdline;
 pub mod files;
 pub mod fstab;
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod grub;
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod initramfs;
-pub mod lines;
+pub(crate) mod lines;
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod modinfo;
 pub mod network;
 pub mod osrelease;
 pub mod packages;
+// Issue 24: documented after the merge of the branches that edit this module.
+#[allow(missing_docs)]
 pub mod rpmdb;
 pub mod shellvars;

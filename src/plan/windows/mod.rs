@@ -6,9 +6,13 @@
 //! folder the user names (`--drivers DIR`), OS knowledge from the rule parameters
 //! (rules/ec2/windows.toml).
 
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod driver;
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod inf;
-pub mod reg;
+pub(crate) mod reg;
 
 use super::model::Change;
 use super::planner::{Context, Out, PlanError};

@@ -8,7 +8,7 @@ pub mod default_grub;
 pub mod grub2;
 pub mod grubenv;
 pub mod legacy;
-pub mod words;
+pub(crate) mod words;
 
 use super::files::GuestFiles;
 
