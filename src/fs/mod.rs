@@ -14,15 +14,9 @@ pub mod btrfs;
 // Error types are documented with the error-type rework merged beside issue 24.
 #[allow(missing_docs)]
 mod error;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod ext4w;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod fatw;
 pub mod ntfsw;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod write;
 pub mod xfs;
 

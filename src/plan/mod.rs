@@ -4,8 +4,6 @@
 
 pub(crate) mod cpio;
 pub mod diff;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod drivers;
 pub mod edit;
 pub mod kmod_index;

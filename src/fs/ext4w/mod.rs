@@ -1445,6 +1445,7 @@ impl Ext4Writer {
         self.write_inode(&mut i)
     }
 
+    /// Set the owner's user and group IDs.
     pub fn set_owner(&mut self, path: &[u8], uid: u32, gid: u32) -> Result<(), Ext4WriteError> {
         let mut i = self.resolve(path)?;
         i.set_owner(uid, gid);

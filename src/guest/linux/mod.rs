@@ -4,15 +4,9 @@
 pub mod cmdline;
 pub mod files;
 pub mod fstab;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod grub;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod initramfs;
 pub(crate) mod lines;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod modinfo;
 pub mod network;
 pub mod osrelease;

@@ -12,8 +12,6 @@
 
 pub mod bcd;
 pub mod drives;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod sam;
 pub mod software;
 pub mod system;

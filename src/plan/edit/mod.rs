@@ -5,14 +5,10 @@
 
 pub mod cmdline;
 pub mod fstab;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod grub;
 
 /// Marker put in front of lines guestfix comments out, so a second run recognises them.
 pub use crate::guest::linux::lines::DISABLED_MARKER;
 
 pub use crate::guest::linux::lines::{split_eol, split_lines_keep};
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod network;

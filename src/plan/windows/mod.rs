@@ -6,11 +6,7 @@
 //! folder the user names (`--drivers DIR`), OS knowledge from the rule parameters
 //! (rules/ec2/windows.toml).
 
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod driver;
-// Issue 24: this module's public items are not all documented yet.
-#[allow(missing_docs)]
 pub mod inf;
 pub(crate) mod reg;
 
