@@ -199,7 +199,10 @@ pub enum Recovery {
     /// No journal: the image is as the last apply left it (original or fully applied).
     NothingToDo,
     /// The interrupted apply was rolled back: the image is the original again.
-    RolledBack { blocks: usize },
+    RolledBack {
+        /// Blocks restored from the journal.
+        blocks: usize,
+    },
 }
 
 /// Roll back an interrupted in-place apply.

@@ -37,39 +37,72 @@ pub enum Output {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error(transparent)]
+    /// Inspecting the image failed.
     Inspect(#[from] InspectError),
     #[error(transparent)]
+    /// Opening or writing a disk image failed.
     Block(#[from] BlockError),
     #[error(transparent)]
+    /// Planning failed (a rule's parameters are wrong).
     Plan(#[from] PlanError),
     #[error("{path}: writing to {fs} is not supported yet; nothing was written")]
-    NotSupported { path: String, fs: String },
+    /// A change lands on a filesystem without a writer.
+    NotSupported {
+        /// The guest path of the change.
+        path: String,
+        /// The filesystem kind (`xfs`, `btrfs` …).
+        fs: String,
+    },
     #[error("{0}")]
+    /// The disk layout cannot be written (several disks, a volume not found).
     Layout(String),
     #[error("{path}: write failed: {reason}")]
-    Write { path: String, reason: String },
+    /// A write was refused or failed.
+    Write {
+        /// The guest path being written.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     #[error("{path}: verification failed: {reason}")]
-    Verify { path: String, reason: String },
+    /// A written file read back through the read path differs from what was written.
+    Verify {
+        /// The guest path.
+        path: String,
+        /// What differed.
+        reason: String,
+    },
 }
 
 /// One file written, as verified.
 #[derive(Debug, Clone, Serialize)]
 pub struct Written {
+    /// The guest path written.
     pub path: String,
+    /// What was done: `edit`, `add`, `rename`, `append`.
     pub action: String,
+    /// The file's size after the write, in bytes.
     pub bytes: u64,
+    /// SHA-256 of the file as read back, lowercase hex.
     pub sha256: String,
+    /// The guest path of the original's copy, if one was kept.
     pub backup: Option<String>,
+    /// The file read back through the read path matched what was written.
     pub verified: bool,
 }
 
 /// The outcome of `guestfix apply`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplyReport {
+    /// The source image, as given.
     pub source: String,
+    /// Where the changes went: the overlay (or exported image) path, or the source for `--in-place`.
     pub output: String,
+    /// The source image itself was written (through the undo journal).
     pub in_place: bool,
+    /// The plans that were applied, one per guest.
     pub plans: Vec<Plan>,
+    /// Every file written, in order.
     pub written: Vec<Written>,
     /// No change was needed (the image is already fixed).
     pub unchanged: bool,

@@ -31,12 +31,16 @@ impl ExtentKind {
 /// A range `[offset, offset+len)` of a virtual disk and what it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Extent {
+    /// First byte of the range.
     pub offset: u64,
+    /// Length in bytes.
     pub len: u64,
+    /// What the range holds.
     pub kind: ExtentKind,
 }
 
 impl Extent {
+    /// The byte after the range.
     pub fn end(&self) -> u64 {
         self.offset.saturating_add(self.len)
     }

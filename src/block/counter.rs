@@ -34,6 +34,7 @@ pub struct CountingDev<D: BlockDev> {
 }
 
 impl<D: BlockDev> CountingDev<D> {
+    /// Count the reads of `inner`.
     pub fn new(inner: D) -> Self {
         CountingDev {
             inner,
@@ -44,9 +45,11 @@ impl<D: BlockDev> CountingDev<D> {
     pub fn stats(&self) -> Arc<ReadStats> {
         self.stats.clone()
     }
+    /// Bytes read so far.
     pub fn bytes_read(&self) -> u64 {
         self.stats.bytes()
     }
+    /// Read calls so far.
     pub fn reads(&self) -> u64 {
         self.stats.reads()
     }

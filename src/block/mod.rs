@@ -5,16 +5,18 @@
 //! Nothing here knows about partitions or filesystems.
 
 pub mod alloc;
-pub mod counter;
+pub(crate) mod counter;
+// Error types are documented with the error-type rework merged beside issue 24.
+#[allow(missing_docs)]
 mod error;
-pub mod ova;
-pub mod qcow2;
+pub(crate) mod ova;
+pub(crate) mod qcow2;
 pub mod raw;
 pub mod remote;
 pub(crate) mod util;
-pub mod vhd;
-pub mod vhdx;
-pub mod vmdk;
+pub(crate) mod vhd;
+pub(crate) mod vhdx;
+pub(crate) mod vmdk;
 pub mod writer;
 
 pub use alloc::{Extent, ExtentKind};
@@ -157,6 +159,7 @@ pub struct ContainerInfo {
     pub file_size: u64,
     /// Backing / parent file as named in the image.
     pub backing_file: Option<String>,
+    /// The backing file's format as named in the image (qcow2's backing format extension).
     pub backing_format: Option<String>,
     /// For an OVA: its disks in OVF order.
     pub disks: Vec<OvaDiskInfo>,
@@ -169,12 +172,15 @@ pub struct OvaDiskInfo {
     pub href: String,
     /// OVF DiskSection diskId.
     pub disk_id: String,
-    /// Byte offset of the disk file inside the tar, and its size.
+    /// Byte offset of the disk file inside the tar.
     pub offset: u64,
+    /// The disk file's size in the tar, in bytes.
     pub file_size: u64,
     /// The disk file's own container facts.
     pub format: String,
+    /// Its subformat, as [`ContainerInfo::subformat`].
     pub subformat: Option<String>,
+    /// Its virtual disk size, in bytes.
     pub virtual_size: u64,
 }
 
@@ -345,12 +351,19 @@ fn open_path(path: &Path, opts: &OpenOptions, chain: &[PathBuf]) -> Result<Opene
 /// Container formats recognised by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// No container: the bytes are the disk.
     Raw,
+    /// QEMU copy-on-write, v2 or v3.
     Qcow2,
+    /// Virtual PC / Hyper-V VHD (fixed or dynamic).
     Vhd,
+    /// Hyper-V VHDX.
     Vhdx,
+    /// A VMDK sparse extent (monolithicSparse or streamOptimized).
     VmdkSparse,
+    /// A VMDK text descriptor naming its extents.
     VmdkDescriptor,
+    /// An OVA: a tar holding an OVF descriptor and disks.
     Ova,
 }
 

@@ -155,6 +155,7 @@ pub struct MemDisk {
 }
 
 impl MemDisk {
+    /// A disk named `name` holding `data`.
     pub fn new(name: &str, data: Vec<u8>) -> Self {
         MemDisk {
             data: std::sync::RwLock::new(data),
@@ -231,6 +232,7 @@ impl<D: BlockDev> SliceDev<D> {
         }
     }
 
+    /// The slice's first byte on the inner device.
     pub fn start(&self) -> u64 {
         self.start
     }

@@ -3,8 +3,8 @@
 //! line, kernel version, partition …) and what the user should do. A check that found nothing
 //! wrong reports `pass`, so the report shows everything that was judged.
 
-pub mod registry;
-pub mod req;
+pub(crate) mod registry;
+pub(crate) mod req;
 pub use req::lnx::is_predictable_name;
 #[cfg(test)]
 mod tests;
@@ -17,9 +17,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The import service refuses the image or the guest will not boot.
     Blocker,
+    /// The import may work, but something will likely break or need attention.
     Warning,
+    /// Worth knowing; nothing to do.
     Info,
+    /// The requirement was checked and holds.
     Pass,
 }
 
@@ -35,6 +39,7 @@ impl Severity {
         .into_iter()
         .find(|v| v.as_str() == s)
     }
+    /// The lowercase name (`blocker`, `warning`, `info`, `pass`), as in JSON and profiles.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Blocker => "blocker",
@@ -50,6 +55,7 @@ impl Severity {
 pub struct Finding {
     /// Requirement ID (FMT-1, LNX-4 …).
     pub id: String,
+    /// How bad it is.
     pub severity: Severity,
     /// What was judged, in a few words.
     pub title: String,
@@ -62,6 +68,7 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of requirement `id` about `subject`, without evidence or fix yet.
     pub fn new(id: &str, severity: Severity, subject: &str, title: impl Into<String>) -> Self {
         Finding {
             id: id.to_string(),
@@ -72,14 +79,17 @@ impl Finding {
             subject: subject.to_string(),
         }
     }
+    /// Add one line of evidence.
     pub fn evidence(mut self, e: impl Into<String>) -> Self {
         self.evidence.push(e.into());
         self
     }
+    /// Add several lines of evidence.
     pub fn evidences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, e: I) -> Self {
         self.evidence.extend(e.into_iter().map(Into::into));
         self
     }
+    /// Set what the user should do.
     pub fn fix(mut self, f: impl Into<String>) -> Self {
         self.fix = Some(f.into());
         self
@@ -89,13 +99,18 @@ impl Finding {
 /// The whole report of `guestfix check`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The target profile checked against.
     pub target: String,
+    /// Every finding, sorted by severity (blockers first), then requirement ID.
     pub findings: Vec<Finding>,
+    /// The number of blocker findings.
     pub blockers: usize,
+    /// The number of warning findings.
     pub warnings: usize,
 }
 
 impl Report {
+    /// Whether any finding is a blocker (the import would fail).
     pub fn has_blockers(&self) -> bool {
         self.blockers > 0
     }

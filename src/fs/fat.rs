@@ -28,10 +28,12 @@ pub struct RoDev {
 }
 
 impl RoDev {
+    /// A reader over `dev` with the default budget ([`READ_BUDGET`]).
     pub fn new(dev: Arc<dyn BlockDev>) -> Self {
         Self::with_budget(dev, READ_BUDGET)
     }
 
+    /// A reader over `dev` that fails after `budget` bytes.
     pub fn with_budget(dev: Arc<dyn BlockDev>, budget: u64) -> Self {
         RoDev {
             dev,
@@ -137,6 +139,7 @@ enum Found<'a> {
 }
 
 impl FatFs {
+    /// Open the FAT volume on `dev`.
     pub fn open(dev: Arc<dyn BlockDev>) -> Result<Self, FsError> {
         let fs = Self::mount(&dev)?;
         let stats = fs.stats().map_err(|e| corrupt("FAT", e))?;

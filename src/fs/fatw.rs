@@ -22,26 +22,44 @@ use std::sync::{Arc, Mutex};
 pub const MAX_READ_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
+/// Errors of the FAT writer.
 pub enum FatWriteError {
     #[error("{context}: {source}")]
+    /// A read or write of the volume failed.
     Io {
+        /// What was being done.
         context: String,
         #[source]
+        /// The I/O error.
         source: io::Error,
     },
     #[error("{0}: invalid path (absolute, '/'-separated, no '.' or '..' or empty components)")]
+    /// The path is not absolute, `/`-separated, without `.`, `..` or empty parts.
     InvalidPath(String),
     #[error("{0}: no such file or directory")]
+    /// No such file or directory.
     NotFound(String),
     #[error("{0}: not a regular file")]
+    /// Not a regular file.
     NotAFile(String),
     #[error("{0}: already exists")]
+    /// The file to create exists.
     AlreadyExists(String),
     #[error("{path}: file is {size} bytes, more than the {limit}-byte limit")]
-    TooLarge { path: String, size: u64, limit: u64 },
+    /// A file is larger than the bound.
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The bound in bytes.
+        limit: u64,
+    },
     #[error("fat: corrupt: {0}")]
+    /// The volume is corrupt (what was found).
     Corrupt(String),
     #[error("fat: unsupported: {0}")]
+    /// The volume or operation is not supported (which).
     Unsupported(String),
 }
 

@@ -54,6 +54,7 @@ pub enum HiberState {
 }
 
 impl HiberState {
+    /// The state in words, as inspection reports it (`hibernated`, `resumed` …).
     pub fn as_str(self) -> &'static str {
         match self {
             HiberState::Hibernated => "hibernated",
@@ -67,8 +68,11 @@ impl HiberState {
 /// The classified header of `hiberfil.sys`, with the evidence read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HiberfilHeader {
+    /// What the header says.
     pub state: HiberState,
+    /// The header's first four bytes (`hibr`, `wake` …).
     pub signature: [u8; 4],
+    /// The size of `hiberfil.sys`, in bytes.
     pub file_len: u64,
     /// The header's PageSize field (offset 0x18 of a 64-bit Windows 8+ header), when non-zero.
     pub page_size: Option<u32>,
@@ -142,8 +146,11 @@ pub fn free_clusters(bitmap: &[u8], clusters: u64) -> u64 {
 /// `volume_offset` on the volume (`None`: a sparse run, reads as zeros).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DataRun {
+    /// Byte offset in the file.
     pub file_offset: u64,
+    /// Byte offset on the volume (`None`: sparse).
     pub volume_offset: Option<u64>,
+    /// Length in bytes.
     pub len: u64,
 }
 
@@ -240,6 +247,7 @@ impl std::io::Seek for LabelReader<'_> {
 }
 
 impl NtfsFs {
+    /// Open the NTFS volume on `dev`.
     pub fn open(dev: Arc<dyn BlockDev>) -> Result<Self, FsError> {
         let mut r = RoDev::new(dev.clone());
         let mut ntfs = Ntfs::new(&mut r).map_err(|e| nerr("boot sector", e))?;

@@ -12,8 +12,11 @@ use std::sync::Arc;
 /// What the probe found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Probed {
+    /// The filesystem type.
     pub kind: FsKind,
+    /// Its label, as blkid shows it.
     pub label: Option<String>,
+    /// Its UUID, as blkid shows it.
     pub uuid: Option<String>,
     /// ext3/4 `needs_recovery`, XFS/JFS dirty flags where the superblock has them (GEN-5).
     pub needs_recovery: bool,

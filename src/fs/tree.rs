@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 pub const MAX_SYMLINKS: usize = 40;
 /// Longest path accepted, and the deepest walk.
 pub const MAX_PATH: usize = 4096;
+/// The deepest directory level a walk descends to.
 pub const MAX_WALK_DEPTH: usize = 256;
 /// Most entries a walk returns.
 pub const MAX_WALK_ENTRIES: usize = 4 << 20;
@@ -25,6 +26,7 @@ pub const MAX_WALK_ENTRIES: usize = 4 << 20;
 pub struct Mount {
     /// Normalised guest path (`/`, `/boot`, `/boot/efi`).
     pub point: Vec<u8>,
+    /// The filesystem.
     pub fs: Arc<dyn Filesystem>,
     /// Where it came from (`/dev/sda1`), for messages.
     pub source: String,
@@ -38,6 +40,7 @@ pub struct WalkEntry {
     /// Absolute guest path.
     #[serde(serialize_with = "ser_lossy")]
     pub path: Vec<u8>,
+    /// Its metadata (a symlink's own, not its target's).
     pub metadata: Metadata,
     /// Target of a symlink, as stored.
     #[serde(serialize_with = "ser_lossy_opt")]
@@ -120,6 +123,7 @@ pub fn normalise(path: &[u8]) -> Vec<u8> {
 }
 
 impl GuestTree {
+    /// An empty tree (nothing mounted).
     pub fn new() -> Self {
         Self::default()
     }
@@ -204,6 +208,7 @@ impl GuestTree {
             .insert(letter.to_ascii_uppercase(), normalise(point));
     }
 
+    /// The mounted filesystems, in mount order.
     pub fn mounts(&self) -> &[Mount] {
         &self.mounts
     }
@@ -391,10 +396,12 @@ impl GuestTree {
         self.stat_abs(&self.canonicalize(path, false)?)
     }
 
+    /// Whether the path exists (following symlinks inside the guest).
     pub fn exists(&self, path: &[u8]) -> bool {
         self.stat(path).is_ok()
     }
 
+    /// The target of the symlink at `path`, as stored.
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, FsError> {
         let (fs, inner) = self.resolve_nofollow(path)?;
         fs.readlink(&inner)

@@ -24,16 +24,22 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("writing to {0} is not supported yet")]
+    /// The filesystem kind has no writer (its name).
     NoWriter(&'static str),
     #[error(transparent)]
+    /// The ext4 writer's error.
     Ext4(#[from] Ext4WriteError),
     #[error(transparent)]
+    /// The FAT writer's error.
     Fat(#[from] FatWriteError),
     #[error(transparent)]
+    /// The XFS writer's error.
     Xfs(#[from] XfsWriteError),
     #[error(transparent)]
+    /// The NTFS writer's error.
     Ntfs(#[from] NtfsWriteError),
     #[error(transparent)]
+    /// The Btrfs writer's error.
     Btrfs(#[from] BtrfsWriteError),
 }
 

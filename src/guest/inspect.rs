@@ -45,6 +45,7 @@ pub const INITRAMFS_NOT_READ: &str = "not read (quick inspection)";
 /// How to inspect.
 #[derive(Debug, Clone, Default)]
 pub struct InspectOptions {
+    /// How the images are opened.
     pub block: block::OpenOptions,
     /// Skip reading the package database.
     pub no_applications: bool,
@@ -61,15 +62,20 @@ pub struct InspectOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
     #[error(transparent)]
+    /// An image could not be opened or read.
     Block(#[from] block::BlockError),
     #[error(transparent)]
+    /// A partition table or LVM metadata could not be read.
     Volume(#[from] crate::volume::VolumeError),
 }
 
 /// One OS root with its mounted tree, kept for planning and applying.
 pub struct Guest {
+    /// The filesystem holding the OS root.
     pub root: RootCandidate,
+    /// The guest's filesystems mounted at their fstab mount points.
     pub tree: GuestTree,
+    /// Each fstab line and whether it was mounted.
     pub fstab: Vec<mount::FstabOutcome>,
     /// Index into `Inspection::operating_systems`.
     pub os_index: usize,
@@ -77,11 +83,15 @@ pub struct Guest {
 
 /// The facts plus what later stages need to work on the guest.
 pub struct Inspected {
+    /// The facts (what `guestfix inspect --json` prints).
     pub inspection: Inspection,
+    /// The disk set's volumes.
     pub set: DiskSet,
+    /// Every OS root, with its tree.
     pub guests: Vec<Guest>,
     /// The disks as opened (uncounted), in order.
     pub disks: Vec<Arc<dyn BlockDev>>,
+    /// The image paths as given.
     pub paths: Vec<PathBuf>,
     stats: Vec<Arc<ReadStats>>,
 }

@@ -2,11 +2,11 @@
 //! read through the guest file tree. Facts that could not be read are explicit (`unknown` with a
 //! reason), never silently absent.
 
-pub mod arch;
+pub(crate) mod arch;
 pub mod facts;
 pub mod inspect;
 pub mod linux;
 pub mod mount;
 pub mod report;
-pub mod treefiles;
+pub(crate) mod treefiles;
 pub mod windows;

@@ -16,8 +16,11 @@ pub const MAX_FSTAB: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+/// Which kind of OS a root holds.
 pub enum OsKind {
+    /// A Linux root (`/etc/os-release`, `/etc/fstab` …).
     Linux,
+    /// A Windows system volume (`Windows/System32/config/SYSTEM`).
     Windows,
 }
 
@@ -29,7 +32,9 @@ pub struct RootCandidate {
     /// The Btrfs subvolume the root was found in, when it is not the default one (Fedora's
     /// `root`, SUSE's `@`).
     pub subvol: Option<String>,
+    /// Which kind of OS.
     pub os: OsKind,
+    /// The root filesystem, opened.
     pub fs: Arc<dyn Filesystem>,
 }
 
@@ -54,15 +59,21 @@ impl std::fmt::Debug for RootCandidate {
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     #[error("no operating system root found (GEN-7)")]
+    /// No volume holds an OS root.
     NoRoot,
     #[error("several roots found ({0}); name one as DEVICE:PATH")]
+    /// Several roots exist and none was named (the roots, comma-separated).
     SeveralRoots(String),
     #[error("{0}: no such volume in the disk set")]
+    /// The named volume is not in the disk set.
     UnknownVolume(String),
     #[error("{volume}: {source}")]
+    /// A filesystem could not be opened.
     Fs {
+        /// The volume.
         volume: String,
         #[source]
+        /// Why.
         source: FsError,
     },
 }
@@ -290,21 +301,29 @@ pub fn resolve_spec<'a>(set: &'a DiskSet, spec: &str) -> Option<&'a Volume> {
 /// One fstab line and what became of it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FstabOutcome {
+    /// The line number in `/etc/fstab` (1-based).
     pub line: usize,
+    /// The first field (`/dev/sda1`, `UUID=…`, `LABEL=…`).
     pub spec: String,
+    /// The second field: the mount point.
     pub file: String,
+    /// The third field: the filesystem type.
     pub vfstype: String,
     /// The volume it resolved to.
     pub volume: Option<String>,
+    /// What became of the line.
     pub status: FstabStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", content = "detail", rename_all = "snake_case")]
+/// What became of one fstab line.
 pub enum FstabStatus {
+    /// Its filesystem was mounted in the tree.
     Mounted,
     /// The root line (the candidate itself is mounted at `/`).
     Root,
+    /// A swap area (not mounted).
     Swap,
     /// proc, sysfs, tmpfs, nfs, bind mounts …
     NotAFilesystem(String),
@@ -316,8 +335,11 @@ pub enum FstabStatus {
 
 /// A Linux guest's tree and how its fstab was applied.
 pub struct LinuxTree {
+    /// The guest tree, with the root and every fstab filesystem mounted.
     pub tree: GuestTree,
+    /// Each fstab line and what became of it.
     pub fstab: Vec<FstabOutcome>,
+    /// Problems that did not stop the mount (no fstab, a volume that failed to open).
     pub warnings: Vec<String>,
 }
 

@@ -30,18 +30,25 @@ pub const FILE_TYPE_LOG_NEW: u32 = 6;
 /// A parsed base block. Field offsets are fixed; a writer can patch them in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseBlock {
+    /// Primary sequence number (offset 4): bumped when a write starts.
     pub primary_sequence: u32,
+    /// Secondary sequence number (offset 8): set equal when the write ends; unequal = dirty.
     pub secondary_sequence: u32,
     /// Last written timestamp, FILETIME (100 ns since 1601-01-01 UTC).
     pub last_written: u64,
+    /// Major format version (offset 20, always 1).
     pub major_version: u32,
+    /// Minor format version (offset 24: 3 to 6).
     pub minor_version: u32,
+    /// File type (offset 28): 0 primary, 1/2 old logs, 6 new log.
     pub file_type: u32,
+    /// File format (offset 32, 1 = direct memory load).
     pub file_format: u32,
     /// Offset of the root key node, relative to the start of the hive bins data.
     pub root_cell_offset: u32,
     /// Size of the hive bins data in bytes.
     pub hive_bins_data_size: u32,
+    /// Clustering factor (offset 44, always 1).
     pub clustering_factor: u32,
     /// Debugging file name (partial path), decoded from UTF-16LE up to the first NUL.
     pub file_name: String,

@@ -15,7 +15,9 @@ pub const SEGMENT_MAX: usize = 16344;
 /// A parsed big data record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BigData {
+    /// Offset of the `db` cell, relative to the hive bins data.
     pub cell_offset: u32,
+    /// Offset of the cell listing the data segments.
     pub segment_list: u32,
     /// Offsets of the data segment cells.
     pub segments: Vec<u32>,

@@ -14,7 +14,9 @@ pub const BIN_ALIGN: u32 = 4096;
 /// One hive bin: where it is (relative to the hive bins data) and how big it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HiveBin {
+    /// The bin's offset, relative to the hive bins data.
     pub offset: u32,
+    /// The bin's size in bytes (a multiple of 4096).
     pub size: u32,
     /// FILETIME from the header (meaningful in the first bin only).
     pub timestamp: u64,

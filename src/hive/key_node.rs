@@ -35,23 +35,41 @@ pub struct KeyNode {
     pub cell_offset: u32,
     /// Absolute size of the cell (with its size field).
     pub cell_size: u32,
+    /// KEY_* flags (`KEY_COMP_NAME` = the name is ASCII).
     pub flags: u16,
+    /// Last written time, FILETIME.
     pub last_written: u64,
+    /// Access bits (Windows 8+).
     pub access_bits: u32,
+    /// Offset of the parent key node.
     pub parent: u32,
+    /// Number of subkeys.
     pub subkey_count: u32,
+    /// Number of volatile subkeys (always 0 on disk).
     pub volatile_subkey_count: u32,
+    /// Offset of the subkey list (0xFFFFFFFF: none).
     pub subkey_list: u32,
+    /// Offset of the volatile subkey list (meaningless on disk).
     pub volatile_subkey_list: u32,
+    /// Number of values.
     pub value_count: u32,
+    /// Offset of the value list (0xFFFFFFFF: none).
     pub value_list: u32,
+    /// Offset of the key security (`sk`) cell.
     pub security: u32,
+    /// Offset of the class name (0xFFFFFFFF: none).
     pub class_name_offset: u32,
+    /// Length of the longest subkey name, in bytes (UTF-16).
     pub largest_subkey_name: u32,
+    /// Length of the longest subkey class name, in bytes.
     pub largest_subkey_class: u32,
+    /// Length of the longest value name, in bytes (UTF-16).
     pub largest_value_name: u32,
+    /// Size of the largest value data, in bytes.
     pub largest_value_data: u32,
+    /// Length of the key name, in bytes as stored.
     pub name_length: u16,
+    /// Length of the class name, in bytes.
     pub class_name_length: u16,
     /// Decoded name.
     pub name: String,

@@ -21,6 +21,7 @@ pub struct DirtyPage {
     pub offset: u32,
     /// Where the bytes are in the log file.
     pub log_offset: usize,
+    /// Number of bytes to copy.
     pub size: u32,
 }
 
@@ -29,17 +30,24 @@ pub struct DirtyPage {
 pub struct LogEntry {
     /// Offset of the entry in the log file.
     pub log_offset: usize,
+    /// The entry's size in bytes (a multiple of 512).
     pub size: u32,
+    /// The entry's flags (the base block's flags).
     pub flags: u32,
+    /// The entry's sequence number.
     pub sequence: u32,
+    /// The hive bins data size after the entry is applied.
     pub hive_bins_data_size: u32,
+    /// The dirty pages it writes.
     pub pages: Vec<DirtyPage>,
 }
 
 /// The verified entries of one log file and why the scan stopped (if not at a clean end).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LogScan {
+    /// The verified entries, in log order.
     pub entries: Vec<LogEntry>,
+    /// Why the scan stopped before a clean end, if it did.
     pub stopped: Option<String>,
 }
 

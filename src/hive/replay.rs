@@ -21,7 +21,9 @@ pub enum LogFormat {
 pub struct AppliedEntry {
     /// Index of the log in the slice given to the reader.
     pub log_index: usize,
+    /// Its sequence number.
     pub sequence: u32,
+    /// Dirty pages it wrote.
     pub pages: usize,
 }
 
@@ -42,6 +44,7 @@ pub struct ReplayReport {
     pub old_log_pages: usize,
     /// Sequence numbers of the primary base block before and after recovery.
     pub sequence_before: (u32, u32),
+    /// Sequence numbers of the primary base block after recovery.
     pub sequence_after: (u32, u32),
     /// Problems met on the way (a log skipped, recovery stopped early and why).
     pub notes: Vec<String>,

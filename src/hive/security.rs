@@ -11,9 +11,13 @@ use super::error::HiveError;
 /// A parsed key security record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySecurity {
+    /// Offset of the `sk` cell, relative to the hive bins data.
     pub cell_offset: u32,
+    /// Offset of the next `sk` cell in the hive's circular list.
     pub flink: u32,
+    /// Offset of the previous `sk` cell in the list.
     pub blink: u32,
+    /// Number of keys using this security descriptor.
     pub reference_count: u32,
     /// The self-relative SECURITY_DESCRIPTOR bytes.
     pub descriptor: Vec<u8>,

@@ -29,7 +29,9 @@ pub const MAX_SUBKEYS: usize = 1 << 22;
 /// One parsed subkey list record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubkeyList {
+    /// Offset of the list's cell, relative to the hive bins data.
     pub cell_offset: u32,
+    /// Which kind of list (`li`, `lf`, `lh`, `ri`).
     pub kind: SubkeyListKind,
     /// Key node offsets (for leaves) or list offsets (for `ri`).
     pub elements: Vec<u32>,

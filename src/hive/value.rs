@@ -17,29 +17,47 @@ pub const DATA_INLINE: u32 = 0x8000_0000;
 /// Size of the fixed part of a value key.
 pub const VK_FIXED: usize = 20;
 
+/// No type.
 pub const REG_NONE: u32 = 0;
+/// A UTF-16LE string, NUL-terminated.
 pub const REG_SZ: u32 = 1;
+/// A UTF-16LE string with `%VAR%` references.
 pub const REG_EXPAND_SZ: u32 = 2;
+/// Raw bytes.
 pub const REG_BINARY: u32 = 3;
+/// A little-endian 32-bit number.
 pub const REG_DWORD: u32 = 4;
+/// A big-endian 32-bit number.
 pub const REG_DWORD_BIG_ENDIAN: u32 = 5;
+/// A symbolic link (a UTF-16LE key path).
 pub const REG_LINK: u32 = 6;
+/// UTF-16LE strings, each NUL-terminated, ending with an empty one.
 pub const REG_MULTI_SZ: u32 = 7;
+/// A hardware resource list.
 pub const REG_RESOURCE_LIST: u32 = 8;
+/// A hardware resource descriptor.
 pub const REG_FULL_RESOURCE_DESCRIPTOR: u32 = 9;
+/// A hardware resource requirements list.
 pub const REG_RESOURCE_REQUIREMENTS_LIST: u32 = 10;
+/// A little-endian 64-bit number.
 pub const REG_QWORD: u32 = 11;
 
 /// A parsed value key record (without its data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueKey {
+    /// Offset of the `vk` cell, relative to the hive bins data.
     pub cell_offset: u32,
+    /// Absolute size of the cell (with its size field).
     pub cell_size: u32,
+    /// Length of the name, in bytes as stored.
     pub name_length: u16,
     /// Data size field as stored (including the inline bit).
     pub data_size_raw: u32,
+    /// The data's cell offset, or the data itself when it is inline (4 bytes at most).
     pub data_offset: u32,
+    /// The value's type (`REG_*`).
     pub data_type: u32,
+    /// VALUE_* flags (`VALUE_COMP_NAME` = the name is ASCII).
     pub flags: u16,
     /// Decoded name; empty = the key's default value.
     pub name: String,
@@ -129,27 +147,42 @@ impl Hive {
 /// missing terminator is tolerated, and the string stops at the first NUL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegData {
+    /// `REG_NONE`: raw bytes.
     None(Vec<u8>),
+    /// `REG_SZ`.
     Sz(String),
+    /// `REG_EXPAND_SZ`, unexpanded.
     ExpandSz(String),
+    /// `REG_BINARY`.
     Binary(Vec<u8>),
+    /// `REG_DWORD`.
     Dword(u32),
+    /// `REG_DWORD_BIG_ENDIAN`.
     DwordBigEndian(u32),
     /// Symbolic link target (UTF-16LE, kept raw as stored).
     Link(Vec<u8>),
+    /// `REG_MULTI_SZ`: the strings before the empty one.
     MultiSz(Vec<String>),
+    /// `REG_RESOURCE_LIST`, raw.
     ResourceList(Vec<u8>),
+    /// `REG_FULL_RESOURCE_DESCRIPTOR`, raw.
     FullResourceDescriptor(Vec<u8>),
+    /// `REG_RESOURCE_REQUIREMENTS_LIST`, raw.
     ResourceRequirementsList(Vec<u8>),
+    /// `REG_QWORD`.
     Qword(u64),
     /// A DWORD/QWORD whose data has the wrong length: raw bytes.
     Malformed {
+        /// The declared type.
         data_type: u32,
+        /// The data as stored.
         data: Vec<u8>,
     },
     /// A type this reader does not know: raw bytes.
     Unknown {
+        /// The type number.
         data_type: u32,
+        /// The data as stored.
         data: Vec<u8>,
     },
 }

@@ -37,38 +37,79 @@ pub const CONF_MODULES: &str = "conf/modules";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DriverError {
     #[error("{path}: cannot read: {reason}")]
-    Io { path: String, reason: String },
+    /// A module file or folder could not be read.
+    Io {
+        /// Its path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     #[error("{path}: {error}")]
-    Modinfo { path: String, error: ModinfoError },
+    /// A module's `.modinfo` could not be read.
+    Modinfo {
+        /// The module file.
+        path: String,
+        /// Why.
+        error: ModinfoError,
+    },
     #[error(
         "{path}: module {module} was built for kernel {built_for:?} (vermagic {vermagic:?}), not {kernel}"
     )]
+    /// A module was built for another kernel.
     Vermagic {
+        /// The module's name.
         module: String,
+        /// The module file.
         path: String,
+        /// Its vermagic string.
         vermagic: String,
+        /// The kernel release its vermagic names.
         built_for: String,
+        /// The kernel it was wanted for.
         kernel: String,
     },
     #[error("{path}: module {module} has no vermagic; cannot tell which kernel it is for")]
-    NoVermagic { module: String, path: String },
+    /// A module has no vermagic, so its kernel cannot be told.
+    NoVermagic {
+        /// The module's name.
+        module: String,
+        /// The module file.
+        path: String,
+    },
     #[error(
         "module {module} needs {dependency}, which is neither in the initramfs nor in the modules folder"
     )]
-    MissingDependency { module: String, dependency: String },
+    /// A module's dependency is found nowhere.
+    MissingDependency {
+        /// The module's name.
+        module: String,
+        /// The missing dependency's name.
+        dependency: String,
+    },
     #[error(
         "module {0} is not among the kernel's modules (modules folder or the guest's modules.dep)"
     )]
+    /// A module asked for is not among the kernel's modules (its name).
     NotInFolder(String),
     #[error("{path} line {line}: not a modules.dep line (path: dependencies)")]
-    CorruptModulesDep { path: String, line: usize },
+    /// A `modules.dep` line does not parse.
+    CorruptModulesDep {
+        /// The file.
+        path: String,
+        /// The line number (1-based).
+        line: usize,
+    },
     #[error("modules.dep index: {0}")]
+    /// The rebuilt module index cannot be written.
     Index(#[from] IndexError),
     #[error("modules to add exceed {0} bytes")]
+    /// The modules to add exceed this many bytes.
     TooLarge(u64),
     #[error(
         "{0}.bin is in the initramfs but its text modules.dep is not: the index cannot be rebuilt"
     )]
+    /// The initramfs has `modules.dep.bin` without its text `modules.dep` (the path, without
+    /// `.bin`).
     NoModulesDep(String),
 }
 
@@ -79,10 +120,12 @@ pub enum Flavour {
     Dracut,
     /// initramfs-tools (Debian, Ubuntu): `conf/initramfs.conf` or `scripts/init-top/`.
     InitramfsTools,
+    /// Neither (or not recognised).
     Unknown,
 }
 
 impl Flavour {
+    /// Which tool built the initramfs `l` lists.
     pub fn of(l: &Listing) -> Flavour {
         let has = |pre: &str| {
             l.files
@@ -112,10 +155,12 @@ pub struct Existing {
     /// `<prefix>/<kver>/modules.dep.bin` is there but `modules.dep` is not (or was not
     /// captured): rebuilding the index would lose the original modules.
     pub dep_bin_without_text: Option<String>,
+    /// The initramfs-tools `conf/modules` file, when captured.
     pub conf_modules: Option<Vec<u8>>,
     /// The text `modules.alias`, when the initramfs has it (then `modules.alias.bin` is
     /// rebuilt with the new modules' aliases, for udev's autoloading).
     pub aliases: Option<String>,
+    /// The initramfs's [`MODULES_LOAD`] file (from an earlier run), when captured.
     pub modules_load: Option<Vec<u8>>,
 }
 
@@ -133,6 +178,7 @@ pub fn wanted(kver: &str) -> impl Fn(&str) -> bool + '_ {
 }
 
 impl Existing {
+    /// What the initramfs `l` of kernel `kver` holds.
     pub fn from_listing(l: &Listing, kver: &str) -> Self {
         let usr = format!("usr/lib/modules/{kver}");
         let prefix = if l
@@ -187,7 +233,9 @@ pub enum Source {
 /// A module file found in the host folder or in the guest.
 #[derive(Debug, Clone)]
 pub struct Found {
+    /// The module's name.
     pub name: String,
+    /// Where its file is.
     pub source: Source,
 }
 
@@ -377,6 +425,8 @@ fn normalize_alias(a: &str) -> Option<String> {
 /// The archive to append and what it holds.
 #[derive(Debug, Clone)]
 pub struct Injection {
+    /// The newc cpio archive to append, uncompressed (the planner compresses it like the
+    /// initramfs's last archive).
     pub archive: Vec<u8>,
     /// Modules added: the ones asked for, then the dependencies pulled in.
     pub modules: Vec<String>,

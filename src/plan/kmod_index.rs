@@ -23,10 +23,13 @@ const NODE_CHILDS: u32 = 0x2000_0000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IndexError {
     #[error("key {0:?} is empty or not 7-bit ASCII without NUL (kmod refuses it)")]
+    /// A key is empty or not 7-bit ASCII without NUL.
     BadKey(String),
     #[error("value for {0:?} holds a NUL byte")]
+    /// A value holds a NUL byte.
     BadValue(String),
     #[error("index larger than 256 MiB")]
+    /// The index would exceed 256 MiB.
     TooLarge,
 }
 
@@ -37,6 +40,7 @@ pub struct Index {
 }
 
 impl Index {
+    /// An empty index.
     pub fn new() -> Self {
         Self::default()
     }

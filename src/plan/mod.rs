@@ -6,7 +6,7 @@ pub mod diff;
 pub mod drivers;
 pub mod edit;
 pub mod kmod_index;
-pub mod model;
+pub(crate) mod model;
 pub mod planner;
 pub mod windows;
 

@@ -9,22 +9,31 @@ use serde::Serialize;
 pub enum Change {
     /// Replace a file's content. The original is kept at `backup` (same directory).
     EditFile {
+        /// The guest path.
         path: String,
         #[serde(skip)]
+        /// The current content.
         old: Vec<u8>,
         #[serde(skip)]
+        /// The content apply writes.
         new: Vec<u8>,
+        /// The guest path the original is kept at.
         backup: Option<String>,
+        /// A unified diff from old to new.
         diff: String,
     },
     /// Replace a registry hive file (MOD-W1, MOD-W3): the edits written by our hive writer,
     /// shown as a `.reg` diff of the keys they touch. The original is kept at `backup`.
     EditHive {
+        /// The hive's guest path (`/Windows/System32/config/SYSTEM`).
         path: String,
         #[serde(skip)]
+        /// The hive as it is.
         old: Vec<u8>,
         #[serde(skip)]
+        /// The hive as apply writes it.
         new: Vec<u8>,
+        /// The guest path the original is kept at.
         backup: Option<String>,
         /// The registry root the hive is shown under (`HKEY_LOCAL_MACHINE\SYSTEM`).
         root: String,
@@ -36,22 +45,34 @@ pub enum Change {
     },
     /// Add a new file (e.g. EFI/BOOT/BOOTX64.EFI). Fails at apply if the path exists.
     AddFile {
+        /// The new file's guest path.
         path: String,
         #[serde(skip)]
+        /// The file's bytes.
         content: Vec<u8>,
         /// Where the content came from (another guest file), for the audit.
         copied_from: Option<String>,
+        /// Its size in bytes.
         size: u64,
+        /// SHA-256 of the content, lowercase hex.
         sha256: String,
     },
     /// Move a file to a new name in the same filesystem (network config renamed for eth0);
     /// the old name is kept as the backup.
-    RenameFile { from: String, to: String },
+    RenameFile {
+        /// The current guest path.
+        from: String,
+        /// The new guest path.
+        to: String,
+    },
     /// Append a cpio archive to an initramfs (MOD-L1).
     AppendInitramfs {
+        /// The initramfs's guest path.
         path: String,
         #[serde(skip)]
+        /// The newc cpio archive appended (compressed as `compression` says).
         archive: Vec<u8>,
+        /// The guest path the original is kept at.
         backup: Option<String>,
         /// Modules added (asked for, then dependencies pulled in).
         modules: Vec<String>,
@@ -62,7 +83,9 @@ pub enum Change {
         replaces: Vec<String>,
         /// How the appended archive is compressed (none, gzip, zstd).
         compression: String,
+        /// The appended archive's size in bytes.
         size: u64,
+        /// SHA-256 of the appended archive, lowercase hex.
         sha256: String,
     },
 }
@@ -83,32 +106,43 @@ impl Change {
 /// A change and why it is made.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PlannedChange {
+    /// The rule that made it.
     pub rule: String,
+    /// The requirement it fixes (MOD-L3 …).
     pub requirement: String,
     #[serde(flatten)]
+    /// The change.
     pub change: Change,
 }
 
 /// Something the user must know or do that the plan cannot fix by itself.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PlanNote {
+    /// The rule that wrote it.
     pub rule: String,
+    /// The requirement it is about.
     pub requirement: String,
+    /// What to know or do.
     pub message: String,
 }
 
 /// The plan for one OS root.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Plan {
+    /// The target profile.
     pub target: String,
+    /// The OS root's device (`/dev/sda1`).
     pub root: String,
+    /// The changes, in the order apply makes them.
     pub changes: Vec<PlannedChange>,
+    /// What the plan cannot fix by itself.
     pub notes: Vec<PlanNote>,
     /// Rules that were considered and why they did not apply or changed nothing.
     pub skipped: Vec<PlanNote>,
 }
 
 impl Plan {
+    /// Whether nothing needs to change (the guest is already fixed).
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }

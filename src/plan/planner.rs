@@ -15,17 +15,27 @@ use sha2::Digest;
 
 /// What a transform can see.
 pub struct Context<'a> {
+    /// The guest's inspection facts.
     pub facts: &'a OsFacts,
+    /// The guest's files (read through its mounted tree).
     pub files: &'a dyn GuestFiles,
+    /// The disk set (to resolve device names to UUIDs).
     pub set: &'a DiskSet,
+    /// The target profile whose rules run.
     pub profile: &'a Profile,
 }
 
 /// Errors that stop planning (a rule whose parameters are wrong).
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// A rule's parameters are wrong.
     #[error("rule {rule}: {message}")]
-    Rule { rule: String, message: String },
+    Rule {
+        /// The rule's ID.
+        rule: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Plan the changes for one guest.

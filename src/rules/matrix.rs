@@ -5,10 +5,13 @@ use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+/// A target's OS matrix: the Linux and Windows releases it accepts (os-matrix.toml).
 pub struct OsMatrix {
     #[serde(default)]
+    /// Accepted Linux distributions, versions and kernels.
     pub linux: Vec<LinuxEntry>,
     #[serde(default)]
+    /// Accepted Windows products.
     pub windows: Vec<WindowsEntry>,
 }
 
@@ -26,18 +29,26 @@ pub struct LinuxEntry {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// One accepted Windows product.
 pub struct WindowsEntry {
+    /// The product name as the registry's ProductName gives it (`Windows Server 2019`).
     pub product: String,
     #[serde(default)]
+    /// Accepted editions (EditionID); empty means any.
     pub editions: Vec<String>,
+    /// Accepted architectures (`x86_64`).
     pub arch: Vec<String>,
     #[serde(default)]
+    /// The product is past its end of support.
     pub eol: bool,
     #[serde(default)]
+    /// A client (desktop) product, not a server.
     pub client: bool,
     #[serde(default)]
+    /// The product boots only with UEFI (Windows 11).
     pub requires_uefi: bool,
     #[serde(default)]
+    /// Installation types the service refuses (`Nano Server`).
     pub refuse_installation_types: Vec<String>,
 }
 
@@ -45,12 +56,23 @@ pub struct WindowsEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinuxSupport {
     /// The version is listed.
-    Supported { eol: bool },
+    Supported {
+        /// The version is past its end of life.
+        eol: bool,
+    },
     /// The major version is listed but not this point release (e.g. Debian 12.12 when the matrix
     /// lists 12.2, 12.4, 12.7).
-    PointReleaseNotListed { listed: Vec<String>, eol: bool },
+    PointReleaseNotListed {
+        /// The listed versions of that major version.
+        listed: Vec<String>,
+        /// The listed versions are past their end of life.
+        eol: bool,
+    },
     /// The distro is listed, the version is not.
-    VersionNotListed { listed: Vec<String> },
+    VersionNotListed {
+        /// The versions the matrix lists for the distro.
+        listed: Vec<String>,
+    },
     /// The distro is not in the matrix at all.
     DistroNotListed,
 }
@@ -58,6 +80,7 @@ pub enum LinuxSupport {
 /// The outcome of matching a Linux guest against the matrix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinuxMatch {
+    /// How the version sits in the matrix.
     pub support: LinuxSupport,
     /// Whether the kernel is accepted for this version (None when no kernel was given or the
     /// version is not listed).
@@ -69,8 +92,11 @@ pub struct LinuxMatch {
 /// The outcome of matching a Windows guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowsMatch {
+    /// The matching entry, if any.
     pub entry: Option<WindowsEntry>,
+    /// The edition is accepted.
     pub edition_ok: bool,
+    /// The architecture is accepted.
     pub arch_ok: bool,
 }
 

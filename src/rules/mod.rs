@@ -4,7 +4,7 @@
 //! also compiled in, so the binary works from anywhere. docs/rules.md documents the format.
 
 mod matrix;
-pub mod policy;
+pub(crate) mod policy;
 mod profile;
 mod transform;
 mod version;
@@ -20,19 +20,38 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("{path}: {source}")]
+    /// A rule file or folder could not be read.
     Io {
+        /// The file or folder.
         path: PathBuf,
         #[source]
+        /// The host error.
         source: std::io::Error,
     },
     #[error("{path}: {message}")]
-    Parse { path: String, message: String },
-    #[error("no target profile {target:?} (looked in {looked})")]
-    UnknownTarget { target: String, looked: String },
-    #[error("{path}: rule {id}: {message}")]
-    BadRule {
+    /// A file is not valid TOML for what it holds.
+    Parse {
+        /// The file.
         path: String,
+        /// The parser's message.
+        message: String,
+    },
+    #[error("no target profile {target:?} (looked in {looked})")]
+    /// No profile of that name.
+    UnknownTarget {
+        /// The name asked for.
+        target: String,
+        /// Where profiles were looked for.
+        looked: String,
+    },
+    #[error("{path}: rule {id}: {message}")]
+    /// A rule is invalid (its ID is used twice).
+    BadRule {
+        /// The rule file.
+        path: String,
+        /// The rule's ID.
         id: String,
+        /// What is wrong.
         message: String,
     },
 }

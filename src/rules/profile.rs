@@ -6,7 +6,9 @@ use serde::Deserialize;
 /// A loaded target profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
+    /// `[profile]` of profile.toml.
     pub settings: ProfileSettings,
+    /// The OS/kernel matrix the settings' `os_matrix` file holds (OS-2, OS-3, OS-4).
     pub matrix: OsMatrix,
     /// Sorted by `order`, then id.
     pub rules: Vec<Rule>,
@@ -16,32 +18,49 @@ pub struct Profile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSettings {
+    /// The target's name (`ec2`), as `--target` gives it.
     pub id: String,
+    /// One line saying what the target is.
     pub description: String,
+    /// The OS matrix file, relative to the profile's folder.
     pub os_matrix: String,
+    /// OS-1: accepted guest architectures (`x86_64`).
     pub accepted_arch: Vec<String>,
     #[serde(default)]
+    /// OS-1: the date (YYYY-MM-DD) from which 32-bit guests are refused.
     pub refuse_32bit_since: Option<String>,
+    /// The name an original is kept under beside a changed file (`{name}` = the file's name).
     pub backup_pattern: String,
     /// Backup name in folders the guest reads wholesale (see profile.toml).
     #[serde(default)]
     pub backup_pattern_scanned: Option<String>,
     #[serde(default)]
+    /// Guest folders whose files are all read (where `backup_pattern_scanned` applies).
     pub scanned_dirs: Vec<String>,
+    /// FMT-1/FMT-2: accepted image formats (`raw`, `vhdx`, `vmdk-streamOptimized` …).
     pub accepted_formats: Vec<String>,
+    /// FMT-4: the largest accepted virtual disk, in bytes.
     pub max_image_bytes: u64,
     #[serde(default)]
+    /// FMT-4: above this virtual size (bytes) the import needs a manifest.
     pub manifest_needed_above_bytes: Option<u64>,
+    /// FMT-4: the most volumes (partitions and LVs) an image may hold.
     pub max_volumes: usize,
     #[serde(default)]
+    /// FMT-5: export refuses volumes above this size, in bytes.
     pub export_max_volume_bytes: Option<u64>,
+    /// BOOT-2: filesystems a Linux boot/root volume may have.
     pub linux_filesystems: Vec<String>,
     #[serde(default)]
+    /// BOOT-2: a root on a Btrfs subvolume is refused.
     pub refuse_btrfs_subvolumes: bool,
+    /// LNX-2: free space wanted on the root volume, in bytes.
     pub min_root_free_bytes: u64,
     #[serde(default)]
+    /// LNX-3: drivers wanted in the default kernel's initramfs or modules.
     pub required_drivers: Vec<DriverSpec>,
     #[serde(default)]
+    /// MOD-L1: drivers without which the guest cannot boot on the target (storage, network).
     pub boot_drivers: Vec<DriverSpec>,
     /// WIN-1: free space wanted on the Windows system volume (default 6 GiB).
     #[serde(default = "default_windows_min_free_bytes")]
@@ -75,9 +94,12 @@ fn default_windows_bios_max_disk_bytes() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DriverSpec {
+    /// The driver's name in findings (`nvme`).
     pub name: String,
+    /// Kernel module names that provide it (any of).
     pub modules: Vec<String>,
     #[serde(default)]
+    /// The finding's severity when it is missing (default: the policy's).
     pub severity: Option<String>,
 }
 
@@ -106,16 +128,22 @@ pub struct Condition {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
+    /// The rule's ID (`fstab-uuid`), as `guestfix rules explain` takes it.
     pub id: String,
     /// The import-spec requirement it implements (MOD-L3 …).
     pub requirement: String,
     #[serde(default)]
+    /// Rules run by ascending order, then ID.
     pub order: i64,
+    /// What the rule does, in one line.
     pub description: String,
     #[serde(default)]
+    /// When the rule applies.
     pub when: Condition,
+    /// The built-in transform it runs.
     pub transform: Transform,
     #[serde(default)]
+    /// The transform's parameters (the rule file's `[params]`).
     pub params: toml::Table,
     /// The file the rule came from.
     #[serde(skip)]
@@ -143,9 +171,11 @@ impl Rule {
     pub fn param_table_str(&self, key: &str, sub: &str) -> Option<&str> {
         self.params.get(key)?.get(sub)?.as_str()
     }
+    /// A boolean parameter.
     pub fn param_bool(&self, key: &str) -> Option<bool> {
         self.params.get(key).and_then(|v| v.as_bool())
     }
+    /// An integer parameter.
     pub fn param_int(&self, key: &str) -> Option<i64> {
         self.params.get(key).and_then(|v| v.as_integer())
     }

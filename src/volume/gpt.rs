@@ -32,7 +32,9 @@ pub struct Gpt {
     pub entries: Vec<GptEntry>,
     /// The primary header or its entries were bad and the backup was used.
     pub used_backup: bool,
+    #[allow(dead_code)] // unused since the module became crate-private (issue 24)
     pub primary_ok: bool,
+    #[allow(dead_code)] // unused since the module became crate-private (issue 24)
     pub backup_ok: bool,
     pub warnings: Vec<String>,
 }

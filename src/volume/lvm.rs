@@ -24,6 +24,7 @@ pub const MAX_METADATA: u64 = 4 << 20;
 pub const MAX_DEPTH: usize = 32;
 /// Most segments per LV, and stripes per segment.
 pub const MAX_SEGMENTS: usize = 4096;
+/// Most stripes per segment.
 pub const MAX_STRIPES: usize = 256;
 
 // ---------------------------------------------------------------- PV label
@@ -33,6 +34,7 @@ pub const MAX_STRIPES: usize = 256;
 pub struct PvLabel {
     /// The 32-character PV UUID without dashes.
     pub pv_uuid: String,
+    /// The PV's size as the label records it, in bytes.
     pub device_size: u64,
     /// (offset, size) of the data areas.
     pub data_areas: Vec<(u64, u64)>,
@@ -146,31 +148,39 @@ pub fn read_metadata_text(
 /// A value of the LVM2 text metadata format.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A quoted string.
     Str(String),
+    /// An integer.
     Int(i64),
+    /// A `[ … ]` list.
     List(Vec<Value>),
+    /// A `name { … }` section: its keys and values in order.
     Section(Vec<(String, Value)>),
 }
 
 impl Value {
+    /// The value of `key` in a section.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
             Value::Section(items) => items.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
+    /// The string value of `key` in a section.
     pub fn str(&self, key: &str) -> Option<&str> {
         match self.get(key) {
             Some(Value::Str(s)) => Some(s),
             _ => None,
         }
     }
+    /// The integer value of `key` in a section.
     pub fn int(&self, key: &str) -> Option<i64> {
         match self.get(key) {
             Some(Value::Int(i)) => Some(*i),
             _ => None,
         }
     }
+    /// The sub-sections of a section, with their names.
     pub fn sections(&self) -> Vec<(&str, &Value)> {
         match self {
             Value::Section(items) => items
@@ -181,6 +191,7 @@ impl Value {
             _ => Vec::new(),
         }
     }
+    /// The strings of the list value of `key` in a section.
     pub fn str_list(&self, key: &str) -> Vec<&str> {
         match self.get(key) {
             Some(Value::List(l)) => l
@@ -351,6 +362,7 @@ pub fn parse_text(text: &str) -> Result<Value, VolumeError> {
 // ---------------------------------------------------------------- VG model
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A physical volume as the VG metadata describes it.
 pub struct PvMeta {
     /// Key in the metadata (`pv0`).
     pub key: String,
@@ -360,13 +372,16 @@ pub struct PvMeta {
     pub device: Option<String>,
     /// First extent, in 512-byte sectors.
     pub pe_start: u64,
+    /// Number of extents.
     pub pe_count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// How a segment maps its extents.
 pub enum SegmentKind {
     /// Linear is striped with one stripe. `stripe_size` is in 512-byte sectors.
     Striped {
+        /// The stripe size, in 512-byte sectors.
         stripe_size: u64,
         /// (PV key, first extent on that PV).
         stripes: Vec<(String, u64)>,
@@ -376,28 +391,43 @@ pub enum SegmentKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A run of an LV's extents mapped one way.
 pub struct Segment {
+    /// First logical extent of the LV the segment maps.
     pub start_extent: u64,
+    /// Number of extents.
     pub extent_count: u64,
+    /// How they are mapped.
     pub kind: SegmentKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A logical volume as the VG metadata describes it.
 pub struct LvMeta {
+    /// The LV's name.
     pub name: String,
+    /// Its UUID with dashes.
     pub id: String,
+    /// Its status flags (`READ`, `WRITE`, `VISIBLE`).
     pub status: Vec<String>,
+    /// Its segments, in extent order.
     pub segments: Vec<Segment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A volume group's text metadata.
 pub struct VgMeta {
+    /// The VG's name.
     pub name: String,
+    /// Its UUID with dashes.
     pub id: String,
+    /// The metadata's sequence number (the newest copy wins).
     pub seqno: u64,
     /// Extent size in 512-byte sectors.
     pub extent_size: u64,
+    /// Its physical volumes.
     pub pvs: Vec<PvMeta>,
+    /// Its logical volumes.
     pub lvs: Vec<LvMeta>,
 }
 

@@ -6,12 +6,14 @@
 //! Entry point: [`scan`]. Filesystem kinds are not known here (the fs layer sits above); the fs
 //! layer's `probe::annotate` fills [`Content::Filesystem`] in.
 
-pub mod detect;
+pub(crate) mod detect;
+// Error types are documented with the error-type rework merged beside issue 24.
+#[allow(missing_docs)]
 mod error;
 mod fskind;
-pub mod gpt;
+pub(crate) mod gpt;
 pub mod lvm;
-pub mod mbr;
+pub(crate) mod mbr;
 pub(crate) mod util;
 
 pub use error::VolumeError;
@@ -23,13 +25,18 @@ use std::sync::Arc;
 
 /// Most disks in one set, and most volumes found.
 pub const MAX_DISKS: usize = 26 * 27;
+/// The most volumes a disk set may yield (a bound on hostile partition tables).
 pub const MAX_VOLUMES: usize = 4096;
 
+/// Which partition table a disk has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TableKind {
+    /// No table: the whole disk is one volume.
     None,
+    /// An MBR (DOS) table.
     Mbr,
+    /// A GUID partition table.
     Gpt,
 }
 
@@ -50,23 +57,32 @@ pub enum MbrKind {
 /// Per-disk facts.
 #[derive(Clone, serde::Serialize)]
 pub struct DiskInfo {
+    /// The disk's position in the set (0 = first).
     pub index: usize,
     /// `sda`, `sdb` … (the name the guest would give the Nth disk).
     pub name: String,
+    /// The container and path the disk came from, for messages.
     pub describe: String,
+    /// The virtual disk size, in bytes.
     pub size: u64,
+    /// Its partition table.
     pub table: TableKind,
+    /// What sector 0 holds.
     pub mbr_kind: MbrKind,
+    /// Sector 0 holds boot code (BIOS boot possible).
     pub mbr_boot_code: bool,
+    /// The MBR disk signature.
     pub disk_signature: Option<u32>,
     /// Non-empty primary MBR entries (on GPT: the GPT partitions count, BOOT-3).
     pub primary_partitions: usize,
+    /// The GPT disk GUID.
     pub gpt_disk_guid: Option<String>,
     /// The primary GPT was bad and the backup was used.
     pub gpt_used_backup: bool,
     /// An MBR type 0x42 entry or GPT LDM partitions: a Windows dynamic disk (BOOT-3).
     pub dynamic_disk: bool,
     #[serde(skip)]
+    /// The disk's bytes.
     pub dev: Arc<dyn BlockDev>,
 }
 
@@ -84,19 +100,27 @@ impl std::fmt::Debug for DiskInfo {
 /// A partition table entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PartitionInfo {
+    /// The table the entry is in.
     pub table: TableKind,
     /// Linux partition number (1…; MBR logicals from 5).
     pub number: u32,
+    /// Byte offset on the disk.
     pub start: u64,
+    /// Size in bytes.
     pub size: u64,
+    /// The partition type's name (`EFI System`, `Linux filesystem`, `LVM` …).
     pub type_name: String,
+    /// The MBR type byte.
     pub mbr_type: Option<u8>,
+    /// The GPT partition type GUID.
     pub type_guid: Option<String>,
     /// PARTUUID: GPT unique GUID, or `SSSSSSSS-NN` for MBR (as blkid prints it).
     pub partuuid: Option<String>,
     /// PARTLABEL (GPT name).
     pub partlabel: Option<String>,
+    /// The MBR active flag, or GPT's legacy BIOS bootable attribute.
     pub bootable: bool,
+    /// An MBR logical partition (inside the extended one).
     pub logical: bool,
 }
 
@@ -106,40 +130,61 @@ pub struct PartitionInfo {
 pub enum Content {
     /// Named by the fs layer's probe.
     Filesystem {
+        /// The filesystem type (named by the fs layer's probe).
         fs: FsKind,
+        /// Its label.
         label: Option<String>,
+        /// Its UUID.
         uuid: Option<String>,
     },
+    /// An LVM physical volume.
     LvmPv {
+        /// The PV's UUID.
         pv_uuid: String,
+        /// The volume group it belongs to.
         vg: Option<String>,
     },
+    /// A LUKS-encrypted volume.
     Luks {
+        /// The LUKS version (1 or 2).
         version: u16,
+        /// The LUKS UUID.
         uuid: Option<String>,
     },
+    /// A BitLocker-encrypted volume.
     BitLocker,
     /// Windows dynamic disk (LDM) partition.
     Ldm,
+    /// A Linux MD RAID member.
     MdRaid {
+        /// The MD superblock version.
         version: String,
+        /// The array UUID.
         uuid: Option<String>,
     },
+    /// A Linux swap area.
     Swap {
+        /// Its UUID.
         uuid: Option<String>,
+        /// Its label.
         label: Option<String>,
     },
     /// The MBR extended-partition container.
     Extended,
+    /// Nothing recognised.
     Unknown,
 }
 
 /// A logical volume (mapped or not).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LvInfo {
+    /// The volume group's name.
     pub vg: String,
+    /// The logical volume's name.
     pub lv: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// The segment types of its extents (`linear`, `striped` …).
     pub segment_types: Vec<String>,
     /// Why it could not be mapped (unsupported segment type, missing PV, bogus extents).
     pub unsupported: Option<String>,
@@ -156,12 +201,18 @@ pub struct Volume {
     pub name: String,
     /// Other names (`/dev/mapper/VG-LV`).
     pub aliases: Vec<String>,
+    /// The disk it is on (an index into the set's disks); none for an LV.
     pub disk: Option<usize>,
+    /// Its partition table entry.
     pub partition: Option<PartitionInfo>,
+    /// Its logical volume facts.
     pub lv: Option<LvInfo>,
+    /// What it holds.
     pub content: Content,
+    /// Its size in bytes.
     pub size: u64,
     #[serde(skip)]
+    /// The volume's bytes.
     pub dev: Arc<dyn BlockDev>,
 }
 
@@ -181,8 +232,11 @@ impl std::fmt::Debug for Volume {
 /// Everything found on a set of disks.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DiskSet {
+    /// The disks, in order.
     pub disks: Vec<DiskInfo>,
+    /// Every volume found: partitions, whole disks, mapped LVs.
     pub volumes: Vec<Volume>,
+    /// Every LVM volume group's metadata.
     pub vgs: Vec<lvm::VgMeta>,
     /// Every LV, including those not mapped (their reason in `unsupported`).
     pub lvs: Vec<LvInfo>,

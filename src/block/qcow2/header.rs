@@ -7,11 +7,13 @@ use crate::block::util::{be32, be64, sub};
 pub const MAGIC: &[u8; 4] = b"QFI\xfb";
 pub const EXT_END: u32 = 0;
 pub const EXT_BACKING_FORMAT: u32 = 0xE279_2ACA;
+#[allow(dead_code)] // unused since the module became crate-private (issue 24); part of the on-disk format
 pub const EXT_FEATURE_TABLE: u32 = 0x6803_f857;
 pub const EXT_EXTERNAL_DATA: u32 = 0x4441_5441;
 
 /// Incompatible feature bits.
 pub const INCOMPAT_DIRTY: u64 = 1 << 0;
+#[allow(dead_code)] // unused since the module became crate-private (issue 24); part of the on-disk format
 pub const INCOMPAT_CORRUPT: u64 = 1 << 1;
 pub const INCOMPAT_EXTERNAL_DATA: u64 = 1 << 2;
 pub const INCOMPAT_COMPRESSION: u64 = 1 << 3;
@@ -38,6 +40,8 @@ pub struct Header {
     pub l1_table_offset: u64,
     pub refcount_table_offset: u64,
     pub refcount_table_clusters: u32,
+    #[allow(dead_code)]
+    // unused since the module became crate-private (issue 24); part of the on-disk format
     pub nb_snapshots: u32,
     pub incompatible: u64,
     pub refcount_order: u32,

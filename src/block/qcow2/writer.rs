@@ -178,6 +178,7 @@ impl Qcow2Writer {
         Ok(v)
     }
 
+    /// The cluster size of the overlay, in bytes.
     pub fn cluster_size(&self) -> u64 {
         CS
     }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub struct Vhd {
     file: Arc<dyn BlockDev>,
     name: String,
+    #[allow(dead_code)] // unused since the module became crate-private (issue 24)
     pub footer: Footer,
     size: u64,
     dynamic: Option<(DynHeader, Vec<u32>)>,

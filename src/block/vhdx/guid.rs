@@ -41,6 +41,7 @@ pub const LOGICAL_SECTOR_SIZE: [u8; 16] = guid(
     0x4709,
     [0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F],
 );
+#[allow(dead_code)] // unused since the module became crate-private (issue 24); part of the on-disk format
 pub const PARENT_LOCATOR: [u8; 16] = guid(
     0xA8D35F2D,
     0xB30B,

@@ -5,6 +5,7 @@ use crate::block::util::{le16, le32, le64, read_into, sub};
 use crate::block::{BlockDev, BlockError};
 
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // log_* unused since the module became crate-private (issue 24); on-disk fields
 pub struct Header {
     pub sequence: u64,
     pub log_guid: [u8; 16],

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutFormat {
+    /// A raw image: the disk's bytes.
     Raw,
+    /// A qcow2 image.
     Qcow2,
     /// Stream-optimized VMDK (FMT-5).
     Vmdk,
@@ -49,7 +51,9 @@ impl std::str::FromStr for OutFormat {
 /// What a full copy did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CopyStats {
+    /// The format written.
     pub format: OutFormat,
+    /// The virtual disk size, in bytes.
     pub virtual_size: u64,
     /// Bytes of guest data written (non-zero blocks).
     pub data_bytes: u64,

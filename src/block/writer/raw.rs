@@ -5,6 +5,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// A raw image file being written: zero blocks are left as holes.
 pub struct SparseRawWriter {
     file: File,
     path: PathBuf,

@@ -229,10 +229,12 @@ impl ChunkMap {
         Ok(out)
     }
 
+    #[allow(dead_code)] // unused since the module became crate-private (issue 24)
     pub fn len(&self) -> usize {
         self.chunks.len()
     }
 
+    #[allow(dead_code)] // unused since the module became crate-private (issue 24)
     pub fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }

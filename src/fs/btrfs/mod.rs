@@ -6,26 +6,26 @@
 //! through their directory entries), inline/regular/prealloc extents, holes (explicit and
 //! NO_HOLES), and zlib/lzo/zstd compression.
 //!
-//! One file per on-disk structure: [`superblock`], [`chunk`], [`tree`] (blocks and keys),
-//! [`root`] (root items and refs), [`inode`], [`dir`], [`extent_data`], [`compress`] and
-//! [`lzo`].
+//! One file per on-disk structure: [`superblock`], `chunk`, `tree` (blocks and keys),
+//! `root` (root items and refs), `inode`, `dir`, `extent_data`, `compress` and
+//! `lzo`.
 //!
 //! Import rules: BOOT-2 refuses Btrfs subvolumes, so [`BtrfsFs::root_is_subvolume`] tells the
 //! checks whether the opened root is a non-top-level subvolume; GEN-5 wants a clean shutdown,
 //! and a Btrfs log tree (non-zero `log_root`) is reported as
 //! [`DirtyState::NeedsRecovery`] with `replayed: false` (this reader does not replay it).
 
-pub mod chunk;
-pub mod compress;
-pub mod csum;
-pub mod dir;
-pub mod extent_data;
-pub mod inode;
+pub(crate) mod chunk;
+pub(crate) mod compress;
+pub(crate) mod csum;
+pub(crate) mod dir;
+pub(crate) mod extent_data;
+pub(crate) mod inode;
 mod le;
-pub mod lzo;
-pub mod root;
+pub(crate) mod lzo;
+pub(crate) mod root;
 pub mod superblock;
-pub mod tree;
+pub(crate) mod tree;
 pub mod write;
 
 pub use le::format_uuid;

@@ -12,7 +12,9 @@ pub const ROOT_BACKREF_KEY: u8 = 144;
 pub const ROOT_REF_KEY: u8 = 156;
 
 /// Well-known tree ids.
+#[allow(dead_code)] // unused since the module became crate-private (issue 24); part of the on-disk format
 pub const ROOT_TREE_OBJECTID: u64 = 1;
+#[allow(dead_code)] // unused since the module became crate-private (issue 24); part of the on-disk format
 pub const CHUNK_TREE_OBJECTID: u64 = 3;
 pub const FS_TREE_OBJECTID: u64 = 5;
 pub const ROOT_TREE_DIR_OBJECTID: u64 = 6;

@@ -42,6 +42,7 @@ impl Key {
         ty: 0,
         offset: 0,
     };
+    #[allow(dead_code)] // unused since the module became crate-private (issue 24)
     pub const MAX: Key = Key {
         objectid: u64::MAX,
         ty: u8::MAX,
@@ -71,6 +72,8 @@ impl Key {
 pub struct Header {
     pub bytenr: u64,
     pub generation: u64,
+    #[allow(dead_code)]
+    // unused since the module became crate-private (issue 24); part of the on-disk format
     pub owner: u64,
     pub nritems: u32,
     pub level: u8,

@@ -16,6 +16,7 @@ const AGI_UUID_OFF: usize = 296;
 
 /// The AGF fields the reader reports.
 #[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // unused since the module became crate-private (issue 24); on-disk fields
 pub struct Agf {
     pub length: u32,
     pub freeblks: u32,

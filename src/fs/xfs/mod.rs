@@ -8,28 +8,34 @@
 //! unwritten (preallocated) extents read as zeros. A dirty log is reported as
 //! [`DirtyState::NeedsRecovery`] (GEN-5); it is not replayed.
 //!
-//! One file per on-disk structure: [`superblock`], [`ag`] (AGF/AGI), [`inode`], [`bmbt`]
-//! (extent records and the block-map B+tree), [`dir2_sf`], [`dir2_data`], [`dir2_block`], [`dir2_leaf`] (hash index),
-//! [`symlink`], [`log`]; [`dir`] puts the directory formats together.
+//! One file per on-disk structure: `superblock`, `ag` (AGF/AGI), `inode`, [`bmbt`]
+//! (extent records and the block-map B+tree), `dir2_sf`, `dir2_data`, `dir2_block`, [`dir2_leaf`] (hash index),
+//! [`symlink`], `log`; `dir` puts the directory formats together.
 //!
-//! [`write`] is our own writer beside this reader (replace, create, rename on clean v5
+//! [`write`](mod@write) is our own writer beside this reader (replace, create, rename on clean v5
 //! filesystems; see its docs for what it refuses).
 //!
 //! Every size the image claims is bounded before it is used (extents per fork, tree blocks
 //! visited, directory bytes and entries, symlink length), and a B+tree walk cannot loop.
 
-pub mod ag;
+pub(crate) mod ag;
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod bmbt;
 mod buf;
-pub mod dir;
-pub mod dir2_block;
-pub mod dir2_data;
+pub(crate) mod dir;
+pub(crate) mod dir2_block;
+pub(crate) mod dir2_data;
+// Issue 24: this module's public items are not all documented yet.
+#[allow(missing_docs)]
 pub mod dir2_leaf;
-pub mod dir2_sf;
-pub mod inode;
-pub mod log;
-pub mod superblock;
+pub(crate) mod dir2_sf;
+pub(crate) mod inode;
+pub(crate) mod log;
+pub(crate) mod superblock;
 pub mod symlink;
+// Issue 24: documented after the merge of the branches that edit this module.
+#[allow(missing_docs)]
 pub mod write;
 
 use std::sync::Arc;

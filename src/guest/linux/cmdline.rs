@@ -7,6 +7,7 @@
 pub struct Param {
     /// Byte range of the whole parameter in the command line.
     pub span: (usize, usize),
+    /// The name before the first `=`.
     pub key: String,
     /// The value after the first `=`, quotes removed.
     pub value: Option<String>,

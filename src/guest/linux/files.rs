@@ -107,6 +107,7 @@ pub struct DirFiles {
 }
 
 impl DirFiles {
+    /// The guest tree stored under the host folder `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         DirFiles { root: root.into() }
     }
@@ -187,6 +188,7 @@ fn canon(comps: &[String]) -> String {
 }
 
 impl MemFiles {
+    /// An empty tree.
     pub fn new() -> Self {
         Self::default()
     }

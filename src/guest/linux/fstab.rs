@@ -15,11 +15,17 @@ pub struct FstabLine {
 /// The fields of an fstab entry (octal escapes such as `\040` decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FstabEntry {
+    /// The first field: the block device or filesystem (`/dev/sda1`, `UUID=…`).
     pub spec: String,
+    /// The second field: the mount point.
     pub file: String,
+    /// The third field: the filesystem type.
     pub vfstype: String,
+    /// The fourth field: the mount options, comma-separated.
     pub options: String,
+    /// The fifth field: the dump frequency, when present.
     pub freq: Option<u32>,
+    /// The sixth field: the fsck pass, when present.
     pub passno: Option<u32>,
 }
 
@@ -28,6 +34,7 @@ impl FstabEntry {
     pub fn option_list(&self) -> Vec<&str> {
         self.options.split(',').filter(|o| !o.is_empty()).collect()
     }
+    /// Whether option `name` is given (alone or as `name=value`).
     pub fn has_option(&self, name: &str) -> bool {
         self.option_list()
             .iter()

@@ -38,24 +38,49 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InitramfsError {
     #[error("empty file")]
+    /// The file is empty.
     Empty,
     #[error("not a cpio archive or known compression at offset {offset} (magic {magic})")]
-    UnknownFormat { offset: usize, magic: String },
+    /// Neither a cpio archive nor a known compression.
+    UnknownFormat {
+        /// Where, in bytes.
+        offset: usize,
+        /// The bytes found there, in hex.
+        magic: String,
+    },
     #[error("{compression} data is corrupt: {reason}")]
+    /// A compressed member does not decompress.
     Decompress {
+        /// The compression (`gzip`, `zstd` …).
         compression: &'static str,
+        /// The decoder's message.
         reason: String,
     },
     #[error("decompressed data exceeds {limit} bytes")]
-    TooLarge { limit: u64 },
+    /// The decompressed data exceed the bound.
+    TooLarge {
+        /// The bound, in bytes.
+        limit: u64,
+    },
     #[error("cpio entry at offset {offset}: {reason}")]
-    Cpio { offset: usize, reason: String },
+    /// A cpio entry is malformed.
+    Cpio {
+        /// Where the entry starts (in the decompressed archive), in bytes.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
     #[error("more than {0} entries or archives")]
+    /// More entries or archives than the bound (the bound).
     TooMany(usize),
     #[error("{name}: {size} bytes is more than the {limit} kept of a captured file")]
+    /// A captured file is larger than [`Capture::max_file`].
     CaptureTooLarge {
+        /// Its path.
         name: String,
+        /// Its size in bytes.
         size: usize,
+        /// The bound in bytes.
         limit: usize,
     },
 }
@@ -91,7 +116,9 @@ impl Capture<'_> {
 pub struct ArchiveInfo {
     /// none, gzip, xz, lzma, zstd, lz4, bzip2.
     pub compression: &'static str,
+    /// Where the archive starts in the file, in bytes.
     pub offset: usize,
+    /// Number of cpio entries it holds.
     pub entries: usize,
     /// Offset just after the archive (its compressed member), when the decoder can tell; the
     /// last archive of a file with `Some` ends where the data ends (trailing zeros aside).
@@ -101,6 +128,7 @@ pub struct ArchiveInfo {
 /// What an initramfs holds.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
+    /// The archives, in file order.
     pub archives: Vec<ArchiveInfo>,
     /// Every path, without a leading `./` or `/`.
     pub files: Vec<String>,

@@ -12,32 +12,44 @@ pub const MAX_MODULE: u64 = 64 << 20;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModinfoError {
     #[error("not an ELF object (magic {0})")]
+    /// The file is not an ELF object (its first bytes, in hex).
     NotElf(String),
     #[error("ELF {what} at offset {offset} runs past the end ({len} bytes)")]
+    /// A structure runs past the end of the file.
     Truncated {
+        /// Which structure or field (`section header size` …).
         what: &'static str,
+        /// The offset (or size) the ELF headers give it.
         offset: u64,
+        /// The file's size in bytes.
         len: usize,
     },
     #[error("no .modinfo section")]
+    /// The object has no `.modinfo` section.
     NoModinfo,
     #[error("{compression} data is corrupt: {reason}")]
+    /// A compressed module (`.ko.xz`, `.ko.zst`, `.ko.gz`) does not decompress.
     Decompress {
+        /// The compression (`xz`, `zstd`, `gzip`).
         compression: &'static str,
+        /// The decoder's message.
         reason: String,
     },
     #[error("module larger than {0} bytes")]
+    /// The module is larger than this many bytes.
     TooLarge(u64),
 }
 
 /// What `.modinfo` says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModInfo {
+    /// The module's `name=`.
     pub name: Option<String>,
     /// e.g. `6.1.0-50-amd64 SMP preempt mod_unload modversions `.
     pub vermagic: Option<String>,
     /// Module names, as written (`-` or `_`).
     pub depends: Vec<String>,
+    /// Its `alias=` patterns (device IDs it binds, for udev).
     pub aliases: Vec<String>,
 }
 

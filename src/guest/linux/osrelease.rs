@@ -17,12 +17,19 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageFormat {
+    /// Debian packages (`.deb`).
     Deb,
+    /// RPM packages.
     Rpm,
+    /// Arch Linux packages.
     Pacman,
+    /// Alpine packages.
     Apk,
+    /// Gentoo ebuilds.
     Ebuild,
+    /// pkgsrc packages.
     Pkgsrc,
+    /// Not known for this distribution.
     Unknown,
 }
 
@@ -30,14 +37,23 @@ pub enum PackageFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageManager {
+    /// apt (Debian, Ubuntu).
     Apt,
+    /// yum (RHEL/CentOS 7 and older).
     Yum,
+    /// dnf (Fedora, RHEL 8 and newer).
     Dnf,
+    /// zypper (SUSE).
     Zypper,
+    /// urpmi (Mageia).
     Urpmi,
+    /// pacman (Arch).
     Pacman,
+    /// apk (Alpine).
     Apk,
+    /// portage (Gentoo).
     Portage,
+    /// Not known for this distribution.
     Unknown,
 }
 
@@ -56,12 +72,17 @@ pub struct OsInfo {
     /// The most precise version known (release file / debian_version / VERSION), e.g.
     /// `7.1.1503` for CentOS 7, `14.04.3` for Ubuntu 14.04.3.
     pub best_version: String,
+    /// The major version number.
     pub major: Option<u32>,
+    /// The minor version number.
     pub minor: Option<u32>,
     /// os-release `ID_LIKE` words.
     pub like: Vec<String>,
+    /// The release codename (`bookworm`), empty when none.
     pub codename: String,
+    /// The package format.
     pub package_format: PackageFormat,
+    /// The package manager.
     pub package_manager: PackageManager,
     /// The file the id came from.
     pub source: String,
@@ -81,8 +102,11 @@ fn release_re() -> Option<&'static Regex> {
 /// Parsed first line of a `*-release` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseLine {
+    /// The product name before the version (`CentOS Linux`).
     pub name: String,
+    /// The version (`7.1.1503`).
     pub version: String,
+    /// The parenthesised codename (`Core`), empty when none.
     pub codename: String,
 }
 

@@ -6,6 +6,7 @@
 /// One assignment found in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
+    /// The variable's name.
     pub key: String,
     /// The value with quotes removed and escapes decoded.
     pub value: String,

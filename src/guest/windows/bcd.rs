@@ -21,29 +21,40 @@ const RECOVERY_ENABLED: &str = "16000009";
 const BOOT_STATUS_POLICY: &str = "250000e0";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One BCD object (a boot loader entry).
 pub struct BcdEntry {
+    /// The object's GUID (`{…}`).
     pub id: String,
     /// Object type (0x10200003 = Windows boot loader).
     pub object_type: Option<u32>,
+    /// Its description element (the boot menu title).
     pub description: Option<String>,
+    /// Its application path (`\Windows\system32\winload.efi`).
     pub path: Option<String>,
+    /// Emergency Management Services enabled (`ems`).
     pub ems: Option<bool>,
+    /// Automatic recovery enabled (`recoveryenabled`).
     pub recovery_enabled: Option<bool>,
     /// 0 = DisplayAllFailures, 1 = IgnoreAllFailures …
     pub boot_status_policy: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the BCD store says about booting.
 pub struct BcdFacts {
     /// Where it was read (`/dev/sda1:/Boot/BCD`).
     pub source: String,
+    /// The store holds the Windows Boot Manager object.
     pub boot_manager_found: bool,
     /// Boot manager path (\EFI\Microsoft\Boot\bootmgfw.efi on UEFI; absent on BIOS).
     pub boot_manager_path: Option<String>,
     /// bootems on the boot manager.
     pub boot_manager_ems: Option<bool>,
+    /// The boot manager's default object (its GUID).
     pub default_entry: Option<String>,
+    /// The default object's entry.
     pub default: Option<BcdEntry>,
+    /// The boot manager's display order (GUIDs).
     pub display_order: Vec<String>,
     /// "bios" (winload.exe) or "uefi" (winload.efi), from the default loader's path.
     pub firmware: Option<String>,

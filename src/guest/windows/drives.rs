@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 /// What a volume offers for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolRef {
+    /// The volume's device name (`/dev/sda2`).
     pub name: String,
+    /// Its disk's MBR signature.
     pub disk_signature: Option<u32>,
+    /// Its byte offset on the disk.
     pub start: u64,
     /// GPT unique partition GUID (lower or upper case, with dashes).
     pub partuuid: Option<String>,
@@ -18,11 +21,16 @@ pub struct VolRef {
 /// What one MountedDevices value names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountedDevice {
+    /// A partition of an MBR disk.
     Mbr {
+        /// The disk signature.
         signature: u32,
+        /// The partition's byte offset.
         offset: u64,
     },
+    /// A GPT partition.
     Gpt {
+        /// Its unique partition GUID.
         guid: String,
     },
     /// A device path (`\??\IDE#CdRom…`, `\??\Volume{…}`) that names no partition of ours.

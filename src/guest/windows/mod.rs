@@ -68,6 +68,7 @@ pub const DRIVERS_OF_INTEREST: &[(&str, &str)] = &[
 
 /// Drivers that let Windows boot on the import platform (storage) and reach the network.
 pub const PLATFORM_STORAGE: &[&str] = &["stornvme", "AWSNVMe", "xenvbd", "viostor", "vioscsi"];
+/// Network drivers of the import platform.
 pub const PLATFORM_NETWORK: &[&str] = &["ena", "xennet", "netkvm"];
 
 /// Services of hypervisor guest tools: (service, hypervisor).
@@ -98,6 +99,7 @@ pub const P2V_SERVICES: &[&str] = &[
     "PlateSpinController",
     "Disk2vhd",
 ];
+/// Boot-start drivers of physical RAID/storage controllers (a GEN-1 sign of a physical machine).
 pub const PHYSICAL_BOOT_DRIVERS: &[&str] = &[
     "HpSAMD",
     "hpcisss2",
@@ -121,9 +123,13 @@ pub const PHYSICAL_BOOT_DRIVERS: &[&str] = &[
 /// A driver of [`DRIVERS_OF_INTEREST`] present in the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriverFacts {
+    /// The driver's service name (`stornvme`).
     pub name: String,
+    /// Its family (`nvme`, `virtio-blk`, `ide` …).
     pub family: String,
+    /// The service's Start value (0 = boot, 1 = system, 2 = automatic, 3 = manual, 4 = disabled).
     pub start: Option<u32>,
+    /// The service's ImagePath value.
     pub image_path: Option<String>,
     /// The driver file exists under System32 (or where ImagePath says).
     pub file_present: Option<bool>,
@@ -135,6 +141,7 @@ pub struct DriverFacts {
 pub struct WindowsFacts {
     /// Guest path of the system root (`/Windows`), as virt-inspector reports it.
     pub system_root: String,
+    /// The control set in use (`ControlSet001`), from `Select\Current`.
     pub current_control_set: Option<String>,
     /// Drive letter → volume (`C` → `/dev/sda2`).
     pub drive_mappings: BTreeMap<String, String>,
@@ -143,12 +150,15 @@ pub struct WindowsFacts {
     pub matrix_product: Option<String>,
     /// Server, Client, Server Core, Nano Server.
     pub installation_type: Option<String>,
+    /// The EditionID (`ServerStandard`).
     pub edition: Option<String>,
+    /// The build number (`17763`).
     pub build: Option<String>,
     /// The SYSTEM hive facts (services, page file, RDP …).
     pub system: Option<SystemFacts>,
     /// The SOFTWARE hive facts (product, .NET, SQL Server …).
     pub software: Option<SoftwareFacts>,
+    /// The boot configuration (BCD store) facts.
     pub bcd: Option<BcdFacts>,
     /// The SAM hive's local accounts (WIN-6: every account has a password).
     #[serde(default)]
@@ -161,6 +171,7 @@ pub struct WindowsFacts {
     pub hyperv_role: bool,
     /// "bios" or "uefi": how this installation boots (partition table, ESP, BCD loader).
     pub boot_mode: Option<String>,
+    /// What `boot_mode` rests on.
     pub boot_mode_evidence: Vec<String>,
     /// `hiberfil.sys` first page (GEN-5): "hibernated" (hibr/HIBR/RSTR over a whole page),
     /// "hibernation header truncated", "resumed" (wake/WAKE), "not hibernated" (zeroed), or
@@ -171,6 +182,7 @@ pub struct WindowsFacts {
     pub hiberfil_evidence: Option<String>,
     /// Free bytes and dirty state of the system volume (WIN-1, GEN-5).
     pub system_volume_free_bytes: Option<u64>,
+    /// Why the system volume is not clean (dirty flag, hibernation), if it is not.
     pub system_volume_dirty: Option<String>,
     /// `Windows\Setup\State\State.ini` ImageState (IMAGE_STATE_COMPLETE,
     /// IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE …).
@@ -212,6 +224,7 @@ impl WindowsFacts {
             .map(|p| !p.to_ascii_lowercase().contains("server"))
     }
 
+    /// The SYSTEM hive's service `name` (case-insensitive), if present.
     pub fn service(&self, name: &str) -> Option<&system::Service> {
         self.system.as_ref().and_then(|s| s.service(name))
     }

@@ -23,39 +23,84 @@ pub const F_MIN: usize = 0x3A;
 
 /// Account control bits (`F` at 0x38).
 pub const ACB_DISABLED: u16 = 0x0001;
+/// The account needs no password.
 pub const ACB_PWNOTREQ: u16 = 0x0004;
+/// A normal user account.
 pub const ACB_NORMAL: u16 = 0x0010;
+/// The password never expires.
 pub const ACB_PWNOEXP: u16 = 0x0200;
+/// The account is locked out.
 pub const ACB_AUTOLOCK: u16 = 0x0400;
 
 /// Why a SAM record could not be read.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SamError {
     #[error("{0}")]
+    /// The hive could not be read.
     Hive(#[from] HiveError),
     #[error("no SAM\\Domains\\Account\\Users key: not a SAM hive")]
+    /// No `SAM\Domains\Account\Users` key: not a SAM hive.
     NoUsersKey,
     #[error("user key {key:?} is not an 8-digit hexadecimal RID")]
-    BadRidKey { key: String },
+    /// A user key's name is not an 8-digit hexadecimal RID.
+    BadRidKey {
+        /// The key's name.
+        key: String,
+    },
     #[error("user {rid:#x}: {value} value missing")]
-    MissingValue { rid: u32, value: &'static str },
+    /// A user key lacks a value.
+    MissingValue {
+        /// The user's RID.
+        rid: u32,
+        /// The value's name (`F`, `V`).
+        value: &'static str,
+    },
     #[error("user {rid:#x}: F value is {len} bytes, need {need}")]
-    FTooShort { rid: u32, len: usize, need: usize },
+    /// The `F` value is too short.
+    FTooShort {
+        /// The user's RID.
+        rid: u32,
+        /// Its length in bytes.
+        len: usize,
+        /// The length needed.
+        need: usize,
+    },
     #[error("user {rid:#x}: F value names RID {found:#x}")]
-    RidMismatch { rid: u32, found: u32 },
+    /// The `F` value names another RID than its key.
+    RidMismatch {
+        /// The key's RID.
+        rid: u32,
+        /// The RID in `F`.
+        found: u32,
+    },
     #[error("user {rid:#x}: V value is {len} bytes, shorter than its {need}-byte descriptor table")]
-    VTooShort { rid: u32, len: usize, need: usize },
+    /// The `V` value is shorter than its descriptor table.
+    VTooShort {
+        /// The user's RID.
+        rid: u32,
+        /// Its length in bytes.
+        len: usize,
+        /// The table's length.
+        need: usize,
+    },
     #[error(
         "user {rid:#x}: V descriptor {field} (offset {offset:#x}, length {length:#x}) lies past the {len}-byte value"
     )]
+    /// A `V` descriptor points past the value.
     VFieldOutOfRange {
+        /// The user's RID.
         rid: u32,
+        /// The field (`user name`, `full name` …).
         field: &'static str,
+        /// The offset it gives, relative to the data after the table.
         offset: u32,
+        /// The length it gives, in bytes.
         length: u32,
+        /// The value's length in bytes.
         len: usize,
     },
     #[error("more than {MAX_ACCOUNTS} accounts")]
+    /// More accounts than the bound.
     TooManyAccounts,
 }
 
@@ -76,8 +121,11 @@ pub enum HashFormat {
 /// One local account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
+    /// The user name.
     pub name: String,
+    /// The relative ID (500 = Administrator).
     pub rid: u32,
+    /// The full name, if set.
     pub full_name: Option<String>,
     /// ACB_DISABLED.
     pub disabled: bool,
@@ -87,8 +135,11 @@ pub struct Account {
     pub password_set: bool,
     /// An LM hash is stored too (legacy).
     pub lm_hash_present: bool,
+    /// How the NT hash is stored.
     pub hash_format: HashFormat,
+    /// The account control bits (`ACB_*`).
     pub acb: u16,
+    /// Number of logons.
     pub logon_count: u16,
 }
 

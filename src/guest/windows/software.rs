@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PROGRAMS: usize = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One SQL Server instance.
 pub struct SqlInstance {
     /// MSSQLSERVER, SQLEXPRESS …
     pub name: String,
@@ -16,44 +17,57 @@ pub struct SqlInstance {
     pub id: String,
     /// "Standard Edition", "Enterprise Edition: Core-based Licensing", "Express Edition" …
     pub edition: Option<String>,
+    /// Its version.
     pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One installed program (an Uninstall key).
 pub struct Program {
     /// DisplayName.
     pub name: String,
     /// The Uninstall subkey's own name (virt-inspector's application name).
     #[serde(default)]
     pub key: String,
+    /// DisplayVersion.
     pub version: Option<String>,
+    /// Publisher.
     pub publisher: Option<String>,
 }
 
 /// What SOFTWARE tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoftwareFacts {
+    /// ProductName (`Windows Server 2019 Standard`).
     pub product_name: Option<String>,
+    /// EditionID (`ServerStandard`).
     pub edition_id: Option<String>,
     /// Server, Client, Server Core, Nano Server.
     pub installation_type: Option<String>,
     /// CurrentVersion ("6.3" on every Windows 10+, "6.1" on 7 / 2008 R2).
     pub current_version: Option<String>,
+    /// CurrentMajorVersionNumber, else the major part of CurrentVersion (6 on Windows 7 / 2008 R2).
     pub major_version: Option<u32>,
+    /// CurrentMinorVersionNumber, else the minor part of CurrentVersion.
     pub minor_version: Option<u32>,
+    /// CurrentBuild (else CurrentBuildNumber).
     pub build: Option<String>,
+    /// UBR: the update build revision.
     pub ubr: Option<u32>,
     /// DisplayVersion (23H2) or ReleaseId (1809).
     pub display_version: Option<String>,
     /// SystemRoot as Windows writes it (C:\Windows).
     pub system_root: Option<String>,
+    /// Winlogon's AutoAdminLogon is set.
     pub auto_logon: bool,
     /// Component Based Servicing\RebootPending, WindowsUpdate\Auto Update\RebootRequired,
     /// PackagesPending.
     pub pending_reboot: Vec<String>,
     /// .NET Framework versions installed (2.0, 3.0, 3.5, 4.8 …).
     pub dotnet: Vec<String>,
+    /// SQL Server instances.
     pub sql_server: Vec<SqlInstance>,
+    /// Installed programs (the Uninstall keys).
     pub programs: Vec<Program>,
     /// WIN-9: Group Policy device-installation restrictions that block installing new drivers
     /// (`Policies\Microsoft\Windows\DeviceInstall\Restrictions`: `DenyUnspecified=1` …).

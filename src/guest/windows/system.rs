@@ -15,17 +15,21 @@ pub const MAX_FIREWALL_RULES: usize = 50_000;
 /// One service or driver (`CurrentControlSet\Services\NAME`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
+    /// The Services subkey's name.
     pub name: String,
     /// 0 boot, 1 system, 2 automatic, 3 manual, 4 disabled.
     pub start: Option<u32>,
     /// 1 kernel driver, 2 file system driver, 0x10/0x20 Win32 service …
     #[serde(rename = "type")]
     pub service_type: Option<u32>,
+    /// ImagePath: the driver or program file.
     pub image_path: Option<String>,
+    /// Group: the load order group.
     pub group: Option<String>,
 }
 
 impl Service {
+    /// Whether it is a kernel or file system driver (Type 1 or 2).
     pub fn is_driver(&self) -> bool {
         self.service_type.is_some_and(|t| t & 0x3 != 0)
     }
@@ -33,6 +37,7 @@ impl Service {
     pub fn boot_start(&self) -> bool {
         matches!(self.start, Some(0) | Some(1))
     }
+    /// Whether it is disabled (Start 4).
     pub fn disabled(&self) -> bool {
         self.start == Some(4)
     }
@@ -41,6 +46,7 @@ impl Service {
 /// Page file settings (`Memory Management\PagingFiles`, WIN-1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageFile {
+    /// The PagingFiles entries as written (`C:\pagefile.sys 0 0`).
     pub entries: Vec<String>,
     /// `?:\pagefile.sys` (automatic management on all drives) or an entry without sizes /
     /// with `0 0` (system-managed size).
@@ -50,23 +56,32 @@ pub struct PageFile {
 /// One network interface of `Tcpip\Parameters\Interfaces`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpipInterface {
+    /// The interface's GUID (its subkey name).
     pub guid: String,
+    /// EnableDHCP is set.
     pub dhcp: bool,
+    /// Static IPAddress values (without `0.0.0.0`).
     pub addresses: Vec<String>,
 }
 
 /// What SYSTEM tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemFacts {
+    /// The control set in use (`ControlSet001`).
     pub current_control_set: Option<String>,
+    /// The computer's host name.
     pub hostname: Option<String>,
     /// PROCESSOR_ARCHITECTURE in the system environment (AMD64, x86, ARM64).
     pub processor_architecture: Option<String>,
+    /// Every service and driver.
     pub services: Vec<Service>,
     /// `\DosDevices\X:` values of MountedDevices: letter and raw data.
     pub mounted_devices: Vec<(String, Vec<u8>)>,
+    /// The page file settings.
     pub page_file: Option<PageFile>,
+    /// TimeZoneInformation\RealTimeIsUniversal (1 = the hardware clock is UTC).
     pub real_time_is_universal: Option<u32>,
+    /// Terminal Server\fDenyTSConnections (1 = RDP refused).
     pub deny_ts_connections: Option<u32>,
     /// Firewall rules allowing RDP in (name = the rule text), from FirewallPolicy.
     pub rdp_firewall_rules: Vec<String>,
@@ -74,19 +89,25 @@ pub struct SystemFacts {
     pub firewall_rules_key: bool,
     /// RDP rules present but not active.
     pub rdp_firewall_rules_inactive: Vec<String>,
+    /// Session Manager\Power\HiberbootEnabled (1 = Fast Startup on).
     pub hiberboot_enabled: Option<u32>,
+    /// Power\HibernateEnabled.
     pub hibernate_enabled: Option<u32>,
     /// Nls\Language Default and InstallLanguage (LCIDs in hex, 0409 = en-US).
     pub language_default: Option<String>,
+    /// Nls\Language InstallLanguage (an LCID in hex).
     pub install_language: Option<String>,
     /// Control\MUI\UILanguages subkeys (installed UI language packs, e.g. en-US, de-DE).
     pub ui_languages: Vec<String>,
+    /// Session Manager's PendingFileRenameOperations holds entries (a reboot is pending).
     pub pending_file_rename: bool,
     /// SYSTEM\Setup: SystemSetupInProgress, OOBEInProgress, SetupType.
     pub setup_in_progress: Option<u32>,
+    /// Setup\OOBEInProgress.
     pub oobe_in_progress: Option<u32>,
     /// Setup\Status\SysprepStatus GeneralizationState (7 = not generalized).
     pub sysprep_generalization_state: Option<u32>,
+    /// The Tcpip interfaces.
     pub interfaces: Vec<TcpipInterface>,
 }
 

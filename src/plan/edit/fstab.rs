@@ -31,13 +31,16 @@ pub enum SpecResolution {
 pub struct EditNote {
     /// 1-based line number in the OLD text.
     pub line: usize,
+    /// What the user should know.
     pub message: String,
 }
 
 /// The result of an editor: the new text and the notes for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edited {
+    /// The edited text.
     pub text: String,
+    /// What the user should know about the edit.
     pub notes: Vec<EditNote>,
 }
 

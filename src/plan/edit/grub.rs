@@ -39,6 +39,7 @@ fn dq(v: &str) -> String {
 /// Result of editing grub.cfg.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrubCfgEdit {
+    /// The edited grub.cfg.
     pub text: String,
     /// grub.cfg takes its default from `${saved_entry}`: grubenv must be set too.
     pub uses_saved_entry: bool,

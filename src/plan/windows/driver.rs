@@ -19,7 +19,9 @@ pub const MAX_DEPTH: usize = 8;
 pub struct Target {
     /// INF architecture name: `amd64`, `x86`, `arm64`.
     pub arch: String,
+    /// Windows major version (10 for Windows 10/11 and Server 2016+).
     pub major: u32,
+    /// Windows minor version.
     pub minor: u32,
     /// Build number, when known.
     pub build: Option<u32>,
@@ -40,17 +42,29 @@ impl Target {
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error("{path}: {source}")]
+    /// An INF file could not be read.
     Inf {
+        /// The INF's host path.
         path: String,
         #[source]
+        /// Why.
         source: InfError,
     },
     #[error("{path}: {reason}")]
-    Package { path: String, reason: String },
+    /// The package is not usable (no model for the guest, a file it names is missing …).
+    Package {
+        /// The package's host path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     #[error("{path}: {source}")]
+    /// A package file could not be read.
     Io {
+        /// The file's host path.
         path: String,
         #[source]
+        /// The host error.
         source: std::io::Error,
     },
 }
@@ -60,26 +74,38 @@ pub enum DriverError {
 pub struct AddReg {
     /// `HKR` (the service key) or `HKLM`.
     pub root: String,
+    /// The key path under `root`.
     pub subkey: String,
+    /// The value name (empty: the key's default value).
     pub name: String,
     /// None: create the key only.
     pub value: Option<ValueData>,
+    /// FLG_ADDREG_NOCLOBBER: keep an existing value.
     pub no_clobber: bool,
+    /// FLG_ADDREG_APPEND: append to a REG_MULTI_SZ.
     pub append: bool,
+    /// FLG_ADDREG_DELVAL: delete the value.
     pub delete: bool,
 }
 
 /// A service the INF adds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
+    /// The service name (`viostor`).
     pub name: String,
+    /// DisplayName.
     pub display_name: Option<String>,
+    /// ServiceType (1 = kernel driver).
     pub service_type: u32,
+    /// StartType (0 = boot, 3 = manual).
     pub start_type: u32,
+    /// ErrorControl (1 = normal).
     pub error_control: u32,
     /// ImagePath as Windows writes it (`\SystemRoot\System32\drivers\viostor.sys`).
     pub image_path: String,
+    /// LoadOrderGroup.
     pub group: Option<String>,
+    /// The service's AddReg lines.
     pub addreg: Vec<AddReg>,
     /// The `AddService` flags: 0x2 = the device's function driver.
     pub flags: u32,
@@ -89,32 +115,43 @@ pub struct Service {
 /// IDs it binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Model {
+    /// The device description.
     pub description: String,
+    /// The install section's name, decorated as chosen.
     pub install: String,
+    /// The hardware IDs it binds (`PCI\VEN_1AF4&DEV_1001`).
     pub hardware_ids: Vec<String>,
 }
 
 /// A file the INF copies, from the package folder to a guest path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileCopy {
+    /// The file in the package folder, on the host.
     pub source: PathBuf,
+    /// The guest path it is copied to.
     pub dest: String,
 }
 
 /// A driver package chosen for a guest.
 #[derive(Debug, Clone)]
 pub struct Package {
+    /// The INF's host path.
     pub inf_path: PathBuf,
     /// The INF file name, lower-cased (`viostor.inf`).
     pub inf_name: String,
+    /// The device class (`SCSIAdapter`).
     pub class: String,
+    /// The device class GUID.
     pub class_guid: String,
+    /// The provider.
     pub provider: String,
     /// The models-section decoration that was chosen (`NTamd64.10.0`), empty if undecorated.
     pub decoration: String,
+    /// The models for the guest's architecture and version.
     pub models: Vec<Model>,
     /// The function service of the models (AddService with flag 0x2) and any others.
     pub services: Vec<Service>,
+    /// The files the INF copies into the guest.
     pub copies: Vec<FileCopy>,
     /// Every file of the package folder the INF names (INF, catalog, binaries): what is staged.
     pub package_files: Vec<PathBuf>,

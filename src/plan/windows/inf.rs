@@ -16,17 +16,30 @@ pub const MAX_FIELDS: usize = 4096;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InfError {
     #[error("{len} bytes: larger than the {MAX_INF}-byte limit for an INF")]
-    TooLarge { len: usize },
+    /// The file is larger than an INF can be.
+    TooLarge {
+        /// Its size in bytes.
+        len: usize,
+    },
     #[error("line {line}: {reason}")]
-    Syntax { line: usize, reason: &'static str },
+    /// A line does not parse.
+    Syntax {
+        /// Its line number (1-based).
+        line: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
     #[error("no [Version] section with a Signature: not an INF file")]
+    /// No `[Version]` section with a Signature: not an INF.
     NoVersion,
 }
 
 /// One line of a section: `key = v1, v2` or a bare `v1, v2`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The key before `=`, if any.
     pub key: Option<String>,
+    /// The comma-separated values.
     pub values: Vec<String>,
     /// Line number (1-based) where the entry starts.
     pub line: usize,

@@ -8,7 +8,7 @@
 
 pub mod driver;
 pub mod inf;
-pub mod reg;
+pub(crate) mod reg;
 
 use super::model::Change;
 use super::planner::{Context, Out, PlanError};

@@ -41,6 +41,8 @@ impl RegOp {
 #[derive(Debug, thiserror::Error)]
 pub enum RegEditError {
     #[error("{path}: {source}")]
+    #[allow(dead_code)]
+    // never constructed outside the unit tests (issue 24: the module is crate-private)
     Read {
         path: String,
         #[source]

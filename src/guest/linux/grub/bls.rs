@@ -17,10 +17,15 @@ const MAX_ENTRY_SIZE: usize = 64 * 1024;
 /// One parsed BLS file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BlsEntry {
+    /// The entry's ID: its file name without `.conf`.
     pub id: String,
+    /// The `title` line.
     pub title: Option<String>,
+    /// The `version` line.
     pub version: Option<String>,
+    /// The `linux` line: the kernel's path.
     pub linux: Option<String>,
+    /// The `initrd` lines: initramfs paths.
     pub initrd: Vec<String>,
     /// `options` as written (variables not expanded).
     pub options: Option<String>,

@@ -4,19 +4,27 @@
 
 use super::super::shellvars;
 
+/// The file `grub-mkconfig` reads its settings from.
 pub const PATH: &str = "/etc/default/grub";
 
 /// The settings that matter for import (missing keys are `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DefaultGrub {
+    /// `GRUB_DEFAULT`.
     pub default: Option<String>,
+    /// `GRUB_TIMEOUT`.
     pub timeout: Option<String>,
+    /// `GRUB_CMDLINE_LINUX`: parameters for every entry.
     pub cmdline_linux: Option<String>,
+    /// `GRUB_CMDLINE_LINUX_DEFAULT`: parameters for the normal (non-recovery) entries.
     pub cmdline_linux_default: Option<String>,
+    /// `GRUB_ENABLE_BLSCFG`.
     pub enable_blscfg: Option<bool>,
+    /// `GRUB_DISABLE_LINUX_UUID` (`true`: `root=` names a device, not a UUID).
     pub disable_linux_uuid: Option<bool>,
 }
 
+/// Parse `/etc/default/grub` (shell assignments; the values are not expanded).
 pub fn parse(text: &str) -> DefaultGrub {
     let v = shellvars::parse(text);
     let s = |k| shellvars::get(&v, k).map(str::to_string);

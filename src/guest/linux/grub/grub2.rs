@@ -12,9 +12,11 @@ const MAX_DEPTH: usize = 64;
 /// What a parsed grub.cfg says.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Grub2Cfg {
+    /// The bootable entries, in menu order.
     pub entries: Vec<BootEntry>,
     /// The `set default=` that decides the default (see [`parse`]).
     pub default: Option<String>,
+    /// The `set timeout=` value.
     pub timeout: Option<String>,
     /// Top-level menu position where `blscfg` inserts the BLS entries, when used.
     pub bls_position: Option<usize>,

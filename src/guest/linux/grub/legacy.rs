@@ -6,8 +6,11 @@ use super::{BootEntry, MenuLevel, kernel_version_of};
 /// A parsed legacy menu.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LegacyMenu {
+    /// The `default` setting.
     pub default: Option<String>,
+    /// The `timeout` setting.
     pub timeout: Option<String>,
+    /// The `title` entries, in order.
     pub entries: Vec<BootEntry>,
 }
 
@@ -24,6 +27,7 @@ pub fn key_value(line: &str) -> Option<(&str, &str)> {
     Some((k, v))
 }
 
+/// Parse a GRUB legacy `menu.lst` / `grub.conf` read from `source`.
 pub fn parse(text: &str, source: &str) -> LegacyMenu {
     let mut m = LegacyMenu::default();
     for line in text.lines() {

@@ -8,15 +8,18 @@ pub mod default_grub;
 pub mod grub2;
 pub mod grubenv;
 pub mod legacy;
-pub mod words;
+pub(crate) mod words;
 
 use super::files::GuestFiles;
 
 /// One level of an entry's position in the menu: index among its siblings, title, id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MenuLevel {
+    /// Position among its siblings (0-based).
     pub index: usize,
+    /// The menu entry's or submenu's title.
     pub title: String,
+    /// Its `--id`, if given.
     pub id: Option<String>,
 }
 
@@ -31,6 +34,7 @@ pub struct BootEntry {
     pub kernel: Option<String>,
     /// Kernel version taken from the image name (`vmlinuz-5.14.0-70.el9.x86_64`) or BLS `version`.
     pub kernel_version: Option<String>,
+    /// Initramfs paths as the boot loader sees them.
     pub initrd: Vec<String>,
     /// The full kernel command line (variables such as `$kernelopts` expanded).
     pub cmdline: String,
@@ -116,9 +120,11 @@ pub enum LoaderKind {
 /// Everything known about the boot configuration.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BootConfig {
+    /// Which boot loader configuration.
     pub kind: LoaderKind,
     /// The config file GRUB reads.
     pub config_path: String,
+    /// The bootable entries, in menu order.
     pub entries: Vec<BootEntry>,
     /// The raw `default` setting (`0`, `${saved_entry}`, a title) as written.
     pub default_setting: Option<String>,
@@ -126,7 +132,9 @@ pub struct BootConfig {
     pub default_expanded: Option<String>,
     /// Index into `entries` of THE default entry, or why it cannot be resolved (LNX-7).
     pub default: Result<usize, String>,
+    /// The menu timeout as written (seconds).
     pub timeout: Option<String>,
+    /// The guest path of the GRUB environment block, if there is one.
     pub grubenv_path: Option<String>,
     /// grubenv's `next_entry`, when set and grub.cfg honours it: the entry GRUB boots ONCE on
     /// the next boot (the first boot after import) instead of the default; index into

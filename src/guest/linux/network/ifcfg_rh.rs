@@ -7,6 +7,7 @@ use super::super::files::GuestFiles;
 use super::super::shellvars::{self, Assignment};
 use super::{Flavour, IfaceConfig, MAX_FILES, netmask_prefix};
 
+/// The folder holding `ifcfg-*` files.
 pub const DIR: &str = "/etc/sysconfig/network-scripts";
 
 fn yes(v: Option<&str>) -> bool {

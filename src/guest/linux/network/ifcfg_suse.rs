@@ -7,8 +7,10 @@ use super::super::files::GuestFiles;
 use super::super::shellvars;
 use super::{Flavour, IfaceConfig, MAX_FILES, netmask_prefix};
 
+/// The folder holding `ifcfg-*` files (and `routes`).
 pub const DIR: &str = "/etc/sysconfig/network";
 
+/// Parse one `ifcfg-*` file's `text`, found at `path`.
 pub fn parse(text: &str, path: &str) -> IfaceConfig {
     let vars = shellvars::parse(text);
     let g = |k: &str| shellvars::get(&vars, k).filter(|v| !v.is_empty());
@@ -72,6 +74,7 @@ pub fn parse_route(line: &str) -> Option<(String, String, Option<String>)> {
     Some((dest, gw, dev))
 }
 
+/// Every interface the guest's `ifcfg-*` files configure.
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     let global: Vec<String> = files
         .read_small(&format!("{DIR}/routes"), super::MAX_CONFIG)

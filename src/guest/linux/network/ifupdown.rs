@@ -6,6 +6,7 @@
 use super::super::files::GuestFiles;
 use super::{Flavour, IfaceConfig, MAX_FILES, is_v6, netmask_prefix};
 
+/// The main interfaces file (it may `source` others).
 pub const MAIN: &str = "/etc/network/interfaces";
 /// Include depth limit (a file including itself must not loop).
 const MAX_INCLUDE_DEPTH: usize = 8;
@@ -13,8 +14,11 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// One `iface` stanza.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stanza {
+    /// The interface name.
     pub name: String,
+    /// The address family (`inet`, `inet6`).
     pub family: Option<String>,
+    /// The method (`dhcp`, `static`, `manual`, `loopback`).
     pub method: Option<String>,
     /// 0-based line of the `iface` line.
     pub line: usize,
@@ -25,6 +29,7 @@ pub struct Stanza {
 /// A parsed interfaces file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Interfaces {
+    /// The `iface` stanzas, in file order.
     pub stanzas: Vec<Stanza>,
     /// Interfaces brought up at boot (`auto`, `allow-auto`, `allow-hotplug`), with lines.
     pub auto: Vec<(String, usize)>,
@@ -44,6 +49,7 @@ const STANZA_WORDS: &[&str] = &[
     "rename",
 ];
 
+/// Parse one interfaces file (without following `source` lines).
 pub fn parse(text: &str) -> Interfaces {
     let mut r = Interfaces::default();
     let mut current: Option<usize> = None;
@@ -228,6 +234,7 @@ pub fn files_in_use(files: &dyn GuestFiles) -> Vec<(String, String)> {
     out
 }
 
+/// Every interface the guest's interfaces files configure (following `source` lines).
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     let mut all: Vec<IfaceConfig> = Vec::new();
     let used = files_in_use(files);

@@ -8,6 +8,7 @@ use super::super::files::GuestFiles;
 use super::ini::Ini;
 use super::{Flavour, IfaceConfig, MAX_FILES};
 
+/// The folders NetworkManager reads keyfiles from.
 pub const DIRS: &[&str] = &[
     "/etc/NetworkManager/system-connections",
     "/usr/lib/NetworkManager/system-connections",
@@ -48,6 +49,7 @@ pub fn parse_address(v: &str) -> (String, Option<String>) {
     }
 }
 
+/// Parse one keyfile's `text`, found at `path`.
 pub fn parse(text: &str, path: &str) -> IfaceConfig {
     let ini = Ini::parse(text);
     let mut c = IfaceConfig::new(Flavour::NmKeyfile, path);
@@ -125,6 +127,7 @@ fn ignored(name: &str) -> bool {
         .any(|s| name.ends_with(s))
 }
 
+/// Every connection the guest's keyfiles configure.
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     let mut out = Vec::new();
     for d in DIRS {

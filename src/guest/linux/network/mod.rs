@@ -6,7 +6,7 @@
 pub mod ifcfg_rh;
 pub mod ifcfg_suse;
 pub mod ifupdown;
-pub mod ini;
+pub(crate) mod ini;
 pub mod keyfile;
 pub mod names;
 pub mod netplan;
@@ -17,17 +17,24 @@ use super::files::GuestFiles;
 /// Which configuration system a file belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Flavour {
+    /// Debian's `/etc/network/interfaces`.
     Ifupdown,
+    /// Red Hat's `/etc/sysconfig/network-scripts/ifcfg-*`.
     IfcfgRh,
+    /// SUSE's `/etc/sysconfig/network/ifcfg-*`.
     IfcfgSuse,
+    /// Netplan YAML (`/etc/netplan/*.yaml`).
     Netplan,
+    /// NetworkManager keyfiles (`system-connections/*.nmconnection`).
     NmKeyfile,
+    /// systemd-networkd `.network` files.
     Networkd,
 }
 
 /// One interface (or connection profile) as configured.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IfaceConfig {
+    /// The configuration system.
     pub flavour: Flavour,
     /// File the configuration lives in.
     pub source: String,
@@ -38,12 +45,17 @@ pub struct IfaceConfig {
     pub mac: Option<String>,
     /// `ethernet`, `bond`, `bridge`, `vlan`, `loopback`, `wifi`, `team`, `other`.
     pub kind: String,
+    /// It takes an IPv4 address by DHCP.
     pub dhcp4: bool,
+    /// It takes an IPv6 address by DHCP(v6).
     pub dhcp6: bool,
     /// Static addresses, `addr/prefix` when the prefix is known.
     pub addresses: Vec<String>,
+    /// The static IPv4 default gateway.
     pub gateway4: Option<String>,
+    /// The static IPv6 default gateway.
     pub gateway6: Option<String>,
+    /// Static DNS servers.
     pub dns: Vec<String>,
     /// Static routes, as written.
     pub routes: Vec<String>,

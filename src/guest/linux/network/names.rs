@@ -53,6 +53,7 @@ pub fn persistent_net_rules(text: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// How the guest names its interfaces: the default kernel command line (`net.ifnames=0`, `biosdevname=0`) and udev rules.
 pub fn inspect(files: &dyn GuestFiles, default_cmdline: Option<&str>) -> NamingFacts {
     let mut f = NamingFacts::default();
     if let Some(c) = default_cmdline {

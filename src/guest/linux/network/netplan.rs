@@ -7,6 +7,7 @@ use super::super::files::GuestFiles;
 use super::{Flavour, IfaceConfig, MAX_FILES, is_v6};
 use yaml_rust2::{Yaml, YamlLoader};
 
+/// The folders netplan reads YAML from.
 pub const DIRS: &[&str] = &["/lib/netplan", "/etc/netplan", "/run/netplan"];
 
 /// Device sections and the kind they declare.
@@ -28,12 +29,16 @@ pub const SECTIONS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetplanError {
     #[error("YAML syntax error: {0}")]
+    /// The YAML does not parse.
     Syntax(String),
     #[error("no `network:` mapping")]
+    /// The file has no `network:` mapping.
     NoNetwork,
     #[error("{0} bytes: larger than any netplan file ({MAX_YAML} at most)")]
+    /// The file is larger than any netplan file (its size in bytes).
     TooLarge(usize),
     #[error("line {0} nests deeper than a netplan file can ({MAX_COLUMN} columns)")]
+    /// A line nests deeper than a netplan file can (its line number).
     TooDeep(usize),
 }
 
@@ -166,6 +171,7 @@ pub fn files_in_use(files: &dyn GuestFiles) -> Vec<String> {
     by_name.into_values().collect()
 }
 
+/// Every interface the guest's netplan files configure.
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     files_in_use(files)
         .into_iter()

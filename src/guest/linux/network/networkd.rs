@@ -7,6 +7,7 @@ use super::super::files::GuestFiles;
 use super::ini::Ini;
 use super::{Flavour, IfaceConfig, MAX_FILES, is_v6};
 
+/// The folders systemd-networkd reads `.network` files from.
 pub const DIRS: &[&str] = &[
     "/usr/lib/systemd/network",
     "/lib/systemd/network",
@@ -14,6 +15,7 @@ pub const DIRS: &[&str] = &[
     "/etc/systemd/network",
 ];
 
+/// Parse one `.network` file's `text`, found at `path`.
 pub fn parse(text: &str, path: &str) -> IfaceConfig {
     let ini = Ini::parse(text);
     let mut c = IfaceConfig::new(Flavour::Networkd, path);
@@ -78,6 +80,7 @@ pub fn files_in_use(files: &dyn GuestFiles, ext: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every interface the guest's `.network` files configure.
 pub fn read(files: &dyn GuestFiles) -> Vec<IfaceConfig> {
     files_in_use(files, ".network")
         .into_iter()

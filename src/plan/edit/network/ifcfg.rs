@@ -8,7 +8,9 @@ use crate::guest::linux::shellvars;
 /// Which ifcfg dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// Red Hat's `network-scripts/ifcfg-*`.
     Rh,
+    /// SUSE's `sysconfig/network/ifcfg-*`.
     Suse,
 }
 

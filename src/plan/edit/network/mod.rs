@@ -37,6 +37,7 @@ pub struct NetEdit<'a> {
     pub primary: &'a str,
     /// The name it will have after import, when different (`eth0` with `net.ifnames=0`).
     pub rename_to: Option<&'a str>,
+    /// What to do with the other interfaces.
     pub others: Others,
     /// Interfaces enslaved to the primary (bond slaves, bridge ports; see
     /// [`crate::guest::linux::network::members_of`]): never disabled.
@@ -61,9 +62,11 @@ impl NetEdit<'_> {
 /// One edited file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEdit {
+    /// The file's guest path.
     pub path: String,
     /// The file's new path when it follows an interface rename.
     pub new_path: Option<String>,
+    /// The file's new text.
     pub text: String,
     /// What was done, for the user.
     pub notes: Vec<String>,

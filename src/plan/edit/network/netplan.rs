@@ -11,12 +11,16 @@ use yaml_rust2::Yaml;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetplanEditError {
     #[error("the file does not parse: {0}")]
+    /// The file does not parse as netplan.
     Input(#[from] NetplanError),
     #[error("the edited file would not mean what was intended: {0}")]
+    /// The edited file, parsed again, does not say what was intended.
     Validation(String),
     #[error("the device {0} is written in flow style, which is not edited")]
+    /// The device is written in YAML flow style (`{ … }`), which is not edited.
     FlowStyle(String),
     #[error("{0} lines: more than a netplan file has ({MAX_LINES} at most)")]
+    /// The file has more lines than a netplan file has (its line count).
     TooLong(usize),
 }
 

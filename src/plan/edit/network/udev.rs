@@ -6,8 +6,10 @@
 use super::super::{split_eol, split_lines_keep};
 use super::{FileEdit, disabled};
 
+/// The persistent-net rules file udev writes on older distributions.
 pub const PATH: &str = "/etc/udev/rules.d/70-persistent-net.rules";
 
+/// Comment out every naming rule of the rules file `path` holding `text`.
 pub fn edit(path: &str, text: &str) -> FileEdit {
     let mut out = String::with_capacity(text.len() + 128);
     let mut n = 0;
