@@ -45,8 +45,11 @@ ExecStart=/bin/sh -c 'a=; for i in $$(seq 90); do a=$$(ip -4 -o addr show scope 
 [Install]
 WantedBy=multi-user.target
 EOF
-  if [ "$(blkid -p -o value -s TYPE -O "$off" "$raw" 2>/dev/null)" = xfs ]; then
-    # XFS: no debugfs; the kernel writes the unit (a loop mount of the scratch copy, as root)
+  local fstype
+  fstype=$(blkid -p -o value -s TYPE -O "$off" "$raw" 2>/dev/null || true)
+  if [ "$fstype" = xfs ] || [ "$fstype" = btrfs ]; then
+    # XFS, Btrfs: no debugfs; the kernel writes the unit (a loop mount of the scratch copy, as
+    # root; the Btrfs test guest's root is the top-level subvolume)
     local mnt=$tmp/probe-mnt
     mkdir -p "$mnt"
     mount -o loop,offset="$off" "$raw" "$mnt" || return 1

@@ -13,13 +13,15 @@
 #         (BOOT-4), so the firmware finds nothing to boot. After: apply added the fallback loader.
 #   xfs:  debian12-xfs (root XFS, issue 21), SeaBIOS, the same defects as bios: the fixes are
 #         written by the XFS writer (the probe unit is added by a loop mount: XFS has no debugfs).
+#   btrfs: debian12-btrfs (root Btrfs, issue 22), SeaBIOS, the same defects as bios: the fixes
+#         are written by the Btrfs writer (the probe unit by a loop mount, as for XFS).
 #
 # The image under test is never written: apply writes an overlay into a temporary folder; the
 # overlay is converted to a SCRATCH raw copy to which this script adds one systemd unit
 # (debugfs, or a loop mount for XFS) that prints the guest's IPv4 addresses on the serial console before the getty
 # starts. The boots themselves go through scripts/boot-test.sh (TCG, snapshot=on, bounded).
 #
-# usage: boot-test-apply.sh [bios] [uefi] [xfs]      (default: all three)
+# usage: boot-test-apply.sh [bios] [uefi] [xfs] [btrfs]      (default: all four)
 # env:   GUESTFIX_TEST_IMAGES (default: scripts/make-test-images.sh), GUESTFIX_BIN (default:
 #        target/debug/guestfix, built with cargo), BEFORE_TIMEOUT (default 360 s for bios: the
 #        180 s ROOTDELAY plus a TCG boot; 120 s for uefi), AFTER_TIMEOUT (default 240 s).
@@ -32,9 +34,9 @@ cd "$(dirname "$0")/.."
 source scripts/boot-lib.sh
 require_qemu boot-test-apply || exit $?
 
-for a in "$@"; do case "$a" in bios|uefi|xfs) ;; *) echo "boot-test-apply: unknown case $a (bios|uefi|xfs)" >&2; exit 2 ;; esac; done
+for a in "$@"; do case "$a" in bios|uefi|xfs|btrfs) ;; *) echo "boot-test-apply: unknown case $a (bios|uefi|xfs|btrfs)" >&2; exit 2 ;; esac; done
 which=("$@")
-[ ${#which[@]} -gt 0 ] || which=(bios uefi xfs)
+[ ${#which[@]} -gt 0 ] || which=(bios uefi xfs btrfs)
 AFTER_TIMEOUT=${AFTER_TIMEOUT:-240}
 IMAGES=${GUESTFIX_TEST_IMAGES:-$(scripts/make-test-images.sh | tail -n 1)}
 if [ -z "${GUESTFIX_BIN:-}" ]; then
@@ -124,7 +126,7 @@ run_case() { # run_case NAME IMAGE FIRMWARE ROOT_PARTITION
   rm -f "$raw"
 }
 
-# The cases run in parallel (each qemu is one TCG thread): about 3-4 minutes in all.
+# The cases run in parallel (each qemu is one TCG thread): about 4-6 minutes in all on 2 cores.
 pids=()
 for w in "${which[@]}"; do
   case "$w" in
@@ -132,7 +134,9 @@ for w in "${which[@]}"; do
     uefi) (run_case debian12-uefi "$IMAGES/debian12-uefi.raw" uefi 2; exit $failures) & pids+=($!) ;;
     # issue 21: the XFS writer's output boots (root XFS on p2; the same defects as debian12-bios)
     xfs) (run_case debian12-xfs "$IMAGES/debian12-xfs.raw" bios 2; exit $failures) & pids+=($!) ;;
-    *) echo "boot-test-apply: unknown case $w (bios|uefi|xfs)" >&2; exit 2 ;;
+    # issue 22: the Btrfs writer's output boots (root Btrfs on p2; the same defects as bios)
+    btrfs) (run_case debian12-btrfs "$IMAGES/debian12-btrfs.raw" bios 2; exit $failures) & pids+=($!) ;;
+    *) echo "boot-test-apply: unknown case $w (bios|uefi|xfs|btrfs)" >&2; exit 2 ;;
   esac
 done
 for p in "${pids[@]}"; do

@@ -44,12 +44,15 @@ if [ "${GUESTFIX_BOOT_TESTS:-}" = all ]; then
   scripts/boot-test.sh --timeout 400 --firmware uefi --efi-fallback \
     "$GUESTFIX_TEST_IMAGES/debian12-uefi.raw" "$GUESTFIX_TEST_IMAGES/debian12-datadisk.raw"
 fi
-echo "== apply: boot test (debian12-bios, debian12-uefi, debian12-xfs on virtio: no boot before apply; login + DHCP after)"
+echo "== apply: boot test (debian12-bios, debian12-uefi, debian12-xfs, debian12-btrfs on virtio: no boot before apply; login + DHCP after)"
 scripts/boot-test-apply.sh
 echo "== apply: MOD-L1 boot test (a host-only initramfs without virtio/nvme: no boot before apply; the guest's own modules appended: login + DHCP after)"
 scripts/boot-test-initramfs.sh "$GUESTFIX_TEST_IMAGES"
 echo "== apply: crash test (50 in-place applies killed at random points, then --recover)"
 scripts/crash-test.sh 50
+echo "== apply: crash test on XFS and Btrfs roots (6 in-place applies each of debian12-xfs and debian12-btrfs; judged by xfs_repair -n and btrfs check --readonly)"
+CRASH_IMAGE=debian12-xfs scripts/crash-test.sh 6
+CRASH_IMAGE=debian12-btrfs scripts/crash-test.sh 6
 echo "== apply: crash test on a Windows guest (10 in-place applies of the win10 plan with drivers: hives, new folders and files on NTFS; judged by ntfsfix -n)"
 CRASH_IMAGE=win10 scripts/crash-test.sh 10
 echo "== virt-inspector comparison (every field both tools report: debian12 bios/uefi/xfs/btrfs, win2019, win11, win2012r2, win2022 bios/uefi, win10)"
