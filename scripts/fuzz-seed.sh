@@ -44,7 +44,7 @@ case $t in
       rm -rf "$d"
     fi ;;
   fs_btrfs) # the non-zero pages of real Btrfs images, in the target's paged input format, when
-    # scripts/images/btrfs-fixtures.sh (run by tests/btrfs_guestfish.rs) has built them
+    # scripts/images/btrfs-fixtures.sh (run by tests/fs_btrfs_guestfish.rs) has built them
     for d in "${XDG_CACHE_HOME:-$HOME/.cache}"/guestfix/fixtures/btrfs-*/fuzz-seed; do
       small "$d" | copy_all; done ;;
   ext4w) # small ext4 volumes made by mke2fs holding the files the body edits

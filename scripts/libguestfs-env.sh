@@ -6,7 +6,7 @@
 #
 # With GUESTFIX_KERNEL_NTFS3=1 set before sourcing, the appliance runs the newest Debian kernel
 # package that has the kernel's NTFS driver (ntfs3; Debian's 6.1 kernel is built without it), in
-# its own cache: the kernel judge of the NTFS writer (tests/windows_apply.rs) mounts with it.
+# its own cache: the kernel judge of the NTFS writer (tests/apply_windows.rs) mounts with it.
 # Everything else keeps linux-image-amd64's kernel, which built the cached test images.
 
 _gf_base="${XDG_CACHE_HOME:-$HOME/.cache}/guestfix"

@@ -294,7 +294,7 @@ fn fixture() -> Option<PathBuf> {
         });
     if dir.is_none() {
         eprintln!(
-            "\n*** SKIPPING: no btrfs guestfish fixture (run tests/btrfs_guestfish.rs) ***\n"
+            "\n*** SKIPPING: no btrfs guestfish fixture (run tests/fs_btrfs_guestfish.rs) ***\n"
         );
     }
     dir

@@ -1,7 +1,7 @@
 //! `plan` on every crafted Linux test image, as snapshots (insta): the exact diffs a distro
 //! maintainer reviews (issue 7). Crafted images have fixed UUIDs and kernels, so their plans are
 //! stable; the debootstrapped debian12-* images track Debian's current kernel and are covered by
-//! tests/e2e_images.rs and tests/cli_sample.rs instead. Each plan has one change per path.
+//! tests/cli_e2e_images.rs and tests/cli_sample.rs instead. Each plan has one change per path.
 //! Idempotency (plan after apply is empty) is checked on the written images, for the guests
 //! apply can write (ext4, also on LVM; debian12-xfs and debian12-btrfs): tests/apply_images.rs.
 //!

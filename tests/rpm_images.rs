@@ -3,7 +3,7 @@
 //! rpmdb.sqlite databases of fedora42, rhel9 and amazonlinux2023 (made by rpmbuild + rpm --justdb,
 //! scripts/images/rpmdb.sh). Oracles: `rpm -qa` on the database bytes, the package lists in the
 //! images' image.json, btrfs-progs' own dump-tree. The tree walk of every partition against its
-//! manifest is tests/btrfs_images.rs and tests/volfs_images.rs.
+//! manifest is tests/fs_btrfs_images.rs and tests/fs_manifests.rs.
 //!
 //! Needs GUESTFIX_TEST_IMAGES (scripts/test.sh); skips loudly without it unless
 //! GUESTFIX_REQUIRE_IMAGES is set.
