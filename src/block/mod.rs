@@ -6,8 +6,6 @@
 
 pub mod alloc;
 pub(crate) mod counter;
-// Error types are documented with the error-type rework merged beside issue 24.
-#[allow(missing_docs)]
 mod error;
 pub(crate) mod ova;
 pub(crate) mod qcow2;

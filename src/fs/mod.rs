@@ -11,8 +11,6 @@
 // Issue 24: documented after the merge of the branches that edit this module.
 #[allow(missing_docs)]
 pub mod btrfs;
-// Error types are documented with the error-type rework merged beside issue 24.
-#[allow(missing_docs)]
 mod error;
 pub mod ext4w;
 pub mod fatw;

@@ -22,8 +22,6 @@ pub mod big_data;
 pub(crate) mod bin;
 mod bytes;
 pub(crate) mod cell;
-// Error types are documented with the error-type rework merged beside issue 24.
-#[allow(missing_docs)]
 mod error;
 mod export;
 pub mod key_node;

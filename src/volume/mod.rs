@@ -7,8 +7,6 @@
 //! layer's `probe::annotate` fills [`Content::Filesystem`] in.
 
 pub(crate) mod detect;
-// Error types are documented with the error-type rework merged beside issue 24.
-#[allow(missing_docs)]
 mod error;
 mod fskind;
 pub(crate) mod gpt;

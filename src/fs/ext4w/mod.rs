@@ -32,8 +32,6 @@ mod alloc;
 mod bitmap;
 mod csum;
 mod dir;
-// Error types are documented with the error-type rework merged beside issue 24.
-#[allow(missing_docs)]
 mod error;
 mod extent;
 mod group_desc;

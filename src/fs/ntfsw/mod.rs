@@ -33,8 +33,6 @@ mod attr;
 mod bitmap;
 mod boot;
 mod check;
-// Error types are documented with the error-type rework merged beside issue 24.
-#[allow(missing_docs)]
 mod error;
 mod index;
 mod logfile;

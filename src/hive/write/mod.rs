@@ -52,8 +52,6 @@
 
 pub(crate) mod alloc;
 pub(crate) mod check;
-// Error types are documented with the error-type rework merged beside issue 24.
-#[allow(missing_docs)]
 mod error;
 pub(crate) mod key;
 pub(crate) mod list;
