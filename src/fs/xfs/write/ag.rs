@@ -193,6 +193,25 @@ impl AgState {
         Some((s, take))
     }
 
+    /// Take `len` blocks starting at a multiple of `align` (first fit by block number).
+    pub fn alloc_aligned(&mut self, len: u32, align: u32) -> Option<u32> {
+        let align = u64::from(align.max(1));
+        let (s, l, a) = self.free.iter().find_map(|(&s, &l)| {
+            let a = u64::from(s).div_ceil(align) * align;
+            (a + u64::from(len) <= u64::from(s) + u64::from(l)).then_some((s, l, a as u32))
+        })?;
+        self.free.remove(&s);
+        if a > s {
+            self.free.insert(s, a - s);
+        }
+        let (end, aend) = (s + l, a + len);
+        if aend < end {
+            self.free.insert(aend, end - aend);
+        }
+        self.free_dirty = true;
+        Some(a)
+    }
+
     /// Return `[start, start+len)` to the free space, merging with its neighbours.
     pub fn free_range(&mut self, geo: &Geo, start: u32, len: u32) -> Result<(), XfsWriteError> {
         let what = || format!("free space of AG {}", self.agno);
