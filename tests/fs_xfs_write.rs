@@ -1059,3 +1059,84 @@ fn new_inode_chunks() {
         check_xfs_db_ls(&img, &m, "/");
     }
 }
+
+/// `xfs_db`'s value of `field` in AGF `agno`.
+fn agf_field(img: &Path, agno: u32, field: &str) -> u64 {
+    let out = run(Command::new("xfs_db")
+        .args([
+            "-r",
+            "-c",
+            &format!("agf {agno}"),
+            "-c",
+            &format!("p {field}"),
+        ])
+        .arg(img));
+    out.split('=')
+        .nth(1)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("agf {agno} {field}: {out}"))
+}
+
+/// Free-space and inode B+trees split (new leaves, a new root level) and merge back: scattered
+/// single free blocks overflow one bnobt/cntbt leaf, thousands of new inodes overflow one inobt
+/// and finobt leaf (1 KiB blocks, two AGs).
+#[test]
+fn trees_split_and_merge() {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, &["-b", "size=1024", "-d", "agcount=2"]);
+    let level = |img: &Path, f: &str| (0..2).map(|a| agf_field(img, a, f)).max().unwrap_or(0);
+    let mut w = open_writer(&img).unwrap();
+    let files: Vec<String> = (0..600).map(|i| format!("/many/blk-{i:04}")).collect();
+    for (i, f) in files.iter().enumerate() {
+        let d = content(i as u64, 1024);
+        w.create_file(b"/many", &f.as_bytes()[6..], &d, 0o644)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        m.files.insert(f.clone(), d);
+    }
+    for f in files.iter().step_by(2) {
+        w.replace_file(f.as_bytes(), b"")
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        m.files.insert(f.clone(), Vec::new());
+    }
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+    assert!(level(&img, "bnolevel") >= 2, "bnobt did not split");
+    assert!(level(&img, "cntlevel") >= 2, "cntbt did not split");
+    // Filling the holes again merges the leaves back.
+    let mut w = open_writer(&img).unwrap();
+    for (i, f) in files.iter().enumerate().step_by(2) {
+        let d = content(i as u64 + 7, 1024);
+        w.replace_file(f.as_bytes(), &d)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        m.files.insert(f.clone(), d);
+    }
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+    assert_eq!(level(&img, "bnolevel"), 1, "bnobt did not merge");
+    // Inode trees: 4000 more inodes in 40 directories.
+    let mut w = open_writer(&img).unwrap();
+    for d in 0..40 {
+        let dn = format!("d{d:02}");
+        w.create_dir(b"/", dn.as_bytes(), 0o755).unwrap();
+        m.dirs.insert(format!("/{dn}"));
+        for i in 0..100 {
+            let name = format!("f{i:03}");
+            w.create_file(format!("/{dn}").as_bytes(), name.as_bytes(), b"", 0o644)
+                .unwrap_or_else(|e| panic!("/{dn}/{name}: {e}"));
+            m.files.insert(format!("/{dn}/{name}"), Vec::new());
+        }
+    }
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+    let ilevel = |f: &str| (0..2).map(|a| agi_field(&img, a, f)).max().unwrap_or(0);
+    assert!(
+        ilevel("level") >= 2,
+        "inobt did not split: {} inodes",
+        ilevel("count")
+    );
+    check_xfs_db_ls(&img, &m, "/many");
+}

@@ -111,16 +111,15 @@ pub fn take(ag: &mut AgState, geo: &Geo) -> Result<Option<u32>, XfsWriteError> {
                 format!("no record for chunk {} that has free inodes", rec.startino),
             ));
         }
-        f.check_fits(geo, frecs.len())?;
         new_fino = Some(frecs);
     }
     let mut irecs = ag.ino.recs.clone();
     if let Some(slot) = irecs.get_mut(i) {
         *slot = encode(&rec, sparse);
     }
-    ag.ino.set_records(geo, irecs)?;
-    if let (Some(f), Some(frecs)) = (&mut ag.fino, new_fino) {
-        f.set_records(geo, frecs)?;
+    ag.set_inode_tree(geo, false, irecs)?;
+    if let Some(frecs) = new_fino {
+        ag.set_inode_tree(geo, true, frecs)?;
     }
     let iw = format!("AGI of AG {}", ag.agno);
     let fc = get32(&ag.agi, 28, &iw)?;
@@ -198,12 +197,10 @@ fn insert_chunk(ag: &mut AgState, geo: &Geo, agbno: u32) -> Result<(), XfsWriteE
         Ok(out)
     };
     let irecs = insert(&ag.ino.recs)?;
-    ag.ino.set_records(geo, irecs)?;
+    ag.set_inode_tree(geo, false, irecs)?;
     if ag.fino.is_some() {
         let frecs = insert(&ag.fino.as_ref().map(|f| f.recs.clone()).unwrap_or_default())?;
-        if let Some(f) = &mut ag.fino {
-            f.set_records(geo, frecs)?;
-        }
+        ag.set_inode_tree(geo, true, frecs)?;
     }
     let iw = format!("AGI of AG {}", ag.agno);
     let count = get32(&ag.agi, 16, &iw)?;

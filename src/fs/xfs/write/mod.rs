@@ -13,7 +13,11 @@
 //! 32 GiB, free index at 64 GiB); a directory grows short-form → block → leaf → node. Inodes
 //! come from existing chunks, else a new 64-inode chunk is allocated ([`ialloc`]: aligned to
 //! `sb_inoalignmt`, inodes initialised as `xfs_ialloc_inode_init` does, inobt and finobt
-//! records, AGI count/freecount/newino; `sb_imax_pct` respected). Every metadata block touched
+//! records, AGI count/freecount/newino; `sb_imax_pct` respected). The per-AG B+trees (bnobt,
+//! cntbt, inobt, finobt) split, merge and change height as their records need ([`btree`]):
+//! free-space tree blocks come from the AGFL (else free space) and go back to it, with
+//! `agf_btreeblks`; inode tree blocks come from free space, with `agi_iblocks`/`agi_fblocks`
+//! under inobtcount. Every metadata block touched
 //! gets its CRC; AGF/AGI counters and the superblock's icount, ifree and fdblocks are set from
 //! the AG headers. The log is never written: the filesystem stays cleanly unmounted.
 //!
@@ -21,8 +25,8 @@
 //! filesystems, a log that needs recovery, orphan (unlinked) inodes, an external log, realtime
 //! devices, quotas, rmapbt, needsrepair, nrext64, exchange-range, parent pointers, ascii-ci,
 //! unknown feature bits; files whose blocks are shared (reflinked); B+tree-form data forks
-//! (files and directories) and growth beyond the inode's extent list; a free-space or inode
-//! tree that would need a split or merge ([`btree`]); more than 64 inodes per block.
+//! (files and directories) and growth beyond the inode's extent list; a free-space tree
+//! merge that would overflow a full AGFL; more than 64 inodes per block.
 //! Every operation is planned in memory and checked first; only then are data, trees, AG
 //! headers, inodes and the superblock written.
 //!
@@ -321,13 +325,15 @@ impl XfsWriter {
         };
         let mut ags = Vec::with_capacity(sb.agcount.min(1 << 16) as usize);
         for agno in 0..sb.agcount {
-            ags.push(AgState::load(
+            let mut ag = AgState::load(
                 dev.as_ref(),
                 &geo,
                 agno,
                 ro & RO_FINOBT != 0,
                 ro & RO_REFLINK != 0,
-            )?);
+            )?;
+            ag.inobtcount = ro & RO_INOBTCNT != 0;
+            ags.push(ag);
         }
         Ok(XfsWriter {
             dev,
