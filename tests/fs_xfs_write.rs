@@ -1140,3 +1140,76 @@ fn trees_split_and_merge() {
     );
     check_xfs_db_ls(&img, &m, "/many");
 }
+
+/// `xfs_db`'s `core.format` of `path`.
+fn xfs_db_format(img: &Path, path: &str) -> String {
+    run(Command::new("xfs_db")
+        .args(["-r", "-c", &format!("path {path}"), "-c", "p core.format"])
+        .arg(img))
+}
+
+/// Files that grow a block at a time, interleaved, fragment into more extents than the inode
+/// holds: their data forks become B+trees (a root in the inode over several leaves), B+tree-form
+/// files are rewritten in place and grown, and shrink back to extent lists.
+#[test]
+fn files_fragment_into_btree_form() {
+    for (opts, bs, rounds) in [
+        (&["-b", "size=1024"][..], 1024usize, 150usize),
+        (&[][..], 4096, 300),
+    ] {
+        let td = tempfile::tempdir().unwrap();
+        let mut m = base_model();
+        let img = mkfs(td.path(), &m, opts);
+        let mut w = open_writer(&img).unwrap();
+        let files: Vec<String> = (0..4).map(|i| format!("/boot/frag-{i}")).collect();
+        for f in &files {
+            w.create_file(b"/boot", &f.as_bytes()[6..], b"", 0o644)
+                .unwrap();
+            m.files.insert(f.clone(), Vec::new());
+        }
+        for round in 1..=rounds {
+            for (k, f) in files.iter().enumerate() {
+                let data = content((round * 10 + k) as u64, round * bs);
+                w.replace_file(f.as_bytes(), &data)
+                    .unwrap_or_else(|e| panic!("{opts:?} {f} round {round}: {e}"));
+                m.files.insert(f.clone(), data);
+            }
+        }
+        w.flush().unwrap();
+        drop(w);
+        check_all(&img, &m);
+        for f in &files {
+            assert!(
+                xfs_db_format(&img, f).contains("(btree)"),
+                "{f} not in B+tree form"
+            );
+        }
+        // More extents than one leaf holds (59 at 1 KiB, 251 at 4 KiB): several leaves.
+        let out = run(Command::new("xfs_db")
+            .args([
+                "-r",
+                "-c",
+                &format!("path {}", files[0]),
+                "-c",
+                "p u3.bmbt.numrecs",
+            ])
+            .arg(&img));
+        assert!(!out.contains("= 1\n"), "one leaf only: {out}");
+        // Rewrite in place, grow by one extent, shrink back to an extent list.
+        let mut w = open_writer(&img).unwrap();
+        let same = content(999, m.files[&files[0]].len());
+        w.replace_file(files[0].as_bytes(), &same).unwrap();
+        m.files.insert(files[0].clone(), same);
+        let grown = content(998, m.files[&files[1]].len() + 3 * bs);
+        w.replace_file(files[1].as_bytes(), &grown).unwrap();
+        m.files.insert(files[1].clone(), grown);
+        let small = content(997, 5 * bs);
+        w.replace_file(files[2].as_bytes(), &small).unwrap();
+        m.files.insert(files[2].clone(), small);
+        w.flush().unwrap();
+        drop(w);
+        check_all(&img, &m);
+        assert!(xfs_db_format(&img, &files[0]).contains("(btree)"));
+        assert!(xfs_db_format(&img, &files[2]).contains("(extents)"));
+    }
+}

@@ -4,7 +4,9 @@
 //! Supported: the mkfs.xfs defaults of Debian 12 and RHEL 8/9 (crc, finobt, sparse inodes,
 //! reflink, bigtime, inobtcount, ftype). Operations: replace a regular file's content (same
 //! size in place; grow and shrink with extents taken from / returned to the AG free-space
-//! trees, extents-form data forks only), create regular files and directories, rename (inside
+//! trees; an extent list that outgrows the inode becomes a B+tree-form data fork ([`bmbtw`]:
+//! root in the inode, leaves and nodes in blocks counted in `di_nblocks`), B+tree-form files
+//! are rewritten reusing their tree blocks and go back to an extent list when it fits), create regular files and directories, rename (inside
 //! a directory, or a file to another directory), in every directory format: short-form,
 //! single-block, leaf and node ([`dir_long`]: entries added to / removed from the data blocks
 //! in place with their best-free tables, empty data blocks dropped, the hash index — one LEAF1
@@ -24,8 +26,9 @@
 //! Refused before anything is written, naming the reason ([`XfsWriteError`]): v4 (non-CRC)
 //! filesystems, a log that needs recovery, orphan (unlinked) inodes, an external log, realtime
 //! devices, quotas, rmapbt, needsrepair, nrext64, exchange-range, parent pointers, ascii-ci,
-//! unknown feature bits; files whose blocks are shared (reflinked); B+tree-form data forks
-//! (files and directories) and growth beyond the inode's extent list; a free-space tree
+//! unknown feature bits; files whose blocks are shared (reflinked); directories whose blocks
+//! need more extents than the inode's extent list (B+tree-form directories are read, not
+//! written); a free-space tree
 //! merge that would overflow a full AGFL; more than 64 inodes per block.
 //! Every operation is planned in memory and checked first; only then are data, trees, AG
 //! headers, inodes and the superblock written.
@@ -40,6 +43,7 @@
 mod ag;
 mod be;
 mod bmap;
+mod bmbtw;
 mod btree;
 mod dir;
 mod dir_long;
@@ -542,12 +546,19 @@ impl XfsWriter {
         if get16(&raw.raw, 90, "inode")? & DIFLAG_REALTIME != 0 {
             return Err(unsupported(path, "realtime file"));
         }
-        if parsed.format != ForkFormat::Extents {
-            return Err(unsupported(
-                path,
-                "B+tree-form data fork (only extent lists are rewritten)",
-            ));
+        if !matches!(parsed.format, ForkFormat::Extents | ForkFormat::Btree) {
+            return Err(unsupported(path, "data fork neither extents nor B+tree"));
         }
+        let bs_us = self.geo.bs as usize;
+        let old_tree = if parsed.format == ForkFormat::Btree {
+            bmbtw::blocks(raw.fork()?, bs_us, ino, |fsb| {
+                let mut b = vec![0u8; bs_us];
+                self.dev.read_at(self.geo.fsb_byte(fsb), &mut b)?;
+                Ok(b)
+            })?
+        } else {
+            Vec::new()
+        };
         let old = if parsed.nextents == 0 {
             Vec::new()
         } else {
@@ -589,16 +600,40 @@ impl XfsWriter {
             all.extend(new);
         }
         let map = bmap::merge(all, self.geo.agblklog);
-        let cap = (raw.lit_end()? - CORE) / 16;
+        let fork_size = raw.lit_end()? - CORE;
+        let cap = fork_size / 16;
+        // B+tree form when the extent list outgrows the inode: old tree blocks reused, the
+        // rest allocated or freed.
+        let mut tree_blocks = old_tree.clone();
+        let mut tree = None;
         if map.len() > cap {
-            return Err(unsupported(
-                path,
-                format!(
-                    "needs {} extents, more than the {cap} an inode's extent list holds \
-                     (B+tree-form data forks are not written)",
-                    map.len()
-                ),
-            ));
+            let shape = bmbtw::shape(map.len(), bs_us, bmbtw::root_max(fork_size))?;
+            let need: usize = shape.iter().sum();
+            while tree_blocks.len() > need {
+                if let Some(b) = tree_blocks.pop() {
+                    self.free_extent(b, 1)?;
+                }
+            }
+            while tree_blocks.len() < need {
+                let near = map.last().map(|e| e.startblock + e.count);
+                let got = self.alloc_extents(home, 0, 1, near)?;
+                tree_blocks.extend(got.iter().map(|e| e.startblock));
+            }
+            let geo = self.geo.clone();
+            tree = Some(bmbtw::build(
+                &map,
+                &shape,
+                &tree_blocks,
+                bs_us,
+                fork_size,
+                ino,
+                &geo.meta_uuid,
+                |b| geo.fsb_byte(b) >> 9,
+            )?);
+        } else {
+            for b in tree_blocks.drain(..) {
+                self.free_extent(b, 1)?;
+            }
         }
         for e in &map {
             let start = (e.startoff * bs) as usize;
@@ -611,13 +646,28 @@ impl XfsWriter {
             t.blocks.push((self.geo.fsb_byte(e.startblock), chunk));
         }
         let now = self.now();
+        let fork = match tree {
+            Some((root, blocks)) => {
+                for (b, bytes) in blocks {
+                    t.blocks.push((self.geo.fsb_byte(b), bytes));
+                }
+                root
+            }
+            None => bmap::encode_all(&map),
+        };
         let i = self.txn_inode(t, ino)?;
         let nblocks = i
             .nblocks()?
-            .checked_sub(freed)
+            .checked_sub(freed + old_tree.len() as u64)
             .ok_or_else(|| corrupt(format!("inode {ino}"), "block count below its extents"))?
-            + allocated;
-        i.set_fork(&bmap::encode_all(&map))?;
+            + allocated
+            + tree_blocks.len() as u64;
+        i.set_format(if tree_blocks.is_empty() {
+            FMT_EXTENTS
+        } else {
+            inode::FMT_BTREE
+        })?;
+        i.set_fork(&fork)?;
         i.set_nextents(map.len() as u32)?;
         i.set_size(data.len() as u64)?;
         i.set_nblocks(nblocks)?;
