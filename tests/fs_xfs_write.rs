@@ -615,8 +615,9 @@ proptest! {
     }
 }
 
-/// Running out of what this writer can do (free inodes in existing chunks, room in a block
-/// directory, room in a free-space tree leaf) is a clean refusal that changes nothing.
+/// Fragmented files, scattered free space, then many creates: whatever this writer cannot do
+/// (room in a free-space tree leaf, an extent list) is a clean refusal that changes nothing,
+/// and the creates get new inode chunks and a leaf directory.
 #[test]
 fn exhaustion_is_refused_cleanly() {
     let td = tempfile::tempdir().unwrap();
@@ -653,7 +654,8 @@ fn exhaustion_is_refused_cleanly() {
             }
         }
     }
-    // Inodes and directory room run out.
+    // Inodes of the existing chunks run out (new chunks are allocated) and /many grows
+    // from a block into a leaf directory.
     let mut created = 0;
     let mut last_err = None;
     for i in 0..400 {
@@ -671,7 +673,7 @@ fn exhaustion_is_refused_cleanly() {
         }
     }
     eprintln!("created {created}, then: {last_err:?}; tree refusal seen: {saw_tree_refusal}");
-    assert!(last_err.is_some());
+    assert_eq!(created, 400, "{last_err:?}");
     w.flush().unwrap();
     drop(w);
     check_all(&img, &m);
@@ -870,4 +872,344 @@ fn attribute_forks_survive() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Long names, so directories leave each format after fewer entries.
+fn long_name(i: usize) -> String {
+    format!("a-file-with-a-rather-long-name-to-fill-directory-blocks-{i:05}")
+}
+
+/// The largest logical block mapped in `dir`'s data fork, as xfs_db reports its bmap.
+fn xfs_db_last_offset(img: &Path, dir: &str) -> u64 {
+    let out = run(Command::new("xfs_db")
+        .args(["-r", "-c", &format!("path {dir}"), "-c", "bmap"])
+        .arg(img));
+    // "data offset 0 startblock 123 (0/123) count 1 flag 0"
+    out.lines()
+        .filter_map(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            let off: u64 = t.get(2)?.parse().ok()?;
+            let count: u64 = t.get(7)?.parse().ok()?;
+            Some(off + count)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Which format xfs_db says `dir` has: "local", "block", "leaf" or "node", from the
+/// directory's size and where its blocks sit (leaf space at 32 GiB, free space at 64 GiB).
+fn dir_format(img: &Path, dir: &str, bs: u64) -> &'static str {
+    let out = run(Command::new("xfs_db")
+        .args(["-r", "-c", &format!("path {dir}"), "-c", "p core.format"])
+        .arg(img));
+    if out.contains("(local)") {
+        return "local";
+    }
+    let end = xfs_db_last_offset(img, dir);
+    // mkfs's default directory block is 4 KiB (several blocks at smaller block sizes).
+    let per = (4096 / bs).max(1);
+    if end <= per {
+        "block"
+    } else if end == (32 << 30) / bs + per {
+        "leaf"
+    } else if end > (64 << 30) / bs {
+        "node"
+    } else {
+        "unknown"
+    }
+}
+
+/// A directory moves through every format: files moved one by one out of a node directory
+/// made by mkfs (each move removes an entry there) grow a short-form one into a block, leaf
+/// and node directory; then renames inside both and backups next to a file. Judged after each
+/// stage by xfs_repair, our reader, xfs_db's listing and the kernel.
+fn dirs_through_every_format(opts: &[&str], bs: u64, count: usize) {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    m.dirs.insert("/pool".into());
+    m.dirs.insert("/grow".into());
+    for i in 0..count {
+        m.files
+            .insert(format!("/pool/{}", long_name(i)), Vec::new());
+    }
+    let img = mkfs(td.path(), &m, opts);
+    assert_eq!(dir_format(&img, "/pool", bs), "node");
+    let mut seen = BTreeSet::from([dir_format(&img, "/grow", bs)]);
+    let mut moved = 0;
+    for stage in 0..4 {
+        let mut w = open_writer(&img).unwrap();
+        let until = count * (stage + 1) / 4;
+        while moved < until {
+            let name = long_name(moved);
+            moved += 1;
+            if !m.files.contains_key(&format!("/pool/{name}")) {
+                continue; // renamed in an earlier stage
+            }
+            FsWrite::rename(&mut w, &format!("/pool/{name}"), &format!("/grow/{name}"))
+                .unwrap_or_else(|e| panic!("move {name}: {e}"));
+            let v = m.files.remove(&format!("/pool/{name}")).unwrap();
+            m.files.insert(format!("/grow/{name}"), v);
+            if moved < 64 && moved % 2 == 0 || moved % 97 == 0 {
+                drop(w);
+                seen.insert(dir_format(&img, "/grow", bs));
+                w = open_writer(&img).unwrap();
+            }
+        }
+        // Renames inside each directory (an entry removed and one added) and a backup.
+        for (k, d) in ["/grow", "/pool"].iter().enumerate() {
+            let Some(from) = m.children(d).into_iter().nth(3 + stage) else {
+                continue;
+            };
+            let to = format!("renamed-{stage}-{k}-{from}");
+            FsWrite::rename(&mut w, &format!("{d}/{from}"), &format!("{d}/{to}")).unwrap();
+            let v = m.files.remove(&format!("{d}/{from}")).unwrap();
+            m.files.insert(format!("{d}/{to}"), v);
+            let p = format!("{d}/{to}");
+            let backup = format!("{to}.guestfix-orig");
+            let new = content(stage as u64, 3000);
+            FsWrite::replace(&mut w, &p, Some(&backup), &new).unwrap();
+            let old = m.files.insert(p.clone(), new).unwrap();
+            m.files.insert(format!("{d}/{backup}"), old);
+        }
+        w.flush().unwrap();
+        drop(w);
+        seen.insert(dir_format(&img, "/grow", bs));
+        check_all(&img, &m);
+        check_xfs_db_ls(&img, &m, "/grow");
+        check_xfs_db_ls(&img, &m, "/pool");
+    }
+    for f in ["local", "block", "leaf", "node"] {
+        assert!(seen.contains(f), "/grow never was {f}: {seen:?}");
+    }
+    assert_eq!(dir_format(&img, "/pool", bs), "leaf", "/pool shrank");
+}
+
+#[test]
+fn dirs_through_every_format_4k() {
+    dirs_through_every_format(&[], 4096, 2200);
+}
+
+#[test]
+fn dirs_through_every_format_1k() {
+    dirs_through_every_format(&["-b", "size=1024"], 1024, 2000);
+}
+
+/// `xfs_db`'s value of `field` in AGI `agno`.
+fn agi_field(img: &Path, agno: u32, field: &str) -> u64 {
+    let out = run(Command::new("xfs_db")
+        .args([
+            "-r",
+            "-c",
+            &format!("agi {agno}"),
+            "-c",
+            &format!("p {field}"),
+        ])
+        .arg(img));
+    out.split('=')
+        .nth(1)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("agi {agno} {field}: {out}"))
+}
+
+/// With no free inode left in any chunk, creates allocate new 64-inode chunks (aligned,
+/// initialised, in the inobt and finobt, counted in the AGI and superblock), with and without
+/// sparse inodes and finobt, at 4 KiB and 1 KiB blocks.
+#[test]
+fn new_inode_chunks() {
+    for opts in [
+        &[][..],
+        &["-b", "size=1024"][..],
+        &["-i", "sparse=0"][..],
+        &["-m", "finobt=0"][..],
+        &["-i", "size=1024"][..],
+    ] {
+        let td = tempfile::tempdir().unwrap();
+        let mut m = base_model();
+        let img = mkfs(td.path(), &m, opts);
+        let agcount = run(Command::new("xfs_db")
+            .args(["-r", "-c", "sb 0", "-c", "p agcount"])
+            .arg(&img));
+        let agcount: u32 = agcount.split('=').nth(1).unwrap().trim().parse().unwrap();
+        let count = |img: &Path| -> u64 { (0..agcount).map(|a| agi_field(img, a, "count")).sum() };
+        let before = count(&img);
+        let mut w = open_writer(&img).unwrap();
+        for i in 0..400 {
+            let d = if i % 3 == 0 { "/etc" } else { "/" };
+            let name = format!("created-{i:03}");
+            if i % 10 == 9 {
+                w.create_dir(d.as_bytes(), name.as_bytes(), 0o755).unwrap();
+                m.dirs.insert(format!("{}/{name}", d.trim_end_matches('/')));
+            } else {
+                let data = content(i, 100 * i as usize);
+                w.create_file(d.as_bytes(), name.as_bytes(), &data, 0o644)
+                    .unwrap_or_else(|e| panic!("{opts:?} {name}: {e}"));
+                m.files
+                    .insert(format!("{}/{name}", d.trim_end_matches('/')), data);
+            }
+        }
+        w.flush().unwrap();
+        drop(w);
+        let after = count(&img);
+        assert!(
+            after >= before + 128,
+            "{opts:?}: {before} -> {after} inodes"
+        );
+        check_all(&img, &m);
+        check_xfs_db_ls(&img, &m, "/etc");
+        check_xfs_db_ls(&img, &m, "/");
+    }
+}
+
+/// `xfs_db`'s value of `field` in AGF `agno`.
+fn agf_field(img: &Path, agno: u32, field: &str) -> u64 {
+    let out = run(Command::new("xfs_db")
+        .args([
+            "-r",
+            "-c",
+            &format!("agf {agno}"),
+            "-c",
+            &format!("p {field}"),
+        ])
+        .arg(img));
+    out.split('=')
+        .nth(1)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("agf {agno} {field}: {out}"))
+}
+
+/// Free-space and inode B+trees split (new leaves, a new root level) and merge back: scattered
+/// single free blocks overflow one bnobt/cntbt leaf, thousands of new inodes overflow one inobt
+/// and finobt leaf (1 KiB blocks, two AGs).
+#[test]
+fn trees_split_and_merge() {
+    let td = tempfile::tempdir().unwrap();
+    let mut m = base_model();
+    let img = mkfs(td.path(), &m, &["-b", "size=1024", "-d", "agcount=2"]);
+    let level = |img: &Path, f: &str| (0..2).map(|a| agf_field(img, a, f)).max().unwrap_or(0);
+    let mut w = open_writer(&img).unwrap();
+    let files: Vec<String> = (0..600).map(|i| format!("/many/blk-{i:04}")).collect();
+    for (i, f) in files.iter().enumerate() {
+        let d = content(i as u64, 1024);
+        w.create_file(b"/many", &f.as_bytes()[6..], &d, 0o644)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        m.files.insert(f.clone(), d);
+    }
+    for f in files.iter().step_by(2) {
+        w.replace_file(f.as_bytes(), b"")
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        m.files.insert(f.clone(), Vec::new());
+    }
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+    assert!(level(&img, "bnolevel") >= 2, "bnobt did not split");
+    assert!(level(&img, "cntlevel") >= 2, "cntbt did not split");
+    // Filling the holes again merges the leaves back.
+    let mut w = open_writer(&img).unwrap();
+    for (i, f) in files.iter().enumerate().step_by(2) {
+        let d = content(i as u64 + 7, 1024);
+        w.replace_file(f.as_bytes(), &d)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        m.files.insert(f.clone(), d);
+    }
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+    assert_eq!(level(&img, "bnolevel"), 1, "bnobt did not merge");
+    // Inode trees: 4000 more inodes in 40 directories.
+    let mut w = open_writer(&img).unwrap();
+    for d in 0..40 {
+        let dn = format!("d{d:02}");
+        w.create_dir(b"/", dn.as_bytes(), 0o755).unwrap();
+        m.dirs.insert(format!("/{dn}"));
+        for i in 0..100 {
+            let name = format!("f{i:03}");
+            w.create_file(format!("/{dn}").as_bytes(), name.as_bytes(), b"", 0o644)
+                .unwrap_or_else(|e| panic!("/{dn}/{name}: {e}"));
+            m.files.insert(format!("/{dn}/{name}"), Vec::new());
+        }
+    }
+    w.flush().unwrap();
+    drop(w);
+    check_all(&img, &m);
+    let ilevel = |f: &str| (0..2).map(|a| agi_field(&img, a, f)).max().unwrap_or(0);
+    assert!(
+        ilevel("level") >= 2,
+        "inobt did not split: {} inodes",
+        ilevel("count")
+    );
+    check_xfs_db_ls(&img, &m, "/many");
+}
+
+/// `xfs_db`'s `core.format` of `path`.
+fn xfs_db_format(img: &Path, path: &str) -> String {
+    run(Command::new("xfs_db")
+        .args(["-r", "-c", &format!("path {path}"), "-c", "p core.format"])
+        .arg(img))
+}
+
+/// Files that grow a block at a time, interleaved, fragment into more extents than the inode
+/// holds: their data forks become B+trees (a root in the inode over several leaves), B+tree-form
+/// files are rewritten in place and grown, and shrink back to extent lists.
+#[test]
+fn files_fragment_into_btree_form() {
+    for (opts, bs, rounds) in [
+        (&["-b", "size=1024"][..], 1024usize, 150usize),
+        (&[][..], 4096, 300),
+    ] {
+        let td = tempfile::tempdir().unwrap();
+        let mut m = base_model();
+        let img = mkfs(td.path(), &m, opts);
+        let mut w = open_writer(&img).unwrap();
+        let files: Vec<String> = (0..4).map(|i| format!("/boot/frag-{i}")).collect();
+        for f in &files {
+            w.create_file(b"/boot", &f.as_bytes()[6..], b"", 0o644)
+                .unwrap();
+            m.files.insert(f.clone(), Vec::new());
+        }
+        for round in 1..=rounds {
+            for (k, f) in files.iter().enumerate() {
+                let data = content((round * 10 + k) as u64, round * bs);
+                w.replace_file(f.as_bytes(), &data)
+                    .unwrap_or_else(|e| panic!("{opts:?} {f} round {round}: {e}"));
+                m.files.insert(f.clone(), data);
+            }
+        }
+        w.flush().unwrap();
+        drop(w);
+        check_all(&img, &m);
+        for f in &files {
+            assert!(
+                xfs_db_format(&img, f).contains("(btree)"),
+                "{f} not in B+tree form"
+            );
+        }
+        // More extents than one leaf holds (59 at 1 KiB, 251 at 4 KiB): several leaves.
+        let out = run(Command::new("xfs_db")
+            .args([
+                "-r",
+                "-c",
+                &format!("path {}", files[0]),
+                "-c",
+                "p u3.bmbt.numrecs",
+            ])
+            .arg(&img));
+        assert!(!out.contains("= 1\n"), "one leaf only: {out}");
+        // Rewrite in place, grow by one extent, shrink back to an extent list.
+        let mut w = open_writer(&img).unwrap();
+        let same = content(999, m.files[&files[0]].len());
+        w.replace_file(files[0].as_bytes(), &same).unwrap();
+        m.files.insert(files[0].clone(), same);
+        let grown = content(998, m.files[&files[1]].len() + 3 * bs);
+        w.replace_file(files[1].as_bytes(), &grown).unwrap();
+        m.files.insert(files[1].clone(), grown);
+        let small = content(997, 5 * bs);
+        w.replace_file(files[2].as_bytes(), &small).unwrap();
+        m.files.insert(files[2].clone(), small);
+        w.flush().unwrap();
+        drop(w);
+        check_all(&img, &m);
+        assert!(xfs_db_format(&img, &files[0]).contains("(btree)"));
+        assert!(xfs_db_format(&img, &files[2]).contains("(extents)"));
+    }
 }

@@ -12,6 +12,8 @@ use crate::block::WritableDev;
 
 pub const AGF_CRC_OFF: usize = 216;
 pub const AGI_CRC_OFF: usize = 312;
+const AGFL_CRC_OFF: usize = 32;
+const AGFL_HDR: usize = 36;
 
 /// A loaded allocation group.
 #[derive(Debug, Clone)]
@@ -28,6 +30,10 @@ pub struct AgState {
     pub free: BTreeMap<u32, u32>,
     pub free_dirty: bool,
     pub ino_dirty: bool,
+    /// The AGFL sector (free list of blocks reserved for the free-space trees).
+    pub agfl: Vec<u8>,
+    /// Whether the AGI counts inode-tree blocks (inobtcount).
+    pub inobtcount: bool,
 }
 
 impl AgState {
@@ -61,6 +67,20 @@ impl AgState {
                     "unlinked (orphan) inodes in AG {agno} awaiting log recovery or repair"
                 )));
             }
+        }
+        let mut agfl = vec![0u8; ss];
+        dev.read_at(base + 3 * ss as u64, &mut agfl)?;
+        let lw = format!("AGFL of AG {agno}");
+        super::verify_crc(&agfl, AGFL_CRC_OFF, &lw)?;
+        if get32(&agfl, 0, &lw)? != 0x5841_464c || get32(&agfl, 4, &lw)? != agno {
+            return Err(corrupt(&lw, "bad magic or sequence number"));
+        }
+        let flsize = ((ss - AGFL_HDR) / 4) as u32;
+        if get32(&agf, 40, &fw)? >= flsize
+            || get32(&agf, 44, &fw)? >= flsize
+            || get32(&agf, 48, &fw)? > flsize
+        {
+            return Err(corrupt(&fw, "free list indexes outside the AGFL"));
         }
         let load = |kind, root, levels| SbTree::load(dev, geo, kind, agno, root, levels);
         let bno = load(&btree::BNO, get32(&agf, 16, &fw)?, get32(&agf, 28, &fw)?)?;
@@ -126,6 +146,8 @@ impl AgState {
             free,
             free_dirty: false,
             ino_dirty: false,
+            agfl,
+            inobtcount: false,
         })
     }
 
@@ -193,6 +215,25 @@ impl AgState {
         Some((s, take))
     }
 
+    /// Take `len` blocks starting at a multiple of `align` (first fit by block number).
+    pub fn alloc_aligned(&mut self, len: u32, align: u32) -> Option<u32> {
+        let align = u64::from(align.max(1));
+        let (s, l, a) = self.free.iter().find_map(|(&s, &l)| {
+            let a = u64::from(s).div_ceil(align) * align;
+            (a + u64::from(len) <= u64::from(s) + u64::from(l)).then_some((s, l, a as u32))
+        })?;
+        self.free.remove(&s);
+        if a > s {
+            self.free.insert(s, a - s);
+        }
+        let (end, aend) = (s + l, a + len);
+        if aend < end {
+            self.free.insert(aend, end - aend);
+        }
+        self.free_dirty = true;
+        Some(a)
+    }
+
     /// Return `[start, start+len)` to the free space, merging with its neighbours.
     pub fn free_range(&mut self, geo: &Geo, start: u32, len: u32) -> Result<(), XfsWriteError> {
         let what = || format!("free space of AG {}", self.agno);
@@ -235,15 +276,71 @@ impl AgState {
         Ok(())
     }
 
-    /// Rebuild the free-space trees and AGF from the free map, in memory; refuses (before
-    /// anything is written) when a tree would change shape.
+    fn agfl_size(&self) -> u32 {
+        ((self.agfl.len() - AGFL_HDR) / 4) as u32
+    }
+
+    /// Take the first block of the AGFL, if any.
+    fn agfl_get(&mut self) -> Result<Option<u32>, XfsWriteError> {
+        let fw = format!("AGF of AG {}", self.agno);
+        let (first, count) = (get32(&self.agf, 40, &fw)?, get32(&self.agf, 48, &fw)?);
+        if count == 0 {
+            return Ok(None);
+        }
+        let b = get32(&self.agfl, AGFL_HDR + 4 * first as usize, "AGFL")?;
+        let size = self.agfl_size();
+        put32(&mut self.agf, 40, (first + 1) % size, &fw)?;
+        put32(&mut self.agf, 48, count - 1, &fw)?;
+        Ok(Some(b))
+    }
+
+    /// Append block `b` to the AGFL; false when it is full.
+    fn agfl_put(&mut self, b: u32) -> Result<bool, XfsWriteError> {
+        let fw = format!("AGF of AG {}", self.agno);
+        let (last, count) = (get32(&self.agf, 44, &fw)?, get32(&self.agf, 48, &fw)?);
+        if count >= self.agfl_size() {
+            return Ok(false);
+        }
+        let size = self.agfl_size();
+        let last = (last + 1) % size;
+        put32(&mut self.agfl, AGFL_HDR + 4 * last as usize, b, "AGFL")?;
+        put32(&mut self.agf, 44, last, &fw)?;
+        put32(&mut self.agf, 48, count + 1, &fw)?;
+        set_crc(&mut self.agfl, AGFL_CRC_OFF, "AGFL")?;
+        Ok(true)
+    }
+
+    /// Rebuild the free-space trees and AGF from the free map, in memory. A tree that must
+    /// split, merge or change height gets its new blocks from the AGFL (else free space) and
+    /// gives surplus blocks back to the AGFL; `agf_btreeblks` follows.
     pub fn stage_free(&mut self, geo: &Geo) -> Result<(), XfsWriteError> {
         if !self.free_dirty {
             return Ok(());
         }
+        let fw = format!("AGF of AG {}", self.agno);
+        let shapes = |ag: &Self| {
+            let n = ag.free.len();
+            (ag.bno.shape_for(geo, n), ag.cnt.shape_for(geo, n))
+        };
+        let mut pool = Vec::new();
+        for _ in 0..64 {
+            let (bs, cs) = shapes(self);
+            let need: usize = bs.iter().sum::<usize>() + cs.iter().sum::<usize>();
+            let have = self.bno.blocks().len() + self.cnt.blocks().len() + pool.len();
+            if have >= need {
+                break;
+            }
+            let b = match self.agfl_get()? {
+                Some(b) => b,
+                None => self
+                    .alloc(1, None)
+                    .map(|(b, _)| b)
+                    .ok_or_else(|| XfsWriteError::NoSpace("free-space tree block".into()))?,
+            };
+            pool.push(b);
+        }
+        let (bshape, cshape) = shapes(self);
         let n = self.free.len();
-        self.bno.check_fits(geo, n)?;
-        self.cnt.check_fits(geo, n)?;
         let rec = |s: u32, l: u32| {
             let mut r = s.to_be_bytes().to_vec();
             r.extend_from_slice(&l.to_be_bytes());
@@ -253,15 +350,111 @@ impl AgState {
         let mut pairs: Vec<(u32, u32)> = self.free.iter().map(|(&s, &l)| (l, s)).collect();
         pairs.sort_unstable();
         let by_cnt: Vec<Vec<u8>> = pairs.iter().map(|&(l, s)| rec(s, l)).collect();
-        self.bno.set_records(geo, by_bno)?;
-        self.cnt.set_records(geo, by_cnt)?;
-        let fw = format!("AGF of AG {}", self.agno);
+        let bcur: Vec<usize> = self.bno.levels.iter().map(Vec::len).collect();
+        let ccur: Vec<usize> = self.cnt.levels.iter().map(Vec::len).collect();
+        let mut bb = self.bno.blocks();
+        let mut cb = self.cnt.blocks();
+        let bneed: usize = bshape.iter().sum();
+        let cneed: usize = cshape.iter().sum();
+        if bb.len() > bneed {
+            pool.extend(bb.drain(bneed..));
+        }
+        if cb.len() > cneed {
+            pool.extend(cb.drain(cneed..));
+        }
+        while bb.len() < bneed {
+            bb.push(pool.pop().ok_or_else(|| corrupt(&fw, "tree block pool"))?);
+        }
+        while cb.len() < cneed {
+            cb.push(pool.pop().ok_or_else(|| corrupt(&fw, "tree block pool"))?);
+        }
+        for b in pool {
+            if !self.agfl_put(b)? {
+                return Err(XfsWriteError::TreeShape {
+                    tree: "bnobt",
+                    agno: self.agno,
+                    what: format!("a merge with a full AGFL ({n} records)"),
+                });
+            }
+        }
+        if bshape == bcur {
+            self.bno.set_records(geo, by_bno)?;
+        } else {
+            self.bno.rebuild(geo, by_bno, &bshape, &bb)?;
+        }
+        if cshape == ccur {
+            self.cnt.set_records(geo, by_cnt)?;
+        } else {
+            self.cnt.rebuild(geo, by_cnt, &cshape, &cb)?;
+        }
+        put32(&mut self.agf, 16, self.bno.root(), &fw)?;
+        put32(&mut self.agf, 20, self.cnt.root(), &fw)?;
+        put32(&mut self.agf, 28, bshape.len() as u32, &fw)?;
+        put32(&mut self.agf, 32, cshape.len() as u32, &fw)?;
+        put32(&mut self.agf, 60, (bneed + cneed - 2) as u32, &fw)?;
         let freeblks = u32::try_from(self.freeblks())
             .map_err(|_| corrupt(&fw, "free block count overflows"))?;
         let longest = pairs.last().map_or(0, |&(l, _)| l);
         put32(&mut self.agf, 52, freeblks, &fw)?;
         put32(&mut self.agf, 56, longest, &fw)?;
         set_crc(&mut self.agf, AGF_CRC_OFF, &fw)?;
+        Ok(())
+    }
+
+    /// Replace the records of the inobt (`fino` false) or finobt, splitting or merging it
+    /// (blocks taken from / returned to free space; AGI root, level and, with inobtcount,
+    /// block count updated).
+    pub fn set_inode_tree(
+        &mut self,
+        geo: &Geo,
+        fino: bool,
+        recs: Vec<Vec<u8>>,
+    ) -> Result<(), XfsWriteError> {
+        let iw = format!("AGI of AG {}", self.agno);
+        let tree = if fino {
+            self.fino
+                .as_ref()
+                .ok_or_else(|| corrupt(&iw, "no finobt"))?
+        } else {
+            &self.ino
+        };
+        let shape = tree.shape_for(geo, recs.len());
+        let cur: Vec<usize> = tree.levels.iter().map(Vec::len).collect();
+        let mut bl = tree.blocks();
+        let need: usize = shape.iter().sum();
+        if shape != cur {
+            while bl.len() > need {
+                let b = bl.pop().ok_or_else(|| corrupt(&iw, "tree blocks"))?;
+                self.free_range(geo, b, 1)?;
+            }
+            while bl.len() < need {
+                let (b, _) = self
+                    .alloc(1, None)
+                    .ok_or_else(|| XfsWriteError::NoSpace("inode tree block".into()))?;
+                bl.push(b);
+            }
+        }
+        let tree = if fino {
+            self.fino
+                .as_mut()
+                .ok_or_else(|| corrupt(&iw, "no finobt"))?
+        } else {
+            &mut self.ino
+        };
+        if shape == cur {
+            tree.set_records(geo, recs)?;
+        } else {
+            tree.rebuild(geo, recs, &shape, &bl)?;
+        }
+        let root = tree.root();
+        let (root_off, level_off, count_off) = if fino { (328, 332, 340) } else { (20, 24, 336) };
+        put32(&mut self.agi, root_off, root, &iw)?;
+        put32(&mut self.agi, level_off, shape.len() as u32, &iw)?;
+        if self.inobtcount {
+            put32(&mut self.agi, count_off, need as u32, &iw)?;
+        }
+        set_crc(&mut self.agi, AGI_CRC_OFF, &iw)?;
+        self.ino_dirty = true;
         Ok(())
     }
 
@@ -273,6 +466,7 @@ impl AgState {
             self.bno.write(dev, geo)?;
             self.cnt.write(dev, geo)?;
             dev.write_at(base + ss, &self.agf)?;
+            dev.write_at(base + 3 * ss, &self.agfl)?;
             self.free_dirty = false;
         }
         if self.ino_dirty {

@@ -2,12 +2,12 @@
 //! size (cntbt, "AB3C"), inodes (inobt, "IAB3"), free inodes (finobt, "FIB3") and reference
 //! counts (refcountbt, "R3FC", read only).
 //!
-//! A tree is loaded whole (bounded), edited as one sorted record list, and written back into
-//! the same blocks: records are spread evenly over the existing leaves and node keys are
-//! recomputed, so no block is ever allocated or freed for a tree (the AGFL and btreeblks stay
-//! as they are). When the records would not fit the leaves, or would leave a non-root leaf
-//! under half full, the change is refused with [`XfsWriteError::TreeShape`] before anything is
-//! written.
+//! A tree is loaded whole (bounded), edited as one sorted record list, and written back: while
+//! the records fit the existing leaves (every non-root leaf at least half full) they are
+//! spread evenly over them and node keys are recomputed; otherwise the tree is rebuilt
+//! ([`SbTree::rebuild`]) with the fewest blocks that hold the records — leaves split or merge,
+//! a root level is added or removed — over blocks the AG supplies ([`super::ag`]: the AGFL for
+//! the free-space trees, free space for the inode trees) and gives back.
 
 use std::collections::HashSet;
 
@@ -247,6 +247,137 @@ impl SbTree {
             }
             first_keys = next_first;
         }
+        self.recs = recs;
+        Ok(())
+    }
+
+    /// Blocks per level (leaves first, root last) the tree needs for `n` records: its current
+    /// shape when the records fit it, else the fewest blocks that hold them (every non-root
+    /// block then at least half full, as xfs_repair demands).
+    pub fn shape_for(&self, geo: &Geo, n: usize) -> Vec<usize> {
+        if self.check_fits(geo, n).is_ok() {
+            return self.levels.iter().map(Vec::len).collect();
+        }
+        let lmax = leaf_max(geo, self.kind);
+        let nmax = node_max(geo, self.kind);
+        let mut shape = vec![n.div_ceil(lmax).max(1)];
+        while let Some(&last) = shape.last()
+            && last > 1
+        {
+            shape.push(last.div_ceil(nmax));
+        }
+        shape
+    }
+
+    /// Every block of the tree, leaves first and the root last.
+    pub fn blocks(&self) -> Vec<u32> {
+        self.levels
+            .iter()
+            .flat_map(|l| l.iter().map(|b| b.agbno))
+            .collect()
+    }
+
+    /// The root block.
+    pub fn root(&self) -> u32 {
+        self.levels
+            .last()
+            .and_then(|l| l.first())
+            .map_or(0, |b| b.agbno)
+    }
+
+    /// Rebuild the whole tree in memory with `recs` (sorted) laid out as `shape` over
+    /// `blocks` (one per block of the shape, leaves first): headers with sibling pointers,
+    /// records spread evenly, node keys and pointers. Blocks whose bytes change are dirty.
+    pub fn rebuild(
+        &mut self,
+        geo: &Geo,
+        recs: Vec<Vec<u8>>,
+        shape: &[usize],
+        blocks: &[u32],
+    ) -> Result<(), XfsWriteError> {
+        let kind = self.kind;
+        let agno = self.agno;
+        let tree = format!("{} of AG {agno}", kind.name);
+        if shape.iter().sum::<usize>() != blocks.len()
+            || shape.last() != Some(&1)
+            || shape.len() > MAX_LEVELS as usize
+        {
+            return Err(corrupt(&tree, "rebuild shape does not match its blocks"));
+        }
+        let old: std::collections::HashMap<u32, Vec<u8>> = self
+            .levels
+            .iter()
+            .flatten()
+            .map(|b| (b.agbno, b.raw.clone()))
+            .collect();
+        let nmax = node_max(geo, kind);
+        let mut levels: Vec<Vec<Block>> = Vec::new();
+        let mut it_blocks = blocks.iter();
+        // Children of the level being built: (first key, block).
+        let mut below: Vec<(Vec<u8>, u32)> = Vec::new();
+        for (level, &count) in shape.iter().enumerate() {
+            let mine: Vec<u32> = it_blocks.by_ref().take(count).copied().collect();
+            let items = if level == 0 { recs.len() } else { below.len() };
+            let base = items / count.max(1);
+            let extra = items % count.max(1);
+            let mut pos = 0usize;
+            let mut out = Vec::with_capacity(count);
+            let mut next_below = Vec::with_capacity(count);
+            for (i, &agbno) in mine.iter().enumerate() {
+                let what = Self::what(kind, agno, agbno);
+                let n = base + usize::from(i < extra);
+                let mut raw = vec![0u8; geo.bs as usize];
+                put(&mut raw, 0, &kind.magic.to_be_bytes(), &what)?;
+                put16(&mut raw, 4, level as u16, &what)?;
+                put16(&mut raw, 6, n as u16, &what)?;
+                let left = if i > 0 { mine[i - 1] } else { u32::MAX };
+                let right = mine.get(i + 1).copied().unwrap_or(u32::MAX);
+                put(&mut raw, 8, &left.to_be_bytes(), &what)?;
+                put(&mut raw, 12, &right.to_be_bytes(), &what)?;
+                put(
+                    &mut raw,
+                    16,
+                    &(geo.agb_byte(agno, agbno) >> 9).to_be_bytes(),
+                    &what,
+                )?;
+                put(&mut raw, 32, &geo.meta_uuid, &what)?;
+                put(&mut raw, 48, &agno.to_be_bytes(), &what)?;
+                let mut first = Vec::new();
+                for j in 0..n {
+                    if level == 0 {
+                        let r = recs
+                            .get(pos + j)
+                            .ok_or_else(|| corrupt(&what, "record count mismatch"))?;
+                        if j == 0 {
+                            first = r.get(..kind.key_len).unwrap_or_default().to_vec();
+                        }
+                        put(&mut raw, HDR + j * kind.rec_len, r, &what)?;
+                    } else {
+                        let (k, child) = below
+                            .get(pos + j)
+                            .ok_or_else(|| corrupt(&what, "child count mismatch"))?;
+                        if j == 0 {
+                            first = k.clone();
+                        }
+                        put(&mut raw, HDR + j * kind.key_len, k, &what)?;
+                        put(
+                            &mut raw,
+                            HDR + nmax * kind.key_len + j * 4,
+                            &child.to_be_bytes(),
+                            &what,
+                        )?;
+                    }
+                }
+                pos += n;
+                set_crc(&mut raw, CRC_OFF, &what)?;
+                let dirty = old.get(&agbno) != Some(&raw);
+                out.push(Block { agbno, raw, dirty });
+                next_below.push((first, agbno));
+            }
+            levels.push(out);
+            below = next_below;
+        }
+        self.levels = levels;
         self.recs = recs;
         Ok(())
     }

@@ -16,9 +16,7 @@ pub enum XfsWriteError {
     DirtyLog(String),
     #[error("xfs: corrupt {structure}: {reason}")]
     Corrupt { structure: String, reason: String },
-    #[error(
-        "xfs: {tree} of AG {agno} would need {what}, which this writer does not do (it keeps every tree's shape)"
-    )]
+    #[error("xfs: {tree} of AG {agno} would need {what}, which this writer does not do")]
     TreeShape {
         tree: &'static str,
         agno: u32,

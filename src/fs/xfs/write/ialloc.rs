@@ -1,6 +1,6 @@
-//! Inode allocation from existing inode chunks: the inobt record of a chunk with a free inode
-//! (sparse-inode holes respected) loses that inode, the finobt record is updated or removed,
-//! and the AGI free count drops. New chunks are not allocated ([`XfsWriteError::NoFreeInode`]).
+//! Inode allocation: from existing inode chunks (the inobt record of a chunk with a free inode,
+//! sparse-inode holes respected, loses that inode, the finobt record is updated or removed,
+//! and the AGI free count drops), and new 64-inode chunks ([`new_chunk`]).
 
 use super::Geo;
 use super::ag::{AGI_CRC_OFF, AgState};
@@ -111,16 +111,15 @@ pub fn take(ag: &mut AgState, geo: &Geo) -> Result<Option<u32>, XfsWriteError> {
                 format!("no record for chunk {} that has free inodes", rec.startino),
             ));
         }
-        f.check_fits(geo, frecs.len())?;
         new_fino = Some(frecs);
     }
     let mut irecs = ag.ino.recs.clone();
     if let Some(slot) = irecs.get_mut(i) {
         *slot = encode(&rec, sparse);
     }
-    ag.ino.set_records(geo, irecs)?;
-    if let (Some(f), Some(frecs)) = (&mut ag.fino, new_fino) {
-        f.set_records(geo, frecs)?;
+    ag.set_inode_tree(geo, false, irecs)?;
+    if let Some(frecs) = new_fino {
+        ag.set_inode_tree(geo, true, frecs)?;
     }
     let iw = format!("AGI of AG {}", ag.agno);
     let fc = get32(&ag.agi, 28, &iw)?;
@@ -134,4 +133,95 @@ pub fn take(ag: &mut AgState, geo: &Geo) -> Result<Option<u32>, XfsWriteError> {
     set_crc(&mut ag.agi, AGI_CRC_OFF, &iw)?;
     ag.ino_dirty = true;
     Ok(Some(agino))
+}
+
+/// Inodes per chunk (`XFS_INODES_PER_CHUNK`).
+pub const CHUNK: u32 = 64;
+
+/// Allocate a new chunk of 64 free inodes in AG `ag` (its blocks aligned to `align` blocks,
+/// taken from the free space), in memory: inobt and finobt records inserted, AGI count, free
+/// count and newino updated. Returns the chunk's first AG block, or `None` when no aligned run
+/// of free blocks holds it. Refuses (before anything is written) when an inode tree would
+/// need a split.
+pub fn new_chunk(ag: &mut AgState, geo: &Geo, align: u32) -> Result<Option<u32>, XfsWriteError> {
+    let inopb = 1u32 << geo.inopblog;
+    if inopb > CHUNK {
+        return Err(XfsWriteError::UnsupportedFeature(format!(
+            "{inopb} inodes per block (more than a chunk)"
+        )));
+    }
+    let blocks = CHUNK / inopb;
+    let saved = ag.clone();
+    let Some(agbno) = ag.alloc_aligned(blocks, align) else {
+        return Ok(None);
+    };
+    let r = insert_chunk(ag, geo, agbno);
+    if r.is_err() {
+        *ag = saved;
+    }
+    r.map(|()| Some(agbno))
+}
+
+fn insert_chunk(ag: &mut AgState, geo: &Geo, agbno: u32) -> Result<(), XfsWriteError> {
+    let sparse = geo.spinodes;
+    let startino = agbno << geo.inopblog;
+    let rec = Rec {
+        startino,
+        holemask: 0,
+        count: CHUNK as u8,
+        freecount: CHUNK,
+        free: u64::MAX,
+    };
+    let what = format!("inobt of AG {}", ag.agno);
+    let insert = |recs: &[Vec<u8>]| -> Result<Vec<Vec<u8>>, XfsWriteError> {
+        let mut out = Vec::with_capacity(recs.len() + 1);
+        let mut placed = false;
+        for r in recs {
+            let d = decode(r, sparse)?;
+            let end = u64::from(d.startino) + u64::from(CHUNK);
+            if u64::from(startino) < end && d.startino < startino + CHUNK {
+                return Err(corrupt(
+                    &what,
+                    format!("chunk {startino} overlaps {}", d.startino),
+                ));
+            }
+            if !placed && d.startino > startino {
+                out.push(encode(&rec, sparse));
+                placed = true;
+            }
+            out.push(r.clone());
+        }
+        if !placed {
+            out.push(encode(&rec, sparse));
+        }
+        Ok(out)
+    };
+    let irecs = insert(&ag.ino.recs)?;
+    ag.set_inode_tree(geo, false, irecs)?;
+    if ag.fino.is_some() {
+        let frecs = insert(&ag.fino.as_ref().map(|f| f.recs.clone()).unwrap_or_default())?;
+        ag.set_inode_tree(geo, true, frecs)?;
+    }
+    let iw = format!("AGI of AG {}", ag.agno);
+    let count = get32(&ag.agi, 16, &iw)?;
+    let free = get32(&ag.agi, 28, &iw)?;
+    put32(
+        &mut ag.agi,
+        16,
+        count
+            .checked_add(CHUNK)
+            .ok_or_else(|| corrupt(&iw, "inode count overflows"))?,
+        &iw,
+    )?;
+    put32(
+        &mut ag.agi,
+        28,
+        free.checked_add(CHUNK)
+            .ok_or_else(|| corrupt(&iw, "free inode count overflows"))?,
+        &iw,
+    )?;
+    put32(&mut ag.agi, 32, startino, &iw)?;
+    set_crc(&mut ag.agi, AGI_CRC_OFF, &iw)?;
+    ag.ino_dirty = true;
+    Ok(())
 }

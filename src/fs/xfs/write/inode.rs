@@ -12,6 +12,8 @@ const DIFLAG2_BIGTIME: u64 = 1 << 3;
 const BIGTIME_EPOCH_OFFSET: i64 = 1 << 31;
 pub const FMT_LOCAL: u8 = 1;
 pub const FMT_EXTENTS: u8 = 2;
+/// B+tree-form fork.
+pub const FMT_BTREE: u8 = 3;
 
 /// The raw bytes of one inode and its number.
 #[derive(Debug, Clone)]
@@ -180,4 +182,23 @@ impl RawInode {
         }
         Ok(i)
     }
+}
+
+/// Initialise free inode `ino` of a new chunk in `raw` as `xfs_ialloc_inode_init` does: magic,
+/// version 3, generation, no next unlinked inode, inode number, UUID and CRC; all else zero.
+pub fn init_free(
+    geo: &Geo,
+    raw: &mut [u8],
+    ino: u64,
+    generation: u32,
+) -> Result<(), XfsWriteError> {
+    let what = format!("inode {ino}");
+    raw.fill(0);
+    put16(raw, 0, 0x494e, &what)?;
+    put(raw, 4, &[3], &what)?;
+    put32(raw, 92, generation, &what)?;
+    put32(raw, 96, 0xffff_ffff, &what)?;
+    put64(raw, 152, ino, &what)?;
+    put(raw, 160, &geo.meta_uuid, &what)?;
+    set_crc(raw, CRC_OFF, &what)
 }

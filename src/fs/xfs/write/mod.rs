@@ -4,27 +4,50 @@
 //! Supported: the mkfs.xfs defaults of Debian 12 and RHEL 8/9 (crc, finobt, sparse inodes,
 //! reflink, bigtime, inobtcount, ftype). Operations: replace a regular file's content (same
 //! size in place; grow and shrink with extents taken from / returned to the AG free-space
-//! trees, extents-form data forks only), create regular files and directories (inodes from
-//! existing chunks), rename (inside a directory, or a file to another directory), in
-//! short-form and single-block directories (short-form grows into a block). Every metadata
-//! block touched gets its CRC; AGF/AGI counters and the superblock's icount, ifree and
-//! fdblocks are set from the AG headers. The log is never written: the filesystem stays
-//! cleanly unmounted.
+//! trees; an extent list that outgrows the inode becomes a B+tree-form data fork ([`bmbtw`]:
+//! root in the inode, leaves and nodes in blocks counted in `di_nblocks`), B+tree-form files
+//! are rewritten reusing their tree blocks and go back to an extent list when it fits), create regular files and directories, rename (inside
+//! a directory, or a file to another directory), in every directory format: short-form,
+//! single-block, leaf and node ([`dir_long`]: entries added to / removed from the data blocks
+//! in place with their best-free tables, empty data blocks dropped, the hash index — one LEAF1
+//! block, or LEAFN blocks under DA3_NODE blocks plus XDF3 free-index blocks — rebuilt from the
+//! data blocks, new directory blocks allocated at their logical offsets: data from 0, leaf at
+//! 32 GiB, free index at 64 GiB); a directory grows short-form → block → leaf → node. Inodes
+//! come from existing chunks, else a new 64-inode chunk is allocated ([`ialloc`]: aligned to
+//! `sb_inoalignmt`, inodes initialised as `xfs_ialloc_inode_init` does, inobt and finobt
+//! records, AGI count/freecount/newino; `sb_imax_pct` respected). The per-AG B+trees (bnobt,
+//! cntbt, inobt, finobt) split, merge and change height as their records need ([`btree`]):
+//! free-space tree blocks come from the AGFL (else free space) and go back to it, with
+//! `agf_btreeblks`; inode tree blocks come from free space, with `agi_iblocks`/`agi_fblocks`
+//! under inobtcount. Every metadata block touched
+//! gets its CRC; AGF/AGI counters and the superblock's icount, ifree and fdblocks are set from
+//! the AG headers. The log is never written: the filesystem stays cleanly unmounted.
 //!
 //! Refused before anything is written, naming the reason ([`XfsWriteError`]): v4 (non-CRC)
 //! filesystems, a log that needs recovery, orphan (unlinked) inodes, an external log, realtime
-//! devices, quotas, rmapbt,
-//! needsrepair, nrext64, exchange-range, parent pointers, ascii-ci, unknown feature bits;
-//! files whose blocks are shared (reflinked); B+tree-form data forks and growth beyond the
-//! inode's extent list; leaf and node directories; a free-space or inode tree that would
-//! need a split or merge ([`btree`]); a new inode chunk. Every operation is planned in memory
-//! and checked first; only then are data, trees, AG headers, inodes and the superblock written.
+//! devices, quotas, rmapbt, needsrepair, nrext64, exchange-range, parent pointers, ascii-ci,
+//! unknown feature bits; files whose blocks are shared (reflinked); directories whose blocks
+//! need more extents than the inode's extent list (B+tree-form directories are read, not
+//! written); a free-space tree
+//! merge that would overflow a full AGFL; more than 64 inodes per block.
+//! Every operation is planned in memory and checked first; only then are data, trees, AG
+//! headers, inodes and the superblock written.
+//!
+//! mkfs defaults (xfsprogs `mkfs/lts_*.conf`): the 6.1 LTS set (Debian 12's xfsprogs 6.1)
+//! is crc, finobt, reflink, sparse, bigtime, inobtcount, rmapbt=0, nrext64=0; the 6.12 LTS set
+//! (current xfsprogs, the generation RHEL 10 ships) adds **rmapbt=1** and **nrext64=1**, with
+//! exchange=0, parent=0 and metadir=0. A filesystem made with today's upstream defaults is
+//! therefore refused (rmapbt, nrext64) until those are implemented; RHEL 7–9 and Amazon Linux
+//! 2023 images made with their own older xfsprogs do not carry them.
 
 mod ag;
 mod be;
 mod bmap;
+mod bmbtw;
 mod btree;
 mod dir;
+mod dir_long;
+mod dirops;
 mod error;
 mod ialloc;
 mod inode;
@@ -55,6 +78,7 @@ const RO_RMAPBT: u32 = 2;
 const RO_REFLINK: u32 = 4;
 const RO_INOBTCNT: u32 = 8;
 const DIFLAG_REALTIME: u16 = 1;
+const SB_VERSION_ALIGNBIT: u16 = 0x0080;
 
 /// Geometry the writer computes with.
 #[derive(Debug, Clone)]
@@ -72,6 +96,10 @@ pub struct Geo {
     pub spinodes: bool,
     pub bigtime: bool,
     pub ftype: bool,
+    /// Alignment of new inode chunks in blocks (`sb_inoalignmt` when aligned inodes are on).
+    pub inoalign: u32,
+    /// Most inodes the filesystem may hold (`sb_imax_pct`; 0: no limit).
+    pub maxicount: u64,
 }
 
 impl Geo {
@@ -288,16 +316,28 @@ impl XfsWriter {
             spinodes: sb.has_incompat(superblock::INCOMPAT_SPINODES),
             bigtime: sb.has_incompat(superblock::INCOMPAT_BIGTIME),
             ftype: sb.ftype,
+            inoalign: if get16(&raw, 100, "superblock")? & SB_VERSION_ALIGNBIT != 0 {
+                get32(&raw, 180, "superblock")?.max(1)
+            } else {
+                1
+            },
+            maxicount: {
+                let pct = u64::from(raw.get(127).copied().unwrap_or(0));
+                let per_chunk = (64u64 >> sb.inopblog).max(1);
+                (sb.dblocks * pct / 100 / per_chunk * per_chunk) << sb.inopblog
+            },
         };
         let mut ags = Vec::with_capacity(sb.agcount.min(1 << 16) as usize);
         for agno in 0..sb.agcount {
-            ags.push(AgState::load(
+            let mut ag = AgState::load(
                 dev.as_ref(),
                 &geo,
                 agno,
                 ro & RO_FINOBT != 0,
                 ro & RO_REFLINK != 0,
-            )?);
+            )?;
+            ag.inobtcount = ro & RO_INOBTCNT != 0;
+            ags.push(ag);
         }
         Ok(XfsWriter {
             dev,
@@ -506,12 +546,19 @@ impl XfsWriter {
         if get16(&raw.raw, 90, "inode")? & DIFLAG_REALTIME != 0 {
             return Err(unsupported(path, "realtime file"));
         }
-        if parsed.format != ForkFormat::Extents {
-            return Err(unsupported(
-                path,
-                "B+tree-form data fork (only extent lists are rewritten)",
-            ));
+        if !matches!(parsed.format, ForkFormat::Extents | ForkFormat::Btree) {
+            return Err(unsupported(path, "data fork neither extents nor B+tree"));
         }
+        let bs_us = self.geo.bs as usize;
+        let old_tree = if parsed.format == ForkFormat::Btree {
+            bmbtw::blocks(raw.fork()?, bs_us, ino, |fsb| {
+                let mut b = vec![0u8; bs_us];
+                self.dev.read_at(self.geo.fsb_byte(fsb), &mut b)?;
+                Ok(b)
+            })?
+        } else {
+            Vec::new()
+        };
         let old = if parsed.nextents == 0 {
             Vec::new()
         } else {
@@ -553,16 +600,40 @@ impl XfsWriter {
             all.extend(new);
         }
         let map = bmap::merge(all, self.geo.agblklog);
-        let cap = (raw.lit_end()? - CORE) / 16;
+        let fork_size = raw.lit_end()? - CORE;
+        let cap = fork_size / 16;
+        // B+tree form when the extent list outgrows the inode: old tree blocks reused, the
+        // rest allocated or freed.
+        let mut tree_blocks = old_tree.clone();
+        let mut tree = None;
         if map.len() > cap {
-            return Err(unsupported(
-                path,
-                format!(
-                    "needs {} extents, more than the {cap} an inode's extent list holds \
-                     (B+tree-form data forks are not written)",
-                    map.len()
-                ),
-            ));
+            let shape = bmbtw::shape(map.len(), bs_us, bmbtw::root_max(fork_size))?;
+            let need: usize = shape.iter().sum();
+            while tree_blocks.len() > need {
+                if let Some(b) = tree_blocks.pop() {
+                    self.free_extent(b, 1)?;
+                }
+            }
+            while tree_blocks.len() < need {
+                let near = map.last().map(|e| e.startblock + e.count);
+                let got = self.alloc_extents(home, 0, 1, near)?;
+                tree_blocks.extend(got.iter().map(|e| e.startblock));
+            }
+            let geo = self.geo.clone();
+            tree = Some(bmbtw::build(
+                &map,
+                &shape,
+                &tree_blocks,
+                bs_us,
+                fork_size,
+                ino,
+                &geo.meta_uuid,
+                |b| geo.fsb_byte(b) >> 9,
+            )?);
+        } else {
+            for b in tree_blocks.drain(..) {
+                self.free_extent(b, 1)?;
+            }
         }
         for e in &map {
             let start = (e.startoff * bs) as usize;
@@ -575,13 +646,28 @@ impl XfsWriter {
             t.blocks.push((self.geo.fsb_byte(e.startblock), chunk));
         }
         let now = self.now();
+        let fork = match tree {
+            Some((root, blocks)) => {
+                for (b, bytes) in blocks {
+                    t.blocks.push((self.geo.fsb_byte(b), bytes));
+                }
+                root
+            }
+            None => bmap::encode_all(&map),
+        };
         let i = self.txn_inode(t, ino)?;
         let nblocks = i
             .nblocks()?
-            .checked_sub(freed)
+            .checked_sub(freed + old_tree.len() as u64)
             .ok_or_else(|| corrupt(format!("inode {ino}"), "block count below its extents"))?
-            + allocated;
-        i.set_fork(&bmap::encode_all(&map))?;
+            + allocated
+            + tree_blocks.len() as u64;
+        i.set_format(if tree_blocks.is_empty() {
+            FMT_EXTENTS
+        } else {
+            inode::FMT_BTREE
+        })?;
+        i.set_fork(&fork)?;
         i.set_nextents(map.len() as u32)?;
         i.set_size(data.len() as u64)?;
         i.set_nblocks(nblocks)?;
@@ -589,125 +675,10 @@ impl XfsWriter {
         Ok(())
     }
 
-    /// Read directory `ino` as this transaction has it; only short-form and single-block
-    /// directories are understood.
-    fn read_dir(&self, t: &mut Txn, ino: u64, path: &[u8]) -> Result<Dir, XfsWriteError> {
-        let ftype = self.geo.ftype;
-        let raw = self.txn_inode(t, ino)?.clone();
-        let what = format!("directory inode {ino}");
-        match raw.format() {
-            FMT_LOCAL => {
-                let size = raw.size()? as usize;
-                let fork = raw.fork()?;
-                let data = fork
-                    .get(..size)
-                    .ok_or_else(|| corrupt(&what, "inline size exceeds the fork"))?;
-                dir::parse_sf(data, ftype, &what)
-            }
-            FMT_EXTENTS => {
-                let (_, block) = self.dir_block(&raw, path)?;
-                dir::parse_block(&block, ino, ftype, &what)
-            }
-            _ => Err(unsupported(path, "B+tree-form directory")),
-        }
-    }
-
-    /// The extent map and bytes of single-block directory `raw`.
-    fn dir_block(
-        &self,
-        raw: &RawInode,
-        path: &[u8],
-    ) -> Result<(Vec<Extent>, Vec<u8>), XfsWriteError> {
-        let parsed = super::inode::Inode::parse(&self.fs.sb, raw.ino, &raw.raw)?;
-        let exts = bmbt::data_extents(&self.fs, &parsed)?;
-        let nb = self.geo.dir_blocks();
-        let total: u64 = exts.iter().map(|e| e.count).sum();
-        if raw.size()? != nb * u64::from(self.geo.bs)
-            || total != nb
-            || exts
-                .iter()
-                .any(|e| e.startoff + e.count > nb || e.unwritten)
-        {
-            return Err(unsupported(
-                path,
-                "leaf or node directory (only short-form and single-block directories are written)",
-            ));
-        }
-        let bs = self.geo.bs as usize;
-        let mut buf = vec![0u8; bs * nb as usize];
-        for e in &exts {
-            let start = e.startoff as usize * bs;
-            let dst = buf
-                .get_mut(start..start + e.count as usize * bs)
-                .ok_or_else(|| corrupt("directory", "extent outside the block"))?;
-            self.dev.read_at(self.geo.fsb_byte(e.startblock), dst)?;
-        }
-        Ok((exts, buf))
-    }
-
-    /// Store directory `d` into inode `ino` (in `t`): short-form while it fits, else one
-    /// directory block (allocated when the directory was short-form).
-    fn write_dir(
-        &mut self,
-        t: &mut Txn,
-        ino: u64,
-        d: &Dir,
-        path: &[u8],
-    ) -> Result<(), XfsWriteError> {
-        let ftype = self.geo.ftype;
-        let now = self.now();
-        let raw = self.txn_inode(t, ino)?.clone();
-        let dbs = self.geo.bs as usize * self.geo.dir_blocks() as usize;
-        let uuid = self.geo.meta_uuid;
-        let (exts, lsn) = if raw.format() == FMT_LOCAL {
-            let sf = dir::encode_sf(d, ftype);
-            let lit = raw.lit_end()? - CORE;
-            if sf.len() <= lit && d.entries.len() < 256 {
-                let i = self.txn_inode(t, ino)?;
-                i.set_fork(&sf)?;
-                i.set_size(sf.len() as u64)?;
-                i.touch(now)?;
-                return Ok(());
-            }
-            let n = self.geo.dir_blocks();
-            let exts = self.alloc_extents(self.geo.ino_ag(ino), 0, n, None)?;
-            let i = self.txn_inode(t, ino)?;
-            i.set_format(FMT_EXTENTS)?;
-            i.set_fork(&bmap::encode_all(&exts))?;
-            i.set_nextents(exts.len() as u32)?;
-            i.set_size(dbs as u64)?;
-            let nb = i.nblocks()? + n;
-            i.set_nblocks(nb)?;
-            (exts, 0)
-        } else {
-            let (exts, old) = self.dir_block(&raw, path)?;
-            (exts, get64(&old, 16, "directory block")?)
-        };
-        let first = exts
-            .first()
-            .ok_or_else(|| corrupt("directory", "no extents"))?;
-        let daddr = self.geo.fsb_byte(first.startblock) >> 9;
-        let Some(block) = dir::encode_block(d, ino, daddr, lsn, &uuid, dbs, ftype)? else {
-            return Err(unsupported(
-                path,
-                "directory full: it would need a second block (leaf directories are not written)",
-            ));
-        };
-        let bs = self.geo.bs as usize;
-        for e in &exts {
-            let start = e.startoff as usize * bs;
-            let part = block
-                .get(start..start + e.count as usize * bs)
-                .ok_or_else(|| corrupt("directory", "extent outside the block"))?;
-            t.blocks
-                .push((self.geo.fsb_byte(e.startblock), part.to_vec()));
-        }
-        self.txn_inode(t, ino)?.touch(now)?;
-        Ok(())
-    }
-
-    /// Take a free inode, preferring AG `home`.
-    fn alloc_inode(&mut self, home: u32) -> Result<u64, XfsWriteError> {
+    /// Take a free inode, preferring AG `home`; when no AG has one, a new inode chunk is
+    /// allocated (its inodes initialised in `t`). Returns the inode and whether its slot is in
+    /// a new chunk.
+    fn alloc_inode(&mut self, t: &mut Txn, home: u32) -> Result<(u64, bool), XfsWriteError> {
         let agcount = self.geo.agcount;
         let shift = u32::from(self.geo.agblklog) + u32::from(self.geo.inopblog);
         for k in 0..agcount {
@@ -716,8 +687,36 @@ impl XfsWriter {
             if let Some(ag) = self.ags.get_mut(agno as usize)
                 && let Some(agino) = ialloc::take(ag, &geo)?
             {
-                return Ok((u64::from(agno) << shift) | u64::from(agino));
+                return Ok(((u64::from(agno) << shift) | u64::from(agino), false));
             }
+        }
+        let icount: u64 = self.ags.iter().map(AgState::icount).sum();
+        if self.geo.maxicount != 0 && icount + u64::from(ialloc::CHUNK) > self.geo.maxicount {
+            return Err(XfsWriteError::NoFreeInode);
+        }
+        for k in 0..agcount {
+            let agno = ((u64::from(home) + u64::from(k)) % u64::from(agcount)) as u32;
+            let geo = self.geo.clone();
+            let Some(ag) = self.ags.get_mut(agno as usize) else {
+                continue;
+            };
+            let Some(agbno) = ialloc::new_chunk(ag, &geo, geo.inoalign)? else {
+                continue;
+            };
+            let first = (u64::from(agno) << shift) | (u64::from(agbno) << geo.inopblog);
+            let mut chunk = vec![0u8; (ialloc::CHUNK * geo.inodesize) as usize];
+            let gen_base = self.now() as u32;
+            for (i, raw) in chunk.chunks_mut(geo.inodesize as usize).enumerate() {
+                inode::init_free(&geo, raw, first + i as u64, gen_base.wrapping_add(i as u32))?;
+            }
+            t.blocks.push((geo.agb_byte(agno, agbno), chunk));
+            let ag = self
+                .ags
+                .get_mut(agno as usize)
+                .ok_or_else(|| corrupt("AG", "index"))?;
+            let agino = ialloc::take(ag, &geo)?
+                .ok_or_else(|| corrupt("inode chunk", "new chunk has no free inode"))?;
+            return Ok(((u64::from(agno) << shift) | u64::from(agino), true));
         }
         Err(XfsWriteError::NoFreeInode)
     }
@@ -732,18 +731,20 @@ impl XfsWriter {
         mode: u16,
     ) -> Result<u64, XfsWriteError> {
         check_name(name)?;
-        let mut d = self.read_dir(t, dir_ino, dir_path)?;
-        if d.entries.iter().any(|e| e.name == name) {
+        let mut d = self.open_dir(t, dir_ino, dir_path)?;
+        if d.has(name)? {
             return Err(XfsWriteError::AlreadyExists(format!(
                 "{}/{}",
                 pstr(dir_path).trim_end_matches('/'),
                 pstr(name)
             )));
         }
-        let ino = self.alloc_inode(self.geo.ino_ag(dir_ino))?;
+        let (ino, fresh) = self.alloc_inode(t, self.geo.ino_ag(dir_ino))?;
         let is_dir = mode & 0o170000 == 0o040000;
         let mut old = vec![0u8; self.geo.inodesize as usize];
-        self.dev.read_at(self.ino_byte(ino)?, &mut old)?;
+        if !fresh {
+            self.dev.read_at(self.ino_byte(ino)?, &mut old)?;
+        }
         let now = self.now();
         let mut new = if is_dir {
             let mut i = RawInode::new_in_slot(&self.geo, ino, &old, mode, FMT_LOCAL, 2, now)?;
@@ -763,7 +764,7 @@ impl XfsWriter {
         new.seal()?;
         t.inodes.push(new);
         t.index.insert(ino, t.inodes.len() - 1);
-        d.entries.push(Entry {
+        d.add(Entry {
             name: name.to_vec(),
             ino,
             ftype: if !self.geo.ftype {
@@ -773,8 +774,8 @@ impl XfsWriter {
             } else {
                 dir::FT_REG
             },
-        });
-        self.write_dir(t, dir_ino, &d, dir_path)?;
+        })?;
+        self.store_dir(t, dir_ino, &d, dir_path)?;
         if is_dir {
             let p = self.txn_inode(t, dir_ino)?;
             let n = p.nlink()?;
@@ -881,27 +882,26 @@ impl XfsWriter {
             return Err(unsupported(from, "moving a directory to another directory"));
         }
         self.run(|w, t| {
-            let mut sd = w.read_dir(t, sdir.ino, &sdir_path)?;
-            let pos = sd
-                .entries
-                .iter()
-                .position(|e| e.name == sname)
+            let mut sd = w.open_dir(t, sdir.ino, &sdir_path)?;
+            let mut ent = sd
+                .remove(&sname)?
                 .ok_or_else(|| XfsWriteError::NotFound(pstr(from)))?;
-            let mut ent = sd.entries.remove(pos);
-            let mut dd = if sdir.ino == ddir.ino {
-                sd.clone()
-            } else {
-                w.read_dir(t, ddir.ino, dir_path)?
-            };
-            if dd.entries.iter().any(|e| e.name == name) {
-                return Err(XfsWriteError::AlreadyExists(pstr(name)));
-            }
             ent.name = name.to_vec();
-            dd.entries.push(ent);
-            if sdir.ino != ddir.ino {
-                w.write_dir(t, sdir.ino, &sd, &sdir_path)?;
+            if sdir.ino == ddir.ino {
+                if sd.has(name)? {
+                    return Err(XfsWriteError::AlreadyExists(pstr(name)));
+                }
+                sd.add(ent)?;
+                w.store_dir(t, sdir.ino, &sd, &sdir_path)?;
+            } else {
+                let mut dd = w.open_dir(t, ddir.ino, dir_path)?;
+                if dd.has(name)? {
+                    return Err(XfsWriteError::AlreadyExists(pstr(name)));
+                }
+                dd.add(ent)?;
+                w.store_dir(t, sdir.ino, &sd, &sdir_path)?;
+                w.store_dir(t, ddir.ino, &dd, dir_path)?;
             }
-            w.write_dir(t, ddir.ino, &dd, dir_path)?;
             let now = w.now();
             w.txn_inode(t, src.ino)?.set_time(48, now)?;
             Ok(())
