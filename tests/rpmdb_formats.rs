@@ -1,0 +1,315 @@
+//! rpm's Berkeley DB (`Packages`) and ndb (`Packages.db`) databases (issue 23 item 8) against
+//! the sqlite one holding the same packages, all made by real tools: scripts/images/rpmdb.sh
+//! (Debian's rpm: rpmbuild, `rpm -i --justdb`) writes rpmdb.sqlite; `db_load` (db5.3-util)
+//! writes its header blobs as Berkeley DB hash files (several page sizes, both byte orders,
+//! with and without page checksums); rpm built with its ndb backend (scripts/rpm-ndb.sh)
+//! imports them (`rpmdb --exportdb | rpmdb --importdb`) into Packages.db. The judges are
+//! `rpm -qa` (Debian's rpm reads Berkeley DB with bdb_ro, the built one reads ndb) and
+//! `db_dump`. Damaged copies must give typed errors.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use guestfix::guest::linux::rpmdb;
+use guestfix::guest::linux::rpmdb::bdb::{BdbError, HashDb, Order};
+
+/// A missing tool fails the test unless GUESTFIX_ALLOW_SKIP=1.
+fn need(tool: &str) -> bool {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    let msg = format!("{tool} is missing (scripts/install-deps.sh installs it)");
+    if std::env::var("GUESTFIX_ALLOW_SKIP").is_ok_and(|v| v == "1") {
+        eprintln!("\n*** SKIPPED: {msg} (GUESTFIX_ALLOW_SKIP=1) ***\n");
+        return false;
+    }
+    panic!("{msg}; set GUESTFIX_ALLOW_SKIP=1 to skip instead");
+}
+
+/// Packages: arches, epochs, and long descriptions whose headers need several overflow pages
+/// at every page size below 64 KiB.
+fn package_list() -> String {
+    let mut s = String::from(
+        "kernel-core - 6.5.6 300.el8 x86_64\nshadow-utils 2 4.6 17.el8 x86_64\n\
+         cloud-init - 23.4 7.el8 noarch 20000\nopenssh-server - 8.0p1 19.el8 x86_64\n\
+         dhcp-client 12 4.3.6 49.el8 x86_64\nglibc - 2.28 236.el8 i686 70000\n",
+    );
+    for i in 0..60 {
+        s += &format!("pkg-{i:03} {} 1.{i} {}.el8 noarch\n", i % 3, i + 1);
+    }
+    s
+}
+
+/// A directory holding rpmdb.sqlite made by scripts/images/rpmdb.sh.
+fn make_sqlite(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let db = dir.join("sqlite");
+    let mut child = Command::new("bash")
+        .arg("scripts/images/rpmdb.sh")
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(package_list().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "scripts/images/rpmdb.sh");
+    db
+}
+
+/// (hnum, header blob) of every row of the sqlite Packages table, read by sqlite3 itself.
+fn sqlite_blobs(dir: &Path) -> Vec<(u32, Vec<u8>)> {
+    let o = Command::new("sqlite3")
+        .arg(dir.join("rpmdb.sqlite"))
+        .arg("SELECT hnum, hex(blob) FROM Packages ORDER BY hnum;")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (n, h) = l.split_once('|').unwrap();
+            (n.parse().unwrap(), unhex(h))
+        })
+        .collect()
+}
+
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len() / 2)
+        .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|c| format!("{c:02x}")).collect()
+}
+
+/// One Berkeley DB variant: page size, byte order, page checksums, fill factor (keys per
+/// bucket before a split: 1 makes many buckets, 1000 one bucket with a chain of pages).
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    page_size: u32,
+    order: Order,
+    chksum: bool,
+    ffactor: u32,
+}
+
+const VARIANTS: [Variant; 6] = [
+    Variant {
+        page_size: 4096,
+        order: Order::Little,
+        chksum: false,
+        ffactor: 0,
+    },
+    Variant {
+        page_size: 512,
+        order: Order::Little,
+        chksum: false,
+        ffactor: 1,
+    },
+    Variant {
+        page_size: 1024,
+        order: Order::Big,
+        chksum: false,
+        ffactor: 1000,
+    },
+    Variant {
+        page_size: 65536,
+        order: Order::Big,
+        chksum: false,
+        ffactor: 0,
+    },
+    Variant {
+        page_size: 512,
+        order: Order::Big,
+        chksum: true,
+        ffactor: 1000,
+    },
+    Variant {
+        page_size: 8192,
+        order: Order::Little,
+        chksum: true,
+        ffactor: 1,
+    },
+];
+
+/// Write the blobs as a Berkeley DB hash `Packages` in `dir` with db_load, as rpm keeps it:
+/// key the header number in the file's byte order, and key 0 holding the last number used.
+fn make_bdb(dir: &Path, blobs: &[(u32, Vec<u8>)], v: Variant) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let lorder = match v.order {
+        Order::Little => 1234,
+        Order::Big => 4321,
+    };
+    let mut dump = format!(
+        "VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize={}\ndb_lorder={lorder}\n{}{}HEADER=END\n",
+        v.page_size,
+        if v.chksum { "chksum=1\n" } else { "" },
+        if v.ffactor > 0 {
+            format!("h_ffactor={}\n", v.ffactor)
+        } else {
+            String::new()
+        }
+    );
+    let last = blobs.iter().map(|(n, _)| *n).max().unwrap();
+    dump += &format!(
+        " {}\n {}\n",
+        hex(&v.order.bytes32(0)),
+        hex(&v.order.bytes32(last))
+    );
+    for (n, b) in blobs {
+        dump += &format!(" {}\n {}\n", hex(&v.order.bytes32(*n)), hex(b));
+    }
+    dump += "DATA=END\n";
+    let input = dir.join("dump.txt");
+    std::fs::write(&input, dump).unwrap();
+    let path = dir.join("Packages");
+    let o = Command::new("db_load")
+        .arg("-f")
+        .arg(&input)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(input).unwrap();
+    path
+}
+
+/// Every (key, value) db_dump prints.
+fn db_dump(path: &Path) -> BTreeSet<(Vec<u8>, Vec<u8>)> {
+    let o = Command::new("db_dump").arg(path).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let body = text.split("HEADER=END\n").nth(1).unwrap();
+    let lines: Vec<&str> = body
+        .lines()
+        .take_while(|l| *l != "DATA=END")
+        .map(|l| l.trim_start())
+        .collect();
+    lines
+        .chunks_exact(2)
+        .map(|kv| (unhex(kv[0]), unhex(kv[1])))
+        .collect()
+}
+
+/// A statistic db_stat prints for the database ("Number of big pages", …).
+fn db_stat(path: &Path, what: &str) -> u64 {
+    let o = Command::new("db_stat")
+        .arg("-d")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("db_stat prints no {what:?}:\n{text}"));
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// `rpm -qa` on a database directory: "name epoch version release arch", sorted.
+fn rpm_qa(rpm: &str, dbdir: &Path, backend: &str) -> Vec<String> {
+    let o = Command::new(rpm)
+        .args(["-qa", "--dbpath"])
+        .arg(dbdir)
+        .args([
+            "--define",
+            &format!("_db_backend {backend}"),
+            "--queryformat",
+            "%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH}\\n",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut v: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+fn lines(apps: &[guestfix::guest::facts::Application]) -> Vec<String> {
+    let mut v: Vec<String> = apps
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a.name, a.epoch, a.version, a.release, a.arch
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn our_pairs(bytes: &[u8]) -> BTreeSet<(Vec<u8>, Vec<u8>)> {
+    let db = HashDb::open(bytes).unwrap();
+    let mut got = BTreeSet::new();
+    db.for_each(|k: &[u8], v: &[u8]| -> Result<(), BdbError> {
+        assert!(got.insert((k.to_vec(), v.to_vec())), "a pair listed twice");
+        Ok(())
+    })
+    .unwrap();
+    got
+}
+
+#[test]
+fn berkeley_db_equals_sqlite_and_rpm() {
+    if !need("rpmbuild") || !need("db_load") || !need("sqlite3") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let sq = make_sqlite(t.path());
+    let expected = lines(
+        &rpmdb::read_applications(
+            std::fs::read(sq.join("rpmdb.sqlite")).unwrap().as_slice(),
+            None,
+        )
+        .unwrap(),
+    );
+    assert_eq!(expected.len(), 66);
+    assert_eq!(expected, rpm_qa("rpm", &sq, "sqlite"));
+    let blobs = sqlite_blobs(&sq);
+    let (mut most_buckets, mut chained) = (0, 0);
+    for v in VARIANTS {
+        let dir = t
+            .path()
+            .join(format!("bdb-{}-{:?}-{}", v.page_size, v.order, v.chksum));
+        let path = make_bdb(&dir, &blobs, v);
+        let bytes = std::fs::read(&path).unwrap();
+        // Every pair, key 0 included, byte for byte as db_dump lists them.
+        assert_eq!(our_pairs(&bytes), db_dump(&path), "{v:?}");
+        // The packages, as the sqlite database and rpm itself list them.
+        let apps = rpmdb::read_applications_bdb(bytes.as_slice()).unwrap();
+        assert_eq!(lines(&apps), expected, "{v:?}");
+        let hs = rpmdb::read_headers_bdb(bytes.as_slice()).unwrap();
+        let g = hs.iter().find(|h| h.name == "shadow-utils").unwrap();
+        assert_eq!((g.epoch, g.license.as_deref()), (Some(2), Some("MIT")));
+        // bdb_ro (rpm's own reader) does not know checksummed pages.
+        if !v.chksum {
+            assert_eq!(rpm_qa("rpm", &dir, "bdb_ro"), expected, "{v:?}");
+        }
+        // The data exercises what it should: overflow pages where the pages are small.
+        if v.page_size < 65536 {
+            assert!(db_stat(&path, "Number of overflow pages") > 1, "{v:?}");
+        }
+        most_buckets = most_buckets.max(db_stat(&path, "Number of hash buckets"));
+        chained += db_stat(&path, "Number of bucket overflow pages");
+    }
+    // ... many buckets in one variant, a bucket's chain of pages in another.
+    assert!(most_buckets >= 16, "{most_buckets}");
+    assert!(chained > 0);
+}
