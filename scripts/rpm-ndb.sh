@@ -8,8 +8,12 @@
 #   scripts/rpm-ndb.sh
 set -euo pipefail
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/guestfix/rpm-ndb
-if [ -x "$cache/inst/bin/rpmdb" ] && "$cache/inst/bin/rpm" --showrc 2>/dev/null | grep -q 'backends.*ndb'; then
-  echo "$cache/inst/bin"; exit 0
+mkdir -p "$(dirname "$cache")"
+exec 9>"$cache.lock"  # one build at a time (tests run in parallel)
+flock 9
+if [ -x "$cache/inst/bin/rpmdb" ]; then
+  rc=$("$cache/inst/bin/rpm" --showrc 2>/dev/null || true)
+  if grep -q 'backends.*ndb' <<<"$rc"; then echo "$cache/inst/bin"; exit 0; fi
 fi
 
 # The URI of the machine's Debian (bookworm) entry, read from its apt sources (as install-deps.sh).

@@ -11,8 +11,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use guestfix::guest::facts::Fact;
+use guestfix::guest::linux::files::{GuestFiles, MemFiles};
+use guestfix::guest::linux::packages;
 use guestfix::guest::linux::rpmdb;
 use guestfix::guest::linux::rpmdb::bdb::{BdbError, HashDb, Order};
+use guestfix::guest::linux::rpmdb::ndb::NdbError;
+use guestfix::guest::linux::rpmdb::sqlite::PageSource;
 
 /// A missing tool fails the test unless GUESTFIX_ALLOW_SKIP=1.
 fn need(tool: &str) -> bool {
@@ -312,4 +317,164 @@ fn berkeley_db_equals_sqlite_and_rpm() {
     // ... many buckets in one variant, a bucket's chain of pages in another.
     assert!(most_buckets >= 16, "{most_buckets}");
     assert!(chained > 0);
+}
+
+/// The bin folder of rpm built with ndb (scripts/rpm-ndb.sh builds it once, cached).
+fn rpm_ndb() -> Option<PathBuf> {
+    if !need("make") || !need("gcc") {
+        return None;
+    }
+    let o = Command::new("bash")
+        .arg("scripts/rpm-ndb.sh")
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "scripts/rpm-ndb.sh failed");
+    let bin = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
+    assert!(bin.join("rpm").exists(), "{bin:?}");
+    Some(bin)
+}
+
+/// Import the sqlite database's packages into a new ndb database in `dir`: Debian's rpmdb
+/// exports the headers, the ndb rpmdb imports them.
+fn make_ndb(bin: &Path, sq: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let export = Command::new("rpmdb")
+        .args(["--exportdb", "--dbpath"])
+        .arg(sq)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let ndb_rpmdb = |args: &[&str], stdin: Option<&[u8]>| {
+        use std::io::Write;
+        let mut c = Command::new(bin.join("rpmdb"))
+            .args(["--define", "_db_backend ndb", "--dbpath"])
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut i = c.stdin.take().unwrap();
+        if let Some(b) = stdin {
+            i.write_all(b).unwrap();
+        }
+        drop(i);
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    ndb_rpmdb(&["--initdb"], None);
+    ndb_rpmdb(&["--importdb"], Some(&export.stdout));
+}
+
+/// Erase a package from the ndb database with the ndb rpm (leaves a free slot and a hole).
+fn ndb_erase(bin: &Path, dir: &Path, name: &str) {
+    let o = Command::new(bin.join("rpm"))
+        .args(["-e", "--justdb", "--nodeps", "--define", "_db_backend ndb"])
+        .args(["--dbpath"])
+        .arg(dir)
+        .arg(name)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn ndb_equals_sqlite_and_rpm() {
+    if !need("rpmbuild") || !need("sqlite3") {
+        return;
+    }
+    let Some(bin) = rpm_ndb() else { return };
+    let rpm = bin.join("rpm");
+    let rpm = rpm.to_str().unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let sq = make_sqlite(t.path());
+    let expected = lines(
+        &rpmdb::read_applications(
+            std::fs::read(sq.join("rpmdb.sqlite")).unwrap().as_slice(),
+            None,
+        )
+        .unwrap(),
+    );
+    assert_eq!(expected.len(), 66);
+    let nd = t.path().join("ndb");
+    make_ndb(&bin, &sq, &nd);
+    let bytes = std::fs::read(nd.join("Packages.db")).unwrap();
+    assert_eq!(rpm_qa(rpm, &nd, "ndb"), expected);
+    let ours = lines(&rpmdb::read_applications_ndb(bytes.as_slice()).unwrap());
+    assert_eq!(ours, expected);
+    // The blobs are the header blobs the sqlite database holds, byte for byte.
+    let mut blobs = Vec::new();
+    rpmdb::ndb::for_each_blob(bytes.as_slice(), |_, b: &[u8]| -> Result<(), NdbError> {
+        blobs.push(b.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    let mut want: Vec<Vec<u8>> = sqlite_blobs(&sq).into_iter().map(|(_, b)| b).collect();
+    blobs.sort();
+    want.sort();
+    assert_eq!(blobs, want);
+
+    // Erased packages leave free slots and holes: still what rpm lists.
+    for name in ["pkg-007", "glibc", "pkg-031"] {
+        ndb_erase(&bin, &nd, name);
+    }
+    let after = rpm_qa(rpm, &nd, "ndb");
+    assert_eq!(after.len(), 63);
+    let bytes = std::fs::read(nd.join("Packages.db")).unwrap();
+    assert_eq!(
+        lines(&rpmdb::read_applications_ndb(bytes.as_slice()).unwrap()),
+        after
+    );
+}
+
+/// Inspection picks the database the guest has: sqlite, else ndb, else Berkeley DB, with the
+/// same facts from each.
+#[test]
+fn inspection_reads_every_form() {
+    if !need("rpmbuild") || !need("sqlite3") || !need("db_load") {
+        return;
+    }
+    let Some(bin) = rpm_ndb() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let sq = make_sqlite(t.path());
+    let sqlite = std::fs::read(sq.join("rpmdb.sqlite")).unwrap();
+    let nd = t.path().join("ndb");
+    make_ndb(&bin, &sq, &nd);
+    let ndb = std::fs::read(nd.join("Packages.db")).unwrap();
+    let bdb = std::fs::read(make_bdb(
+        &t.path().join("bdb"),
+        &sqlite_blobs(&sq),
+        VARIANTS[0],
+    ))
+    .unwrap();
+    let facts = |files: &MemFiles| {
+        let open = |p: &str| -> Option<Box<dyn PageSource>> {
+            Some(Box::new(files.read_large(p)?) as Box<dyn PageSource>)
+        };
+        match packages::applications(files, &open) {
+            Fact::Known(a) => lines(&a),
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut rhel8 = MemFiles::new();
+    rhel8.insert("/var/lib/rpm/Packages", bdb.clone());
+    let mut sles15 = MemFiles::new();
+    sles15
+        .insert("/usr/lib/sysimage/rpm/Packages.db", ndb.clone())
+        .symlink("/var/lib/rpm", "../../usr/lib/sysimage/rpm");
+    let mut fedora = MemFiles::new();
+    fedora
+        .insert("/var/lib/rpm/rpmdb.sqlite", sqlite)
+        .insert("/var/lib/rpm/Packages", b"stale".to_vec());
+    let want = facts(&fedora);
+    assert_eq!(want.len(), 66);
+    assert_eq!(facts(&rhel8), want);
+    assert_eq!(facts(&sles15), want);
+    // ndb wins over a Berkeley DB left behind by a conversion.
+    sles15.insert("/usr/lib/sysimage/rpm/Packages", b"stale".to_vec());
+    assert_eq!(facts(&sles15), want);
+    for p in ["cloud-init", "openssh-server", "dhcp-client"] {
+        assert!(want.iter().any(|l| l.starts_with(&format!("{p} "))), "{p}");
+    }
 }
