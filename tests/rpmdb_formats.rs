@@ -14,10 +14,10 @@ use std::process::{Command, Stdio};
 use guestfix::guest::facts::Fact;
 use guestfix::guest::linux::files::{GuestFiles, MemFiles};
 use guestfix::guest::linux::packages;
-use guestfix::guest::linux::rpmdb;
 use guestfix::guest::linux::rpmdb::bdb::{BdbError, HashDb, Order};
 use guestfix::guest::linux::rpmdb::ndb::NdbError;
 use guestfix::guest::linux::rpmdb::sqlite::PageSource;
+use guestfix::guest::linux::rpmdb::{self, RpmdbError};
 
 /// A missing tool fails the test unless GUESTFIX_ALLOW_SKIP=1.
 fn need(tool: &str) -> bool {
@@ -477,4 +477,177 @@ fn inspection_reads_every_form() {
     for p in ["cloud-init", "openssh-server", "dhcp-client"] {
         assert!(want.iter().any(|l| l.starts_with(&format!("{p} "))), "{p}");
     }
+}
+
+fn bdb_err(b: &[u8]) -> BdbError {
+    match rpmdb::read_applications_bdb(b) {
+        Err(RpmdbError::Bdb(e)) => e,
+        other => panic!("expected a Berkeley DB error, got {other:?}"),
+    }
+}
+
+fn put32(b: &mut [u8], off: usize, order: Order, v: u32) {
+    b[off..off + 4].copy_from_slice(&order.bytes32(v));
+}
+
+#[test]
+fn damaged_berkeley_db_is_a_typed_error() {
+    if !need("rpmbuild") || !need("sqlite3") || !need("db_load") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let sq = make_sqlite(t.path());
+    let blobs = sqlite_blobs(&sq);
+    let v = VARIANTS[2]; // 1024-byte big-endian pages, one bucket with a chain
+    let good = std::fs::read(make_bdb(&t.path().join("b"), &blobs, v)).unwrap();
+    let (o, ps) = (v.order, v.page_size as usize);
+    let meta = HashDb::open(good.as_slice()).unwrap().meta;
+    let pages = good.len() / ps;
+    let kind = |p: usize| good[p * ps + 25];
+    let next = |p: usize| o.u32(&good, p * ps + 16).unwrap();
+
+    // Truncated files.
+    assert!(matches!(bdb_err(&good[..100]), BdbError::Truncated(_)));
+    assert!(matches!(
+        bdb_err(&good[..good.len() / 2]),
+        BdbError::TooManyPages { .. }
+    ));
+    // Not a hash database; a page size that is not a power of two; a huge last page.
+    let mut b = good.clone();
+    b[12] ^= 0xff;
+    assert!(matches!(bdb_err(&b), BdbError::NotHash(_)));
+    let mut b = good.clone();
+    put32(&mut b, 20, o, 3000);
+    assert_eq!(bdb_err(&b), BdbError::BadPageSize(3000));
+    let mut b = good.clone();
+    put32(&mut b, 32, o, u32::MAX);
+    assert!(matches!(bdb_err(&b), BdbError::TooManyPages { .. }));
+
+    // A bucket page whose chain points to itself.
+    let first = meta.bucket_page(0).unwrap() as usize;
+    let mut b = good.clone();
+    put32(&mut b, first * ps + 16, o, first as u32);
+    assert_eq!(bdb_err(&b), BdbError::Cycle(first as u32));
+    // An entry count that cannot fit the page.
+    let mut b = good.clone();
+    b[first * ps + 20..first * ps + 22].copy_from_slice(&[0xff, 0xfe]);
+    assert!(matches!(bdb_err(&b), BdbError::BadEntries { .. }));
+
+    // An overflow chain of two or more pages: looped on itself, then cut short.
+    let ov = (1..pages)
+        .find(|&p| kind(p) == 7 && next(p) != 0)
+        .expect("a chain of two or more overflow pages");
+    let mut b = good.clone();
+    put32(&mut b, ov * ps + 16, o, ov as u32);
+    assert_eq!(bdb_err(&b), BdbError::Cycle(ov as u32));
+    put32(&mut b, ov * ps + 16, o, 0);
+    assert!(matches!(bdb_err(&b), BdbError::OverflowShort { .. }));
+
+    // An overflow reference claiming a huge length.
+    let (p, off) = (1..pages)
+        .filter(|&p| kind(p) == 13)
+        .find_map(|p| {
+            let n = usize::from(o.u16(&good, p * ps + 20).unwrap());
+            (0..n)
+                .map(|i| usize::from(o.u16(&good, p * ps + 26 + 2 * i).unwrap()))
+                .find(|&off| good[p * ps + off] == 3)
+                .map(|off| (p, off))
+        })
+        .expect("an overflow reference on a bucket page");
+    let mut b = good.clone();
+    put32(&mut b, p * ps + off + 8, o, 0xffff_fff0);
+    assert_eq!(bdb_err(&b), BdbError::ValueTooLarge(0xffff_fff0));
+    // ... pointing past the last page, and at no page at all.
+    let mut b = good.clone();
+    put32(&mut b, p * ps + off + 4, o, 0x00ff_ffff);
+    assert!(matches!(
+        bdb_err(&b),
+        BdbError::PageOutOfRange {
+            page: 0x00ff_ffff,
+            ..
+        }
+    ));
+    put32(&mut b, p * ps + off + 4, o, 0);
+    assert!(matches!(bdb_err(&b), BdbError::OverflowShort { .. }));
+
+    // With page checksums, any flipped byte is caught.
+    let v = VARIANTS[4];
+    let good = std::fs::read(make_bdb(&t.path().join("c"), &blobs, v)).unwrap();
+    let ps = v.page_size as usize;
+    let mut b = good.clone();
+    b[2 * ps + 300] ^= 1;
+    assert!(matches!(bdb_err(&b), BdbError::Checksum { page: 2, .. }));
+    let mut b = good.clone();
+    b[100] ^= 1;
+    assert!(matches!(bdb_err(&b), BdbError::Checksum { page: 0, .. }));
+}
+
+fn ndb_err(b: &[u8]) -> NdbError {
+    match rpmdb::read_applications_ndb(b) {
+        Err(RpmdbError::Ndb(e)) => e,
+        other => panic!("expected an ndb error, got {other:?}"),
+    }
+}
+
+#[test]
+fn damaged_ndb_is_a_typed_error() {
+    if !need("rpmbuild") || !need("sqlite3") {
+        return;
+    }
+    let Some(bin) = rpm_ndb() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let sq = make_sqlite(t.path());
+    let nd = t.path().join("ndb");
+    make_ndb(&bin, &sq, &nd);
+    let good = std::fs::read(nd.join("Packages.db")).unwrap();
+    let le = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let put = |b: &mut [u8], o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
+    // The first two used slots (slot 2 is the first after the header).
+    let (s1, s2) = (32, 48);
+    assert_ne!(le(&good, s1 + 8), 0);
+    assert_ne!(le(&good, s2 + 8), 0);
+
+    assert!(matches!(ndb_err(&good[..2000]), NdbError::Truncated(_)));
+    let mut b = good.clone();
+    b[0] = b'X';
+    assert!(matches!(ndb_err(&b), NdbError::NotNdb(_)));
+    let mut b = good.clone();
+    put(&mut b, 12, u32::MAX);
+    assert!(matches!(ndb_err(&b), NdbError::SlotPages { .. }));
+    // A file cut inside the blobs: a slot points past its end.
+    let last_end = (32..4096)
+        .step_by(16)
+        .map(|o| (le(&good, o + 8) as usize + le(&good, o + 12) as usize) * 16)
+        .max()
+        .unwrap();
+    assert!(matches!(
+        ndb_err(&good[..last_end - 16]),
+        NdbError::BadSlot { .. }
+    ));
+    // A slot whose magic is wrong; a blob inside the slot pages (first block 1).
+    let mut b = good.clone();
+    b[s1] = b'x';
+    assert!(matches!(ndb_err(&b), NdbError::BadSlot { slot: 2, .. }));
+    let mut b = good.clone();
+    put(&mut b, s1 + 8, 1);
+    assert!(matches!(ndb_err(&b), NdbError::BadSlot { slot: 2, .. }));
+    // Two slots naming the same blocks (the walk would read a blob twice).
+    let mut b = good.clone();
+    let (off2, cnt2) = (le(&good, s2 + 8), le(&good, s2 + 12));
+    put(&mut b, s1 + 8, off2);
+    put(&mut b, s1 + 12, cnt2);
+    assert!(matches!(ndb_err(&b), NdbError::Overlap(..)));
+    // A blob with a flipped byte; a blob claiming a huge length.
+    let blob = le(&good, s1 + 8) as usize * 16;
+    let pkg = le(&good, s1 + 4);
+    let mut b = good.clone();
+    b[blob + 40] ^= 1;
+    assert!(matches!(ndb_err(&b), NdbError::Checksum { pkgidx, .. } if pkgidx == pkg));
+    let mut b = good.clone();
+    put(&mut b, blob + 12, 0x7fff_fff0);
+    assert!(matches!(ndb_err(&b), NdbError::BlobTooLarge { .. }));
+    // A blob whose head names another package.
+    let mut b = good.clone();
+    put(&mut b, blob + 4, pkg + 1000);
+    assert!(matches!(ndb_err(&b), NdbError::BadBlob { .. }));
 }

@@ -150,17 +150,30 @@ pub struct HashDb<'a, S: PageSource + ?Sized> {
 }
 
 /// Which pages have been read (each page at most once per walk).
-struct Visited(Vec<u64>);
+struct Visited {
+    bits: Vec<u64>,
+    last: u32,
+}
 
 impl Visited {
-    fn new(pages: u64) -> Self {
-        Visited(vec![0; pages.div_ceil(64) as usize])
+    fn new(last: u32) -> Self {
+        Visited {
+            bits: vec![0; (u64::from(last) + 1).div_ceil(64) as usize],
+            last,
+        }
     }
 
-    /// Mark `page`; an error when it was already marked.
+    /// Mark `page`: an error when it is not a data page of the file or was already marked.
     fn mark(&mut self, page: u32) -> Result<(), BdbError> {
+        let out = BdbError::PageOutOfRange {
+            page,
+            last: self.last,
+        };
+        if page == 0 || page > self.last {
+            return Err(out);
+        }
         let (w, b) = ((page / 64) as usize, page % 64);
-        let slot = self.0.get_mut(w).ok_or(BdbError::Cycle(page))?;
+        let slot = self.bits.get_mut(w).ok_or(out)?;
         if *slot & (1 << b) != 0 {
             return Err(BdbError::Cycle(page));
         }
@@ -219,7 +232,7 @@ impl<'a, S: PageSource + ?Sized> HashDb<'a, S> {
         F: FnMut(&[u8], &[u8]) -> Result<(), E>,
     {
         let m = &self.meta;
-        let mut seen = Visited::new(u64::from(m.last_pgno) + 1);
+        let mut seen = Visited::new(m.last_pgno);
         let mut page = vec![0u8; m.page_size as usize];
         let mut ovbuf = vec![0u8; m.page_size as usize];
         let mut count = 0usize;
