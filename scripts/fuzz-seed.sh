@@ -43,6 +43,29 @@ case $t in
       [ -f "$d/rpmdb.sqlite" ] && { printf '\0'; cat "$d/rpmdb.sqlite"; } | head -c 1048576 >"$corpus/seed-rpmdb"
       rm -rf "$d"
     fi ;;
+  rpmdb_bdb | rpmdb_ndb) # a real rpm database of three packages: rpmdb.sh's sqlite one, its
+    # header blobs written as a Berkeley DB hash Packages by db_load (512-byte pages: bucket and
+    # overflow pages), or imported into an ndb Packages.db by rpm built with ndb (rpm-ndb.sh)
+    if command -v rpmbuild >/dev/null && [ ! -e "$corpus/seed-$t" ]; then
+      d=$(mktemp -d)
+      printf 'kernel-core - 6.5.6 300.el8 x86_64\nshadow-utils 2 4.6 17.el8 x86_64\nglibc - 2.28 236.el8 i686 3000\n' \
+        | bash scripts/images/rpmdb.sh "$d/sq" >/dev/null 2>&1 || true
+      if [ "$t" = rpmdb_bdb ] && [ -f "$d/sq/rpmdb.sqlite" ] && command -v db_load >/dev/null; then
+        { printf 'VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=512\nHEADER=END\n'
+          sqlite3 "$d/sq/rpmdb.sqlite" 'SELECT hnum, lower(hex(blob)) FROM Packages;' | while IFS='|' read -r n h; do
+            printf ' %02x%02x%02x%02x\n %s\n' $((n & 255)) $((n >> 8 & 255)) $((n >> 16 & 255)) $((n >> 24)) "$h"; done
+          printf 'DATA=END\n'; } >"$d/dump"
+        db_load -f "$d/dump" "$d/Packages" 2>/dev/null && head -c 1048576 "$d/Packages" >"$corpus/seed-$t"
+      fi
+      if [ "$t" = rpmdb_ndb ] && [ -f "$d/sq/rpmdb.sqlite" ] && bin=$(scripts/rpm-ndb.sh 2>/dev/null); then
+        mkdir "$d/nd"
+        "$bin/rpmdb" --define '_db_backend ndb' --dbpath "$d/nd" --initdb 2>/dev/null \
+          && rpmdb --exportdb --dbpath "$d/sq" 2>/dev/null \
+          | "$bin/rpmdb" --define '_db_backend ndb' --dbpath "$d/nd" --importdb 2>/dev/null \
+          && head -c 1048576 "$d/nd/Packages.db" >"$corpus/seed-$t"
+      fi
+      rm -rf "$d"
+    fi ;;
   fs_btrfs) # the non-zero pages of real Btrfs images, in the target's paged input format, when
     # scripts/images/btrfs-fixtures.sh (run by tests/fs_btrfs_guestfish.rs) has built them
     for d in "${XDG_CACHE_HOME:-$HOME/.cache}"/guestfix/fixtures/btrfs-*/fuzz-seed; do

@@ -17,6 +17,9 @@ PKGS=(
   netplan.io
   # remote images (tests/block_remote.rs): a real HTTP server with Range on and off
   nginx
+  # rpm databases (tests/rpmdb_formats.rs): db_load/db_dump write and judge Berkeley DB hash
+  # files; the build dependencies of scripts/rpm-ndb.sh (rpm with its ndb backend)
+  db5.3-util libpopt-dev liblua5.4-dev libmagic-dev libssl-dev zlib1g-dev pkg-config make
 )
 # qemu-system comes from bookworm-backports (it must match the preinstalled qemu-utils 10.x from
 # backports; bookworm's 7.2 fails with "held broken packages"), see docs/tooling-notes.

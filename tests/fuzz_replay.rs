@@ -43,6 +43,10 @@ mod linuxcfg_parsers;
 mod ntfs_write;
 #[path = "../fuzz/bodies/rpmdb.rs"]
 mod rpmdb;
+#[path = "../fuzz/bodies/rpmdb_bdb.rs"]
+mod rpmdb_bdb;
+#[path = "../fuzz/bodies/rpmdb_ndb.rs"]
+mod rpmdb_ndb;
 #[path = "../fuzz/bodies/volume_lvm.rs"]
 mod volume_lvm;
 #[path = "../fuzz/bodies/volume_mbr_gpt.rs"]
@@ -78,6 +82,8 @@ const TARGETS: &[(&str, Body)] = &[
     ("linuxcfg_parsers", linuxcfg_parsers::run as Body),
     ("ntfs_write", ntfs_write::run as Body),
     ("rpmdb", rpmdb::run as Body),
+    ("rpmdb_bdb", rpmdb_bdb::run as Body),
+    ("rpmdb_ndb", rpmdb_ndb::run as Body),
     ("volume_lvm", volume_lvm::run as Body),
     ("volume_mbr_gpt", volume_mbr_gpt::run as Body),
     ("windows_facts", windows_facts::run as Body),

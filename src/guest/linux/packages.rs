@@ -1,6 +1,7 @@
-//! Installed packages: the dpkg status file (Debian, Ubuntu) and the rpm database in its
-//! SQLite form ([`super::rpmdb`]). Package databases we cannot read (rpm's Berkeley DB and ndb
-//! forms) are reported as unknown with the reason, never as an empty list.
+//! Installed packages: the dpkg status file (Debian, Ubuntu) and the rpm database
+//! ([`super::rpmdb`]) in each of its forms: `rpmdb.sqlite` when present, else rpm's ndb
+//! `Packages.db`, else the Berkeley DB `Packages`. A database that cannot be read is reported
+//! as unknown with the reason, never as an empty list.
 
 use super::files::GuestFiles;
 use super::rpmdb::{self, sqlite::PageSource};
@@ -29,18 +30,43 @@ pub fn applications<'a>(
         }
     }
     for dir in RPMDB_DIRS {
-        if files.exists(&format!("{dir}/Packages.db")) {
-            return Fact::unknown(format!(
-                "rpm ndb database ({dir}/Packages.db) is not read (only the sqlite form)"
-            ));
-        }
-        if files.exists(&format!("{dir}/Packages")) {
-            return Fact::unknown(format!(
-                "rpm Berkeley DB database ({dir}/Packages) is not read (only the sqlite form)"
-            ));
+        for (name, kind) in [("Packages.db", RpmForm::Ndb), ("Packages", RpmForm::Bdb)] {
+            let path = format!("{dir}/{name}");
+            if let Some(db) = open(&path) {
+                let got = match kind {
+                    RpmForm::Ndb => rpmdb::read_applications_ndb(db.as_ref()),
+                    RpmForm::Bdb => rpmdb::read_applications_bdb(db.as_ref()),
+                };
+                return match got {
+                    Ok(apps) => Fact::Known(apps),
+                    Err(e) => Fact::unknown(format!("rpm {} database {path}: {e}", kind.name())),
+                };
+            }
+            if files.exists(&path) {
+                return Fact::unknown(format!(
+                    "rpm {} database {path} is not a readable regular file",
+                    kind.name()
+                ));
+            }
         }
     }
     Fact::unknown("no package database found")
+}
+
+/// The rpm database forms besides sqlite.
+#[derive(Clone, Copy)]
+enum RpmForm {
+    Ndb,
+    Bdb,
+}
+
+impl RpmForm {
+    fn name(self) -> &'static str {
+        match self {
+            RpmForm::Ndb => "ndb",
+            RpmForm::Bdb => "Berkeley DB",
+        }
+    }
 }
 
 /// Read `rpmdb.sqlite` at `path`, applying the committed frames of its WAL when present.

@@ -1,9 +1,12 @@
-//! The rpm package database in its SQLite form (`rpmdb.sqlite`, Fedora ≥ 36, RHEL 9, Amazon
-//! Linux 2023): our own read-only SQLite reader ([`sqlite`]) lists the `Packages` table, and
-//! [`header`] decodes each row's rpm header blob into the application facts. The Berkeley DB
-//! (`Packages`) and ndb (`Packages.db`) forms are not read; the caller reports them unknown.
+//! The rpm package database in its three forms, each read by our own read-only reader and
+//! yielding the same rpm header blobs, which [`header`] decodes into the application facts:
+//! SQLite (`rpmdb.sqlite`: Fedora ≥ 33, RHEL 9, Amazon Linux 2023; [`sqlite`]), rpm's ndb
+//! (`Packages.db`: SLES 15, openSUSE; [`ndb`]) and Berkeley DB hash (`Packages`: RHEL/CentOS
+//! 7–8, Amazon Linux 2, SLES 12; [`bdb`]).
 
+pub mod bdb;
 pub mod header;
+pub mod ndb;
 pub mod sqlite;
 
 use crate::guest::facts::Application;
@@ -18,6 +21,15 @@ pub const MAX_PACKAGES: usize = 200_000;
 pub enum RpmdbError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] SqliteError),
+    /// The Berkeley DB `Packages` file is unreadable.
+    #[error("Berkeley DB: {0}")]
+    Bdb(#[from] bdb::BdbError),
+    /// The ndb `Packages.db` file is unreadable.
+    #[error("ndb: {0}")]
+    Ndb(#[from] ndb::NdbError),
+    /// A Berkeley DB `Packages` key that is not a 4-byte header number.
+    #[error("Berkeley DB Packages key of {0} bytes (rpm's keys are 4-byte header numbers)")]
+    BadKey(usize),
     #[error("Packages row {0}: no blob in column 2")]
     NoBlob(i64),
     #[error("rpm header shorter than its 8-byte intro")]
@@ -71,12 +83,69 @@ pub fn read_headers<S: PageSource + ?Sized>(
     }
 }
 
-/// The installed applications, sorted by name then arch like the dpkg list.
+/// Every package header of an ndb `Packages.db`, in package index order.
+pub fn read_headers_ndb<S: PageSource + ?Sized>(db: &S) -> Result<Vec<RpmHeader>, RpmdbError> {
+    let mut out = Vec::new();
+    ndb::for_each_blob(db, |_, blob: &[u8]| {
+        if out.len() >= MAX_PACKAGES {
+            return Err(RpmdbError::TooManyPackages);
+        }
+        out.push(header::parse(blob)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Every package header of a Berkeley DB hash `Packages`, in header number order. The record
+/// with key 0 (rpm's counter of the last header number) is not a package.
+pub fn read_headers_bdb<S: PageSource + ?Sized>(db: &S) -> Result<Vec<RpmHeader>, RpmdbError> {
+    let db = bdb::HashDb::open(db)?;
+    let order = db.meta.order;
+    let mut out = Vec::new();
+    db.for_each(|key: &[u8], value: &[u8]| {
+        let num = order.u32(key, 0).filter(|_| key.len() == 4);
+        match num {
+            None => return Err(RpmdbError::BadKey(key.len())),
+            Some(0) => return Ok(()),
+            Some(n) => {
+                if out.len() >= MAX_PACKAGES {
+                    return Err(RpmdbError::TooManyPackages);
+                }
+                out.push((n, header::parse(value)?));
+            }
+        }
+        Ok(())
+    })?;
+    out.sort_by_key(|(n, _)| *n);
+    Ok(out.into_iter().map(|(_, h)| h).collect())
+}
+
+/// The installed applications of an sqlite database, sorted by name then arch like the dpkg
+/// list.
 pub fn read_applications<S: PageSource + ?Sized>(
     db: &S,
     wal: Option<&[u8]>,
 ) -> Result<Vec<Application>, RpmdbError> {
-    let mut apps: Vec<Application> = read_headers(db, wal)?
+    Ok(applications_of(read_headers(db, wal)?))
+}
+
+/// The installed applications of an ndb `Packages.db`, sorted like [`read_applications`].
+pub fn read_applications_ndb<S: PageSource + ?Sized>(
+    db: &S,
+) -> Result<Vec<Application>, RpmdbError> {
+    Ok(applications_of(read_headers_ndb(db)?))
+}
+
+/// The installed applications of a Berkeley DB `Packages`, sorted like [`read_applications`].
+pub fn read_applications_bdb<S: PageSource + ?Sized>(
+    db: &S,
+) -> Result<Vec<Application>, RpmdbError> {
+    Ok(applications_of(read_headers_bdb(db)?))
+}
+
+/// Package headers as applications, sorted by name, arch, version, release.
+pub fn applications_of(headers: Vec<RpmHeader>) -> Vec<Application> {
+    let mut apps: Vec<Application> = headers
         .into_iter()
         .map(|h| Application {
             name: h.name,
@@ -93,5 +162,5 @@ pub fn read_applications<S: PageSource + ?Sized>(
             .then(a.version.cmp(&b.version))
             .then(a.release.cmp(&b.release))
     });
-    Ok(apps)
+    apps
 }
