@@ -288,27 +288,58 @@ fn damaged_databases_are_typed_errors() {
     }
 }
 
+/// A guest tree in memory holding every regular file under the host folder `root`, at its path
+/// relative to `root` (the rpm tools write the databases into a host folder).
+fn guest_tree(root: &std::path::Path) -> guestfix::guest::linux::files::MemFiles {
+    let mut files = guestfix::guest::linux::files::MemFiles::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.is_file() {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                files.insert(&format!("/{rel}"), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The package facts of the guest tree under `root`; `readable: false` makes every database
+/// fail to open as a file.
+fn package_facts(
+    root: &std::path::Path,
+    readable: bool,
+) -> guestfix::guest::facts::Fact<Vec<guestfix::guest::facts::Application>> {
+    use guestfix::guest::linux::files::GuestFiles;
+    use guestfix::guest::linux::packages;
+    use guestfix::guest::linux::rpmdb::sqlite::PageSource;
+    let files = guest_tree(root);
+    let open = |p: &str| -> Option<Box<dyn PageSource>> {
+        if !readable {
+            return None;
+        }
+        let bytes = files.read_large(p)?;
+        Some(Box::new(bytes) as Box<dyn PageSource>)
+    };
+    packages::applications(&files, &open)
+}
+
 /// The package facts over a guest tree (a host directory standing in for the guest): the sqlite
 /// database is read (with its empty WAL, as rpm leaves it), the other rpm forms are unknown with
 /// a reason naming the format.
 #[test]
 fn package_facts_by_database_form() {
     use guestfix::guest::facts::Fact;
-    use guestfix::guest::linux::files::{DirFiles, GuestFiles};
-    use guestfix::guest::linux::packages;
-    use guestfix::guest::linux::rpmdb::sqlite::PageSource;
 
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
     let db_dir = root.join("usr/lib/sysimage/rpm");
     make_db(&db_dir);
     assert!(db_dir.join("rpmdb.sqlite-wal").exists());
-    let files = DirFiles::new(root);
-    let open = |p: &str| -> Option<Box<dyn PageSource>> {
-        let bytes = files.read_large(p)?;
-        Some(Box::new(bytes) as Box<dyn PageSource>)
-    };
-    match packages::applications(&files, &open) {
+    match package_facts(root, true) {
         Fact::Known(a) => assert_eq!(a.len(), 76),
         other => panic!("{other:?}"),
     }
@@ -318,7 +349,7 @@ fn package_facts_by_database_form() {
     let mut b = std::fs::read(&p).unwrap();
     b[16..18].copy_from_slice(&[0, 0]);
     std::fs::write(&p, &b).unwrap();
-    let reason = match packages::applications(&files, &open) {
+    let reason = match package_facts(root, true) {
         Fact::Unknown { unknown } => unknown,
         other => panic!("{other:?}"),
     };
@@ -332,14 +363,13 @@ fn package_facts_by_database_form() {
     std::fs::remove_dir_all(&db_dir).unwrap();
     std::fs::create_dir_all(&db_dir).unwrap();
     std::fs::write(db_dir.join("Packages.db"), vec![0u8; 4096]).unwrap();
-    let r = format!("{:?}", packages::applications(&files, &open));
+    let r = format!("{:?}", package_facts(root, true));
     assert!(
         r.contains("rpm ndb database /usr/lib/sysimage/rpm/Packages.db: ndb: not an rpm ndb"),
         "{r}"
     );
     // A name that is there but cannot be opened as a file is named too.
-    let none = |_: &str| -> Option<Box<dyn PageSource>> { None };
-    let r = format!("{:?}", packages::applications(&files, &none));
+    let r = format!("{:?}", package_facts(root, false));
     assert!(
         r.contains("rpm ndb database /usr/lib/sysimage/rpm/Packages.db is not a readable"),
         "{r}"
@@ -347,7 +377,7 @@ fn package_facts_by_database_form() {
     std::fs::remove_dir_all(&db_dir).unwrap();
     std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
     std::fs::write(root.join("var/lib/rpm/Packages"), vec![0u8; 4096]).unwrap();
-    let r = format!("{:?}", packages::applications(&files, &open));
+    let r = format!("{:?}", package_facts(root, true));
     assert!(
         r.contains(
             "rpm Berkeley DB database /var/lib/rpm/Packages: Berkeley DB: not a Berkeley DB hash"

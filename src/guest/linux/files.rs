@@ -3,10 +3,9 @@
 //!
 //! Paths are guest-absolute (`/etc/os-release`). Symlinks are resolved inside the guest tree:
 //! an absolute target is relative to the guest root and `..` never climbs above it, so a
-//! hostile image cannot make [`DirFiles`] read host files.
+//! hostile image cannot make a reader leave the guest tree.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 /// Largest file the config parsers will read (config files are small; bounds allocation).
 pub const MAX_CONFIG_FILE: u64 = 4 * 1024 * 1024;
@@ -97,83 +96,6 @@ fn resolve(
         }
     }
     Some(done)
-}
-
-/// A guest tree stored in a host directory. For TESTS over real sample trees only; every
-/// path is confined to `root`.
-#[derive(Debug, Clone)]
-pub struct DirFiles {
-    root: PathBuf,
-}
-
-impl DirFiles {
-    /// The guest tree stored under the host folder `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        DirFiles { root: root.into() }
-    }
-
-    fn host(&self, comps: &[String]) -> PathBuf {
-        let mut p = self.root.clone();
-        for c in comps {
-            p.push(c);
-        }
-        p
-    }
-
-    fn readlink_comps(&self, comps: &[String]) -> Option<String> {
-        let p = self.host(comps);
-        let md = std::fs::symlink_metadata(&p).ok()?;
-        if !md.file_type().is_symlink() {
-            return None;
-        }
-        std::fs::read_link(&p)
-            .ok()
-            .map(|t| t.to_string_lossy().into_owned())
-    }
-
-    fn resolved(&self, path: &str) -> Option<PathBuf> {
-        let comps = resolve(path, true, &|c| self.readlink_comps(c))?;
-        Some(self.host(&comps))
-    }
-}
-
-impl GuestFiles for DirFiles {
-    fn read(&self, path: &str) -> Option<Vec<u8>> {
-        let p = self.resolved(path)?;
-        // After our own resolution no component is a symlink; refuse one anyway.
-        let md = std::fs::symlink_metadata(&p).ok()?;
-        if !md.is_file() || md.len() > MAX_CONFIG_FILE {
-            return None;
-        }
-        std::fs::read(&p).ok()
-    }
-
-    fn list(&self, dir: &str) -> Vec<String> {
-        let Some(p) = self.resolved(dir) else {
-            return Vec::new();
-        };
-        let Ok(md) = std::fs::symlink_metadata(&p) else {
-            return Vec::new();
-        };
-        if !md.is_dir() {
-            return Vec::new();
-        }
-        let Ok(rd) = std::fs::read_dir(&p) else {
-            return Vec::new();
-        };
-        let mut names: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .take(MAX_DIR_ENTRIES)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn is_symlink(&self, path: &str) -> Option<String> {
-        let comps = resolve(path, false, &|c| self.readlink_comps(c))?;
-        self.readlink_comps(&comps)
-    }
 }
 
 /// An in-memory guest tree (tests, and files produced by a plan).
@@ -273,33 +195,5 @@ mod tests {
         assert_eq!(m.list("/"), vec!["etc", "usr"]);
         m.remove("/etc/evil");
         assert_eq!(m.list("/etc"), vec!["loop", "os-release"]);
-    }
-
-    #[test]
-    fn dir_files_follow_symlinks_inside_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path();
-        std::fs::create_dir_all(r.join("etc")).unwrap();
-        std::fs::create_dir_all(r.join("usr/lib")).unwrap();
-        std::fs::write(r.join("usr/lib/os-release"), "ID=rocky\n").unwrap();
-        std::os::unix::fs::symlink("../usr/lib/os-release", r.join("etc/os-release")).unwrap();
-        // absolute target: must resolve inside the root, not on the host
-        std::os::unix::fs::symlink("/usr/lib/os-release", r.join("etc/abs")).unwrap();
-        std::os::unix::fs::symlink("/etc/hostname", r.join("etc/host")).unwrap();
-        let d = DirFiles::new(r);
-        assert_eq!(
-            d.is_symlink("/etc/os-release").as_deref(),
-            Some("../usr/lib/os-release")
-        );
-        assert_eq!(d.read("/etc/os-release").unwrap(), b"ID=rocky\n");
-        assert_eq!(d.read("/etc/abs").unwrap(), b"ID=rocky\n");
-        assert_eq!(
-            d.read("/etc/host"),
-            None,
-            "host /etc/hostname must not be read"
-        );
-        assert_eq!(d.read("/../../../../etc/hostname"), None);
-        assert_eq!(d.list("/etc"), vec!["abs", "host", "os-release"]);
-        assert!(d.list("/etc/os-release").is_empty());
     }
 }
