@@ -123,6 +123,11 @@ fn check_clean(img: &Path) {
         .args(["check", "--readonly", "--check-data-csum"])
         .arg(img));
     for line in out.lines() {
+        // a v1 space cache (kernel-made volumes without the free-space tree) is invalidated
+        // by the writer the kernel's way, on purpose: the check reports it, it is no error
+        if line == "cache and super generation don't match, space cache will be invalidated" {
+            continue;
+        }
         let l = line.to_ascii_lowercase();
         let bad = (l.contains("error") && !l.contains("no error found"))
             || ["warning", "mismatch", "invalid", "wrong"]
@@ -1207,5 +1212,79 @@ proptest! {
     #[test]
     fn prop_snapper_4k_nodes(ops in proptest::collection::vec(op_strategy(), 1..20)) {
         run_snapper_ops(&["-n", "4096", "-R", "^free-space-tree"], &ops)?;
+    }
+}
+
+/// A snapper rollback: writable snapshot 2 made the default and `@` deleted by the kernel
+/// (its cleaner gives the blocks `@` owned and the snapshots still use full back references,
+/// some with a single reference left). Then snapshot 2 written through our writer: every
+/// snapshot byte-identical, `btrfs check` clean, the kernel reads everything back.
+#[test]
+fn snapper_rollback_after_the_origin_is_deleted() {
+    for opts in [&[][..], &["-n", "4096"]] {
+        eprintln!("variant {opts:?}");
+        let td = tempfile::tempdir().unwrap();
+        let (img, _, mut snaps) = snapper_volume(td.path(), opts);
+        let snap2 = snaps.remove(1);
+        {
+            let mnt = td.path().join("top");
+            std::fs::create_dir_all(&mnt).unwrap();
+            run(Command::new("mount")
+                .args(["-t", "btrfs", "-o", "loop,subvolid=5"])
+                .arg(&img)
+                .arg(&mnt));
+            let g = Mount { dir: mnt.clone() };
+            let out = run(Command::new("btrfs").args(["subvolume", "list"]).arg(&mnt));
+            let id = out
+                .lines()
+                .find(|l| l.ends_with(&format!(" path {}", snap2.path)))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .expect("snapshot 2 listed")
+                .to_string();
+            run(Command::new("btrfs")
+                .args(["subvolume", "set-default", &id])
+                .arg(&mnt));
+            run(Command::new("btrfs")
+                .args(["subvolume", "delete", "-c"])
+                .arg(mnt.join("@")));
+            run(Command::new("btrfs").args(["subvolume", "sync"]).arg(&mnt));
+            drop(g);
+        }
+        let mut m2 = snap2.model.clone();
+        judge_snapper(&img, &[(&snap2.path, &m2)], &snaps);
+        let before = shared_refs(&img);
+        let mut w = open_writer(&img).unwrap();
+        for (i, p) in [
+            "/etc/fstab",
+            "/boot/initrd.img",
+            "/many/entry-020",
+            "/bulk/f-0700",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let d = content(4000 + i as u64, 900 * i * i + 50);
+            w.replace(p, Some("prev"), &d)
+                .unwrap_or_else(|e| panic!("{p}: {e}"));
+            let (dir, _) = guestfix::fs::write::split_path(p);
+            let old = m2.files.insert(p.to_string(), d).unwrap();
+            m2.files.insert(join(dir, "prev"), old);
+        }
+        for p in ["/many/entry-040", "/bulk/f-1400", "/bulk/f-0001"] {
+            w.remove(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+            m2.files.remove(p);
+        }
+        for i in 0..30 {
+            let p = format!("/bulk/g-{i:02}");
+            let d = content(4100 + i, 3000);
+            w.create(&p, &d).unwrap();
+            m2.files.insert(p, d);
+        }
+        drop(w);
+        eprintln!("shared refs {before:?} → {:?}", shared_refs(&img));
+        judge_snapper(&img, &[(&snap2.path, &m2)], &snaps);
+        let mut live: Vec<(&str, &Model)> = vec![(&snap2.path, &m2)];
+        live.extend(snaps.iter().map(|s| (s.path.as_str(), &s.model)));
+        kernel_reads(&img, td.path(), &live);
     }
 }

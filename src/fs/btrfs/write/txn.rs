@@ -311,7 +311,6 @@ impl Txn {
 
     /// Give up block `b` of `tree` (allocated by this transaction).
     fn drop_block(&mut self, tree: u64, b: u64) {
-        let level = self.blk(b).level;
         self.dirty.remove(&b);
         self.blocks.remove(&b);
         if let Some(i) = self.new_meta.iter().position(|m| m.bytenr == b) {
@@ -328,7 +327,6 @@ impl Txn {
             *self.tree_bytes.entry(tree).or_default() -= ns as i64;
         } else {
             // allocated in an earlier round of this transaction: its extent item exists
-            let _ = level;
             self.add_ref(b, None, Ref::Tree(tree), -1);
             *self.tree_bytes.entry(tree).or_default() -= ns_i64(self);
         }
