@@ -197,10 +197,8 @@ impl BtrfsWriter {
             })?;
             txn.roots.insert(t, (get64(&d, 176), d[238]));
             txn.root_gen.insert(t, get64(&d, 160));
-            if t == st.tree || t == 5 {
-                if get64(&d, 208) & ROOT_SUBVOL_RDONLY != 0 {
-                    return Err(BtrfsWriteError::ReadOnlySubvolume(t));
-                }
+            if (t == st.tree || t == 5) && get64(&d, 208) & ROOT_SUBVOL_RDONLY != 0 {
+                return Err(BtrfsWriteError::ReadOnlySubvolume(t));
             }
         }
         if let Some(d) = txn.get(DEV_TREE, Key::new(0, DEV_REPLACE_KEY, 0))? {
