@@ -123,6 +123,11 @@ fn check_clean(img: &Path) {
         .args(["check", "--readonly", "--check-data-csum"])
         .arg(img));
     for line in out.lines() {
+        // a v1 space cache (kernel-made volumes without the free-space tree) is invalidated
+        // by the writer the kernel's way, on purpose: the check reports it, it is no error
+        if line == "cache and super generation don't match, space cache will be invalidated" {
+            continue;
+        }
         let l = line.to_ascii_lowercase();
         let bad = (l.contains("error") && !l.contains("no error found"))
             || ["warning", "mismatch", "invalid", "wrong"]
@@ -139,9 +144,17 @@ fn open_writer(img: &Path) -> Result<BtrfsWriter, BtrfsWriteError> {
 
 /// Our reader reads back exactly the model.
 fn check_reader(img: &Path, m: &Model) {
+    check_reader_sub(img, None, m);
+}
+
+/// Our reader reads back exactly the model in subvolume `subvol` (`None`: the default one).
+fn check_reader_sub(img: &Path, subvol: Option<&str>, m: &Model) {
     let fs = BtrfsFs::open(
         Arc::new(RawFile::open(img).unwrap()),
-        &BtrfsOpenOptions::default(),
+        &BtrfsOpenOptions {
+            subvol: subvol.map(str::to_string),
+            subvolid: None,
+        },
     )
     .unwrap();
     for (p, data) in &m.files {
@@ -548,6 +561,9 @@ enum Op {
         dir: usize,
         name: u8,
     },
+    Remove {
+        file: usize,
+    },
 }
 
 fn len_strategy() -> impl Strategy<Value = usize> {
@@ -569,6 +585,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             .prop_map(|(dir, name, len, seed)| Op::Create { dir, name, len, seed }),
         2 => (any::<usize>(), any::<usize>(), any::<u8>())
             .prop_map(|(file, dir, name)| Op::Rename { file, dir, name }),
+        2 => any::<usize>().prop_map(|file| Op::Remove { file }),
     ]
 }
 
@@ -595,11 +612,22 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
     let mut m = base_model();
     let img = mkfs(td.path(), &m, opts);
     let mut w = open_writer(&img).unwrap();
+    apply_ops(&mut w, &mut m, ops)?;
+    drop(w);
+    judge(&img, &m);
+    Ok(())
+}
+
+/// Run `ops` through `w`, keeping `m` in step with what succeeded.
+fn apply_ops(w: &mut BtrfsWriter, m: &mut Model, ops: &[Op]) -> Result<(), TestCaseError> {
     for op in ops {
         let files: Vec<String> = m.files.keys().cloned().collect();
         let dirs: Vec<String> = m.dirs.iter().cloned().chain(["/".to_string()]).collect();
         let r = match op.clone() {
             Op::Write { file, len, seed } => {
+                if files.is_empty() {
+                    continue;
+                }
                 let p = files[file % files.len()].clone();
                 let d = content(seed, len);
                 w.replace(&p, None, &d).map(|_| {
@@ -612,6 +640,9 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
                 len,
                 seed,
             } => {
+                if files.is_empty() {
+                    continue;
+                }
                 let p = files[file % files.len()].clone();
                 let (pd, _) = guestfix::fs::write::split_path(&p);
                 let b = format!("bk{name}");
@@ -636,6 +667,9 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
                 })
             }
             Op::Rename { file, dir, name } => {
+                if files.is_empty() {
+                    continue;
+                }
                 let p = files[file % files.len()].clone();
                 let to = join(&dirs[dir % dirs.len()], &format!("r{name}"));
                 w.rename(&p, &to).map(|_| {
@@ -643,13 +677,20 @@ fn run_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
                     m.files.insert(to, v);
                 })
             }
+            Op::Remove { file } => {
+                if files.is_empty() {
+                    continue;
+                }
+                let p = files[file % files.len()].clone();
+                w.remove(&p).map(|_| {
+                    m.files.remove(&p);
+                })
+            }
         };
         if let Err(e) = r {
             prop_assert!(refusal(&e), "{op:?}: {e}");
         }
     }
-    drop(w);
-    judge(&img, &m);
     Ok(())
 }
 
@@ -818,4 +859,432 @@ fn node_splits_and_a_taller_tree() {
     eprintln!("fs tree root level {before} → {after}");
     assert!(after >= 2 && after > before, "{before} → {after}");
     judge(&img, &m);
+}
+
+/// A loop mount of an image, unmounted when dropped.
+struct Mount {
+    dir: PathBuf,
+}
+
+impl Mount {
+    fn new(img: &Path, dir: &Path, ro: bool) -> Mount {
+        std::fs::create_dir_all(dir).unwrap();
+        run(Command::new("mount")
+            .args(["-t", "btrfs", "-o", if ro { "loop,ro" } else { "loop" }])
+            .arg(img)
+            .arg(dir));
+        Mount {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+fn write_model(root: &Path, m: &Model) {
+    for d in &m.dirs {
+        std::fs::create_dir_all(root.join(&d[1..])).unwrap();
+    }
+    for (p, data) in &m.files {
+        std::fs::write(root.join(&p[1..]), data).unwrap();
+    }
+}
+
+/// One snapshot of `@`: its path from the top level, whether read-only, and what it holds.
+struct Snap {
+    path: String,
+    ro: bool,
+    model: Model,
+}
+
+/// A snapper-like volume made by the kernel through a loop mount: subvolume `@` (the
+/// default) holding the model, then snapshots under `/.snapshots/N/snapshot`: 1 read-only,
+/// then `@` changed by the kernel (some blocks of `@` already copied by the kernel), 2
+/// writable and 3 read-only taken back to back (blocks shared three ways), then `@` changed
+/// again; `@` also holds a hard link and a symlink, and 1500 small files in `/bulk`.
+fn snapper_volume(dir: &Path, opts: &[&str]) -> (PathBuf, Model, Vec<Snap>) {
+    let img = dir.join("snapper.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(320 << 20)
+        .unwrap();
+    run(Command::new("mkfs.btrfs").arg("-q").args(opts).arg(&img));
+    let mnt = dir.join("mnt");
+    let mut m = base_model();
+    // enough small files that 4 KiB nodes make a three-level fs tree (shared nodes)
+    m.dirs.insert("/bulk".into());
+    for i in 0..1500u64 {
+        m.files
+            .insert(format!("/bulk/f-{i:04}"), content(2000 + i, 1000));
+    }
+    let mut snaps = Vec::new();
+    {
+        let _g = Mount::new(&img, &mnt, false);
+        run(Command::new("btrfs")
+            .args(["subvolume", "create"])
+            .arg(mnt.join("@")));
+        write_model(&mnt.join("@"), &m);
+        std::fs::write(mnt.join("@/etc/hard"), b"hard-linked\n").unwrap();
+        std::fs::hard_link(mnt.join("@/etc/hard"), mnt.join("@/etc/hard2")).unwrap();
+        std::os::unix::fs::symlink("fstab", mnt.join("@/etc/link")).unwrap();
+        m.files
+            .insert("/etc/hard".into(), b"hard-linked\n".to_vec());
+        m.files
+            .insert("/etc/hard2".into(), b"hard-linked\n".to_vec());
+        let snap = |n: u32, ro: bool, m: &Model, snaps: &mut Vec<Snap>| {
+            run(&mut Command::new("sync"));
+            let d = mnt.join(format!(".snapshots/{n}"));
+            std::fs::create_dir_all(&d).unwrap();
+            let mut c = Command::new("btrfs");
+            c.args(["subvolume", "snapshot"]);
+            if ro {
+                c.arg("-r");
+            }
+            run(c.arg(mnt.join("@")).arg(d.join("snapshot")));
+            snaps.push(Snap {
+                path: format!(".snapshots/{n}/snapshot"),
+                ro,
+                model: m.clone(),
+            });
+        };
+        snap(1, true, &m, &mut snaps);
+        for (i, p) in ["/many/entry-030", "/boot/grub/grub.cfg", "/etc/fstab"]
+            .iter()
+            .enumerate()
+        {
+            let d = content(500 + i as u64, 3000 * i + 10);
+            std::fs::write(mnt.join("@").join(&p[1..]), &d).unwrap();
+            m.files.insert(p.to_string(), d);
+        }
+        snap(2, false, &m, &mut snaps);
+        snap(3, true, &m, &mut snaps);
+        let d = content(510, 20_000);
+        std::fs::write(mnt.join("@/many/entry-031"), &d).unwrap();
+        m.files.insert("/many/entry-031".into(), d);
+        let out = run(Command::new("btrfs").args(["subvolume", "list"]).arg(&mnt));
+        let id = out
+            .lines()
+            .find(|l| l.ends_with(" path @"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .expect("@ listed")
+            .to_string();
+        run(Command::new("btrfs")
+            .args(["subvolume", "set-default", &id])
+            .arg(&mnt));
+    }
+    (img, m, snaps)
+}
+
+/// The kernel reads every snapshot and `@` back as their models say (data checksums are
+/// verified on read).
+fn kernel_reads(img: &Path, dir: &Path, live: &[(&str, &Model)]) {
+    // the default subvolume is @: the top level holds every subvolume
+    let top = {
+        let t = dir.join("top");
+        std::fs::create_dir_all(&t).unwrap();
+        run(Command::new("mount")
+            .args(["-t", "btrfs", "-o", "loop,ro,subvolid=5"])
+            .arg(img)
+            .arg(&t));
+        Mount { dir: t }
+    };
+    for (sub, m) in live {
+        let root = top.dir.join(sub);
+        for (p, data) in &m.files {
+            let got = std::fs::read(root.join(&p[1..])).unwrap_or_else(|e| panic!("{sub}{p}: {e}"));
+            assert!(got == *data, "{sub}{p}: the kernel reads other bytes");
+        }
+        for d in m.dirs.iter().map(String::as_str).chain(["/"]) {
+            let names: BTreeSet<String> = std::fs::read_dir(root.join(&d[1..]))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != ".snapshots" && n != "link")
+                .collect();
+            assert_eq!(
+                names,
+                m.children(d),
+                "{sub}{d}: the kernel lists other names"
+            );
+        }
+    }
+    drop(top);
+}
+
+/// The model as the reader lists it: `/` of `@` also holds `.snapshots` and `/etc` the
+/// symlink `link`, which the model does not track; files are compared exactly.
+fn check_live(img: &Path, sub: &str, m: &Model) {
+    let fs = BtrfsFs::open(
+        Arc::new(RawFile::open(img).unwrap()),
+        &BtrfsOpenOptions {
+            subvol: Some(sub.into()),
+            subvolid: None,
+        },
+    )
+    .unwrap();
+    for (p, data) in &m.files {
+        let got = fs
+            .read_file(p.as_bytes(), 1 << 30)
+            .unwrap_or_else(|e| panic!("{sub}{p}: {e}"));
+        assert!(got == *data, "{sub}{p}: content differs");
+    }
+    for d in m.dirs.iter().map(String::as_str).chain(["/"]) {
+        let names: BTreeSet<String> = fs
+            .read_dir(d.as_bytes())
+            .unwrap_or_else(|e| panic!("{sub}{d}: {e}"))
+            .into_iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .filter(|n| n != ".snapshots" && n != "link")
+            .collect();
+        assert_eq!(names, m.children(d), "{sub}{d}: entries");
+    }
+}
+
+/// How many (shared block, shared data) back references and FULL_BACKREF extents
+/// `btrfs inspect-internal dump-tree` finds in the extent tree.
+fn shared_refs(img: &Path) -> (usize, usize, usize) {
+    let out = run(Command::new("btrfs")
+        .args(["inspect-internal", "dump-tree", "-t", "extent"])
+        .arg(img));
+    let n = |w: &str| out.lines().filter(|l| l.contains(w)).count();
+    (
+        n("shared block backref"),
+        n("shared data backref"),
+        n("FULL_BACKREF"),
+    )
+}
+
+/// Every snapshot reads as it was taken (our reader), and `btrfs check` is clean.
+fn judge_snapper(img: &Path, live: &[(&str, &Model)], snaps: &[Snap]) {
+    check_clean(img);
+    for (sub, m) in live {
+        check_live(img, sub, m);
+    }
+    for s in snaps {
+        check_live(img, &s.path, &s.model);
+    }
+}
+
+/// Issue 22: `@` with read-only and writable snapper snapshots sharing its tree blocks and
+/// data extents; files replaced (with backups), created, renamed and removed in `@` through
+/// our writer, then in the writable snapshot 2 (whose blocks `@` owns). Judges: `btrfs check`
+/// clean, every snapshot byte-identical before and after (our reader and the kernel), `@`
+/// and snapshot 2 read back as their models (our reader and the kernel).
+#[test]
+fn snapper_snapshots_share_tree_blocks() {
+    for opts in [
+        &[][..],
+        &["-n", "4096"],
+        &["-O", "^skinny-metadata", "-n", "65536"],
+    ] {
+        eprintln!("variant {opts:?}");
+        let td = tempfile::tempdir().unwrap();
+        let (img, mut m, mut snaps) = snapper_volume(td.path(), opts);
+        judge_snapper(&img, &[("@", &m)], &snaps);
+        let shared_before = shared_refs(&img);
+        let mut w = open_writer(&img).unwrap();
+        // shared leaves with inline files and with regular extents, in several directories
+        let d = content(600, 100);
+        w.replace("/etc/fstab", Some("fstab.orig"), &d).unwrap();
+        let old = m.files.insert("/etc/fstab".into(), d).unwrap();
+        m.files.insert("/etc/fstab.orig".into(), old);
+        let d = content(601, 70_000);
+        w.replace("/boot/initrd.img", None, &d).unwrap();
+        m.files.insert("/boot/initrd.img".into(), d);
+        for i in (0..60).step_by(7) {
+            let p = format!("/many/entry-{i:03}");
+            let d = content(700 + i, 5000);
+            w.replace(&p, None, &d).unwrap();
+            m.files.insert(p, d);
+        }
+        for i in 0..40 {
+            let p = format!("/many/new-{i:03}");
+            let d = content(800 + i, 1000 + 97 * i as usize);
+            w.create(&p, &d).unwrap();
+            m.files.insert(p, d);
+        }
+        for i in (0..1500).step_by(150) {
+            let p = format!("/bulk/f-{i:04}");
+            if i % 300 == 0 {
+                w.remove(&p).unwrap();
+                m.files.remove(&p);
+            } else {
+                let d = content(3000 + i, 1200);
+                w.replace(&p, None, &d).unwrap();
+                m.files.insert(p, d);
+            }
+        }
+        w.rename("/etc/network/interfaces", "/boot/interfaces")
+            .unwrap();
+        let v = m.files.remove("/etc/network/interfaces").unwrap();
+        m.files.insert("/boot/interfaces".into(), v);
+        for p in [
+            "/boot/grub/grubenv",
+            "/many/entry-030",
+            "/many/entry-059",
+            "/many/new-003",
+        ] {
+            w.remove(p).unwrap_or_else(|e| panic!("remove {p}: {e}"));
+            m.files.remove(p);
+        }
+        // refusals name what they do not handle and write nothing
+        refused(&img, "hard-linked", || w.remove("/etc/hard"));
+        refused(&img, "not a regular file", || w.remove("/etc/link"));
+        refused(&img, "not a regular file", || w.remove("/boot/grub"));
+        refused(&img, "no such file", || w.remove("/many/entry-030"));
+        drop(w);
+        judge_snapper(&img, &[("@", &m)], &snaps);
+        // the shared blocks were copied the kernel's way: blocks @ owned switched to full
+        // back references, their children and data extents gained shared references
+        let shared_after = shared_refs(&img);
+        eprintln!(
+            "shared block/data refs, full-backref extents: {shared_before:?} → {shared_after:?}"
+        );
+        assert!(
+            shared_after.1 > shared_before.1 && shared_after.2 > shared_before.2,
+            "shared data references, FULL_BACKREF {shared_before:?} → {shared_after:?}"
+        );
+        if opts.contains(&"4096") {
+            // a three-level fs tree: shared nodes hand shared block references to leaves
+            assert!(
+                shared_after.0 > shared_before.0,
+                "shared block references {shared_before:?} → {shared_after:?}"
+            );
+        }
+        // the writable snapshot: its blocks are owned by @ (or shared with 1 and 3)
+        let mut m2 = snaps[1].model.clone();
+        let mut w = open_sub(&img, ".snapshots/2/snapshot").unwrap();
+        let d = content(900, 12_000);
+        w.replace("/etc/fstab", None, &d).unwrap();
+        m2.files.insert("/etc/fstab".into(), d);
+        w.remove("/many/entry-012").unwrap();
+        m2.files.remove("/many/entry-012");
+        w.create("/etc/snapper-was-here", b"x\n").unwrap();
+        m2.files
+            .insert("/etc/snapper-was-here".into(), b"x\n".to_vec());
+        drop(w);
+        let snap2 = snaps.remove(1);
+        assert!(!snap2.ro);
+        judge_snapper(&img, &[("@", &m), (&snap2.path, &m2)], &snaps);
+        let mut live: Vec<(&str, &Model)> = vec![("@", &m), (&snap2.path, &m2)];
+        live.extend(snaps.iter().map(|s| (s.path.as_str(), &s.model)));
+        kernel_reads(&img, td.path(), &live);
+        // a read-only snapshot is never opened for writing
+        let Err(e) = open_sub(&img, &snaps[0].path) else {
+            panic!("read-only snapshot opened");
+        };
+        assert!(matches!(e, BtrfsWriteError::ReadOnlySubvolume(_)), "{e}");
+    }
+}
+
+/// Random operations (remove included) on `@` of a snapper-like volume: every snapshot reads
+/// as taken, `@` as the model, `btrfs check` clean.
+fn run_snapper_ops(opts: &[&str], ops: &[Op]) -> Result<(), TestCaseError> {
+    let td = tempfile::tempdir().unwrap();
+    let (img, mut m, snaps) = snapper_volume(td.path(), opts);
+    // the hard-linked names are kept out of the operations (removing one is refused)
+    let hard: Vec<(String, Vec<u8>)> = ["/etc/hard", "/etc/hard2"]
+        .iter()
+        .map(|p| (p.to_string(), m.files.remove(*p).unwrap()))
+        .collect();
+    let mut w = open_writer(&img).unwrap();
+    apply_ops(&mut w, &mut m, ops)?;
+    drop(w);
+    m.files.extend(hard);
+    check_clean(&img);
+    check_live(&img, "@", &m);
+    for s in &snaps {
+        check_live(&img, &s.path, &s.model);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn prop_snapper_16k(ops in proptest::collection::vec(op_strategy(), 1..20)) {
+        run_snapper_ops(&[], &ops)?;
+    }
+
+    #[test]
+    fn prop_snapper_4k_nodes(ops in proptest::collection::vec(op_strategy(), 1..20)) {
+        run_snapper_ops(&["-n", "4096", "-R", "^free-space-tree"], &ops)?;
+    }
+}
+
+/// A snapper rollback: writable snapshot 2 made the default and `@` deleted by the kernel
+/// (its cleaner gives the blocks `@` owned and the snapshots still use full back references,
+/// some with a single reference left). Then snapshot 2 written through our writer: every
+/// snapshot byte-identical, `btrfs check` clean, the kernel reads everything back.
+#[test]
+fn snapper_rollback_after_the_origin_is_deleted() {
+    for opts in [&[][..], &["-n", "4096"]] {
+        eprintln!("variant {opts:?}");
+        let td = tempfile::tempdir().unwrap();
+        let (img, _, mut snaps) = snapper_volume(td.path(), opts);
+        let snap2 = snaps.remove(1);
+        {
+            let mnt = td.path().join("top");
+            std::fs::create_dir_all(&mnt).unwrap();
+            run(Command::new("mount")
+                .args(["-t", "btrfs", "-o", "loop,subvolid=5"])
+                .arg(&img)
+                .arg(&mnt));
+            let g = Mount { dir: mnt.clone() };
+            let out = run(Command::new("btrfs").args(["subvolume", "list"]).arg(&mnt));
+            let id = out
+                .lines()
+                .find(|l| l.ends_with(&format!(" path {}", snap2.path)))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .expect("snapshot 2 listed")
+                .to_string();
+            run(Command::new("btrfs")
+                .args(["subvolume", "set-default", &id])
+                .arg(&mnt));
+            run(Command::new("btrfs")
+                .args(["subvolume", "delete", "-c"])
+                .arg(mnt.join("@")));
+            run(Command::new("btrfs").args(["subvolume", "sync"]).arg(&mnt));
+            drop(g);
+        }
+        let mut m2 = snap2.model.clone();
+        judge_snapper(&img, &[(&snap2.path, &m2)], &snaps);
+        let before = shared_refs(&img);
+        let mut w = open_writer(&img).unwrap();
+        for (i, p) in [
+            "/etc/fstab",
+            "/boot/initrd.img",
+            "/many/entry-020",
+            "/bulk/f-0700",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let d = content(4000 + i as u64, 900 * i * i + 50);
+            w.replace(p, Some("prev"), &d)
+                .unwrap_or_else(|e| panic!("{p}: {e}"));
+            let (dir, _) = guestfix::fs::write::split_path(p);
+            let old = m2.files.insert(p.to_string(), d).unwrap();
+            m2.files.insert(join(dir, "prev"), old);
+        }
+        for p in ["/many/entry-040", "/bulk/f-1400", "/bulk/f-0001"] {
+            w.remove(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+            m2.files.remove(p);
+        }
+        for i in 0..30 {
+            let p = format!("/bulk/g-{i:02}");
+            let d = content(4100 + i, 3000);
+            w.create(&p, &d).unwrap();
+            m2.files.insert(p, d);
+        }
+        drop(w);
+        eprintln!("shared refs {before:?} → {:?}", shared_refs(&img));
+        judge_snapper(&img, &[(&snap2.path, &m2)], &snaps);
+        let mut live: Vec<(&str, &Model)> = vec![(&snap2.path, &m2)];
+        live.extend(snaps.iter().map(|s| (s.path.as_str(), &s.model)));
+        kernel_reads(&img, td.path(), &live);
+    }
 }

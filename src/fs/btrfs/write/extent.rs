@@ -8,6 +8,7 @@ use super::super::superblock::SUPER_OFFSETS;
 use super::super::tree::Key;
 use super::block::{get32, get64, put32, put64};
 use super::error::{BtrfsWriteError, corrupt};
+use super::refs::Ref;
 use super::txn::Txn;
 
 pub const EXTENT_TREE: u64 = 2;
@@ -27,9 +28,7 @@ pub const ROOT_ITEM_KEY: u8 = 132;
 pub const EXTENT_CSUM_OBJECTID: u64 = u64::MAX - 9;
 pub const EXTENT_CSUM_KEY: u8 = 128;
 
-const FLAG_DATA: u64 = 1;
-const FLAG_TREE_BLOCK: u64 = 2;
-const FLAG_FULL_BACKREF: u64 = 1 << 8;
+use super::refs::{FLAG_DATA, FLAG_TREE_BLOCK};
 const FREE_SPACE_USING_BITMAPS: u32 = 1;
 /// Space kept clear around every superblock copy inside a chunk (`BTRFS_STRIPE_LEN`).
 const SUPER_GUARD: u64 = 64 * 1024;
@@ -142,49 +141,10 @@ fn tree_block_item(
     Ok(v)
 }
 
-/// Delete the extent item of an old tree block, which must be referenced once, by `owner`.
-fn free_tree_block(
-    txn: &mut Txn,
-    bytenr: u64,
-    owner: u64,
-    level: u8,
-) -> Result<(), BtrfsWriteError> {
-    let items = txn.range(
-        EXTENT_TREE,
-        Key::new(bytenr, EXTENT_ITEM_KEY, 0),
-        Key::new(bytenr, METADATA_ITEM_KEY, u64::MAX),
-    )?;
-    let (k, d) = items.into_iter().next().ok_or_else(|| {
-        corrupt(
-            "extent tree",
-            format!("tree block {bytenr:#x} has no extent item"),
-        )
-    })?;
-    let refs = get64(&d, 0);
-    let flags = get64(&d, 16);
-    let inline_at = if k.ty == METADATA_ITEM_KEY {
-        24
-    } else {
-        24 + 18
-    };
-    let single = refs == 1
-        && flags & FLAG_FULL_BACKREF == 0
-        && d.len() == inline_at + 9
-        && d[inline_at] == TREE_BLOCK_REF_KEY
-        && get64(&d, inline_at + 1) == owner;
-    if !single {
-        return Err(BtrfsWriteError::Shared(format!(
-            "tree block {bytenr:#x} (level {level}, {refs} references)"
-        )));
-    }
-    txn.delete(EXTENT_TREE, k)?;
-    txn.account_free(bytenr, u64::from(txn.ctx.nodesize), Some(owner));
-    Ok(())
-}
-
 /// Drop the back reference of the file extent item at (`root`, `ino`, `offset`) from data
-/// extent `bytenr`: the extent is freed with its checksums when it was the last reference,
-/// and kept (with one reference less) when a snapshot or a reflink still uses it.
+/// extent `bytenr` (applied when the transaction settles, [`super::refs`]): the extent is
+/// freed with its checksums when it was the last reference, and kept (with one reference
+/// less) when a snapshot or a reflink still uses it.
 pub fn release_data_extent(
     txn: &mut Txn,
     bytenr: u64,
@@ -193,68 +153,8 @@ pub fn release_data_extent(
     ino: u64,
     offset: u64,
 ) -> Result<(), BtrfsWriteError> {
-    let key = Key::new(bytenr, EXTENT_ITEM_KEY, len);
-    let mut d = txn.get(EXTENT_TREE, key)?.ok_or_else(|| {
-        corrupt(
-            "extent tree",
-            format!("data extent {bytenr:#x}+{len} has no extent item"),
-        )
-    })?;
-    let what = || format!("data extent {bytenr:#x}");
-    if d.len() < 24 || get64(&d, 16) & FLAG_DATA == 0 {
-        return Err(corrupt(
-            "extent tree",
-            format!("{} is not a data extent", what()),
-        ));
-    }
-    let refs = get64(&d, 0);
-    // the inline references: EXTENT_DATA_REF (root, objectid, offset, count), SHARED_DATA_REF
-    let mut at = 24;
-    let mut ours = None;
-    while at < d.len() {
-        match d[at] {
-            EXTENT_DATA_REF_KEY if at + 29 <= d.len() => {
-                if get64(&d, at + 1) == root
-                    && get64(&d, at + 9) == ino
-                    && get64(&d, at + 17) == offset
-                {
-                    ours = Some(at);
-                }
-                at += 29;
-            }
-            SHARED_DATA_REF_KEY if at + 13 <= d.len() => at += 13,
-            t => {
-                return Err(BtrfsWriteError::UnsupportedFeature(format!(
-                    "{}: inline back reference of type {t}",
-                    what()
-                )));
-            }
-        }
-    }
-    let Some(at) = ours else {
-        return Err(BtrfsWriteError::Shared(format!(
-            "{} ({refs} references, none inline for inode {ino} of tree {root})",
-            what()
-        )));
-    };
-    let count = get32(&d, at + 25);
-    if count == 0 || u64::from(count) > refs {
-        return Err(corrupt(
-            "extent tree",
-            format!("{}: reference count {count} of {refs}", what()),
-        ));
-    }
-    if refs == 1 {
-        txn.freed_data.push((bytenr, len));
-        return Ok(());
-    }
-    put64(&mut d, 0, refs - 1);
-    if count > 1 {
-        put32(&mut d, at + 25, count - 1);
-    } else {
-        d.drain(at..at + 29);
-    }
-    txn.update(EXTENT_TREE, key, d)
+    txn.add_ref(bytenr, Some(len), Ref::Data { root, ino, offset }, -1);
+    Ok(())
 }
 
 /// Remove the checksums of `[a, b)` from the csum tree (items are cut where they overlap).
@@ -438,10 +338,6 @@ pub fn settle(txn: &mut Txn, root_items: &[u64]) -> Result<(), BtrfsWriteError> 
             let item = tree_block_item(txn, m.bytenr, m.owner, m.level)?;
             txn.insert(EXTENT_TREE, key, item)?;
         }
-        for (b, owner, level) in std::mem::take(&mut txn.freed_meta) {
-            busy = true;
-            free_tree_block(txn, b, owner, level)?;
-        }
         for d in std::mem::take(&mut txn.new_data) {
             busy = true;
             let mut v = extent_header(1, txn.transid, FLAG_DATA);
@@ -451,6 +347,9 @@ pub fn settle(txn: &mut Txn, root_items: &[u64]) -> Result<(), BtrfsWriteError> 
             v.extend_from_slice(&d.offset.to_le_bytes());
             v.extend_from_slice(&1u32.to_le_bytes());
             txn.insert(EXTENT_TREE, Key::new(d.bytenr, EXTENT_ITEM_KEY, d.len), v)?;
+        }
+        if super::refs::apply(txn)? {
+            busy = true;
         }
         for (b, len) in std::mem::take(&mut txn.freed_data) {
             busy = true;

@@ -195,34 +195,7 @@ pub fn write_content(
             format!("{} bytes (more than {MAX_FILE})", data.len()),
         ));
     }
-    // the old extents: their items go, their data extents are freed with their checksums
-    let old = txn.range(
-        tree,
-        Key::new(ino, EXTENT_DATA_KEY, 0),
-        Key::new(ino, EXTENT_DATA_KEY, u64::MAX),
-    )?;
-    for (k, d) in &old {
-        if d.len() < FILE_EXTENT_HEADER {
-            return Err(corrupt(format!("file extent of inode {ino}"), "too short"));
-        }
-        // encryption (byte 17) and other_encoding (bytes 18..20) are unknown to the kernel too
-        if d[17] != 0 || d[18] != 0 || d[19] != 0 {
-            return Err(unsupported(path, "an encrypted or encoded extent"));
-        }
-        let ty = d[20];
-        if ty == 1 || ty == 2 {
-            if d.len() < FILE_EXTENT_HEADER + 32 {
-                return Err(corrupt(format!("file extent of inode {ino}"), "too short"));
-            }
-            let bytenr = get64(d, 21);
-            let len = get64(d, 29);
-            let off = get64(d, 37);
-            if bytenr != 0 {
-                release_data_extent(txn, bytenr, len, tree, ino, k.offset.wrapping_sub(off))?;
-            }
-        }
-        txn.delete(tree, *k)?;
-    }
+    drop_extents(txn, tree, ino, path)?;
     let ss = u64::from(txn.ctx.sectorsize);
     let nodatasum = get64(&inode.raw, 64) & INODE_NODATASUM != 0;
     let mut nbytes = 0u64;
@@ -275,6 +248,102 @@ pub fn write_content(
     put64(&mut inode.raw, 24, nbytes);
     touch(txn, inode, now);
     txn.update(tree, Key::new(ino, INODE_ITEM_KEY, 0), inode.raw.clone())
+}
+
+/// Delete every file extent item of inode `ino`; the data extents they use lose a reference
+/// (freed with their checksums when it was the last).
+fn drop_extents(txn: &mut Txn, tree: u64, ino: u64, path: &str) -> Result<(), BtrfsWriteError> {
+    let old = txn.range(
+        tree,
+        Key::new(ino, EXTENT_DATA_KEY, 0),
+        Key::new(ino, EXTENT_DATA_KEY, u64::MAX),
+    )?;
+    for (k, d) in &old {
+        if d.len() < FILE_EXTENT_HEADER {
+            return Err(corrupt(format!("file extent of inode {ino}"), "too short"));
+        }
+        // encryption (byte 17) and other_encoding (bytes 18..20) are unknown to the kernel too
+        if d[17] != 0 || d[18] != 0 || d[19] != 0 {
+            return Err(unsupported(path, "an encrypted or encoded extent"));
+        }
+        let ty = d[20];
+        if ty == 1 || ty == 2 {
+            if d.len() < FILE_EXTENT_HEADER + 32 {
+                return Err(corrupt(format!("file extent of inode {ino}"), "too short"));
+            }
+            let bytenr = get64(d, 21);
+            let len = get64(d, 29);
+            let off = get64(d, 37);
+            if bytenr != 0 {
+                release_data_extent(txn, bytenr, len, tree, ino, k.offset.wrapping_sub(off))?;
+            }
+        } else if ty != 0 {
+            return Err(corrupt(
+                format!("file extent of inode {ino}"),
+                format!("type {ty}"),
+            ));
+        }
+        txn.delete(tree, *k)?;
+    }
+    Ok(())
+}
+
+/// Item types an inode of a removed regular file may have, beside its extents.
+const XATTR_ITEM_KEY: u8 = 24;
+
+/// Unlink regular file `name` of directory `dir` and delete its inode: directory item and
+/// index, inode ref, inode item, extended attributes and file extents (the data extents lose
+/// their reference), the directory's size and times. Refused (before anything changes): a
+/// directory or anything not a regular file, a subvolume, an inode with more than one link,
+/// and an inode holding items this writer does not know (named by type).
+pub fn remove(
+    txn: &mut Txn,
+    tree: u64,
+    dir: &mut Inode,
+    name: &str,
+    now: Stamp,
+    path: &str,
+) -> Result<(), BtrfsWriteError> {
+    let nb = name.as_bytes();
+    let loc = lookup(txn, tree, dir.ino, nb)?
+        .ok_or_else(|| BtrfsWriteError::NotFound(path.to_string()))?;
+    if loc.ty != INODE_ITEM_KEY {
+        return Err(unsupported(path, "removing a subvolume"));
+    }
+    let ino = loc.objectid;
+    let inode = read_inode(txn, tree, ino)?;
+    if !inode.is_reg() {
+        return Err(BtrfsWriteError::NotAFile(path.to_string()));
+    }
+    let nlink = get32(&inode.raw, 40);
+    if nlink != 1 {
+        return Err(unsupported(
+            path,
+            format!("a hard-linked inode ({nlink} links)"),
+        ));
+    }
+    let items = txn.range(tree, Key::new(ino, 0, 0), Key::new(ino, u8::MAX, u64::MAX))?;
+    let mut xattrs = Vec::new();
+    for (k, _) in &items {
+        match k.ty {
+            INODE_ITEM_KEY | EXTENT_DATA_KEY => {}
+            INODE_REF_KEY if k.offset == dir.ino => {}
+            XATTR_ITEM_KEY => xattrs.push(*k),
+            INODE_REF_KEY => {
+                return Err(unsupported(path, "an inode linked from another directory"));
+            }
+            13 => return Err(unsupported(path, "an extended inode ref")),
+            36 | 37 => return Err(unsupported(path, "fs-verity items")),
+            t => return Err(unsupported(path, format!("an inode item of type {t}"))),
+        }
+    }
+    unlink(txn, tree, dir, nb, ino, now, path)?;
+    drop_extents(txn, tree, ino, path)?;
+    for k in xattrs {
+        txn.delete(tree, k)?;
+    }
+    txn.delete(tree, Key::new(ino, INODE_ITEM_KEY, 0))?;
+    Ok(())
 }
 
 /// New transid, sequence, ctime and mtime.

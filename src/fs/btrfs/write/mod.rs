@@ -4,31 +4,50 @@
 //! Copy-on-write, as the format requires: every operation is one transaction ([`txn`]) built
 //! in memory — each tree block on a modified path copied to a newly allocated metadata block
 //! (free space found from the extent tree, superblock copies kept clear), parents repointed up
-//! to a new root, old blocks freed; the extent tree (back references, skinny or not), the
-//! free-space tree, block-group used bytes and root items settled ([`extent`]); then data,
-//! tree blocks and every superblock copy inside the device written ([`commit`]). Nothing is
-//! written until the whole transaction is built, so every refusal comes before the first
-//! byte.
+//! to a new root; the back references every copy adds or drops are recorded and applied when
+//! the transaction settles ([`refs`]); the extent tree (back references inline or keyed,
+//! skinny or not), the free-space tree, block-group used bytes and root items settled
+//! ([`extent`]); then data, tree blocks and every superblock copy inside the device written
+//! ([`commit`]). Nothing is written until the whole transaction is built, so every refusal
+//! comes before the first byte.
+//!
+//! Snapshots (snapper's `/.snapshots/N/snapshot`, read-only or not) share the subvolume's
+//! tree blocks and data extents. A tree block with more than one reference, with
+//! `FULL_BACKREF`, or owned by another tree is copied the way the kernel's `btrfs_cow_block`
+//! copies it: when this tree owned the shared block with normal back references, the old
+//! block switches to full back references (its children and data extents gain shared block /
+//! shared data references from it) and the copy inherits this tree's references; otherwise
+//! the copy's children and data extents gain references from this tree; a full-backref block
+//! with a single reference hands its shared references over to the copy. The old block then
+//! loses this tree's reference and is freed only when that was its last. Snapshot trees are
+//! never written: they keep reading the old blocks byte for byte. A data extent a snapshot
+//! still uses loses one reference instead of being freed.
 //!
 //! Supported: single-device filesystems with single/DUP profiles, crc32c checksums, with or
 //! without the free-space tree (without it, a v1 free-space cache is invalidated the way the
 //! kernel does it: the superblock's `cache_generation` no longer matches the generation),
 //! skinny metadata or not, NO_HOLES or not. Operations: replace a regular file's content
 //! (inline extent up to `max_inline`/sector limits, else new data extents with checksums),
-//! with a backup copy created in the same directory; create files and directories. Leaves and
+//! with a backup copy created in the same directory; create files and directories; rename;
+//! remove a regular file ([`BtrfsWriter::remove`]: name, inode, xattrs, extents, data extents
+//! freed with their checksums and free space when their last reference goes). Leaves and
 //! nodes that fill up are split, emptied ones unlinked.
 //!
 //! Refused at open ([`BtrfsWriteError`]): a non-empty log tree, a running balance or device
-//! replace, quotas, several devices, RAID profiles, zoned, extent-tree-v2, mixed block groups,
-//! the block-group tree, an invalid free-space tree, unknown feature bits; refused per file:
-//! data or tree blocks shared with a snapshot or reflink, free-space-tree bitmaps, paths that
-//! cross into another subvolume, a read-only subvolume, space that would need a new chunk.
+//! replace, quotas (and simple quotas' owner references), several devices, RAID profiles,
+//! zoned, extent-tree-v2, mixed block groups, the block-group tree, an invalid free-space
+//! tree, unknown feature bits; refused per file: tree blocks with old-style (pre-mixed)
+//! back references or left by an interrupted relocation, a shared block of a non-fs tree,
+//! free-space-tree bitmaps, paths that cross into another subvolume, a read-only subvolume,
+//! space that would need a new chunk; removing a directory, a subvolume, a hard-linked inode
+//! or an inode with items this writer does not know (extended refs, fs-verity).
 
 mod block;
 mod commit;
 mod error;
 mod extent;
 mod file;
+mod refs;
 mod txn;
 
 pub use error::BtrfsWriteError;
@@ -178,11 +197,8 @@ impl BtrfsWriter {
             })?;
             txn.roots.insert(t, (get64(&d, 176), d[238]));
             txn.root_gen.insert(t, get64(&d, 160));
-            if t == st.tree || t == 5 {
-                txn.last_snapshot.insert(t, get64(&d, 200));
-                if get64(&d, 208) & ROOT_SUBVOL_RDONLY != 0 {
-                    return Err(BtrfsWriteError::ReadOnlySubvolume(t));
-                }
+            if (t == st.tree || t == 5) && get64(&d, 208) & ROOT_SUBVOL_RDONLY != 0 {
+                return Err(BtrfsWriteError::ReadOnlySubvolume(t));
             }
         }
         if let Some(d) = txn.get(DEV_TREE, Key::new(0, DEV_REPLACE_KEY, 0))? {
@@ -353,6 +369,30 @@ impl BtrfsWriter {
                 from,
             )?;
         }
+        self.finish(&st, txn)
+    }
+}
+
+impl BtrfsWriter {
+    /// Delete regular file `path` of the open subvolume (its name, inode, extended
+    /// attributes and extents; data extents a snapshot or reflink still uses keep their
+    /// bytes, the others are freed with their checksums). Directories, subvolumes,
+    /// hard-linked inodes and inodes holding items this writer does not know are refused by
+    /// name before anything is written.
+    pub fn remove(&mut self, path: &str) -> Result<(), BtrfsWriteError> {
+        Self::check_path(path)?;
+        if path == "/" {
+            return Err(BtrfsWriteError::NotAFile(path.to_string()));
+        }
+        let now = self.now();
+        let (st, mut txn) = self.begin()?;
+        let tree = st.tree;
+        let (d, name) = split_path(path);
+        let mut dir = file::resolve(&mut txn, tree, st.root_dir, d)?;
+        if !dir.is_dir() {
+            return Err(BtrfsWriteError::NotADirectory(d.to_string()));
+        }
+        file::remove(&mut txn, tree, &mut dir, name, now, path)?;
         self.finish(&st, txn)
     }
 }

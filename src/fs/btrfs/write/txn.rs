@@ -10,7 +10,9 @@
 use super::super::chunk::ChunkMap;
 use super::super::tree::{HEADER_SIZE, Key};
 use super::block::{Block, ITEM_SIZE, KEY_PTR_SIZE};
+use super::block::{get64, put64};
 use super::error::{BtrfsWriteError, corrupt, shape};
+use super::refs::{FLAG_FULL_BACKREF, Ref};
 use crate::block::WritableDev;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -54,12 +56,11 @@ pub struct Txn {
     pub dirty: BTreeSet<u64>,
     /// Tree id → (root bytenr, level).
     pub roots: BTreeMap<u64, (u64, u8)>,
-    /// Tree id → `last_snapshot` of its root item (blocks not newer may be shared).
-    pub last_snapshot: BTreeMap<u64, u64>,
+    /// Reference changes waiting for the extent tree, by extent address.
+    pub pending_refs: BTreeMap<u64, super::refs::Pending>,
     /// Tree id → generation of its root block as the root item records it.
     pub root_gen: BTreeMap<u64, u64>,
     pub new_meta: Vec<NewMeta>,
-    pub freed_meta: Vec<(u64, u64, u8)>,
     pub new_data: Vec<NewData>,
     pub freed_data: Vec<(u64, u64)>,
     /// Ranges to take out of / give back to the free-space tree.
@@ -79,6 +80,19 @@ pub struct Txn {
     pub data_writes: Vec<(u64, Vec<u8>)>,
 }
 
+const HEADER_FLAG_WRITTEN: u64 = 1;
+const HEADER_FLAG_RELOC: u64 = 2;
+const MIXED_BACKREF_REV: u64 = 1;
+
+/// Whether tree `t` is a subvolume's fs tree (its blocks may be shared with snapshots).
+pub fn is_fs_tree(t: u64) -> bool {
+    t == 5 || (256..=u64::MAX - 256).contains(&t)
+}
+
+fn ns_i64(txn: &Txn) -> i64 {
+    i64::from(txn.ctx.nodesize)
+}
+
 /// Path from the root to a leaf: (block, slot) per level, root first.
 pub type Path = Vec<(u64, usize)>;
 
@@ -90,10 +104,9 @@ impl Txn {
             blocks: HashMap::new(),
             dirty: BTreeSet::new(),
             roots: BTreeMap::new(),
-            last_snapshot: BTreeMap::new(),
+            pending_refs: BTreeMap::new(),
             root_gen: BTreeMap::new(),
             new_meta: Vec::new(),
-            freed_meta: Vec::new(),
             new_data: Vec::new(),
             freed_data: Vec::new(),
             fst_alloc: Vec::new(),
@@ -106,6 +119,11 @@ impl Txn {
             data_free: Vec::new(),
             data_writes: Vec::new(),
         }
+    }
+
+    /// `BTRFS_LEAF_DATA_SIZE`: the bytes of a leaf after its header.
+    pub fn leaf_data_size(&self) -> usize {
+        self.leaf_cap()
     }
 
     fn leaf_cap(&self) -> usize {
@@ -293,7 +311,6 @@ impl Txn {
 
     /// Give up block `b` of `tree` (allocated by this transaction).
     fn drop_block(&mut self, tree: u64, b: u64) {
-        let level = self.blk(b).level;
         self.dirty.remove(&b);
         self.blocks.remove(&b);
         if let Some(i) = self.new_meta.iter().position(|m| m.bytenr == b) {
@@ -309,45 +326,80 @@ impl Txn {
             self.bytes_used_delta -= ns as i64;
             *self.tree_bytes.entry(tree).or_default() -= ns as i64;
         } else {
-            self.freed_meta.push((b, tree, level));
+            // allocated in an earlier round of this transaction: its extent item exists
+            self.add_ref(b, None, Ref::Tree(tree), -1);
+            *self.tree_bytes.entry(tree).or_default() -= ns_i64(self);
         }
     }
 
-    /// Whether a tree's blocks may be shared with a snapshot (fs trees only).
-    fn may_share(&self, tree: u64, b: &Block) -> bool {
-        self.last_snapshot
-            .get(&tree)
-            .is_some_and(|&ls| ls > 0 && b.generation <= ls)
-    }
-
     /// Copy block `b` of `tree` to a new address (once per transaction); the caller repoints
-    /// the parent (or the root).
+    /// the parent (or the root). A block shared with a snapshot (more than one reference,
+    /// full back references, or owned by another tree) is copied as the kernel's
+    /// `btrfs_cow_block` copies it (`update_ref_for_cow`): the copy is this tree's, the
+    /// references its content holds are added for it (as this tree's, or — when this tree
+    /// owned the shared block with normal back references — the old block switches to full
+    /// back references and its children gain references from it, and the copy inherits this
+    /// tree's), and the old block loses this tree's reference without being freed: the
+    /// snapshot keeps reading it.
     fn cow(&mut self, tree: u64, b: u64) -> Result<u64, BtrfsWriteError> {
         if self.dirty.contains(&b) {
             return Ok(b);
         }
         self.load(b)?;
-        if self.may_share(tree, self.blk(b)) {
-            return Err(BtrfsWriteError::Shared(format!(
-                "tree block {b:#x} of {}",
-                super::tree_name(tree)
-            )));
-        }
         let level = self.blk(b).level;
         let owner = self.blk(b).owner();
-        if owner != tree {
+        let hflags = get64(&self.blk(b).header, 56);
+        let name = || format!("tree block {b:#x} of {}", super::tree_name(tree));
+        if hflags >> 56 < MIXED_BACKREF_REV {
+            return Err(BtrfsWriteError::UnsupportedFeature(format!(
+                "{}: old-style back references (backref revision {})",
+                name(),
+                hflags >> 56
+            )));
+        }
+        if hflags & HEADER_FLAG_RELOC != 0 {
+            return Err(BtrfsWriteError::UnsupportedFeature(format!(
+                "{}: a block of an interrupted relocation",
+                name()
+            )));
+        }
+        let (refs, flags) = self.tree_block_info(b)?;
+        if refs == 0 {
+            return Err(corrupt(
+                "extent tree",
+                format!("{} has no reference", name()),
+            ));
+        }
+        let shareable = is_fs_tree(tree);
+        if !shareable && (refs != 1 || flags & FLAG_FULL_BACKREF != 0 || owner != tree) {
             return Err(BtrfsWriteError::Shared(format!(
-                "tree block {b:#x} (owner {owner}) reached from {}",
-                super::tree_name(tree)
+                "{} (owner {owner}, {refs} references)",
+                name()
             )));
         }
         let new = self.alloc_meta(tree, level)?;
         let mut copy = self.blk(b).clone();
         copy.bytenr = new;
         copy.generation = self.transid;
+        put64(&mut copy.header, 88, tree);
+        let nf = (hflags & !(HEADER_FLAG_WRITTEN | HEADER_FLAG_RELOC) & ((1u64 << 56) - 1))
+            | (MIXED_BACKREF_REV << 56);
+        put64(&mut copy.header, 56, nf);
         self.blocks.insert(new, copy);
         self.dirty.insert(new);
-        self.freed_meta.push((b, tree, level));
+        if refs > 1 {
+            if owner == tree && flags & FLAG_FULL_BACKREF == 0 {
+                self.block_refs(b, tree, true, 1)?;
+                self.pending_refs.entry(b).or_default().full_backref = true;
+            } else {
+                self.block_refs(new, tree, false, 1)?;
+            }
+        } else if flags & FLAG_FULL_BACKREF != 0 {
+            self.block_refs(new, tree, false, 1)?;
+            self.block_refs(b, tree, true, -1)?;
+        }
+        self.add_ref(b, None, Ref::Tree(tree), -1);
+        *self.tree_bytes.entry(tree).or_default() -= ns_i64(self);
         Ok(new)
     }
 
