@@ -17,7 +17,7 @@ PKGS=(
   netplan.io
   # remote images (tests/block_remote.rs): a real HTTP server with Range on and off
   nginx
-  # rpm databases (tests/rpmdb_formats.rs): db_load/db_dump write and judge Berkeley DB hash
+  # rpm databases (tests/guest_linux_rpmdb_formats.rs): db_load/db_dump write and judge Berkeley DB hash
   # files; the build dependencies of scripts/rpm-ndb.sh (rpm with its ndb backend)
   db5.3-util libpopt-dev liblua5.4-dev libmagic-dev libssl-dev zlib1g-dev pkg-config make
 )

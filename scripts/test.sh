@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# rpm with its ndb backend (tests/guest_linux_rpmdb_formats.rs; ~5 min once, then cached): built
+# in the background while the images and the crate build; the tests wait on its lock.
+mkdir -p "${XDG_CACHE_HOME:-$HOME/.cache}/guestfix"
+scripts/rpm-ndb.sh >"${XDG_CACHE_HOME:-$HOME/.cache}/guestfix/rpm-ndb.log" 2>&1 &
 
 echo "== test images (scripts/make-test-images.sh; cached in ~/.cache/guestfix/test-images)"
 GUESTFIX_TEST_IMAGES=$(scripts/make-test-images.sh | tail -n 1)

@@ -359,7 +359,7 @@ fn package_facts_by_database_form() {
     );
 
     // The ndb (SUSE) and Berkeley DB (RHEL ≤ 8) forms are read when there is no sqlite one
-    // (tests/rpmdb_formats.rs reads real ones); damaged, they are unknown with the reason.
+    // (tests/guest_linux_rpmdb_formats.rs reads real ones); damaged, they are unknown with the reason.
     std::fs::remove_dir_all(&db_dir).unwrap();
     std::fs::create_dir_all(&db_dir).unwrap();
     std::fs::write(db_dir.join("Packages.db"), vec![0u8; 4096]).unwrap();
