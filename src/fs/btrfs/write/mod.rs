@@ -1,14 +1,14 @@
 //! Our own Btrfs writer (issue 22), beside the reader in [`crate::fs::btrfs`], which it uses
 //! to validate the filesystem and read old content.
 //!
-//! Copy-on-write, as the format requires: every operation is one transaction ([`txn`]) built
+//! Copy-on-write, as the format requires: every operation is one transaction (`txn`) built
 //! in memory — each tree block on a modified path copied to a newly allocated metadata block
 //! (free space found from the extent tree, superblock copies kept clear), parents repointed up
 //! to a new root; the back references every copy adds or drops are recorded and applied when
-//! the transaction settles ([`refs`]); the extent tree (back references inline or keyed,
+//! the transaction settles (`refs`); the extent tree (back references inline or keyed,
 //! skinny or not), the free-space tree, block-group used bytes and root items settled
-//! ([`extent`]); then data, tree blocks and every superblock copy inside the device written
-//! ([`commit`]). Nothing is written until the whole transaction is built, so every refusal
+//! (`extent`); then data, tree blocks and every superblock copy inside the device written
+//! (`commit`). Nothing is written until the whole transaction is built, so every refusal
 //! comes before the first byte.
 //!
 //! Snapshots (snapper's `/.snapshots/N/snapshot`, read-only or not) share the subvolume's

@@ -4,19 +4,19 @@
 //! Supported: the mkfs.xfs defaults of Debian 12 and RHEL 8/9 (crc, finobt, sparse inodes,
 //! reflink, bigtime, inobtcount, ftype). Operations: replace a regular file's content (same
 //! size in place; grow and shrink with extents taken from / returned to the AG free-space
-//! trees; an extent list that outgrows the inode becomes a B+tree-form data fork ([`bmbtw`]:
+//! trees; an extent list that outgrows the inode becomes a B+tree-form data fork (`bmbtw`:
 //! root in the inode, leaves and nodes in blocks counted in `di_nblocks`), B+tree-form files
 //! are rewritten reusing their tree blocks and go back to an extent list when it fits), create regular files and directories, rename (inside
 //! a directory, or a file to another directory), in every directory format: short-form,
-//! single-block, leaf and node ([`dir_long`]: entries added to / removed from the data blocks
+//! single-block, leaf and node (`dir_long`: entries added to / removed from the data blocks
 //! in place with their best-free tables, empty data blocks dropped, the hash index — one LEAF1
 //! block, or LEAFN blocks under DA3_NODE blocks plus XDF3 free-index blocks — rebuilt from the
 //! data blocks, new directory blocks allocated at their logical offsets: data from 0, leaf at
 //! 32 GiB, free index at 64 GiB); a directory grows short-form → block → leaf → node. Inodes
-//! come from existing chunks, else a new 64-inode chunk is allocated ([`ialloc`]: aligned to
+//! come from existing chunks, else a new 64-inode chunk is allocated (`ialloc`: aligned to
 //! `sb_inoalignmt`, inodes initialised as `xfs_ialloc_inode_init` does, inobt and finobt
 //! records, AGI count/freecount/newino; `sb_imax_pct` respected). The per-AG B+trees (bnobt,
-//! cntbt, inobt, finobt) split, merge and change height as their records need ([`btree`]):
+//! cntbt, inobt, finobt) split, merge and change height as their records need (`btree`):
 //! free-space tree blocks come from the AGFL (else free space) and go back to it, with
 //! `agf_btreeblks`; inode tree blocks come from free space, with `agi_iblocks`/`agi_fblocks`
 //! under inobtcount. Every metadata block touched
