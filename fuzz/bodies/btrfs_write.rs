@@ -1,5 +1,5 @@
 //! Fuzz the Btrfs writer: the input is a sequence of operations (replace, replace with a
-//! backup, create, rename) run on a small image made by `mkfs.btrfs --rootdir` (btrfs-progs
+//! backup, create, rename, remove) run on a small image made by `mkfs.btrfs --rootdir` (btrfs-progs
 //! 6.2, 128 MiB, defaults: DUP metadata, skinny metadata, no-holes, free-space tree; a few
 //! files in /etc, /boot/grub and /many), embedded zero-run-length encoded
 //! (`btrfs_write.img.rle`: "BTRFRLE1", the length as u64 BE, then runs: 0 + u32 BE count of
@@ -125,6 +125,7 @@ pub fn run(data: &[u8]) {
         }
     }
     let dirs = ["/", "/etc", "/boot/grub", "/many"];
+    let mut removed = std::collections::BTreeSet::new();
     for op in data.chunks(4) {
         let [k, a, b, c] = [
             op[0],
@@ -137,7 +138,7 @@ pub fn run(data: &[u8]) {
         let keys: Vec<String> = files.keys().cloned().collect();
         let pick = keys[usize::from(a) % keys.len()].clone();
         let dir = dirs[usize::from(a) % dirs.len()];
-        match k % 4 {
+        match k % 5 {
             0 => {
                 let d = bytes(b, len);
                 if w.replace(&pick, None, &d).is_ok() {
@@ -156,6 +157,13 @@ pub fn run(data: &[u8]) {
                 if w.rename(&pick, &to).is_ok() {
                     let v = files.remove(&pick).unwrap();
                     files.insert(to, v);
+                }
+            }
+            4 => {
+                // keep one file, so that `pick` always has a key
+                if files.len() > 1 && w.remove(&pick).is_ok() {
+                    files.remove(&pick);
+                    removed.insert(pick);
                 }
             }
             _ => {
@@ -181,6 +189,12 @@ pub fn run(data: &[u8]) {
             .read_file(p.as_bytes(), 1 << 30)
             .unwrap_or_else(|e| panic!("{p}: {e}"));
         assert!(got == *want, "{p}: content differs");
+    }
+    for p in removed.iter().filter(|p| !files.contains_key(*p)) {
+        assert!(
+            fs.stat(p.as_bytes()).is_err(),
+            "{p}: still there after remove"
+        );
     }
     for d in dirs {
         fs.read_dir(d.as_bytes())
