@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use guestfix::guest::linux::rpmdb::{self, RpmdbError, sqlite::SqliteError};
+use guestfix::formats::sqlite::SqliteError;
+use guestfix::guest::linux::rpmdb::{self, RpmdbError};
 
 /// Packages: a mix of arches and epochs, enough rows for an interior b-tree level, and two
 /// long descriptions so that their headers spill into overflow chains.
@@ -313,9 +314,9 @@ fn package_facts(
     root: &std::path::Path,
     readable: bool,
 ) -> guestfix::guest::facts::Fact<Vec<guestfix::guest::facts::Application>> {
+    use guestfix::formats::sqlite::PageSource;
     use guestfix::guest::linux::files::GuestFiles;
     use guestfix::guest::linux::packages;
-    use guestfix::guest::linux::rpmdb::sqlite::PageSource;
     let files = guest_tree(root);
     let open = |p: &str| -> Option<Box<dyn PageSource>> {
         if !readable {

@@ -11,12 +11,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use guestfix::formats::sqlite::PageSource;
 use guestfix::guest::facts::Fact;
 use guestfix::guest::linux::files::{GuestFiles, MemFiles};
 use guestfix::guest::linux::packages;
 use guestfix::guest::linux::rpmdb::bdb::{BdbError, HashDb, Order};
 use guestfix::guest::linux::rpmdb::ndb::NdbError;
-use guestfix::guest::linux::rpmdb::sqlite::PageSource;
 use guestfix::guest::linux::rpmdb::{self, RpmdbError};
 
 /// A missing tool fails the test unless GUESTFIX_ALLOW_SKIP=1.

@@ -1066,7 +1066,7 @@ fn applications(files: &TreeFiles) -> Fact<Vec<Application>> {
     linux::packages::applications(files, &|p| {
         files
             .open_ranged(p)
-            .map(|s| Box::new(s) as Box<dyn linux::rpmdb::sqlite::PageSource>)
+            .map(|s| Box::new(s) as Box<dyn crate::formats::sqlite::PageSource>)
     })
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::linux::files::{GuestFiles, MAX_CONFIG_FILE, MAX_DIR_ENTRIES};
-use super::linux::rpmdb::sqlite::{PageSource, SqliteError};
+use crate::formats::sqlite::{PageSource, SqliteError};
 use crate::fs::tree::GuestTree;
 use crate::fs::{FileType, Filesystem};
 

@@ -4,7 +4,8 @@
 //! as unknown with the reason, never as an empty list.
 
 use super::files::GuestFiles;
-use super::rpmdb::{self, sqlite::PageSource};
+use super::rpmdb;
+use crate::formats::sqlite::PageSource;
 use crate::guest::facts::{Application, Fact};
 
 /// Where rpm keeps its database: `/usr/lib/sysimage/rpm` (Fedora ≥ 36, RHEL 9, SUSE; there

@@ -7,11 +7,10 @@
 pub mod bdb;
 pub mod header;
 pub mod ndb;
-pub mod sqlite;
 
+use crate::formats::sqlite::{self, Database, PageSource, SqliteError, Value};
 use crate::guest::facts::Application;
 pub use header::RpmHeader;
-use sqlite::{Database, PageSource, SqliteError, Value};
 
 /// Most packages read from one database.
 pub const MAX_PACKAGES: usize = 200_000;

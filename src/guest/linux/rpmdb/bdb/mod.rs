@@ -12,7 +12,7 @@ pub mod meta;
 pub mod overflow;
 pub mod page;
 
-use super::sqlite::{PageSource, SqliteError};
+use crate::formats::sqlite::{PageSource, SqliteError};
 pub use meta::{HashMeta, Order};
 use page::{Item, PageHeader};
 

@@ -10,7 +10,7 @@ pub mod blob;
 pub mod dbheader;
 pub mod slot;
 
-use super::sqlite::{PageSource, SqliteError};
+use crate::formats::sqlite::{PageSource, SqliteError};
 pub use dbheader::DbHeader;
 pub use slot::Slot;
 

@@ -5,10 +5,15 @@ use super::{SqliteError, varint};
 /// One column value, borrowing text and blobs from the payload.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
+    /// SQL NULL (serial type 0).
     Null,
+    /// An integer (serial types 1–6, 8, 9).
     Int(i64),
+    /// An IEEE 754 double (serial type 7).
     Float(f64),
+    /// Text, as stored (UTF-8 in the databases read).
     Text(&'a [u8]),
+    /// A blob (rpm's header blobs).
     Blob(&'a [u8]),
 }
 

@@ -15,7 +15,9 @@ const FRAME_HEADER: usize = 24;
 /// that the last commit recorded.
 #[derive(Debug, Default)]
 pub struct WalPages {
+    /// The newest committed copy of each page, by page number.
     pub pages: BTreeMap<u32, Vec<u8>>,
+    /// The database size in pages recorded by the last commit.
     pub db_pages: u32,
 }
 

@@ -27,42 +27,84 @@ pub const MAX_ROWS: usize = 1_000_000;
 /// Why a database could not be read; each names the on-disk reason.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SqliteError {
+    /// The file does not start with `SQLite format 3\0`.
     #[error("not an SQLite 3 database (bad magic)")]
     NotSqlite,
+    /// The file ends inside the named structure.
     #[error("truncated: {0}")]
     Truncated(&'static str),
+    /// The header's page size (bytes) is not a power of two from 512 to 65536.
     #[error("invalid page size {0} (must be a power of two from 512 to 65536)")]
     BadPageSize(u32),
+    /// The header's reserved bytes per page leave a usable page size below 480 bytes.
     #[error("invalid reserved-bytes-per-page {0} (usable page size below 480)")]
     BadReserved(u8),
+    /// The header's text encoding is UTF-16 (2, 3) or unknown; only UTF-8 (1) is read.
     #[error("unsupported text encoding {0} (only UTF-8 is read)")]
     Encoding(u32),
+    /// A page number beyond the end of the database.
     #[error("page {page} is outside the database ({count} pages)")]
-    PageOutOfRange { page: u32, count: u32 },
+    PageOutOfRange {
+        /// The page number referred to (1-based).
+        page: u32,
+        /// Pages in the database.
+        count: u32,
+    },
+    /// A page reached through a table b-tree is not a table b-tree page (types 5 and 13).
     #[error("page {page} has b-tree type {kind}, not a table b-tree page")]
-    BadPageType { page: u32, kind: u8 },
+    BadPageType {
+        /// The page number.
+        page: u32,
+        /// Its b-tree page type byte.
+        kind: u8,
+    },
+    /// A b-tree page's cell count does not fit its cell pointer array in the page.
     #[error("page {page} claims {cells} cells, more than fit in the page")]
-    BadCellCount { page: u32, cells: u16 },
+    BadCellCount {
+        /// The page number.
+        page: u32,
+        /// The cell count it claims.
+        cells: u16,
+    },
+    /// A cell pointer points outside the page's cell content area.
     #[error("page {page} cell {cell} points to offset {offset}, outside the cell content area")]
-    CellOutOfPage { page: u32, cell: u16, offset: usize },
+    CellOutOfPage {
+        /// The page number.
+        page: u32,
+        /// The cell's index on the page.
+        cell: u16,
+        /// The byte offset in the page it points to.
+        offset: usize,
+    },
+    /// A table b-tree deeper than [`MAX_DEPTH`]; holds the page where the walk stopped.
     #[error("b-tree deeper than {MAX_DEPTH} levels at page {0}")]
     TooDeep(u32),
+    /// A b-tree page reached twice in one walk (a cycle); holds the page.
     #[error("b-tree cycle: page {0} reached twice")]
     Cycle(u32),
+    /// A record payload larger than [`MAX_PAYLOAD`] bytes.
     #[error("payload of {0} bytes exceeds the limit")]
     PayloadTooLarge(u64),
+    /// An overflow chain visits a page twice; holds the page.
     #[error("overflow chain loops back to page {0}")]
     OverflowLoop(u32),
+    /// An overflow chain ends (next page 0) before the payload is complete; holds the bytes
+    /// missing.
     #[error("overflow chain ends early (page 0) with {0} bytes missing")]
     OverflowShort(u64),
+    /// A table with more than [`MAX_ROWS`] rows.
     #[error("table has more than {MAX_ROWS} rows")]
     TooManyRows,
+    /// A record whose header or serial types do not fit its payload.
     #[error("bad record: {0}")]
     BadRecord(&'static str),
+    /// The named table is not in the schema table (`sqlite_master`).
     #[error("table {0:?} not found in sqlite_master")]
     NoTable(String),
+    /// The `-wal` file's header or frames are malformed.
     #[error("bad write-ahead log: {0}")]
     BadWal(&'static str),
+    /// Reading the file failed (the I/O error's text).
     #[error("read error: {0}")]
     Io(String),
 }
@@ -76,6 +118,7 @@ pub trait PageSource {
     fn len(&self) -> u64;
     /// Fill `buf` from `offset`; a short file is an error.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SqliteError>;
+    /// Whether the file is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -107,6 +150,7 @@ impl PageSource for Vec<u8> {
 /// An open database: its header, page count, and committed WAL pages.
 pub struct Database<'a, S: PageSource + ?Sized> {
     src: &'a S,
+    /// The database header (page 1).
     pub header: DbHeader,
     page_count: u32,
     wal: wal::WalPages,

@@ -4,13 +4,17 @@
 
 use super::{SqliteError, varint};
 
+/// Page type byte of an interior table b-tree page.
 pub const INTERIOR_TABLE: u8 = 5;
+/// Page type byte of a leaf table b-tree page.
 pub const LEAF_TABLE: u8 = 13;
 
 /// A parsed b-tree page header.
 #[derive(Debug, Clone, Copy)]
 pub struct PageHeader {
+    /// The page type byte ([`INTERIOR_TABLE`], [`LEAF_TABLE`], or an index type).
     pub kind: u8,
+    /// Cells on the page.
     pub cell_count: u16,
     /// Right-most child (interior pages only).
     pub right_child: u32,

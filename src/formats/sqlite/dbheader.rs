@@ -2,6 +2,7 @@
 
 use super::SqliteError;
 
+/// Bytes of the database header.
 pub const HEADER_LEN: usize = 100;
 const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -19,6 +20,8 @@ pub struct DbHeader {
 }
 
 impl DbHeader {
+    /// Read the header from the first bytes of the file, checking magic, page size and
+    /// reserved bytes.
     pub fn parse(b: &[u8]) -> Result<Self, SqliteError> {
         let h = b.get(..HEADER_LEN).ok_or(SqliteError::Truncated(
             "database header shorter than 100 bytes",
