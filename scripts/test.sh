@@ -25,6 +25,8 @@ echo "== cargo test"
 # Release: the image tests read gigabytes (every container format of a 2 GiB disk).
 cargo test --release --all-targets --no-fail-fast 2>&1 | tee /tmp/guestfix-cargo-test.log
 test "${PIPESTATUS[0]}" -eq 0
+echo "== doctests (--all-targets leaves them out)"
+cargo test --release --doc
 echo "== library example (examples/inspect_and_plan.rs on the bundled sample image)"
 cargo run --release --example inspect_and_plan -- test-images/sample.qcow2 > /dev/null
 
