@@ -58,25 +58,7 @@ fn apps(os: &OsFacts) -> Vec<String> {
 fn rpm_qa_of_guest_db(img: &Path, db_path: &str) -> Vec<String> {
     let t = tempfile::tempdir().unwrap();
     std::fs::write(t.path().join("rpmdb.sqlite"), guest_cat(img, db_path)).unwrap();
-    let o = Command::new("rpm")
-        .args(["-qa", "--dbpath"])
-        .arg(t.path())
-        .args([
-            "--define",
-            "_db_backend sqlite",
-            "--queryformat",
-            "%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH}\\n",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut v: Vec<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v
+    common::rpm_qa("rpm", t.path(), "sqlite")
 }
 
 /// The package list the builder was given (test-images/trees/NAME/image.json), as rpm prints it.

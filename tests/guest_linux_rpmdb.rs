@@ -2,6 +2,8 @@
 //! (scripts/images/rpmdb.sh: rpmbuild, `rpm --initdb`, `rpm -i --justdb`, Debian package `rpm`);
 //! the oracle is `rpm -qa`. Bad input: the same real databases, damaged.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -40,27 +42,9 @@ fn make_db(dir: &Path) -> PathBuf {
     dir.join("rpmdb.sqlite")
 }
 
-/// `rpm -qa` on the database directory: "name epoch version release arch", sorted.
+/// `rpm -qa` with Debian's rpm on an sqlite database directory.
 fn rpm_qa(dbdir: &Path) -> Vec<String> {
-    let o = Command::new("rpm")
-        .args(["-qa", "--dbpath"])
-        .arg(dbdir)
-        .args([
-            "--define",
-            "_db_backend sqlite",
-            "--queryformat",
-            "%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH}\\n",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut v: Vec<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v
+    common::rpm_qa("rpm", dbdir, "sqlite")
 }
 
 fn ours(db: &[u8], wal: Option<&[u8]>) -> Vec<String> {

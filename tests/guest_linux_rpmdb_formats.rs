@@ -7,6 +7,9 @@
 //! `rpm -qa` (Debian's rpm reads Berkeley DB with bdb_ro, the built one reads ndb) and
 //! `db_dump`. Damaged copies must give typed errors.
 
+mod common;
+
+use common::rpm_qa;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -221,29 +224,6 @@ fn db_stat(path: &Path, what: &str) -> u64 {
         .find(|l| l.contains(what))
         .unwrap_or_else(|| panic!("db_stat prints no {what:?}:\n{text}"));
     line.split_whitespace().next().unwrap().parse().unwrap()
-}
-
-/// `rpm -qa` on a database directory: "name epoch version release arch", sorted.
-fn rpm_qa(rpm: &str, dbdir: &Path, backend: &str) -> Vec<String> {
-    let o = Command::new(rpm)
-        .args(["-qa", "--dbpath"])
-        .arg(dbdir)
-        .args([
-            "--define",
-            &format!("_db_backend {backend}"),
-            "--queryformat",
-            "%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH}\\n",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut v: Vec<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v
 }
 
 fn lines(apps: &[guestfix::guest::facts::Application]) -> Vec<String> {

@@ -181,3 +181,28 @@ pub fn moto(objects: &[(&str, &std::path::Path)]) -> Option<Moto> {
     }
     Some(m)
 }
+
+/// `rpm -qa` on a database directory with the `rpm` binary given and the database backend
+/// named (`sqlite`, `ndb`, `bdb_ro`): "name epoch version release arch" lines, sorted.
+#[allow(dead_code)]
+pub fn rpm_qa(rpm: &str, dbdir: &std::path::Path, backend: &str) -> Vec<String> {
+    let o = std::process::Command::new(rpm)
+        .args(["-qa", "--dbpath"])
+        .arg(dbdir)
+        .args([
+            "--define",
+            &format!("_db_backend {backend}"),
+            "--queryformat",
+            "%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH}\\n",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut v: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
