@@ -43,8 +43,10 @@ pub(crate) fn u8_at(b: &[u8], off: usize, what: &str) -> Result<u8, FsError> {
 }
 
 fn array<const N: usize>(b: &[u8], off: usize, what: &str) -> Result<[u8; N], FsError> {
-    bytes(b, off, N, what)?;
-    crate::bytes::array(b, off).ok_or_else(|| corrupt(what, "short field"))
+    // `bytes` returned exactly N bytes (or the named error), so the copy cannot mismatch.
+    let mut a = [0u8; N];
+    a.copy_from_slice(bytes(b, off, N, what)?);
+    Ok(a)
 }
 
 pub(crate) fn u16_at(b: &[u8], off: usize, what: &str) -> Result<u16, FsError> {

@@ -44,8 +44,10 @@ impl<'a> Buf<'a> {
     }
 
     fn array<const N: usize>(&self, off: usize) -> Result<[u8; N], FsError> {
-        let s = self.slice(off, N)?;
-        crate::bytes::array(s, 0).ok_or_else(|| corrupt(self.what, "short field"))
+        // `slice` returned exactly N bytes (or the named error), so the copy cannot mismatch.
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.slice(off, N)?);
+        Ok(a)
     }
 
     pub fn u64(&self, off: usize) -> Result<u64, FsError> {
